@@ -1,0 +1,64 @@
+# Tongxin (同心): `make run` starts the platform, `make test` passes the tests.
+# Both install what they need first (Python venv, Kafka jars, FerretDB, kcat, Prometheus).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INFRA := bash deploy/local/infra.sh
+# Parallel test workers; the tests that stop shared infrastructure run alone afterwards.
+TEST_WORKERS ?= 3
+PYTEST_ARGS ?=
+
+.PHONY: help install deps venv infra-up infra-down infra-status run test test-fast lint format bench clean
+
+help:
+	@echo "make run      install, start Kafka + FerretDB + Prometheus and the four services"
+	@echo "make test     install, start the infrastructure, run every test"
+	@echo "make lint     ruff + mypy"
+	@echo "make bench    benchmarks (ratios against same-run baselines)"
+	@echo "make infra-up | infra-down | infra-status"
+
+install: deps venv
+
+deps:
+	@$(INFRA) install
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+infra-up: deps
+	@$(INFRA) up
+
+infra-down:
+	@$(INFRA) down
+
+infra-status:
+	@$(INFRA) status
+
+run: install infra-up
+	@$(INFRA) up prometheus
+	@$(BIN)/tongxin run
+
+test: install infra-up
+	@$(BIN)/pytest -n $(TEST_WORKERS) -m "not serial" $(PYTEST_ARGS)
+	@$(BIN)/pytest -m serial $(PYTEST_ARGS)
+
+test-fast: venv
+	@$(BIN)/pytest tests/unit -q
+
+lint: venv
+	@$(BIN)/ruff check shared services tests bench
+	@$(BIN)/ruff format --check shared services tests bench
+	@$(BIN)/mypy
+
+format: venv
+	@$(BIN)/ruff check --fix shared services tests bench
+	@$(BIN)/ruff format shared services tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

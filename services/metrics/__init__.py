@@ -1,0 +1,1 @@
+"""metrics: projections of every event, the stats API and the operators' dashboard."""

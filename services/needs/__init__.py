@@ -1,0 +1,1 @@
+"""needs: residents' needs, review into the project library, claims, completion, confirmation."""

@@ -1,0 +1,1 @@
+"""notify: the right people hear about each event, on their channel, exactly once."""

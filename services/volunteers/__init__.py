@@ -1,0 +1,1 @@
+"""volunteers: org tree, reporting in, organisations, teams, love passbook and stars."""

@@ -1,0 +1,1 @@
+"""Code every Tongxin service shares: events, Kafka and MongoDB plumbing, auth, settings."""

@@ -1,0 +1,157 @@
+"""Events the needs service publishes on the needs stream. Never a requester's phone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.events.envelope import EventPayload
+
+ClaimantType = Literal["volunteer", "team", "organization"]
+Kind = Literal["wish", "project"]
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    lat: float
+    lon: float
+
+
+class VolunteerHours(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    volunteer_id: str
+    hours: float
+
+
+class NeedEvent(EventPayload):
+    stream: ClassVar[str] = "needs"
+    source: ClassVar[str] = "/tongxin/needs"
+
+    need_id: str
+    community_id: str
+    category: str
+    kind: Kind
+
+    def subject(self) -> str:
+        return self.need_id
+
+    def community(self) -> str:
+        return self.community_id
+
+
+class NeedPosted(NeedEvent):
+    type: ClassVar[str] = "org.tongxin.need.posted"
+    title: str
+    slots: int
+    beneficiaries: int
+    skills: list[str] = []
+    location: Location | None = None
+    due_at: datetime | None = None
+    requester_id: str
+    posted_by: str
+    status: str
+    posted_at: datetime
+
+
+class NeedApproved(NeedEvent):
+    type: ClassVar[str] = "org.tongxin.need.approved"
+    title: str
+    slots: int
+    skills: list[str] = []
+    location: Location | None = None
+    due_at: datetime | None = None
+    requester_id: str
+    approved_by: str
+    posted_at: datetime
+    approved_at: datetime
+
+
+class NeedRejected(NeedEvent):
+    type: ClassVar[str] = "org.tongxin.need.rejected"
+    reason: str
+    requester_id: str
+    rejected_by: str
+    rejected_at: datetime
+
+
+class NeedCancelled(NeedEvent):
+    type: ClassVar[str] = "org.tongxin.need.cancelled"
+    previous_status: str
+    requester_id: str
+    cancelled_by: str
+    reason: str | None = None
+    cancelled_at: datetime
+
+
+class ClaimEvent(NeedEvent):
+    claim_id: str
+    claimant_type: ClaimantType
+    volunteer_ids: list[str] = []
+    team_id: str | None = None
+    organization_id: str | None = None
+    slots: int
+    slots_total: int
+    slots_taken: int
+    need_status: str
+    requester_id: str
+
+
+class ProjectClaimed(ClaimEvent):
+    type: ClassVar[str] = "org.tongxin.project.claimed"
+    claimed_by: str
+    posted_at: datetime
+    claimed_at: datetime
+
+
+class ProjectClaimReleased(ClaimEvent):
+    type: ClassVar[str] = "org.tongxin.project.claim_released"
+    # "released" by the claimer or an admin; "expired" when released automatically.
+    reason: Literal["released", "expired"]
+    released_by: str
+    released_at: datetime
+
+
+class TaskCompleted(NeedEvent):
+    type: ClassVar[str] = "org.tongxin.task.completed"
+    completion_id: str
+    claim_ids: list[str]
+    volunteer_ids: list[str] = []
+    team_ids: list[str] = []
+    organization_ids: list[str] = []
+    hours: list[VolunteerHours]
+    beneficiaries_served: int
+    goods_count: int
+    funds_cents: int
+    note: str | None = None
+    evidence_urls: list[str] = []
+    requester_id: str
+    completed_by: str
+    posted_at: datetime
+    due_at: datetime | None = None
+    completed_at: datetime
+
+
+class TaskConfirmed(NeedEvent):
+    type: ClassVar[str] = "org.tongxin.task.confirmed"
+    completion_id: str
+    rating: int
+    comment: str | None = None
+    volunteer_ids: list[str] = []
+    team_ids: list[str] = []
+    organization_ids: list[str] = []
+    confirmed_by: str
+    confirmed_at: datetime
+
+
+NEEDS_EVENTS: list[type[EventPayload]] = [
+    NeedPosted,
+    NeedApproved,
+    NeedRejected,
+    NeedCancelled,
+    ProjectClaimed,
+    ProjectClaimReleased,
+    TaskCompleted,
+    TaskConfirmed,
+]

@@ -1,0 +1,1 @@
+"""Kafka plumbing: the producer, the one consumer runner, topic administration."""

@@ -1,0 +1,243 @@
+"""The one consumer runner: commit per batch after handling, bounded retries, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+
+from shared.events.envelope import CloudEvent, EventPayload
+from shared.events.registry import UnknownEventType, payload_of
+from shared.kafka.producer import EventProducer, Headers
+from shared.logging import get_logger, log_context
+from shared.metrics import CONSUMER_BATCH, CONSUMER_DURATION, CONSUMER_EVENTS, CONSUMER_LAG
+from shared.mongo.ledger import ProcessedEvents
+from shared.settings import Settings, Topics
+
+Handler = Callable[[CloudEvent, EventPayload], Awaitable[None]]
+
+# Errors of the infrastructure, not of the event: retried without limit, never dead-lettered.
+INFRA_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionFailure,
+    ServerSelectionTimeoutError,
+    KafkaError,
+    TimeoutError,
+)
+
+log = get_logger(__name__)
+
+
+class PoisonMessage(Exception):
+    """The message can never be handled: not a CloudEvent, or a payload that fails its schema."""
+
+
+def backoff_s(attempt: int, base: float, cap: float) -> float:
+    """Capped exponential backoff with full jitter."""
+    return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+
+
+@dataclass
+class ConsumerRunner:
+    settings: Settings
+    service: str
+    topics: list[str]
+    handlers: Mapping[str, Handler]
+    ledger: ProcessedEvents
+    producer: EventProducer
+    group_id: str | None = None
+    _consumer: AIOKafkaConsumer | None = field(default=None, init=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
+    _stopping: bool = field(default=False, init=False)
+    assigned: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+
+    async def start(self) -> None:
+        s = self.settings
+        self._consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=self.group_id or s.consumer_group(self.service),
+            enable_auto_commit=False,
+            auto_offset_reset=s.consumer_offset_reset,
+            request_timeout_ms=int(s.kafka_timeout_s * 1000) + 30_000,
+            max_poll_records=s.consumer_batch_size,
+        )
+        await asyncio.wait_for(self._consumer.start(), s.kafka_timeout_s)
+        self._task = asyncio.create_task(self._run(), name=f"{self.service}-consumer")
+
+    async def stop(self, drain_timeout_s: float = 15.0) -> None:
+        """Finishes the batch in hand, commits it, then leaves the group."""
+        self._stopping = True
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), drain_timeout_s)
+            except TimeoutError:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+        if self._consumer is not None:
+            try:
+                await asyncio.wait_for(self._consumer.stop(), self.settings.kafka_timeout_s)
+            except (TimeoutError, KafkaError):
+                log.warning("consumer_stop_timeout", service=self.service)
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        consumer = self._consumer
+        while not self._stopping:
+            try:
+                batch = await consumer.getmany(
+                    timeout_ms=200, max_records=self.settings.consumer_batch_size
+                )
+            except KafkaError as exc:
+                log.warning("consumer_fetch_failed", error=str(exc))
+                await asyncio.sleep(1)
+                continue
+            if consumer.assignment():
+                self.assigned.set()
+            if not batch:
+                await self._record_lag()
+                continue
+            offsets: dict[TopicPartition, int] = {}
+            handled = 0
+            for tp, records in batch.items():
+                for record in records:
+                    if not await self._handle(record):
+                        break  # stopping in the middle of an outage: this record comes again
+                    offsets[tp] = record.offset + 1
+                    handled += 1
+            if offsets:
+                await self._commit(offsets)
+            CONSUMER_BATCH.labels(self.service).observe(handled)
+            await self._record_lag()
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        assert self._consumer is not None
+        attempt = 0
+        while True:
+            try:
+                await asyncio.wait_for(
+                    self._consumer.commit(offsets), self.settings.kafka_timeout_s
+                )
+                return
+            except (KafkaError, TimeoutError) as exc:
+                attempt += 1
+                # The group may have rebalanced away: the next owner re-reads and dedups.
+                if self._stopping or attempt >= self.settings.consumer_max_attempts:
+                    log.warning("consumer_commit_failed", error=str(exc))
+                    return
+                await asyncio.sleep(backoff_s(attempt, 0.2, 2.0))
+
+    async def _record_lag(self) -> None:
+        assert self._consumer is not None
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await self._consumer.position(tp)
+            except KafkaError:
+                continue
+            CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(
+                max(0, highwater - position)
+            )
+
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        """Handles one record; False only when stopping before it could be handled."""
+        infra_attempt = 0
+        while True:
+            try:
+                await self._handle_once(record)
+                return True
+            except Exception as exc:
+                # Handler errors were dead-lettered inside; what escapes is the ledger or the
+                # dead-letter producer failing: retry the record, never skip it.
+                if self._stopping:
+                    return False
+                infra_attempt += 1
+                log.warning("consumer_dependency_down", error=repr(exc), attempt=infra_attempt)
+                await asyncio.sleep(
+                    backoff_s(infra_attempt, 0.5, max(1.0, self.settings.consumer_retry_max_s))
+                )
+
+    async def _handle_once(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        topic = record.topic
+        try:
+            event = CloudEvent.from_bytes(record.value or b"")
+        except ValidationError as exc:
+            await self._dead_letter(record, PoisonMessage(f"not a CloudEvent: {exc}"), 0, "?")
+            return
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            CONSUMER_EVENTS.labels(self.service, topic, event.type, "ignored").inc()
+            return
+        with log_context(
+            event_id=event.id,
+            correlation_id=event.correlationid,
+            need_id=event.data.get("need_id"),
+            event_type=event.type,
+        ):
+            if await self.ledger.seen(event.id):
+                CONSUMER_EVENTS.labels(self.service, topic, event.type, "duplicate").inc()
+                return
+            try:
+                payload = payload_of(event)
+            except (ValidationError, UnknownEventType) as exc:
+                await self._dead_letter(record, PoisonMessage(str(exc)), 0, event.type)
+                return
+            started = time.perf_counter()
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    await handler(event, payload)
+                    break
+                except INFRA_ERRORS:
+                    raise
+                except Exception as exc:
+                    if attempt >= self.settings.consumer_max_attempts:
+                        log.error("handler_failed", error=repr(exc), attempts=attempt)
+                        await self._dead_letter(record, exc, attempt, event.type)
+                        return
+                    CONSUMER_EVENTS.labels(self.service, topic, event.type, "retried").inc()
+                    log.warning("handler_retry", error=repr(exc), attempt=attempt)
+                    await asyncio.sleep(
+                        backoff_s(
+                            attempt,
+                            self.settings.consumer_retry_base_s,
+                            self.settings.consumer_retry_max_s,
+                        )
+                    )
+            await self.ledger.mark(event.id, event.type)
+            CONSUMER_DURATION.labels(self.service, event.type).observe(
+                time.perf_counter() - started
+            )
+            CONSUMER_EVENTS.labels(self.service, topic, event.type, "handled").inc()
+            log.debug("event_handled")
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], exc: BaseException, attempts: int, etype: str
+    ) -> None:
+        headers: Headers = [(k, v) for k, v in (record.headers or [])]
+        headers += [
+            ("tongxin-error", f"{type(exc).__name__}: {exc}"[:4000].encode()),
+            ("tongxin-error-type", type(exc).__name__.encode()),
+            ("tongxin-original-topic", record.topic.encode()),
+            ("tongxin-original-partition", str(record.partition).encode()),
+            ("tongxin-original-offset", str(record.offset).encode()),
+            ("tongxin-attempts", str(attempts).encode()),
+            (
+                "tongxin-consumer-group",
+                (self.group_id or self.settings.consumer_group(self.service)).encode(),
+            ),
+        ]
+        await self.producer.send_raw(
+            Topics.dlq(record.topic), [(record.key, record.value or b"", headers)]
+        )
+        CONSUMER_EVENTS.labels(self.service, record.topic, etype, "dead_lettered").inc()
+        log.error("event_dead_lettered", error=str(exc), topic=record.topic, offset=record.offset)

@@ -1,0 +1,1 @@
+"""MongoDB access: client factory, aggregate store with outbox, relay, processed-event ledger."""

@@ -1,0 +1,111 @@
+"""The relay: publishes the events of stored commits, marks them, and retries after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from aiokafka.errors import KafkaError
+from pymongo.errors import PyMongoError
+
+from shared.events.envelope import CloudEvent
+from shared.kafka.producer import EventProducer
+from shared.logging import get_logger
+from shared.metrics import OUTBOX_FAILURES, OUTBOX_PENDING, OUTBOX_PUBLISHED
+from shared.mongo.client import Database, Document
+from shared.mongo.store import OUTBOX, AggregateStore, parse_events
+
+log = get_logger(__name__)
+
+# A marker whose commit is still missing after this long belongs to a write that lost.
+ORPHAN_GRACE = timedelta(seconds=30)
+
+
+class Relay:
+    def __init__(
+        self,
+        db: Database,
+        producer: EventProducer,
+        service: str,
+        poll_s: float = 0.5,
+        batch_size: int = 500,
+    ) -> None:
+        self._db = db
+        self._outbox = db[OUTBOX]
+        self._producer = producer
+        self._service = service
+        self._poll_s = poll_s
+        self._batch_size = batch_size
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"{self._service}-relay")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 10)
+            except TimeoutError:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            try:
+                published = await self.publish_pending()
+                failures = 0
+            except (KafkaError, PyMongoError, TimeoutError, RuntimeError) as exc:
+                failures += 1
+                OUTBOX_FAILURES.labels(self._service).inc()
+                log.warning("relay_publish_failed", error=repr(exc), failures=failures)
+                published = 0
+                await asyncio.sleep(min(5.0, 0.2 * 2**failures))
+            if published >= self._batch_size:
+                continue  # more may be waiting
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), self._poll_s)
+            except TimeoutError:
+                pass
+            self._wakeup.clear()
+
+    async def publish_pending(self) -> int:
+        """One pass: publishes what the outbox holds, oldest first. Returns events sent."""
+        markers = await self._outbox.find({}).sort("seq", 1).limit(self._batch_size).to_list()
+        OUTBOX_PENDING.labels(self._service).set(len(markers))
+        if not markers:
+            return 0
+        now = datetime.now(UTC)
+        ready: list[tuple[Document, Document]] = []
+        for marker in markers:
+            store = AggregateStore(self._db, marker["aggregate"])
+            commit = await store.commits.find_one({"_id": marker["commit_id"]})
+            if commit is None or commit["batch"] != marker["_id"]:
+                if now - marker["created_at"] > ORPHAN_GRACE:
+                    await self._outbox.delete_one({"_id": marker["_id"]})
+                continue
+            ready.append((marker, commit))
+            # Heals a head left behind by a writer that died right after its commit.
+            await store.write_head(commit["aggregate_id"], commit["state"], commit["version"])
+        by_topic: dict[str, list[CloudEvent]] = defaultdict(list)
+        for _, commit in ready:
+            if commit.get("published_at") is None:
+                for topic, event in parse_events(commit):
+                    by_topic[topic].append(event)
+        for topic, events in by_topic.items():
+            await self._producer.publish(topic, events)
+            OUTBOX_PUBLISHED.labels(self._service, topic).inc(len(events))
+        for marker, commit in ready:
+            await AggregateStore(self._db, marker["aggregate"]).commits.update_one(
+                {"_id": commit["_id"]}, {"$set": {"published_at": now}}
+            )
+            await self._outbox.delete_one({"_id": marker["_id"]})
+        return sum(len(v) for v in by_topic.values())

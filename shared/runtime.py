@@ -1,0 +1,145 @@
+"""What every service runs besides its routes: Mongo, producer, relay, consumer, readiness.
+
+A service's app.py builds its FastAPI app with `create_service_app`, passing a `wire`
+function that builds the service's repository and handlers on the runtime and returns
+the event handlers its consumer subscribes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, FastAPI
+
+from shared.http import RequestContextMiddleware, health_router, install_error_handlers
+from shared.kafka.consumer import ConsumerRunner, Handler
+from shared.kafka.producer import EventProducer
+from shared.kafka.topics import ensure_topics
+from shared.logging import configure_logging, get_logger
+from shared.mongo.client import Database, create_client
+from shared.mongo.ledger import ProcessedEvents
+from shared.mongo.outbox import Relay
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
+
+
+class Runtime:
+    def __init__(self, service: str, settings: Settings) -> None:
+        self.service = service
+        self.settings = settings
+        self.mongo = create_client(settings)
+        self.db: Database = self.mongo[settings.database_name(service)]
+        self.producer = EventProducer(settings)
+        self.relay = Relay(
+            self.db, self.producer, service, settings.relay_poll_s, settings.relay_batch_size
+        )
+        self.ledger = ProcessedEvents(self.db)
+        self.consumer: ConsumerRunner | None = None
+        self._background: list[BackgroundTask] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def subscribe(self, streams: list[str], handlers: Mapping[str, Handler]) -> None:
+        """The service's consumer reads these streams and hands these event types on."""
+        topics = [self.settings.topics.for_stream(s) for s in streams]
+        self.consumer = ConsumerRunner(
+            self.settings, self.service, topics, handlers, self.ledger, self.producer
+        )
+
+    def run_in_background(self, task: BackgroundTask) -> None:
+        self._background.append(task)
+
+    async def start(self, wait_s: float = 60.0) -> None:
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            try:
+                if self.settings.kafka_create_topics:
+                    await ensure_topics(self.settings)
+                await self.producer.start()
+                break
+            except (KafkaError, TimeoutError, OSError) as exc:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                log.warning("kafka_not_ready_yet", error=repr(exc))
+                await asyncio.sleep(1)
+        if self.consumer is not None:
+            await self.consumer.start()
+        if self.settings.relay_enabled:
+            self.relay.start()
+        self._tasks = [asyncio.create_task(t()) for t in self._background]
+        log.info("service_started", topics=self.settings.topics.streams)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.consumer is not None:
+            await self.consumer.stop()
+        await self.relay.stop()
+        await self.producer.stop()
+        await self.mongo.close()
+        log.info("service_stopped")
+
+    async def readiness(self) -> dict[str, str]:
+        """Empty when ready; otherwise what is wrong, by dependency."""
+        problems: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(self.db.command("ping"), 2.0)
+        except Exception as exc:
+            problems["mongodb"] = f"MongoDB unreachable: {type(exc).__name__}: {exc}"[:300]
+        try:
+            await self.producer.ping(2.0)
+        except Exception as exc:
+            problems["kafka"] = f"Kafka unreachable: {type(exc).__name__}: {exc}"[:300]
+        return problems
+
+
+Wiring = Callable[[FastAPI, Runtime], Awaitable[None]]
+
+
+def create_service_app(
+    service: str,
+    settings: Settings,
+    *,
+    title: str,
+    description: str,
+    routers: list[APIRouter],
+    wire: Wiring,
+    **fastapi_kwargs: Any,
+) -> FastAPI:
+    """The FastAPI app of one service; `wire` runs in the lifespan, before start."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, settings.log_format, service)
+        runtime = Runtime(service, settings)
+        app.state.runtime = runtime
+        await wire(app, runtime)
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, lifespan=lifespan, **fastapi_kwargs)
+    app.state.settings = settings
+    app.state.service = service
+    install_error_handlers(app)
+
+    async def readiness() -> dict[str, str]:
+        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        return {"service": "starting"} if runtime is None else await runtime.readiness()
+
+    app.include_router(health_router(readiness))
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(
+        RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes
+    )
+    return app
