@@ -63,10 +63,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     procs: dict[str, subprocess.Popen[bytes]] = {}
     log_dir = args.log_dir
     os.makedirs(log_dir, exist_ok=True)
-    for name in SERVICE_PORTS:
+    ports = {name: port + args.port_offset for name, port in SERVICE_PORTS.items()}
+    for name, port in ports.items():
         log = open(os.path.join(log_dir, f"{name}.log"), "ab")
         procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "serve", name, "--host", args.host],
+            [
+                sys.executable,
+                "-m",
+                "shared.cli",
+                "serve",
+                name,
+                "--host",
+                args.host,
+                "--port",
+                str(port),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -79,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     deadline = time.monotonic() + args.wait
-    pending = dict(SERVICE_PORTS)
+    pending = dict(ports)
     while pending and not stopping and time.monotonic() < deadline:
         for name, port in list(pending.items()):
             if procs[name].poll() is not None:
@@ -93,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"✗ not ready after {args.wait}s: {', '.join(pending)}; logs in {log_dir}/")
         stopping = True
     if not stopping:
-        print(f"Dashboard 看板: http://127.0.0.1:{SERVICE_PORTS['metrics']}/dashboard")
+        print(f"Dashboard 看板: http://127.0.0.1:{ports['metrics']}/dashboard")
         print(f"All services up; logs in {log_dir}/. Ctrl-C stops them.")
         if args.once:
             stopping = True
@@ -135,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--wait", type=float, default=90.0, help="seconds to wait for readiness")
     p.add_argument("--log-dir", default="var/log")
+    p.add_argument("--port-offset", type=int, default=0, help="added to every default port")
     p.add_argument("--once", action="store_true", help="stop again as soon as all are ready")
     p.set_defaults(func=cmd_run)
 

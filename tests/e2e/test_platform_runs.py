@@ -1,0 +1,41 @@
+"""`make run` starts the four services; each answers /readyz 200."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+from shared.settings import Settings
+from tests.helpers import settings_env
+
+
+def test_tongxin_run_brings_up_all_four_services_ready(settings: Settings, tmp_path: Path) -> None:
+    offset = random.randrange(20_000, 40_000, 10)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shared.cli",
+            "run",
+            "--once",
+            "--wait",
+            "120",
+            "--port-offset",
+            str(offset),
+            "--log-dir",
+            str(tmp_path),
+        ],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    ready = [line for line in result.stdout.splitlines() if line.startswith("✓")]
+    assert len(ready) == 4
+    for name, port in {"needs": 8001, "volunteers": 8002, "notify": 8003, "metrics": 8004}.items():
+        assert any(name in line and f":{port + offset}" in line for line in ready), ready
+    assert "All services up" in result.stdout
+    assert all((tmp_path / f"{n}.log").stat().st_size > 0 for n in ("needs", "metrics"))
