@@ -182,7 +182,7 @@ class ConsumerRunner:
             need_id=event.data.get("need_id"),
             event_type=event.type,
         ):
-            if await self.ledger.seen(event.id):
+            if not await self.ledger.begin(event.id):
                 CONSUMER_EVENTS.labels(self.service, topic, event.type, "duplicate").inc()
                 return
             try:

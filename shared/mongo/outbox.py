@@ -48,14 +48,19 @@ class Relay:
         self._task = asyncio.create_task(self._run(), name=f"{self._service}-relay")
 
     async def stop(self) -> None:
+        """Stops the loop, then one last pass so that a graceful stop leaves nothing behind."""
         self._stopping = True
         self._wakeup.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), 10)
-            except TimeoutError:
-                self._task.cancel()
-                await asyncio.gather(self._task, return_exceptions=True)
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), 10)
+            await asyncio.wait_for(self.publish_pending(), 10)
+        except (TimeoutError, KafkaError, PyMongoError, RuntimeError) as exc:
+            log.warning("relay_final_pass_failed", error=repr(exc))  # the next relay publishes
+        finally:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
         failures = 0
@@ -84,28 +89,43 @@ class Relay:
         if not markers:
             return 0
         now = datetime.now(UTC)
+        # One query per aggregate for the commits and one for their heads: FerretDB 1.x (SQLite)
+        # answers even an `_id` lookup with a table scan, so per-marker lookups cost O(n) each.
+        stores = {
+            name: AggregateStore(self._db, name) for name in {m["aggregate"] for m in markers}
+        }
+        commits: dict[str, Document] = {}
+        heads: dict[str, int] = {}
+        for name, store in stores.items():
+            ids = [m["commit_id"] for m in markers if m["aggregate"] == name]
+            found = [c async for c in store.commits.find({"_id": {"$in": ids}})]
+            commits.update((c["_id"], c) for c in found)
+            owners = list({c["aggregate_id"] for c in found})
+            async for h in store.heads.find({"_id": {"$in": owners}}, {"_version": 1}):
+                heads[f"{name}/{h['_id']}"] = int(h["_version"])
         ready: list[tuple[Document, Document]] = []
         for marker in markers:
-            store = AggregateStore(self._db, marker["aggregate"])
-            commit = await store.commits.find_one({"_id": marker["commit_id"]})
+            commit = commits.get(marker["commit_id"])
             if commit is None or commit["batch"] != marker["_id"]:
                 if now - marker["created_at"] > ORPHAN_GRACE:
                     await self._outbox.delete_one({"_id": marker["_id"]})
                 continue
             ready.append((marker, commit))
             # Heals a head left behind by a writer that died right after its commit.
-            await store.write_head(commit["aggregate_id"], commit["state"], commit["version"])
+            if heads.get(f"{marker['aggregate']}/{commit['aggregate_id']}", 0) < commit["version"]:
+                await stores[marker["aggregate"]].write_head(
+                    commit["aggregate_id"], commit["state"], commit["version"]
+                )
         by_topic: dict[str, list[CloudEvent]] = defaultdict(list)
         for _, commit in ready:
-            if commit.get("published_at") is None:
-                for topic, event in parse_events(commit):
-                    by_topic[topic].append(event)
+            for topic, event in parse_events(commit):
+                by_topic[topic].append(event)
         for topic, events in by_topic.items():
             await self._producer.publish(topic, events)
             OUTBOX_PUBLISHED.labels(self._service, topic).inc(len(events))
-        for marker, commit in ready:
-            await AggregateStore(self._db, marker["aggregate"]).commits.update_one(
-                {"_id": commit["_id"]}, {"$set": {"published_at": now}}
-            )
-            await self._outbox.delete_one({"_id": marker["_id"]})
+        # Deleting the markers records the publication, in one bulk write: FerretDB 1.x scans
+        # the whole collection for every update, so stamping each commit cost O(commits) per
+        # event. A relay that dies before this delete publishes again; consumers dedup by id.
+        if ready:
+            await self._outbox.delete_many({"_id": {"$in": [m["_id"] for m, _ in ready]}})
         return sum(len(v) for v in by_topic.values())

@@ -4,7 +4,7 @@ FerretDB 1.x has no compare-and-set (its updates read, then write), but a unique
 is enforced atomically, on MongoDB too. So every change to an aggregate inserts one
 commit document holding the new state and the events it causes (one atomic write: the
 outbox), and two writers of the same version cannot both succeed. The head document is
-a cache of the newest commit for queries; `load` rolls it forward when it lags.
+a cache of the newest commit for queries; a writer that meets a taken version rolls it forward.
 """
 
 from __future__ import annotations
@@ -12,14 +12,27 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.events.envelope import CloudEvent
 from shared.mongo.client import Database, Document
 
 OUTBOX = "outbox"
+DUPLICATE_KEY = 11000
+
+
+@dataclass(frozen=True)
+class NewCommit:
+    """One commit of `commit_many`: the state as version expected_version + 1."""
+
+    aggregate_id: str
+    expected_version: int
+    state: Document
+    events: Sequence[tuple[str, CloudEvent]] = ()
+    meta: Document | None = None
 
 
 class ConcurrencyConflict(Exception):
@@ -38,10 +51,19 @@ class AggregateStore:
         self.outbox = db[OUTBOX]
 
     async def load(self, aggregate_id: str) -> tuple[Document | None, int]:
-        """The newest state and its version (None, 0 when the aggregate does not exist)."""
+        """The state the head holds and its version (None, 0 when there is none).
+
+        No probe for newer commits here (on FerretDB a miss scans the whole commits
+        collection): a head left behind is caught when `commit` meets the taken version,
+        which rolls the head forward before raising ConcurrencyConflict."""
         head = await self.heads.find_one({"_id": aggregate_id})
-        version = int(head["_version"]) if head else 0
-        state = _strip(head) if head else None
+        if head is None:
+            return None, 0
+        return _strip(head), int(head["_version"])
+
+    async def roll_forward(self, aggregate_id: str) -> tuple[Document | None, int]:
+        """The newest state, following commits past the head; heals the head."""
+        state, version = await self.load(aggregate_id)
         rolled = False
         while True:
             nxt = await self.commits.find_one({"_id": commit_id(aggregate_id, version + 1)})
@@ -92,26 +114,102 @@ class AggregateStore:
                     ],
                     "meta": meta or {},
                     "created_at": now,
-                    "published_at": None if events else now,
                 }
             )
         except DuplicateKeyError:
             if events:
                 await self.outbox.delete_one({"_id": batch})
+            # The head may lag behind the commits: the retry must see the newest state.
+            await self.roll_forward(aggregate_id)
             raise ConcurrencyConflict(cid) from None
         await self.write_head(aggregate_id, state, version)
         return version
 
+    async def commit_many(self, commits: Sequence[NewCommit]) -> list[bool]:
+        """Stores many commits with a few bulk writes and the guarantees of `commit`: markers
+        first, then one unordered insert of the commits in which the unique `_id` decides
+        each one. Returns per commit True (stored) or False (that version was taken)."""
+        if not commits:
+            return []
+        now = datetime.now(UTC)
+        seq = time.time_ns()
+        batches = [str(uuid.uuid4()) for _ in commits]
+        docs = []
+        markers = []
+        for i, (c, batch) in enumerate(zip(commits, batches, strict=True)):
+            cid = commit_id(c.aggregate_id, c.expected_version + 1)
+            docs.append(
+                {
+                    "_id": cid,
+                    "aggregate_id": c.aggregate_id,
+                    "version": c.expected_version + 1,
+                    "batch": batch,
+                    "state": c.state,
+                    "events": [
+                        {"topic": topic, "id": e.id, "type": e.type, "body": e.model_dump_json()}
+                        for topic, e in c.events
+                    ],
+                    "meta": c.meta or {},
+                    "created_at": now,
+                }
+            )
+            if c.events:
+                markers.append(
+                    {
+                        "_id": batch,
+                        "aggregate": self.name,
+                        "commit_id": cid,
+                        "seq": seq + i,
+                        "created_at": now,
+                    }
+                )
+        if markers:
+            await self.outbox.insert_many(markers, ordered=False)
+        taken: set[int] = set()
+        try:
+            await self.commits.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            taken = {int(e["index"]) for e in errors}
+        if taken:
+            await self.outbox.delete_many({"_id": {"$in": [batches[i] for i in taken]}})
+        stored = [i not in taken for i in range(len(commits))]
+        # Heads of new aggregates go in one insert; the others one by one.
+        fresh = [
+            {**c.state, "_id": c.aggregate_id, "_version": 1}
+            for c, ok in zip(commits, stored, strict=True)
+            if ok and c.expected_version == 0
+        ]
+        if fresh:
+            try:
+                await self.heads.insert_many(fresh, ordered=False)
+            except BulkWriteError as exc:
+                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                    raise
+        for c, ok in zip(commits, stored, strict=True):
+            if ok and c.expected_version > 0:
+                await self.write_head(c.aggregate_id, c.state, c.expected_version + 1)
+        return stored
+
     async def write_head(self, aggregate_id: str, state: Document, version: int) -> None:
         doc = {**state, "_id": aggregate_id, "_version": version}
-        # On MongoDB the filter makes this a compare-and-set; on FerretDB a late stale write
-        # can still land, and the next load() rolls the head forward again.
-        try:
-            await self.heads.replace_one(
-                {"_id": aggregate_id, "_version": {"$lt": version}}, doc, upsert=True
-            )
-        except DuplicateKeyError:
-            pass  # a newer head is already there
+        # Read first: on FerretDB an upsert whose filter matches nothing scans the whole
+        # collection before failing on the duplicate _id (the relay heals current heads
+        # constantly). Replacing only the version we saw keeps MongoDB's compare-and-set; on
+        # FerretDB a late stale write can still land, and the next load() rolls it forward.
+        head = await self.heads.find_one({"_id": aggregate_id}, {"_version": 1})
+        if head is None:
+            try:
+                await self.heads.insert_one(doc)
+                return
+            except DuplicateKeyError:
+                head = await self.heads.find_one({"_id": aggregate_id}, {"_version": 1})
+                if head is None:
+                    return
+        if int(head["_version"]) < version:
+            await self.heads.replace_one({"_id": aggregate_id, "_version": head["_version"]}, doc)
 
     async def history(self, aggregate_id: str) -> list[Document]:
         """Every commit of one aggregate, oldest first."""
