@@ -2,21 +2,67 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from pydantic import BaseModel
 
 from services.needs import handlers
-from services.needs.domain import Need, Requester
-from services.needs.handlers import NeedsDeps
+from services.needs.commands import (
+    CancelNeed,
+    ClaimNeed,
+    CompleteNeed,
+    ConfirmNeed,
+    OrgPath,
+    PostNeed,
+    RejectNeed,
+)
+from services.needs.domain import NeedStatus
+from services.needs.handlers import NeedFilters, NeedsDeps
+from services.needs.views import (
+    ClaimCreated,
+    HistoryPage,
+    NeedPage,
+    NeedPublic,
+    claim_view,
+    decode_cursor,
+    encode_cursor,
+    history_view,
+    need_view,
+)
 from shared.auth import CurrentPrincipal
-from shared.events.needs import Kind, Location
-from shared.http import ApiError, not_found
+from shared.events.needs import Kind
 
-router = APIRouter(prefix="/v1/needs", tags=["needs"])
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """Every error: `{"error": {"code", "message", "details"}}` (contract.md)."""
+
+    error: ErrorDetail
+
+
+ERRORS = {
+    401: "no or bad token / 未认证",
+    403: "not allowed for this caller / 无权限",
+    404: "no such need or claim, or outside the caller's scope / 未找到",
+    409: "the need's state does not allow it, no slot left, duplicate (details.status) / 冲突",
+    413: "body too large / 请求体过大",
+    422: "bad input: which field and why / 输入无效",
+    503: "a dependency is down, or the need is too busy: retry / 暂不可用",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {s: {"model": ErrorBody, "description": ERRORS[s]} for s in statuses}
+
+
+router = APIRouter(prefix="/v1/needs", tags=["needs"], responses=errors(401, 422, 503))
+ACTING = errors(403, 404, 409)
 
 
 def get_deps(request: Request) -> NeedsDeps:
@@ -24,74 +70,140 @@ def get_deps(request: Request) -> NeedsDeps:
     return deps
 
 
+def correlation_id(request: Request) -> str | None:
+    value: str | None = getattr(request.state, "correlation_id", None)
+    return value
+
+
 Deps = Annotated[NeedsDeps, Depends(get_deps)]
+CorrelationId = Annotated[str | None, Depends(correlation_id)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Repeating a POST with the same key and body answers the first response.",
+    ),
+]
 
 
-class NeedCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    community_id: str = Field(min_length=1, max_length=200)
-    title: str = Field(min_length=1, max_length=120)
-    description: str = Field(default="", max_length=4000)
-    category: str
-    kind: Kind = "wish"
-    slots: int = Field(default=1, ge=1, le=500)
-    requester: Requester
-    beneficiaries: int = Field(default=0, ge=0)
-    location: Location | None = None
-    skills: list[str] = []
-    due_at: datetime | None = None
-
-
-class NeedPublic(BaseModel):
-    id: str
-    community_id: str
-    title: str
-    description: str
-    category: str
-    kind: Kind
-    slots: int
-    requester: dict[str, str]
-    beneficiaries: int
-    location: Location | None
-    skills: list[str]
-    due_at: datetime | None
-    status: str
-    created_at: datetime
-    updated_at: datetime
-
-
-def public(need: Need) -> NeedPublic:
-    phone = need.requester.phone
-    masked = phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
-    return NeedPublic(
-        **need.model_dump(exclude={"requester", "requester_id", "posted_by", "request_hash"}),
-        requester={"name": need.requester.name, "phone": masked},
-    )
-
-
-@router.post("", status_code=201, response_model=NeedPublic)
+@router.post("", status_code=201, response_model=NeedPublic, responses=errors(403, 409, 413))
 async def post_need(
-    body: NeedCreate, principal: CurrentPrincipal, deps: Deps, request: Request
+    body: PostNeed,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> NeedPublic:
-    if not principal.covers(body.community_id):
-        raise ApiError(403, "community outside your scope / 社区不在您的范围内")
-    now = datetime.now(UTC)
-    need = Need(
-        id=str(uuid.uuid4()),
-        **body.model_dump(),
-        requester_id=principal.sub,
-        posted_by=principal.sub,
-        status="pending_review",
-        created_at=now,
-        updated_at=now,
+    """Posts a need for review (resident: own community; admin: inside their scope)."""
+    need, version, replayed = await handlers.post_need(deps, principal, body, idempotency_key, cid)
+    response.headers["Location"] = f"/v1/needs/{need.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return need_view(principal, need, version)
+
+
+@router.get("", response_model=NeedPage)
+async def list_needs(
+    principal: CurrentPrincipal,
+    deps: Deps,
+    scope: Annotated[OrgPath | None, Query()] = None,
+    status: NeedStatus | None = None,
+    category: Annotated[str | None, Query(max_length=60)] = None,
+    kind: Kind | None = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> NeedPage:
+    """Needs the caller may see, newest first; `next_cursor` fetches the following page."""
+    filters = NeedFilters(scope=scope, status=status, category=category, kind=kind)
+    rows, last = await handlers.list_needs(deps, principal, filters, decode_cursor(cursor), limit)
+    return NeedPage(
+        items=[need_view(principal, need, version) for need, version in rows],
+        next_cursor=encode_cursor(last),
     )
-    posted = await handlers.post_need(deps, need, request.state.correlation_id)
-    return public(posted)
 
 
-@router.get("/{need_id}", response_model=NeedPublic)
+@router.get("/{need_id}", response_model=NeedPublic, responses=errors(404))
 async def get_need(need_id: str, principal: CurrentPrincipal, deps: Deps) -> NeedPublic:
-    need, _ = await deps.repo.get(need_id)
-    if need is None:
-        raise not_found("need", need_id)
-    return public(need)
+    need, version = await handlers.get_need(deps, principal, need_id)
+    return need_view(principal, need, version)
+
+
+@router.get("/{need_id}/history", response_model=HistoryPage, responses=errors(403, 404))
+async def need_history(need_id: str, principal: CurrentPrincipal, deps: Deps) -> HistoryPage:
+    """Who approved, rejected, claimed, released or cancelled, when and why (admins)."""
+    return history_view(await handlers.need_history(deps, principal, need_id))
+
+
+@router.post("/{need_id}/approve", response_model=NeedPublic, responses=ACTING)
+async def approve_need(
+    need_id: str, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+) -> NeedPublic:
+    need, version = await handlers.approve_need(deps, principal, need_id, cid)
+    return need_view(principal, need, version)
+
+
+@router.post("/{need_id}/reject", response_model=NeedPublic, responses=ACTING)
+async def reject_need(
+    need_id: str, body: RejectNeed, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+) -> NeedPublic:
+    need, version = await handlers.reject_need(deps, principal, need_id, body, cid)
+    return need_view(principal, need, version)
+
+
+@router.post("/{need_id}/cancel", response_model=NeedPublic, responses=ACTING)
+async def cancel_need(
+    need_id: str,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+    body: Annotated[CancelNeed | None, Body()] = None,
+) -> NeedPublic:
+    need, version = await handlers.cancel_need(deps, principal, need_id, body or CancelNeed(), cid)
+    return need_view(principal, need, version)
+
+
+@router.post("/{need_id}/claims", status_code=201, response_model=ClaimCreated, responses=ACTING)
+async def claim_need(
+    need_id: str,
+    body: ClaimNeed,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+    response: Response,
+) -> ClaimCreated:
+    """Claims a slot for oneself, slots for team members (leader), or for an organisation."""
+    need, _, claim = await handlers.claim_need(deps, principal, need_id, body, cid)
+    response.headers["Location"] = f"/v1/needs/{need.id}"
+    return claim_view(need, claim)
+
+
+@router.delete("/{need_id}/claims/{claim_id}", response_model=NeedPublic, responses=ACTING)
+async def release_claim(
+    need_id: str, claim_id: str, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+) -> NeedPublic:
+    need, version = await handlers.release_claim(deps, principal, need_id, claim_id, cid)
+    return need_view(principal, need, version)
+
+
+@router.post("/{need_id}/completion", response_model=NeedPublic, responses=ACTING)
+async def complete_need(
+    need_id: str,
+    body: CompleteNeed,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> NeedPublic:
+    need, version = await handlers.complete_need(deps, principal, need_id, body, cid)
+    return need_view(principal, need, version)
+
+
+@router.post("/{need_id}/confirmation", response_model=NeedPublic, responses=ACTING)
+async def confirm_need(
+    need_id: str, body: ConfirmNeed, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+) -> NeedPublic:
+    need, version = await handlers.confirm_need(deps, principal, need_id, body, cid)
+    return need_view(principal, need, version)

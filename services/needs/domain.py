@@ -1,33 +1,123 @@
-"""The need aggregate: its state and the rules of its lifecycle. No I/O."""
+"""The need aggregate: its state and the rules of its lifecycle. No I/O.
+
+Every command is a function of the current state that returns the new state and the
+events it causes, or raises DomainError. The caller stores both in one commit.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.needs import Kind, Location, NeedPosted
+from shared.events.envelope import EventPayload
+from shared.events.needs import (
+    ClaimantType,
+    Kind,
+    Location,
+    NeedApproved,
+    NeedCancelled,
+    NeedPosted,
+    NeedRejected,
+    ProjectClaimed,
+    ProjectClaimReleased,
+    TaskCompleted,
+    TaskConfirmed,
+    VolunteerHours,
+)
 
 NeedStatus = Literal[
     "pending_review", "open", "claimed", "completed", "confirmed", "rejected", "cancelled"
 ]
+ClaimStatus = Literal["active", "released", "completed"]
+ReleaseReason = Literal["released", "expired", "cancelled"]
+
+# The statuses a command may start from (contract.md); everything else is 409.
+ALLOWED_FROM: dict[str, tuple[NeedStatus, ...]] = {
+    "approve": ("pending_review",),
+    "reject": ("pending_review",),
+    "cancel": ("pending_review", "open"),
+    "claim": ("open",),
+    "release": ("open", "claimed"),
+    "complete": ("claimed",),
+    "confirm": ("completed",),
+}
+MAX_HOURS_PER_COMPLETION = 24.0
+SYSTEM = "system"
 
 
 class DomainError(Exception):
     """A rule refused the command; `status` is the HTTP status it maps to."""
 
-    def __init__(self, status: int, message: str, **details: object) -> None:
+    def __init__(self, http_status: int, message: str, /, **details: object) -> None:
         super().__init__(message)
-        self.status = status
+        self.status = http_status
         self.message = message
         self.details = details
+
+
+def ms(moment: datetime) -> datetime:
+    """Times are kept to the millisecond: what MongoDB stores is what the API answered."""
+    return moment.astimezone(UTC).replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 class Requester(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=60)
     phone: str = Field(pattern=r"^\+?[0-9][0-9 -]{5,19}$")
+
+
+class Claim(BaseModel):
+    id: str
+    claimant_type: ClaimantType
+    volunteer_ids: list[str] = []
+    team_id: str | None = None
+    organization_id: str | None = None
+    slots: int
+    status: ClaimStatus = "active"
+    claimed_by: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    released_at: datetime | None = None
+    released_by: str | None = None
+    release_reason: ReleaseReason | None = None
+    completed_at: datetime | None = None
+
+
+class Review(BaseModel):
+    decision: Literal["approved", "rejected"]
+    by: str
+    at: datetime
+    reason: str | None = None
+
+
+class Cancellation(BaseModel):
+    by: str
+    at: datetime
+    reason: str | None = None
+    previous_status: NeedStatus
+
+
+class Completion(BaseModel):
+    id: str
+    hours: list[VolunteerHours]
+    beneficiaries_served: int
+    goods_count: int
+    funds_cents: int
+    note: str | None = None
+    evidence_urls: list[str] = []
+    completed_by: str
+    completed_at: datetime
+
+
+class Confirmation(BaseModel):
+    rating: int
+    comment: str | None = None
+    confirmed_by: str
+    confirmed_at: datetime
 
 
 class Need(BaseModel):
@@ -51,11 +141,100 @@ class Need(BaseModel):
     request_hash: str | None = None
     created_at: datetime
     updated_at: datetime
+    claims: list[Claim] = []
+    review: Review | None = None
+    cancellation: Cancellation | None = None
+    completion: Completion | None = None
+    confirmation: Confirmation | None = None
+    # Derived from the claims on every change, kept for queries on the head documents.
+    slots_taken: int = 0
+    participants: list[str] = []
+    next_claim_expiry: datetime | None = None
+
+    def active_claims(self) -> list[Claim]:
+        return [c for c in self.claims if c.status == "active"]
+
+    def find_claim(self, claim_id: str) -> Claim | None:
+        return next((c for c in self.claims if c.id == claim_id), None)
+
+    def active_volunteers(self) -> set[str]:
+        return {v for c in self.active_claims() for v in c.volunteer_ids}
 
 
-def post_need(need: Need) -> tuple[Need, list[NeedPosted]]:
+@dataclass(frozen=True)
+class ClaimRequest:
+    """Who claims how many slots; built by the eligibility rules from what is known."""
+
+    claim_id: str
+    claimant_type: ClaimantType
+    claimed_by: str
+    slots: int
+    volunteer_ids: tuple[str, ...] = ()
+    team_id: str | None = None
+    organization_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CompletionRecord:
+    completion_id: str
+    hours: tuple[VolunteerHours, ...]
+    beneficiaries_served: int = 0
+    goods_count: int = 0
+    funds_cents: int = 0
+    note: str | None = None
+    evidence_urls: tuple[str, ...] = ()
+
+
+Change = tuple[Need, list[EventPayload]]
+
+
+def _require(need: Need, action: str) -> None:
+    allowed = ALLOWED_FROM[action]
+    if need.status not in allowed:
+        raise DomainError(
+            409,
+            f"当前状态为 {need.status}，不能{_ZH[action]} / "
+            f"cannot {action} a need that is {need.status}",
+            status=need.status,
+            allowed_from=list(allowed),
+        )
+
+
+_ZH = {
+    "approve": "审核通过",
+    "reject": "驳回",
+    "cancel": "取消",
+    "claim": "认领",
+    "release": "释放认领",
+    "complete": "登记完成",
+    "confirm": "确认",
+}
+
+
+def _derived(need: Need, **changes: object) -> Need:
+    """The need with `changes` applied and its claim-derived fields recomputed."""
+    updated = need.model_copy(update=changes)
+    active = updated.active_claims()
+    participants: list[str] = []
+    for claim in updated.claims:
+        for who in (*claim.volunteer_ids, claim.claimed_by):
+            if who not in participants:
+                participants.append(who)
+    expiries = [c.expires_at for c in active if c.expires_at is not None]
+    return updated.model_copy(
+        update={
+            "slots_taken": sum(c.slots for c in active),
+            "participants": participants,
+            "next_claim_expiry": min(expiries) if expiries else None,
+        }
+    )
+
+
+def post_need(need: Need, now: datetime) -> Change:
     """A new need waits for the committee's review."""
-    posted = need.model_copy(update={"status": "pending_review"})
+    if need.due_at is not None and need.due_at <= now:
+        raise DomainError(422, "截止时间须在将来 / due_at must be in the future", field="due_at")
+    posted = _derived(need, status="pending_review", claims=[])
     event = NeedPosted(
         need_id=posted.id,
         community_id=posted.community_id,
@@ -73,3 +252,329 @@ def post_need(need: Need) -> tuple[Need, list[NeedPosted]]:
         posted_at=posted.created_at,
     )
     return posted, [event]
+
+
+def approve(need: Need, by: str, now: datetime) -> Change:
+    _require(need, "approve")
+    approved = _derived(
+        need,
+        status="open",
+        review=Review(decision="approved", by=by, at=now),
+        updated_at=now,
+    )
+    return approved, [
+        NeedApproved(
+            **_need_ids(need),
+            title=need.title,
+            slots=need.slots,
+            skills=need.skills,
+            location=need.location,
+            due_at=need.due_at,
+            requester_id=need.requester_id,
+            approved_by=by,
+            posted_at=need.created_at,
+            approved_at=now,
+        )
+    ]
+
+
+def reject(need: Need, by: str, reason: str, now: datetime) -> Change:
+    _require(need, "reject")
+    rejected = _derived(
+        need,
+        status="rejected",
+        review=Review(decision="rejected", by=by, at=now, reason=reason),
+        updated_at=now,
+    )
+    return rejected, [
+        NeedRejected(
+            **_need_ids(need),
+            reason=reason,
+            requester_id=need.requester_id,
+            rejected_by=by,
+            rejected_at=now,
+            title=need.title,
+        )
+    ]
+
+
+def cancel(need: Need, by: str, reason: str | None, now: datetime) -> Change:
+    """Cancelling an open need ends its active claims with it."""
+    _require(need, "cancel")
+    ended = [c for c in need.claims if c.status == "active"]
+    claims = [
+        c.model_copy(
+            update={
+                "status": "released",
+                "released_at": now,
+                "released_by": by,
+                "release_reason": "cancelled",
+            }
+        )
+        if c.status == "active"
+        else c
+        for c in need.claims
+    ]
+    cancelled = _derived(
+        need,
+        status="cancelled",
+        claims=claims,
+        cancellation=Cancellation(by=by, at=now, reason=reason, previous_status=need.status),
+        updated_at=now,
+    )
+    return cancelled, [
+        NeedCancelled(
+            **_need_ids(need),
+            previous_status=need.status,
+            requester_id=need.requester_id,
+            cancelled_by=by,
+            reason=reason,
+            cancelled_at=now,
+            title=need.title,
+            released_claim_ids=[c.id for c in ended],
+            volunteer_ids=sorted({v for c in ended for v in c.volunteer_ids}),
+        )
+    ]
+
+
+def claim_slots(need: Need, request: ClaimRequest, now: datetime, expiry_days: int) -> Change:
+    """Takes slots of an open need; the need is `claimed` when every slot is taken."""
+    _require(need, "claim")
+    if need.due_at is not None and need.due_at <= now:
+        raise DomainError(
+            409, "需求已过截止时间 / the need is past its due date", status=need.status
+        )
+    if request.slots < 1:
+        raise DomainError(422, "至少认领一个名额 / claim at least one slot", field="slots")
+    if len(set(request.volunteer_ids)) != len(request.volunteer_ids):
+        raise DomainError(422, "志愿者重复 / a volunteer is listed twice", field="member_ids")
+    busy = sorted(need.active_volunteers() & set(request.volunteer_ids))
+    if busy:
+        raise DomainError(
+            409,
+            "志愿者已认领此需求 / volunteer already holds an active claim on this need",
+            volunteer_ids=busy,
+        )
+    for claim in need.active_claims():
+        if request.team_id is not None and claim.team_id == request.team_id:
+            raise DomainError(409, "该服务队已认领此需求 / team already claimed this need")
+        if request.organization_id is not None and claim.organization_id == request.organization_id:
+            raise DomainError(409, "该组织已认领此需求 / organisation already claimed this need")
+    free = need.slots - need.slots_taken
+    if request.slots > free:
+        raise DomainError(
+            409,
+            f"名额不足，仅剩 {free} 个 / only {free} slot(s) left",
+            status=need.status,
+            slots_free=free,
+        )
+    claim = Claim(
+        id=request.claim_id,
+        claimant_type=request.claimant_type,
+        volunteer_ids=list(request.volunteer_ids),
+        team_id=request.team_id,
+        organization_id=request.organization_id,
+        slots=request.slots,
+        claimed_by=request.claimed_by,
+        created_at=now,
+        expires_at=need.due_at or now + timedelta(days=expiry_days),
+    )
+    taken = need.slots_taken + request.slots
+    claimed = _derived(
+        need,
+        claims=[*need.claims, claim],
+        status="claimed" if taken == need.slots else "open",
+        updated_at=now,
+    )
+    return claimed, [
+        ProjectClaimed(
+            **_claim_fields(claimed, claim),
+            claimed_by=request.claimed_by,
+            posted_at=need.created_at,
+            claimed_at=now,
+            expires_at=claim.expires_at,
+        )
+    ]
+
+
+def release_claim(
+    need: Need, claim_id: str, by: str, now: datetime, reason: ReleaseReason = "released"
+) -> Change:
+    """Ends an active claim; its slots reopen (a `claimed` need is `open` again)."""
+    claim = need.find_claim(claim_id)
+    if claim is None:
+        raise DomainError(404, f"认领 {claim_id} 不存在 / claim {claim_id} not found", id=claim_id)
+    if claim.status != "active":
+        raise DomainError(
+            409,
+            f"认领已是 {claim.status} 状态 / claim is already {claim.status}",
+            claim_status=claim.status,
+            status=need.status,
+        )
+    _require(need, "release")
+    return _release(need, [claim.id], by, now, "expired" if reason == "expired" else "released")
+
+
+def expire_claims(need: Need, now: datetime) -> Change:
+    """Releases every active claim whose deadline has passed (none: no change, no event)."""
+    if need.status not in ALLOWED_FROM["release"]:
+        return need, []
+    due = [c.id for c in need.active_claims() if c.expires_at is not None and c.expires_at <= now]
+    if not due:
+        return need, []
+    return _release(need, due, SYSTEM, now, "expired")
+
+
+def _release(
+    need: Need,
+    claim_ids: Sequence[str],
+    by: str,
+    now: datetime,
+    reason: Literal["released", "expired"],
+) -> Change:
+    claims = [
+        c.model_copy(
+            update={
+                "status": "released",
+                "released_at": now,
+                "released_by": by,
+                "release_reason": reason,
+            }
+        )
+        if c.id in claim_ids
+        else c
+        for c in need.claims
+    ]
+    released = _derived(need, claims=claims, status="open", updated_at=now)
+    events: list[EventPayload] = []
+    for claim in claims:
+        if claim.id in claim_ids:
+            events.append(
+                ProjectClaimReleased(
+                    **_claim_fields(released, claim),
+                    reason=reason,
+                    released_by=by,
+                    released_at=now,
+                )
+            )
+    return released, events
+
+
+def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Change:
+    """The claimers' record of what was done; every active claim is completed."""
+    _require(need, "complete")
+    allowed = need.active_volunteers()
+    seen: set[str] = set()
+    for i, entry in enumerate(record.hours):
+        field = f"hours.{i}"
+        if entry.volunteer_id in seen:
+            raise DomainError(422, "志愿者重复 / volunteer listed twice", field=field)
+        seen.add(entry.volunteer_id)
+        if entry.volunteer_id not in allowed:
+            raise DomainError(
+                422,
+                "只能为本需求有效认领的志愿者登记时长 / "
+                "hours only for volunteers of this need's active claims",
+                field=f"{field}.volunteer_id",
+                volunteer_id=entry.volunteer_id,
+            )
+        if not 0 < entry.hours <= MAX_HOURS_PER_COMPLETION:
+            raise DomainError(422, "时长须在 0–24 小时 / hours must be 0 < h ≤ 24", field=field)
+    active = need.active_claims()
+    completion = Completion(
+        id=record.completion_id,
+        hours=list(record.hours),
+        beneficiaries_served=record.beneficiaries_served,
+        goods_count=record.goods_count,
+        funds_cents=record.funds_cents,
+        note=record.note,
+        evidence_urls=list(record.evidence_urls),
+        completed_by=by,
+        completed_at=now,
+    )
+    claims = [
+        c.model_copy(update={"status": "completed", "completed_at": now})
+        if c.status == "active"
+        else c
+        for c in need.claims
+    ]
+    completed = _derived(
+        need, claims=claims, status="completed", completion=completion, updated_at=now
+    )
+    return completed, [
+        TaskCompleted(
+            **_need_ids(need),
+            completion_id=completion.id,
+            claim_ids=[c.id for c in active],
+            **_claimants(active),
+            hours=completion.hours,
+            beneficiaries_served=completion.beneficiaries_served,
+            goods_count=completion.goods_count,
+            funds_cents=completion.funds_cents,
+            note=completion.note,
+            evidence_urls=completion.evidence_urls,
+            requester_id=need.requester_id,
+            completed_by=by,
+            posted_at=need.created_at,
+            due_at=need.due_at,
+            completed_at=now,
+            title=need.title,
+        )
+    ]
+
+
+def confirm(need: Need, rating: int, comment: str | None, by: str, now: datetime) -> Change:
+    _require(need, "confirm")
+    if not 1 <= rating <= 5:
+        raise DomainError(422, "评分须为 1–5 / rating must be 1–5", field="rating")
+    assert need.completion is not None  # every completed need has its record
+    confirmation = Confirmation(rating=rating, comment=comment, confirmed_by=by, confirmed_at=now)
+    done = [c for c in need.claims if c.status == "completed"]
+    confirmed = _derived(need, status="confirmed", confirmation=confirmation, updated_at=now)
+    return confirmed, [
+        TaskConfirmed(
+            **_need_ids(need),
+            completion_id=need.completion.id,
+            rating=rating,
+            comment=comment,
+            **_claimants(done),
+            confirmed_by=by,
+            confirmed_at=now,
+            title=need.title,
+            requester_id=need.requester_id,
+        )
+    ]
+
+
+def _need_ids(need: Need) -> dict[str, str]:
+    return {
+        "need_id": need.id,
+        "community_id": need.community_id,
+        "category": need.category,
+        "kind": need.kind,
+    }
+
+
+def _claimants(claims: Sequence[Claim]) -> dict[str, list[str]]:
+    return {
+        "volunteer_ids": sorted({v for c in claims for v in c.volunteer_ids}),
+        "team_ids": sorted({c.team_id for c in claims if c.team_id}),
+        "organization_ids": sorted({c.organization_id for c in claims if c.organization_id}),
+    }
+
+
+def _claim_fields(need: Need, claim: Claim) -> dict[str, object]:
+    return {
+        **_need_ids(need),
+        "claim_id": claim.id,
+        "claimant_type": claim.claimant_type,
+        "volunteer_ids": claim.volunteer_ids,
+        "team_id": claim.team_id,
+        "organization_id": claim.organization_id,
+        "slots": claim.slots,
+        "slots_total": need.slots,
+        "slots_taken": need.slots_taken,
+        "need_status": need.status,
+        "requester_id": need.requester_id,
+        "title": need.title,
+    }

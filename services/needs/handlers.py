@@ -1,23 +1,530 @@
-"""Commands of the needs service → domain rules → repository."""
+"""Commands and events of the needs service → domain rules → repository.
+
+Every change goes through `_change`: load the need, authorize, apply the rule, commit the
+new version with its events. When another writer committed that version first, the rule
+runs again on the newer state (bounded, with jittered backoff): the store's unique insert,
+not a conditional update, decides races such as two volunteers and one slot.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import hashlib
+import json
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
-from services.needs import domain
-from services.needs.domain import Need
+from services.needs import domain, eligibility
+from services.needs.commands import (
+    CancelNeed,
+    ClaimNeed,
+    CompleteNeed,
+    ConfirmNeed,
+    PostNeed,
+    RejectNeed,
+)
+from services.needs.directory import Directory
+from services.needs.domain import Change, Claim, CompletionRecord, DomainError, Need
+from services.needs.metrics import (
+    CLAIMS_EXPIRED,
+    COMMIT_CONFLICTS,
+    IDEMPOTENT_REPLAYS,
+    READ_MODEL_UPDATES,
+    TRANSITIONS,
+)
+from services.needs.policy import (
+    Action,
+    Facts,
+    authorize,
+    authorize_post,
+    scope_filter,
+    visible_filter,
+)
 from services.needs.repository import NeedsRepository
+from shared.auth import Principal
+from shared.categories import known_categories
+from shared.events.envelope import CloudEvent, EventPayload
+from shared.events.needs import VolunteerHours
+from shared.events.volunteers import (
+    OrganizationRegistered,
+    OrgUnitUpdated,
+    TeamFormed,
+    TeamLeaderChanged,
+    TeamMemberJoined,
+    VolunteerRegistered,
+    VolunteerUpdated,
+)
+from shared.http import ApiError
+from shared.logging import get_logger, log_context
+from shared.mongo.client import Document
 from shared.mongo.outbox import Relay
+from shared.mongo.store import ConcurrencyConflict
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+Clock = Callable[[], datetime]
+MAX_ATTEMPTS = 100
+EXPIRY_REASON = "逾期未完成 / not completed in time"
+# Need ids of idempotent posts: uuid5(caller, key), so the first commit's insert arbitrates.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("5f0c7a52-3c1e-4f7e-9a43-6d2b1c0e8a11")
+
+
+def need_not_found(need_id: str) -> ApiError:
+    return ApiError(404, f"需求 {need_id} 不存在 / need not found", details={"id": need_id})
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
 class NeedsDeps:
     repo: NeedsRepository
+    directory: Directory
     relay: Relay
+    settings: Settings
+    clock: Clock = field(default=system_clock)
+
+    def now(self) -> datetime:
+        return domain.ms(self.clock())
 
 
-async def post_need(deps: NeedsDeps, need: Need, correlation_id: str | None) -> Need:
-    posted, events = domain.post_need(need)
-    await deps.repo.save(posted, 0, events, correlation_id)
+@dataclass(frozen=True)
+class Actor:
+    """Who causes a change, as the audit trail records it."""
+
+    sub: str
+    role: str
+
+    @classmethod
+    def of(cls, p: Principal) -> Actor:
+        return cls(p.sub, p.role)
+
+
+SYSTEM = Actor(domain.SYSTEM, "system")
+
+Decide = Callable[[Need, datetime], Change]
+
+
+def _backoff_s(attempt: int) -> float:
+    return random.uniform(0, min(0.05, 0.002 * 2 ** min(attempt, 5)))
+
+
+async def _change(
+    deps: NeedsDeps,
+    need_id: str,
+    action: str,
+    actor: Actor,
+    decide: Decide,
+    correlation_id: str | None,
+    reason: str | None = None,
+) -> tuple[Need, int]:
+    """Applies `decide` to the newest version of the need and commits the result."""
+    with log_context(need_id=need_id):
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            need, version = await deps.repo.get(need_id)
+            if need is None:
+                raise need_not_found(need_id)
+            now = deps.now()
+            changed, events = decide(need, now)
+            if not events:
+                return need, version
+            meta = {
+                "actor": actor.sub,
+                "role": actor.role,
+                "action": action,
+                "reason": reason,
+                "at": now,
+            }
+            try:
+                new_version = await deps.repo.save(changed, version, events, correlation_id, meta)
+            except ConcurrencyConflict:
+                COMMIT_CONFLICTS.labels(action).inc()
+                await asyncio.sleep(_backoff_s(attempt))
+                continue
+            TRANSITIONS.labels(action).inc()
+            deps.relay.wake()
+            log.info(
+                "need_changed",
+                action=action,
+                actor=actor.sub,
+                status=changed.status,
+                version=new_version,
+                attempts=attempt,
+            )
+            return changed, new_version
+    log.warning("need_commit_gave_up", need_id=need_id, action=action, attempts=MAX_ATTEMPTS)
+    raise ApiError(503, "需求正忙，请稍后重试 / the need is busy, please retry")
+
+
+# posting -------------------------------------------------------------------------------
+
+
+def _body_hash(cmd: PostNeed) -> str:
+    canonical = json.dumps(cmd.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def post_need(
+    deps: NeedsDeps,
+    p: Principal,
+    cmd: PostNeed,
+    idempotency_key: str | None,
+    correlation_id: str | None,
+) -> tuple[Need, int, bool]:
+    """Posts a need; returns it, its version, and whether this answers an earlier request."""
+    authorize_post(p, cmd.community_id, cmd.requester_id)
+    categories = known_categories(deps.settings.extra_categories)
+    if cmd.category not in categories:
+        raise DomainError(
+            422,
+            f"未知类别 / unknown category {cmd.category!r}",
+            field="category",
+            allowed=sorted(categories),
+        )
+    unit = await deps.directory.org_unit(cmd.community_id)
+    eligibility.require_community(unit, cmd.community_id)
+    body_hash = _body_hash(cmd)
+    if idempotency_key is None:
+        need_id = str(uuid.uuid4())
+    else:
+        need_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{p.sub}\x1f{idempotency_key}"))
+        earlier = await deps.repo.first_version(need_id)
+        if earlier is not None:
+            return _replay(earlier, body_hash)
+    now = deps.now()
+    need = Need(
+        id=need_id,
+        community_id=cmd.community_id,
+        title=cmd.title,
+        description=cmd.description,
+        category=cmd.category,
+        kind=cmd.kind,
+        slots=cmd.slots,
+        requester=cmd.requester,
+        requester_id=cmd.requester_id or p.sub,
+        beneficiaries=cmd.beneficiaries,
+        location=cmd.location.to_location() if cmd.location else None,
+        skills=cmd.skills,
+        due_at=cmd.due_at,
+        status="pending_review",
+        posted_by=p.sub,
+        request_hash=body_hash,
+        created_at=now,
+        updated_at=now,
+    )
+    posted, events = domain.post_need(need, now)
+    meta = {"actor": p.sub, "role": p.role, "action": "post", "reason": None, "at": now}
+    try:
+        version = await deps.repo.save(posted, 0, events, correlation_id, meta)
+    except ConcurrencyConflict:
+        # The same key raced with itself: the first insert won; answer as it did.
+        earlier = await deps.repo.first_version(need_id)
+        if earlier is None:
+            raise
+        return _replay(earlier, body_hash)
+    TRANSITIONS.labels("post").inc()
     deps.relay.wake()
-    return posted
+    return posted, version, False
+
+
+def _replay(earlier: Need, body_hash: str) -> tuple[Need, int, bool]:
+    if earlier.request_hash != body_hash:
+        raise ApiError(
+            409,
+            "该 Idempotency-Key 已用于另一内容的请求 / "
+            "Idempotency-Key already used with a different body",
+            details={"need_id": earlier.id},
+        )
+    IDEMPOTENT_REPLAYS.inc()
+    return earlier, 1, True
+
+
+# review and cancellation ---------------------------------------------------------------
+
+
+async def approve_need(
+    deps: NeedsDeps, p: Principal, need_id: str, correlation_id: str | None
+) -> tuple[Need, int]:
+    def decide(need: Need, now: datetime) -> Change:
+        authorize(p, need, Action.REVIEW)
+        return domain.approve(need, p.sub, now)
+
+    return await _change(deps, need_id, "approve", Actor.of(p), decide, correlation_id)
+
+
+async def reject_need(
+    deps: NeedsDeps, p: Principal, need_id: str, cmd: RejectNeed, correlation_id: str | None
+) -> tuple[Need, int]:
+    def decide(need: Need, now: datetime) -> Change:
+        authorize(p, need, Action.REVIEW)
+        return domain.reject(need, p.sub, cmd.reason, now)
+
+    return await _change(
+        deps, need_id, "reject", Actor.of(p), decide, correlation_id, reason=cmd.reason
+    )
+
+
+async def cancel_need(
+    deps: NeedsDeps, p: Principal, need_id: str, cmd: CancelNeed, correlation_id: str | None
+) -> tuple[Need, int]:
+    def decide(need: Need, now: datetime) -> Change:
+        authorize(p, need, Action.CANCEL)
+        return domain.cancel(need, p.sub, cmd.reason, now)
+
+    return await _change(
+        deps, need_id, "cancel", Actor.of(p), decide, correlation_id, reason=cmd.reason
+    )
+
+
+# claims --------------------------------------------------------------------------------
+
+
+async def claim_need(
+    deps: NeedsDeps, p: Principal, need_id: str, cmd: ClaimNeed, correlation_id: str | None
+) -> tuple[Need, int, Claim]:
+    claim_id = str(uuid.uuid4())
+    directory = deps.directory
+    # Facts about the claimant, read once: they do not depend on the need's version.
+    volunteer = await directory.volunteer(cmd.volunteer_id) if cmd.volunteer_id else None
+    team = await directory.team(cmd.team_id) if cmd.team_id else None
+    members = list(await asyncio.gather(*(directory.volunteer(m) for m in cmd.member_ids or [])))
+    organization = (
+        await directory.organization(cmd.organization_id) if cmd.organization_id else None
+    )
+
+    def decide(need: Need, now: datetime) -> Change:
+        if cmd.volunteer_id is not None:
+            authorize(p, need, Action.CLAIM_AS_VOLUNTEER, Facts(volunteer_id=cmd.volunteer_id))
+            request = eligibility.volunteer_claim(
+                need, cmd.volunteer_id, volunteer, claim_id, p.sub
+            )
+        elif cmd.team_id is not None:
+            authorize(p, need, Action.READ)
+            known = eligibility.known_team(cmd.team_id, team)
+            leaders = {known.id: known.leader_id} if known.leader_id else {}
+            authorize(p, need, Action.CLAIM_FOR_TEAM, Facts(team_leaders=leaders))
+            request = eligibility.team_claim(
+                need, known, cmd.member_ids or [], members, claim_id, p.sub
+            )
+        else:
+            assert cmd.organization_id is not None
+            authorize(p, need, Action.CLAIM_FOR_ORGANIZATION)
+            request = eligibility.organization_claim(
+                need, cmd.organization_id, organization, cmd.slots or 1, claim_id, p.sub
+            )
+        return domain.claim_slots(need, request, now, deps.settings.claim_expiry_days)
+
+    need, version = await _change(deps, need_id, "claim", Actor.of(p), decide, correlation_id)
+    claim = need.find_claim(claim_id)
+    assert claim is not None
+    return need, version, claim
+
+
+async def _team_leaders(deps: NeedsDeps, claims: list[Claim]) -> dict[str, str]:
+    team_ids = sorted({c.team_id for c in claims if c.team_id})
+    teams = await asyncio.gather(*(deps.directory.team(t) for t in team_ids))
+    return {t.id: t.leader_id for t in teams if t is not None and t.leader_id}
+
+
+async def release_claim(
+    deps: NeedsDeps, p: Principal, need_id: str, claim_id: str, correlation_id: str | None
+) -> tuple[Need, int]:
+    need = await _visible_need(deps, p, need_id)
+    leaders = await _team_leaders(deps, need.claims)
+
+    def decide(need: Need, now: datetime) -> Change:
+        claim = need.find_claim(claim_id)
+        if claim is None:
+            raise ApiError(
+                404, f"认领 {claim_id} 不存在 / claim not found", details={"id": claim_id}
+            )
+        authorize(p, need, Action.RELEASE, Facts(claim=claim, team_leaders=leaders))
+        return domain.release_claim(need, claim_id, p.sub, now)
+
+    return await _change(deps, need_id, "release", Actor.of(p), decide, correlation_id)
+
+
+async def expire_due_claims(deps: NeedsDeps) -> int:
+    """Releases (reason "expired") every active claim past its deadline; returns how many."""
+    expired = 0
+    for need_id in await deps.repo.with_claims_due(deps.now()):
+        released = 0
+
+        def decide(need: Need, now: datetime) -> Change:
+            nonlocal released
+            changed, events = domain.expire_claims(need, now)
+            released = len(events)  # the count of the attempt that committed
+            return changed, events
+
+        try:
+            await _change(deps, need_id, "expire", SYSTEM, decide, None, reason=EXPIRY_REASON)
+        except ApiError as exc:  # busy or gone: the next pass tries again
+            log.warning("claim_expiry_skipped", need_id=need_id, error=exc.message)
+            continue
+        expired += released
+    CLAIMS_EXPIRED.inc(expired)
+    return expired
+
+
+async def run_claim_expiry(deps: NeedsDeps) -> None:
+    """The background loop: looks for overdue claims every `claim_expiry_check_s`."""
+    while True:
+        try:
+            await expire_due_claims(deps)
+        except Exception as exc:  # the next pass tries again
+            log.warning("claim_expiry_failed", error=repr(exc))
+        await asyncio.sleep(deps.settings.claim_expiry_check_s)
+
+
+# completion and confirmation ------------------------------------------------------------
+
+
+async def complete_need(
+    deps: NeedsDeps, p: Principal, need_id: str, cmd: CompleteNeed, correlation_id: str | None
+) -> tuple[Need, int]:
+    need = await _visible_need(deps, p, need_id)
+    leaders = await _team_leaders(deps, need.active_claims())
+    record = CompletionRecord(
+        completion_id=str(uuid.uuid4()),
+        hours=tuple(VolunteerHours(volunteer_id=h.volunteer_id, hours=h.hours) for h in cmd.hours),
+        beneficiaries_served=cmd.beneficiaries_served,
+        goods_count=cmd.goods_count,
+        funds_cents=cmd.funds_cents,
+        note=cmd.note,
+        evidence_urls=tuple(cmd.evidence_urls),
+    )
+
+    def decide(need: Need, now: datetime) -> Change:
+        authorize(p, need, Action.COMPLETE, Facts(team_leaders=leaders))
+        return domain.complete(need, record, p.sub, now)
+
+    return await _change(deps, need_id, "complete", Actor.of(p), decide, correlation_id)
+
+
+async def confirm_need(
+    deps: NeedsDeps, p: Principal, need_id: str, cmd: ConfirmNeed, correlation_id: str | None
+) -> tuple[Need, int]:
+    def decide(need: Need, now: datetime) -> Change:
+        authorize(p, need, Action.CONFIRM)
+        return domain.confirm(need, cmd.rating, cmd.comment, p.sub, now)
+
+    return await _change(
+        deps, need_id, "confirm", Actor.of(p), decide, correlation_id, reason=cmd.comment
+    )
+
+
+# reads ---------------------------------------------------------------------------------
+
+
+async def _visible_need(deps: NeedsDeps, p: Principal, need_id: str) -> Need:
+    need, _ = await deps.repo.get(need_id)
+    if need is None:
+        raise need_not_found(need_id)
+    authorize(p, need, Action.READ)
+    return need
+
+
+async def get_need(deps: NeedsDeps, p: Principal, need_id: str) -> tuple[Need, int]:
+    need, version = await deps.repo.get(need_id)
+    if need is None:
+        raise need_not_found(need_id)
+    authorize(p, need, Action.READ)
+    return need, version
+
+
+@dataclass(frozen=True)
+class NeedFilters:
+    scope: str | None = None
+    status: str | None = None
+    category: str | None = None
+    kind: str | None = None
+
+
+async def list_needs(
+    deps: NeedsDeps,
+    p: Principal,
+    filters: NeedFilters,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> tuple[list[tuple[Need, int]], tuple[datetime, str] | None]:
+    """One page, newest first, of the needs `p` may see; and the position after it."""
+    clauses: list[dict[str, Any]] = [visible_filter(p)]
+    if filters.scope:
+        clauses.append(scope_filter(filters.scope))
+    for name in ("status", "category", "kind"):
+        value = getattr(filters, name)
+        if value is not None:
+            clauses.append({name: value})
+    rows = await deps.repo.page({"$and": clauses}, after, limit + 1)
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1][0]
+    return rows, (last.created_at, last.id)
+
+
+async def need_history(deps: NeedsDeps, p: Principal, need_id: str) -> list[Document]:
+    """The need's audit trail: who changed what, when and why (admins in scope)."""
+    need, version = await deps.repo.get(need_id)
+    if need is None:
+        raise need_not_found(need_id)
+    authorize(p, need, Action.HISTORY)
+    return await deps.repo.history(need_id, version)
+
+
+# the read model of the volunteers stream ------------------------------------------------
+
+
+async def on_org_unit_updated(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
+    assert isinstance(e, OrgUnitUpdated)
+    await deps.directory.record_org_unit(e)
+    READ_MODEL_UPDATES.labels("org_unit").inc()
+
+
+async def on_volunteer(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
+    assert isinstance(e, VolunteerRegistered)  # VolunteerUpdated is one too
+    await deps.directory.record_volunteer(e)
+    READ_MODEL_UPDATES.labels("volunteer").inc()
+
+
+async def on_organization_registered(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
+    assert isinstance(e, OrganizationRegistered)
+    await deps.directory.record_organization(e)
+    READ_MODEL_UPDATES.labels("organization").inc()
+
+
+async def on_team_formed(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
+    assert isinstance(e, TeamFormed)
+    await deps.directory.record_team_formed(e)
+    READ_MODEL_UPDATES.labels("team").inc()
+
+
+async def on_team_member_joined(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
+    assert isinstance(e, TeamMemberJoined)
+    await deps.directory.record_member_joined(e)
+    READ_MODEL_UPDATES.labels("team").inc()
+
+
+async def on_team_leader_changed(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
+    assert isinstance(e, TeamLeaderChanged)
+    await deps.directory.record_leader_changed(e)
+    READ_MODEL_UPDATES.labels("team").inc()
+
+
+EventHandler = Callable[[NeedsDeps, CloudEvent, EventPayload], Awaitable[None]]
+
+EVENT_HANDLERS: dict[str, EventHandler] = {
+    OrgUnitUpdated.type: on_org_unit_updated,
+    VolunteerRegistered.type: on_volunteer,
+    VolunteerUpdated.type: on_volunteer,
+    OrganizationRegistered.type: on_organization_registered,
+    TeamFormed.type: on_team_formed,
+    TeamMemberJoined.type: on_team_member_joined,
+    TeamLeaderChanged.type: on_team_leader_changed,
+}

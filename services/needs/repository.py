@@ -1,14 +1,23 @@
-"""MongoDB adapter of the needs service: needs as numbered commits with their events."""
+"""MongoDB adapter of the needs service: needs as numbered commits with their events.
+
+Head documents (collection `needs`) hold the newest state for queries; datetimes are
+stored as BSON dates so that filters and sorts on them compare times, not strings.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from services.needs.domain import Need
 from shared.events.envelope import CloudEvent, EventPayload
-from shared.mongo.client import Database
-from shared.mongo.store import AggregateStore
+from shared.mongo.client import Database, Document
+from shared.mongo.store import AggregateStore, commit_id
 from shared.settings import Settings
+
+ACTIVE_STATUSES = ["open", "claimed"]
 
 
 class NeedsRepository:
@@ -20,16 +29,62 @@ class NeedsRepository:
         state, version = await self.store.load(need_id)
         return (Need.model_validate(state) if state else None), version
 
+    async def first_version(self, need_id: str) -> Need | None:
+        """The need as its first commit stored it (what a replayed POST answers)."""
+        commit = await self.store.commits.find_one({"_id": commit_id(need_id, 1)})
+        return None if commit is None else Need.model_validate(commit["state"])
+
     async def save(
         self,
         need: Need,
         expected_version: int,
         events: Sequence[EventPayload],
         correlation_id: str | None = None,
+        meta: Document | None = None,
     ) -> int:
+        """Commits the new state and its events (the outbox) or raises ConcurrencyConflict."""
         envelopes = [
             (self._topic, CloudEvent.wrap(e, correlation_id=correlation_id)) for e in events
         ]
         return await self.store.commit(
-            need.id, expected_version, need.model_dump(mode="json"), envelopes
+            need.id, expected_version, need.model_dump(mode="python"), envelopes, meta
         )
+
+    async def history(self, need_id: str, version: int) -> list[Document]:
+        """The need's commits, oldest first, each fetched by its `_id`."""
+        ids = [commit_id(need_id, v) for v in range(1, version + 1)]
+        commits = await asyncio.gather(*(self.store.commits.find_one({"_id": i}) for i in ids))
+        return [c for c in commits if c is not None]
+
+    async def page(
+        self,
+        query: dict[str, Any],
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[tuple[Need, int]]:
+        """Newest first by (created_at, id); `after` is the last pair of the previous page."""
+        clauses = [query]
+        if after is not None:
+            at, last_id = after
+            clauses.append(
+                {"$or": [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": last_id}}]}
+            )
+        cursor = (
+            self.store.heads.find({"$and": clauses})
+            .sort([("created_at", -1), ("_id", -1)])
+            .limit(limit)
+        )
+        out: list[tuple[Need, int]] = []
+        async for doc in cursor:
+            version = int(doc.pop("_version"))
+            doc["id"] = doc.pop("_id")
+            out.append((Need.model_validate(doc), version))
+        return out
+
+    async def with_claims_due(self, now: datetime, limit: int = 500) -> list[str]:
+        """Ids of needs holding an active claim whose deadline has passed."""
+        cursor = self.store.heads.find(
+            {"status": {"$in": ACTIVE_STATUSES}, "next_claim_expiry": {"$lte": now}},
+            {"_id": 1},
+        ).limit(limit)
+        return [doc["_id"] async for doc in cursor]

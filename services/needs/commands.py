@@ -1,0 +1,125 @@
+"""What clients may ask of the needs service: one validated type per command.
+
+Validation here is of shape (types, lengths, ranges); rules that need the state or the
+read model (known community, category list, eligible claimants) live in the domain.
+Numbers are strict: "3" or true is not a count.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from services.needs.domain import Requester, ms
+from shared.events.needs import Kind, Location
+
+OrgPath = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*){0,7}$", max_length=200),
+]
+Ident = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s]+$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+Count = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
+Slots = Annotated[int, Field(strict=True, ge=1, le=500)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GeoPoint(Command):
+    lat: float = Field(strict=True, ge=-90, le=90)
+    lon: float = Field(strict=True, ge=-180, le=180)
+
+    def to_location(self) -> Location:
+        return Location(lat=self.lat, lon=self.lon)
+
+
+class PostNeed(Command):
+    community_id: OrgPath
+    title: Annotated[Text, StringConstraints(min_length=1, max_length=120)]
+    description: Annotated[Text, StringConstraints(max_length=4000)] = ""
+    category: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    kind: Kind = "wish"
+    slots: Slots = 1
+    requester: Requester
+    # An admin posting on a resident's behalf names the resident's user id.
+    requester_id: Ident | None = None
+    beneficiaries: Count = 0
+    location: GeoPoint | None = None
+    skills: list[Annotated[Text, StringConstraints(min_length=1, max_length=40)]] = Field(
+        default=[], max_length=20
+    )
+    due_at: AwareDatetime | None = None
+
+    @field_validator("due_at")
+    @classmethod
+    def _to_ms(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else ms(value)
+
+
+class RejectNeed(Command):
+    reason: Annotated[Text, StringConstraints(min_length=1, max_length=500)]
+
+
+class CancelNeed(Command):
+    reason: Annotated[Text, StringConstraints(max_length=500)] | None = None
+
+
+class ClaimNeed(Command):
+    """One of three forms: a volunteer for themselves, a team leader for listed members,
+    an admin for an organisation (which may take several slots)."""
+
+    volunteer_id: Ident | None = None
+    team_id: Ident | None = None
+    member_ids: list[Ident] | None = Field(default=None, min_length=1, max_length=500)
+    organization_id: Ident | None = None
+    slots: Slots | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        forms = [
+            self.volunteer_id is not None,
+            self.team_id is not None,
+            self.organization_id is not None,
+        ]
+        if sum(forms) != 1:
+            raise ValueError(
+                "give exactly one of volunteer_id, team_id (with member_ids), organization_id"
+            )
+        if (self.team_id is None) != (self.member_ids is None):
+            raise ValueError("a team claim lists its member_ids, and only a team claim does")
+        if self.slots is not None and self.organization_id is None:
+            raise ValueError("slots is given only for an organisation's claim")
+        return self
+
+
+class HoursEntry(Command):
+    volunteer_id: Ident
+    hours: float = Field(strict=True, gt=0, le=24, allow_inf_nan=False)
+
+
+class CompleteNeed(Command):
+    hours: list[HoursEntry] = Field(default=[], max_length=500)
+    beneficiaries_served: Count = 0
+    goods_count: Count = 0
+    funds_cents: Annotated[int, Field(strict=True, ge=0, le=10**12)] = 0
+    note: Annotated[Text, StringConstraints(max_length=2000)] | None = None
+    evidence_urls: list[
+        Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=500)]
+    ] = Field(default=[], max_length=20)
+
+
+class ConfirmNeed(Command):
+    rating: int = Field(strict=True, ge=1, le=5)
+    comment: Annotated[Text, StringConstraints(max_length=1000)] | None = None
