@@ -1,24 +1,53 @@
-"""Bootstrap of the volunteers service."""
+"""Bootstrap of the volunteers service: settings, wiring, lifespan."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
+from services.volunteers import api, consumers
+from services.volunteers.domain import DomainError
+from services.volunteers.handlers import VolunteersDeps
+from services.volunteers.repository import VolunteersRepository
+from shared.http import STATUS_CODES, error_response
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
+
+
+async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return error_response(
+        exc.status, STATUS_CODES.get(exc.status, "error"), exc.message, exc.details or None
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
-        runtime.subscribe(["needs"], {})
+        deps = VolunteersDeps(
+            repo=VolunteersRepository(runtime.db, settings),
+            relay=runtime.relay,
+            import_max_rows=settings.volunteers_import_max_rows,
+        )
+        app.state.deps = deps
+        runtime.subscribe(consumers.STREAMS, consumers.event_handlers(deps))
 
-    return create_service_app(
+    app = create_service_app(
         "volunteers",
         settings,
         title="Tongxin volunteers / 同心·志愿者",
-        description="Org tree, volunteers reporting in, teams, organisations, love passbook.",
-        routers=[],
+        description=(
+            "Org tree (区 → 街道 → 社区 → 网格), volunteers reporting in (报到) one by one or "
+            "from a spreadsheet, organisations, volunteer service teams (志愿服务队), and the "
+            "love passbook (爱心存折): 10 points per service hour, credited once per "
+            "completion from `org.tongxin.task.completed` — also for a volunteer this "
+            "service does not know (the passbook exists by id, in the completion's "
+            "community) — redeemable at the love supermarket, with star levels by "
+            "cumulative hours."
+        ),
+        routers=api.routers,
         wire=wire,
     )
+    app.add_exception_handler(DomainError, domain_error)
+    return app

@@ -1,0 +1,396 @@
+"""HTTP → commands for the volunteers service; nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+
+from services.volunteers import handlers, policy
+from services.volunteers.domain import Volunteer
+from services.volunteers.handlers import ImportReport, NewVolunteer, VolunteersDeps
+from services.volunteers.importing import ImportFileError, read_rows
+from services.volunteers.schemas import (
+    OrganizationCreate,
+    OrganizationPage,
+    OrganizationPublic,
+    OrgUnitPublic,
+    OrgUnitPut,
+    PassbookPublic,
+    RedemptionCreate,
+    RedemptionPublic,
+    TeamCreate,
+    TeamPage,
+    TeamPublic,
+    VolunteerCreate,
+    VolunteerPage,
+    VolunteerPublic,
+    VolunteerRef,
+    VolunteerUpdate,
+)
+from shared.auth import CurrentPrincipal, Principal
+from shared.http import ApiError
+
+
+def get_deps(request: Request) -> VolunteersDeps:
+    deps: VolunteersDeps = request.app.state.deps
+    return deps
+
+
+Deps = Annotated[VolunteersDeps, Depends(get_deps)]
+Cursor = Annotated[str | None, Query(max_length=100)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+def correlation(request: Request) -> str | None:
+    cid: str | None = getattr(request.state, "correlation_id", None)
+    return cid
+
+
+CorrelationId = Annotated[str | None, Depends(correlation)]
+
+orgs = APIRouter(prefix="/v1/orgs", tags=["org tree / 组织架构"])
+volunteers = APIRouter(prefix="/v1/volunteers", tags=["volunteers / 志愿者"])
+organizations = APIRouter(prefix="/v1/organizations", tags=["organizations / 共建单位"])
+teams = APIRouter(prefix="/v1/teams", tags=["teams / 志愿服务队"])
+
+
+# --- org tree -------------------------------------------------------------------------
+
+
+@orgs.put(
+    "/{path}",
+    response_model=OrgUnitPublic,
+    responses={201: {"model": OrgUnitPublic, "description": "created"}},
+    summary="Create or rename an org unit",
+    description=(
+        "The level follows from the depth: district → street → community → grid. The parent "
+        "must exist (422 otherwise). Only an admin *above* the unit may create or rename it "
+        "(a district admin creates streets in their district, a street admin communities, a "
+        "community admin grids). A district itself is created by a `service` token whose "
+        "scope covers it or by the `district_admin` whose scope is exactly that district. "
+        "Renaming keeps the children. Emits `org.tongxin.org_unit.updated` when something "
+        "changed; 201 when created, 200 otherwise."
+    ),
+)
+async def put_org_unit(
+    path: str,
+    body: OrgUnitPut,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+    response: Response,
+) -> OrgUnitPublic:
+    unit, created = await handlers.put_org_unit(deps, principal, path, body.name, cid)
+    response.status_code = 201 if created else 200
+    _, children = await handlers.get_org_unit(deps, path)
+    return OrgUnitPublic.of(unit, children)
+
+
+@orgs.get(
+    "/{path}",
+    response_model=OrgUnitPublic,
+    description="The unit with its children; readable by every authenticated caller.",
+)
+async def get_org_unit(path: str, principal: CurrentPrincipal, deps: Deps) -> OrgUnitPublic:
+    unit, children = await handlers.get_org_unit(deps, path)
+    return OrgUnitPublic.of(unit, children)
+
+
+# --- volunteers -----------------------------------------------------------------------
+
+
+def _public(principal: Principal, v: Volunteer) -> VolunteerPublic:
+    return VolunteerPublic.of(v, policy.sees_phone(principal, v))
+
+
+@volunteers.post(
+    "",
+    status_code=201,
+    response_model=VolunteerPublic,
+    description=(
+        "Reports a volunteer in (报到) to their home community: by an admin in scope (or a "
+        "`service` token). One volunteer per phone per community: the id is derived from "
+        "both, and a second report-in answers 409 naming the existing `volunteer_id`."
+    ),
+)
+async def register_volunteer(
+    body: VolunteerCreate, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+) -> VolunteerPublic:
+    cmd = NewVolunteer(**body.model_dump())
+    return _public(principal, await handlers.register_volunteer(deps, principal, cmd, cid))
+
+
+@volunteers.post(
+    ":import",
+    response_model=ImportReport,
+    description=(
+        "Bulk reporting in from a CSV (UTF-8 or GBK) or XLSX file with the headers 姓名, "
+        "手机号, 所在社区 (the community path), 党组织, 技能 (separated by 、,，; or spaces); "
+        "optional 已签承诺书 (blank or 否 refuses the row) and 行号 (the row number to "
+        "report). Every row gets a result — created, duplicate or error with its reason — "
+        "and running the same file twice creates nothing new. Admins only; rows outside "
+        "their scope are errors."
+    ),
+)
+async def import_volunteers(
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+    file: Annotated[UploadFile, File(description="CSV or XLSX")],
+) -> ImportReport:
+    policy.require_importer(principal)
+    content = await file.read()
+    try:
+        rows = await asyncio.to_thread(read_rows, content, deps.import_max_rows)
+    except ImportFileError as exc:
+        raise ApiError(422, str(exc), details={"file": file.filename}) from None
+    return await handlers.import_volunteers(deps, principal, rows, cid)
+
+
+@volunteers.get(
+    "",
+    response_model=VolunteerPage,
+    description=(
+        "Volunteers of a scope (default: the caller's), optionally with a skill or a name "
+        "fragment `q`; deactivated ones only with `include_inactive`. Ordered by id."
+    ),
+)
+async def list_volunteers(
+    principal: CurrentPrincipal,
+    deps: Deps,
+    scope: Annotated[str | None, Query(max_length=200)] = None,
+    skill: Annotated[str | None, Query(max_length=40)] = None,
+    q: Annotated[str | None, Query(max_length=60)] = None,
+    include_inactive: bool = False,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> VolunteerPage:
+    items, next_cursor = await handlers.list_volunteers(
+        deps,
+        principal,
+        scope=scope,
+        skill=skill,
+        q=q,
+        include_inactive=include_inactive,
+        cursor=cursor,
+        limit=limit,
+    )
+    return VolunteerPage(items=[_public(principal, v) for v in items], next_cursor=next_cursor)
+
+
+@volunteers.get("/{volunteer_id}", response_model=VolunteerPublic)
+async def get_volunteer(
+    volunteer_id: str, principal: CurrentPrincipal, deps: Deps
+) -> VolunteerPublic:
+    return _public(principal, await handlers.get_volunteer(deps, principal, volunteer_id))
+
+
+@volunteers.patch(
+    "/{volunteer_id}",
+    response_model=VolunteerPublic,
+    description="By the volunteer or an admin in scope. Emits `volunteer.updated`.",
+)
+async def update_volunteer(
+    volunteer_id: str,
+    body: VolunteerUpdate,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> VolunteerPublic:
+    changes = handlers.VolunteerChanges(**body.model_dump(exclude_unset=True))
+    v = await handlers.update_volunteer(deps, principal, volunteer_id, changes, cid=cid)
+    return _public(principal, v)
+
+
+@volunteers.post(
+    "/{volunteer_id}/deactivate",
+    response_model=VolunteerPublic,
+    description="By the volunteer or an admin in scope; emits `volunteer.updated` (active false).",
+)
+async def deactivate_volunteer(
+    volunteer_id: str, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+) -> VolunteerPublic:
+    v = await handlers.update_volunteer(deps, principal, volunteer_id, active=False, cid=cid)
+    return _public(principal, v)
+
+
+@volunteers.post(
+    "/{volunteer_id}/reactivate",
+    response_model=VolunteerPublic,
+    description="By an admin in scope; emits `volunteer.updated` (active true).",
+)
+async def reactivate_volunteer(
+    volunteer_id: str, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+) -> VolunteerPublic:
+    v = await handlers.update_volunteer(deps, principal, volunteer_id, active=True, cid=cid)
+    return _public(principal, v)
+
+
+@volunteers.get(
+    "/{volunteer_id}/passbook",
+    response_model=PassbookPublic,
+    description=(
+        "The love passbook (爱心存折): balance, cumulative hours, stars and the newest "
+        "`limit` ledger entries. For the volunteer (token sub = id) and admins or "
+        "operators in scope."
+    ),
+)
+async def get_passbook(
+    volunteer_id: str,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> PassbookPublic:
+    book, ledger = await handlers.get_passbook(deps, principal, volunteer_id, limit)
+    return PassbookPublic.of(book, ledger)
+
+
+@volunteers.post(
+    "/{volunteer_id}/redemptions",
+    status_code=201,
+    response_model=RedemptionPublic,
+    description=(
+        "Spends points at the love supermarket (爱心超市): by the volunteer or an admin in "
+        "scope. 409 when the balance is short; the balance never goes negative."
+    ),
+)
+async def redeem(
+    volunteer_id: str,
+    body: RedemptionCreate,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> RedemptionPublic:
+    book, entry = await handlers.redeem_points(
+        deps, principal, volunteer_id, item=body.item, points=body.points, cid=cid
+    )
+    return RedemptionPublic(
+        redemption_id=entry.id.removeprefix("redemption:"),
+        volunteer_id=volunteer_id,
+        item=entry.item or body.item,
+        points=body.points,
+        balance=book.balance,
+    )
+
+
+# --- organisations --------------------------------------------------------------------
+
+
+@organizations.post(
+    "",
+    status_code=201,
+    response_model=OrganizationPublic,
+    description="An enterprise or social organisation as a claimant; by an admin in scope.",
+)
+async def register_organization(
+    body: OrganizationCreate, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+) -> OrganizationPublic:
+    org = await handlers.register_organization(deps, principal, **body.model_dump(), cid=cid)
+    return OrganizationPublic.of(org)
+
+
+@organizations.get("", response_model=OrganizationPage)
+async def list_organizations(
+    principal: CurrentPrincipal,
+    deps: Deps,
+    scope: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> OrganizationPage:
+    scope = scope or principal.scope
+    policy.require_scope(principal, scope)
+    items, next_cursor = await deps.repo.list_organizations(scope, cursor, limit)
+    return OrganizationPage(
+        items=[OrganizationPublic.of(o) for o in items], next_cursor=next_cursor
+    )
+
+
+@organizations.get("/{organization_id}", response_model=OrganizationPublic)
+async def get_organization(
+    organization_id: str, principal: CurrentPrincipal, deps: Deps
+) -> OrganizationPublic:
+    return OrganizationPublic.of(await handlers.get_organization(deps, principal, organization_id))
+
+
+# --- teams ----------------------------------------------------------------------------
+
+
+@teams.post(
+    "",
+    status_code=201,
+    response_model=TeamPublic,
+    description=(
+        "Forms a volunteer service team (志愿服务队) of a community, by an admin in scope; "
+        "the leader (an active volunteer of that community) is its first member."
+    ),
+)
+async def form_team(
+    body: TeamCreate, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+) -> TeamPublic:
+    return TeamPublic.of(await handlers.form_team(deps, principal, **body.model_dump(), cid=cid))
+
+
+@teams.get("", response_model=TeamPage)
+async def list_teams(
+    principal: CurrentPrincipal,
+    deps: Deps,
+    scope: Annotated[str | None, Query(max_length=200)] = None,
+    service_type: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> TeamPage:
+    scope = scope or principal.scope
+    policy.require_scope(principal, scope)
+    items, next_cursor = await deps.repo.list_teams(scope, service_type, cursor, limit)
+    return TeamPage(items=[TeamPublic.of(t) for t in items], next_cursor=next_cursor)
+
+
+@teams.get("/{team_id}", response_model=TeamPublic)
+async def get_team(team_id: str, principal: CurrentPrincipal, deps: Deps) -> TeamPublic:
+    return TeamPublic.of(await handlers.get_team(deps, principal, team_id))
+
+
+@teams.post(
+    "/{team_id}/members",
+    response_model=TeamPublic,
+    responses={201: {"model": TeamPublic, "description": "joined"}},
+    description=(
+        "Adds an active volunteer of the team's community (422 for another community); by an "
+        "admin in scope or the team leader. 201 when they joined, 200 if already a member."
+    ),
+)
+async def add_member(
+    team_id: str,
+    body: VolunteerRef,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+    response: Response,
+) -> TeamPublic:
+    team, joined = await handlers.add_team_member(deps, principal, team_id, body.volunteer_id, cid)
+    response.status_code = 201 if joined else 200
+    return TeamPublic.of(team)
+
+
+@teams.put(
+    "/{team_id}/leader",
+    response_model=TeamPublic,
+    description=(
+        "Hands the lead to a member (409 if not a member); by an admin in scope or the "
+        "current leader. Emits `team.leader_changed`."
+    ),
+)
+async def change_leader(
+    team_id: str,
+    body: VolunteerRef,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> TeamPublic:
+    team = await handlers.change_team_leader(deps, principal, team_id, body.volunteer_id, cid)
+    return TeamPublic.of(team)
+
+
+routers = [orgs, volunteers, organizations, teams]

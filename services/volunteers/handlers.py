@@ -1,0 +1,545 @@
+"""Commands and events of the volunteers service → policy → domain rules → repository.
+
+Every change is decided on freshly loaded state and committed as the next version; when
+another writer took that version first, the command is decided again (bounded, jittered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel
+
+from services.volunteers import domain, passbook, policy
+from services.volunteers.domain import (
+    DomainError,
+    Organization,
+    OrganizationKind,
+    OrgUnit,
+    Team,
+    TeamServiceType,
+    Volunteer,
+)
+from services.volunteers.importing import SheetRow
+from services.volunteers.metrics import (
+    COMMIT_CONFLICTS,
+    IMPORT_DURATION,
+    IMPORT_ROWS,
+    POINTS_CREDITED,
+    POINTS_REDEEMED,
+    VOLUNTEERS_REGISTERED,
+)
+from services.volunteers.passbook import LedgerEntry, Passbook
+from services.volunteers.repository import VolunteersRepository
+from shared.auth import Principal
+from shared.events.needs import Location, TaskCompleted
+from shared.events.volunteers import VolunteerRegistered
+from shared.http import not_found
+from shared.logging import get_logger
+from shared.mongo.outbox import Relay
+from shared.mongo.store import ConcurrencyConflict
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 50
+IMPORT_BATCH = 1000
+
+
+@dataclass
+class VolunteersDeps:
+    repo: VolunteersRepository
+    relay: Relay
+    import_max_rows: int = 20_000
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+async def decided_again(aggregate: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Runs `attempt` (load, decide, commit) until its commit is not beaten by another."""
+    for n in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return await attempt()
+        except ConcurrencyConflict:
+            COMMIT_CONFLICTS.labels(aggregate).inc()
+            if n == MAX_ATTEMPTS:
+                break
+            await asyncio.sleep(random.uniform(0, min(0.2, 0.004 * 2 ** min(n, 8))))
+    raise DomainError(409, "并发修改过多，请重试 / too many concurrent changes; try again")
+
+
+# --- org tree -------------------------------------------------------------------------
+
+
+async def put_org_unit(
+    deps: VolunteersDeps, actor: Principal, path: str, name: str, cid: str | None
+) -> tuple[OrgUnit, bool]:
+    """Creates or renames a unit; True when it was created."""
+    domain.validate_path(path)
+    policy.require_org_writer(actor, path)
+    parent_path = domain.parent_of(path)
+    parent = (await deps.repo.get_org(parent_path))[0] if parent_path else None
+
+    async def attempt() -> tuple[OrgUnit, bool]:
+        existing, version = await deps.repo.get_org(path)
+        unit, events = domain.put_org_unit(existing, path, name, parent, actor.sub, deps.clock())
+        if events:
+            await deps.repo.save_org(unit, version, events, cid)
+            deps.relay.wake()
+        return unit, existing is None
+
+    return await decided_again("org_units", attempt)
+
+
+async def get_org_unit(deps: VolunteersDeps, path: str) -> tuple[OrgUnit, list[OrgUnit]]:
+    """The org tree is readable by every authenticated caller: names are not secrets."""
+    domain.validate_path(path)
+    unit, _ = await deps.repo.get_org(path)
+    if unit is None:
+        raise not_found("org unit", path)
+    return unit, await deps.repo.children(path)
+
+
+# --- volunteers -----------------------------------------------------------------------
+
+
+class NewVolunteer(BaseModel):
+    name: str
+    phone: str
+    home_community_id: str
+    party_org: str | None = None
+    skills: list[str] = []
+    pledge_signed: bool
+    location: Location | None = None
+
+
+async def register_volunteer(
+    deps: VolunteersDeps, actor: Principal, cmd: NewVolunteer, cid: str | None
+) -> Volunteer:
+    policy.require_community_admin(actor, cmd.home_community_id)
+    community, _ = await deps.repo.get_org(cmd.home_community_id)
+    volunteer, events = domain.register_volunteer(
+        name=cmd.name,
+        phone=cmd.phone,
+        community=community,
+        community_id=cmd.home_community_id,
+        party_org=cmd.party_org,
+        skills=cmd.skills,
+        pledge_signed=cmd.pledge_signed,
+        location=cmd.location,
+        actor=actor.sub,
+        now=deps.clock(),
+    )
+    try:
+        await deps.repo.save_volunteer(volunteer, 0, events, cid)
+    except ConcurrencyConflict:
+        raise DomainError(
+            409,
+            f"该手机号已在 {cmd.home_community_id} 报到，志愿者 {volunteer.id} / this phone "
+            f"number already reported in to this community as volunteer {volunteer.id}",
+            volunteer_id=volunteer.id,
+        ) from None
+    deps.relay.wake()
+    VOLUNTEERS_REGISTERED.labels("api").inc()
+    return volunteer
+
+
+async def get_volunteer(deps: VolunteersDeps, actor: Principal, volunteer_id: str) -> Volunteer:
+    volunteer, _ = await deps.repo.get_volunteer(volunteer_id)
+    if volunteer is None:
+        raise not_found("volunteer", volunteer_id)
+    policy.require_volunteer_reader(actor, volunteer)
+    return volunteer
+
+
+class VolunteerChanges(BaseModel):
+    name: str | None = None
+    party_org: str | None = None
+    skills: list[str] | None = None
+    location: Location | None = None
+
+
+async def update_volunteer(
+    deps: VolunteersDeps,
+    actor: Principal,
+    volunteer_id: str,
+    changes: VolunteerChanges | None = None,
+    active: bool | None = None,
+    cid: str | None = None,
+) -> Volunteer:
+    """Profile changes by the volunteer or an admin; deactivation likewise; reactivation by
+    an admin only."""
+
+    async def attempt() -> Volunteer:
+        volunteer, version = await deps.repo.get_volunteer(volunteer_id)
+        if volunteer is None:
+            raise not_found("volunteer", volunteer_id)
+        if active:
+            policy.require_admin(actor, volunteer.home_community_id, "volunteer", volunteer_id)
+        else:
+            policy.require_volunteer_editor(actor, volunteer)
+        fields = changes.model_dump(exclude_none=True) if changes else {}
+        updated, events = domain.update_volunteer(volunteer, deps.clock(), **fields, active=active)
+        if events:
+            await deps.repo.save_volunteer(updated, version, events, cid)
+            deps.relay.wake()
+        return updated
+
+    return await decided_again("volunteers", attempt)
+
+
+async def list_volunteers(
+    deps: VolunteersDeps,
+    actor: Principal,
+    *,
+    scope: str | None,
+    skill: str | None,
+    q: str | None,
+    include_inactive: bool,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Volunteer], str | None]:
+    scope = scope or actor.scope
+    policy.require_scope(actor, scope)
+    return await deps.repo.list_volunteers(
+        scope, skill=skill, q=q, include_inactive=include_inactive, cursor=cursor, limit=limit
+    )
+
+
+# --- bulk reporting in ----------------------------------------------------------------
+
+RowStatus = Literal["created", "duplicate", "error"]
+PLEDGE_NO = frozenset({"", "否", "未签", "无", "no", "n", "false", "0", "x", "×"})
+
+
+class RowResult(BaseModel):
+    row: int
+    status: RowStatus
+    volunteer_id: str | None = None
+    field: str | None = None
+    reason: str | None = None
+
+
+class ImportReport(BaseModel):
+    total: int
+    created: int
+    duplicates: int
+    errors: int
+    rows: list[RowResult]
+
+
+async def import_volunteers(
+    deps: VolunteersDeps, actor: Principal, rows: list[SheetRow], cid: str | None
+) -> ImportReport:
+    """Every row gets a result; the valid ones are committed in bulk, where the unique
+    version-1 commit of each derived id tells a new volunteer from a duplicate."""
+    started = time.perf_counter()
+    policy.require_importer(actor)
+    now = deps.clock()
+    communities: dict[str, OrgUnit | None] = {}
+    results: list[RowResult] = []
+    first_row_of: dict[str, int] = {}
+    pending: list[tuple[RowResult, Volunteer, list[VolunteerRegistered]]] = []
+    for row in rows:
+        result = RowResult(row=row.row, status="error")
+        results.append(result)
+        try:
+            volunteer, events = await _volunteer_of_row(deps, actor, row, communities, now)
+        except DomainError as exc:
+            result.field = _str(exc.details.get("field"))
+            result.reason = exc.message
+            continue
+        result.volunteer_id = volunteer.id
+        if volunteer.id in first_row_of:
+            result.status = "duplicate"
+            result.reason = (
+                f"与第 {first_row_of[volunteer.id]} 行重复 / same phone and community as "
+                f"row {first_row_of[volunteer.id]}"
+            )
+            continue
+        first_row_of[volunteer.id] = row.row
+        pending.append((result, volunteer, events))
+    for start in range(0, len(pending), IMPORT_BATCH):
+        batch = pending[start : start + IMPORT_BATCH]
+        stored = await deps.repo.register_many([(v, e) for _, v, e in batch], cid)
+        for (result, _, _), ok in zip(batch, stored, strict=True):
+            result.status = "created" if ok else "duplicate"
+            if not ok:
+                result.reason = "已报到 / already reported in"
+    if pending:
+        deps.relay.wake()
+    report = ImportReport(
+        total=len(results),
+        created=sum(r.status == "created" for r in results),
+        duplicates=sum(r.status == "duplicate" for r in results),
+        errors=sum(r.status == "error" for r in results),
+        rows=results,
+    )
+    for outcome, count in (
+        ("created", report.created),
+        ("duplicate", report.duplicates),
+        ("error", report.errors),
+    ):
+        IMPORT_ROWS.labels(outcome).inc(count)
+    VOLUNTEERS_REGISTERED.labels("import").inc(report.created)
+    IMPORT_DURATION.observe(time.perf_counter() - started)
+    log.info("volunteers_imported", **report.model_dump(exclude={"rows"}))
+    return report
+
+
+async def _volunteer_of_row(
+    deps: VolunteersDeps,
+    actor: Principal,
+    row: SheetRow,
+    communities: dict[str, OrgUnit | None],
+    now: datetime,
+) -> tuple[Volunteer, list[VolunteerRegistered]]:
+    f = row.fields
+    community_id = f.get("home_community_id", "").strip()
+    if not community_id:
+        raise DomainError(
+            422, "所在社区不能为空 / community is required", field="home_community_id"
+        )
+    try:
+        domain.validate_path(community_id)
+    except DomainError as exc:
+        raise DomainError(422, exc.message, field="home_community_id") from None
+    if not actor.administers(community_id):
+        raise DomainError(
+            403,
+            f"{community_id} 不在您的管理范围 / {community_id} is outside your scope",
+            field="home_community_id",
+        )
+    if community_id not in communities:
+        communities[community_id] = (await deps.repo.get_org(community_id))[0]
+    pledge = f.get("pledge_signed", "").strip().lower()
+    return domain.register_volunteer(
+        name=f.get("name", ""),
+        phone=f.get("phone", ""),
+        community=communities[community_id],
+        community_id=community_id,
+        party_org=f.get("party_org") or None,
+        skills=domain.split_skills(f.get("skills", "")),
+        # Without a pledge column the committee vouches for the signed paper pledges.
+        pledge_signed=pledge not in PLEDGE_NO if "pledge_signed" in f else True,
+        location=None,
+        actor=actor.sub,
+        now=now,
+    )
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+# --- organisations and teams ----------------------------------------------------------
+
+
+async def register_organization(
+    deps: VolunteersDeps,
+    actor: Principal,
+    *,
+    name: str,
+    kind: OrganizationKind,
+    community_id: str,
+    cid: str | None,
+) -> Organization:
+    policy.require_community_admin(actor, community_id)
+    community, _ = await deps.repo.get_org(community_id)
+    org, events = domain.register_organization(
+        name=name,
+        kind=kind,
+        community=community,
+        community_id=community_id,
+        actor=actor.sub,
+        now=deps.clock(),
+    )
+    try:
+        await deps.repo.save_organization(org, 0, events, cid)
+    except ConcurrencyConflict:
+        raise DomainError(
+            409,
+            f"本社区已登记同名组织 {org.id} / an organisation of this name is already "
+            f"registered in this community: {org.id}",
+            organization_id=org.id,
+        ) from None
+    deps.relay.wake()
+    return org
+
+
+async def get_organization(deps: VolunteersDeps, actor: Principal, org_id: str) -> Organization:
+    org, _ = await deps.repo.get_organization(org_id)
+    if org is None:
+        raise not_found("organization", org_id)
+    policy.require_visible(actor, org.community_id, "organization", org_id)
+    return org
+
+
+async def form_team(
+    deps: VolunteersDeps,
+    actor: Principal,
+    *,
+    community_id: str,
+    name: str,
+    service_type: TeamServiceType,
+    leader_id: str,
+    cid: str | None,
+) -> Team:
+    policy.require_community_admin(actor, community_id)
+    community, _ = await deps.repo.get_org(community_id)
+    leader, _ = await deps.repo.get_volunteer(leader_id)
+    team, events = domain.form_team(
+        name=name,
+        service_type=service_type,
+        community=community,
+        community_id=community_id,
+        leader=leader,
+        leader_id=leader_id,
+        actor=actor.sub,
+        now=deps.clock(),
+    )
+    try:
+        await deps.repo.save_team(team, 0, events, cid)
+    except ConcurrencyConflict:
+        raise DomainError(
+            409,
+            f"本社区已有同名服务队 {team.id} / a team of this name already exists in this "
+            f"community: {team.id}",
+            team_id=team.id,
+        ) from None
+    deps.relay.wake()
+    return team
+
+
+async def _load_team(deps: VolunteersDeps, actor: Principal, team_id: str) -> tuple[Team, int]:
+    team, version = await deps.repo.get_team(team_id)
+    if team is None:
+        raise not_found("team", team_id)
+    policy.require_visible(actor, team.community_id, "team", team_id)
+    return team, version
+
+
+async def get_team(deps: VolunteersDeps, actor: Principal, team_id: str) -> Team:
+    return (await _load_team(deps, actor, team_id))[0]
+
+
+async def add_team_member(
+    deps: VolunteersDeps, actor: Principal, team_id: str, volunteer_id: str, cid: str | None
+) -> tuple[Team, bool]:
+    """True when the volunteer joined now (False: they already were a member)."""
+
+    async def attempt() -> tuple[Team, bool]:
+        team, version = await _load_team(deps, actor, team_id)
+        policy.require_team_manager(actor, team)
+        volunteer, _ = await deps.repo.get_volunteer(volunteer_id)
+        joined, events = domain.join_team(team, volunteer, volunteer_id, deps.clock())
+        if events:
+            await deps.repo.save_team(joined, version, events, cid)
+            deps.relay.wake()
+        return joined, bool(events)
+
+    return await decided_again("teams", attempt)
+
+
+async def change_team_leader(
+    deps: VolunteersDeps, actor: Principal, team_id: str, volunteer_id: str, cid: str | None
+) -> Team:
+    async def attempt() -> Team:
+        team, version = await _load_team(deps, actor, team_id)
+        policy.require_team_manager(actor, team)
+        changed, events = domain.change_leader(team, volunteer_id, deps.clock())
+        if events:
+            await deps.repo.save_team(changed, version, events, cid)
+            deps.relay.wake()
+        return changed
+
+    return await decided_again("teams", attempt)
+
+
+# --- love passbook --------------------------------------------------------------------
+
+
+async def _passbook_or_empty(deps: VolunteersDeps, volunteer_id: str) -> tuple[Passbook, int]:
+    """A volunteer who has earned nothing yet has an empty passbook; 404 for neither."""
+    book, version = await deps.repo.get_passbook(volunteer_id)
+    if book is not None:
+        return book, version
+    volunteer, _ = await deps.repo.get_volunteer(volunteer_id)
+    if volunteer is None:
+        raise not_found("passbook", volunteer_id)
+    return passbook.empty(volunteer_id, volunteer.home_community_id, deps.clock()), 0
+
+
+async def get_passbook(
+    deps: VolunteersDeps, actor: Principal, volunteer_id: str, limit: int
+) -> tuple[Passbook, list[LedgerEntry]]:
+    book, version = await _passbook_or_empty(deps, volunteer_id)
+    policy.require_passbook_reader(actor, volunteer_id, book.community_id)
+    return book, await deps.repo.ledger(volunteer_id, version, limit)
+
+
+async def redeem_points(
+    deps: VolunteersDeps,
+    actor: Principal,
+    volunteer_id: str,
+    *,
+    item: str,
+    points: int,
+    cid: str | None,
+) -> tuple[Passbook, LedgerEntry]:
+    redemption_id = str(uuid.uuid4())
+    item = domain.clean_text(item, "item", "兑换物品", 120)
+
+    async def attempt() -> tuple[Passbook, LedgerEntry]:
+        book, version = await _passbook_or_empty(deps, volunteer_id)
+        policy.require_redeemer(actor, volunteer_id, book.community_id)
+        spent, entry, event = passbook.redeem(
+            book, redemption_id=redemption_id, item=item, points=points, now=deps.clock()
+        )
+        await deps.repo.save_passbook(spent, version, entry, [event], cid)
+        deps.relay.wake()
+        return spent, entry
+
+    spent, entry = await decided_again("passbooks", attempt)
+    POINTS_REDEEMED.inc(points)
+    return spent, entry
+
+
+async def credit_task_hours(deps: VolunteersDeps, task: TaskCompleted, cid: str | None) -> None:
+    """10 points per hour to each volunteer of a completion, once per completion however
+    often it is delivered. A volunteer unknown here is still credited (the passbook exists
+    by id, in the completion's community): the hours were served and confirmed upstream."""
+    hours: dict[str, float] = {}
+    for h in task.hours:
+        hours[h.volunteer_id] = passbook.add_hours(hours.get(h.volunteer_id, 0.0), h.hours)
+    for volunteer_id, served in hours.items():
+
+        async def attempt(volunteer_id: str = volunteer_id, served: float = served) -> None:
+            book, version = await deps.repo.get_passbook(volunteer_id)
+            if book is None:
+                volunteer, _ = await deps.repo.get_volunteer(volunteer_id)
+                if volunteer is None:
+                    log.warning("credit_for_unknown_volunteer", volunteer_id=volunteer_id)
+                community = volunteer.home_community_id if volunteer else task.community_id
+                book = passbook.empty(volunteer_id, community, deps.clock())
+            credited = passbook.credit(
+                book,
+                need_id=task.need_id,
+                completion_id=task.completion_id,
+                hours=served,
+                now=deps.clock(),
+            )
+            if credited is None:
+                return
+            updated, entry, event = credited
+            await deps.repo.save_passbook(updated, version, entry, [event], cid)
+            deps.relay.wake()
+            POINTS_CREDITED.inc(entry.points)
+
+        await decided_again("passbooks", attempt)

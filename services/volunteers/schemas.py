@@ -1,0 +1,180 @@
+"""What clients of the volunteers service may write and what they read back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.volunteers.domain import (
+    Organization,
+    OrganizationKind,
+    OrgUnit,
+    Team,
+    TeamServiceType,
+    Volunteer,
+    mask_phone,
+)
+from services.volunteers.passbook import LedgerEntry, Passbook
+from shared.events.needs import Location
+from shared.events.volunteers import OrgLevel
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrgUnitPut(Strict):
+    name: str = Field(min_length=1, max_length=60, examples=["东风社区"])
+
+
+class OrgUnitRef(BaseModel):
+    path: str
+    name: str
+    level: OrgLevel
+
+
+class OrgUnitPublic(OrgUnitRef):
+    parent: str | None
+    created_at: datetime
+    updated_at: datetime
+    children: list[OrgUnitRef]
+
+    @classmethod
+    def of(cls, unit: OrgUnit, children: list[OrgUnit]) -> OrgUnitPublic:
+        return cls(
+            **unit.model_dump(exclude={"updated_by"}),
+            children=[OrgUnitRef(path=c.path, name=c.name, level=c.level) for c in children],
+        )
+
+
+class VolunteerCreate(Strict):
+    name: str = Field(min_length=1, max_length=60)
+    phone: str = Field(min_length=5, max_length=24, examples=["13812345678"])
+    home_community_id: str = Field(min_length=1, max_length=200)
+    party_org: str | None = Field(default=None, max_length=120)
+    skills: list[str] = Field(default=[], max_length=30)
+    pledge_signed: bool = Field(description="must be true: the service pledge (服务承诺书)")
+    location: Location | None = None
+
+
+class VolunteerUpdate(Strict):
+    """Phone and home community identify a report-in and cannot change: to move or change
+    number, deactivate and report in again."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=60)
+    party_org: str | None = Field(default=None, max_length=120)
+    skills: list[str] | None = Field(default=None, max_length=30)
+    location: Location | None = None
+
+
+class VolunteerPublic(BaseModel):
+    id: str
+    name: str
+    phone: str = Field(description="whole for admins in scope and the volunteer; else masked")
+    home_community_id: str
+    party_org: str | None
+    skills: list[str]
+    location: Location | None
+    pledge_signed: bool
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, v: Volunteer, whole_phone: bool) -> VolunteerPublic:
+        data = v.model_dump(exclude={"registered_by"})
+        data["phone"] = v.phone if whole_phone else mask_phone(v.phone)
+        return cls(**data)
+
+
+class VolunteerPage(BaseModel):
+    items: list[VolunteerPublic]
+    next_cursor: str | None
+
+
+class OrganizationCreate(Strict):
+    name: str = Field(min_length=1, max_length=120)
+    kind: OrganizationKind
+    community_id: str = Field(min_length=1, max_length=200)
+
+
+class OrganizationPublic(BaseModel):
+    id: str
+    name: str
+    kind: OrganizationKind
+    community_id: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, org: Organization) -> OrganizationPublic:
+        return cls(**org.model_dump(exclude={"registered_by"}))
+
+
+class OrganizationPage(BaseModel):
+    items: list[OrganizationPublic]
+    next_cursor: str | None
+
+
+class TeamCreate(Strict):
+    community_id: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=60)
+    service_type: TeamServiceType
+    leader_id: str = Field(min_length=1, max_length=64)
+
+
+class VolunteerRef(Strict):
+    volunteer_id: str = Field(min_length=1, max_length=64)
+
+
+class TeamPublic(BaseModel):
+    id: str
+    community_id: str
+    name: str
+    service_type: TeamServiceType
+    leader_id: str
+    member_ids: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, team: Team) -> TeamPublic:
+        return cls(**team.model_dump(exclude={"formed_by"}))
+
+
+class TeamPage(BaseModel):
+    items: list[TeamPublic]
+    next_cursor: str | None
+
+
+class PassbookPublic(BaseModel):
+    volunteer_id: str
+    community_id: str
+    balance: int = Field(description="points (积分)")
+    hours: float = Field(description="cumulative service hours")
+    stars: int = Field(description="0-5: ★ 100 h, ★★ 300 h, ★★★ 600 h, ★★★★ 1,000 h, ★★★★★ 1,500 h")
+    ledger: list[LedgerEntry] = Field(description="newest first; credits positive")
+
+    @classmethod
+    def of(cls, book: Passbook, ledger: list[LedgerEntry]) -> PassbookPublic:
+        return cls(
+            volunteer_id=book.volunteer_id,
+            community_id=book.community_id,
+            balance=book.balance,
+            hours=book.hours,
+            stars=book.stars,
+            ledger=ledger,
+        )
+
+
+class RedemptionCreate(Strict):
+    item: str = Field(min_length=1, max_length=120, examples=["大米 5kg"])
+    points: int = Field(gt=0, le=1_000_000)
+
+
+class RedemptionPublic(BaseModel):
+    redemption_id: str
+    volunteer_id: str
+    item: str
+    points: int
+    balance: int
