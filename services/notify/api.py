@@ -1,24 +1,273 @@
-"""HTTP → queries and commands for the notify service."""
+"""HTTP → commands and queries of the notify service; nothing else."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+import httpx
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.notify.inbox import Inbox
+from services.notify import handlers
+from services.notify.domain import Audience, Preferences, Subscription
+from services.notify.handlers import NewSubscription, NotifyDeps
+from services.notify.inbox import item_seq
+from services.notify.metrics import SSE_CLIENTS
 from shared.auth import CurrentPrincipal
+from shared.categories import known_categories
+from shared.events.notify import Channel as ChannelName
+from shared.events.registry import EVENT_TYPES
 from shared.http import ApiError
 
-router = APIRouter(prefix="/v1", tags=["inbox"])
+router = APIRouter(prefix="/v1", tags=["notify"])
 
 
-@router.get("/inbox")
+def get_deps(request: Request) -> NotifyDeps:
+    deps: NotifyDeps = request.app.state.notify
+    return deps
+
+
+Deps = Annotated[NotifyDeps, Depends(get_deps)]
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
+
+
+class SubscriptionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    recipient_id: str = Field(min_length=1, max_length=200)
+    channel: ChannelName
+    # Webhook URL, email address or phone number; the inbox needs none.
+    target: str | None = Field(default=None, max_length=2000)
+    event_types: list[str] = Field(default=[], description='Empty or ["*"]: every type.')
+    scope: str | None = Field(default=None, description="Org path; default: the caller's scope.")
+    categories: list[str] = []
+    audience: Audience | None = Field(
+        default=None,
+        description="scope: everything matching inside `scope` (admins, operators, services; "
+        "the default for them); personal: only what is addressed to the recipient.",
+    )
+    secret: str | None = Field(
+        default=None, min_length=16, max_length=200, description="Webhook signing key."
+    )
+
+    @model_validator(mode="after")
+    def _target_fits_channel(self) -> SubscriptionCreate:
+        target = self.target or ""
+        if self.channel == "webhook":
+            try:
+                url = httpx.URL(target)
+            except httpx.InvalidURL:
+                url = httpx.URL("")
+            if url.scheme not in ("http", "https") or not url.host:
+                raise ValueError("a webhook target is an http(s) URL")
+        elif self.channel == "email" and not EMAIL.match(target):
+            raise ValueError("an email target is an address")
+        elif self.channel == "sms" and not PHONE.match(target):
+            raise ValueError("an sms target is a phone number")
+        if self.secret is not None and self.channel != "webhook":
+            raise ValueError("only webhooks take a secret")
+        return self
+
+
+class SubscriptionPublic(BaseModel):
+    id: str
+    recipient_id: str
+    channel: ChannelName
+    target: str
+    event_types: list[str]
+    scope: str
+    categories: list[str]
+    audience: Audience
+    created_by: str
+    created_at: datetime
+    secret: str | None = Field(
+        default=None, description="The generated webhook secret: in the creation answer only."
+    )
+
+    @classmethod
+    def of(cls, sub: Subscription, secret: str | None = None) -> SubscriptionPublic:
+        return cls(**sub.model_dump(exclude={"secret"}), secret=secret)
+
+
+class SubscriptionList(BaseModel):
+    items: list[SubscriptionPublic]
+    next_cursor: str | None = None
+
+
+class InboxItem(BaseModel):
+    id: str
+    event_id: str
+    type: str
+    subject: str
+    title: str
+    body: str
+    need_id: str | None
+    community_id: str | None
+    read: bool
+    created_at: datetime
+    read_at: datetime | None = None
+
+
+class InboxPage(BaseModel):
+    items: list[InboxItem]
+    unread: int
+    next_cursor: str | None
+
+
+def _check_webhook(deps: NotifyDeps, body: SubscriptionCreate) -> None:
+    if deps.settings.profile == "prod" and body.channel == "webhook":
+        if not (body.target or "").startswith("https://"):
+            raise ApiError(422, "生产环境仅支持 https 回调 / webhooks must use https in production")
+
+
+def _check_vocabulary(deps: NotifyDeps, event_types: list[str], categories: list[str]) -> None:
+    unknown_types = [t for t in event_types if t != "*" and t not in EVENT_TYPES]
+    unknown_cats = sorted(set(categories) - known_categories(deps.settings.extra_categories))
+    if unknown_types or unknown_cats:
+        raise ApiError(
+            422,
+            "未知的事件类型或类别 / unknown event types or categories",
+            details={"event_types": unknown_types, "categories": unknown_cats},
+        )
+
+
+@router.post("/subscriptions", status_code=201, response_model=SubscriptionPublic)
+async def create_subscription(
+    body: SubscriptionCreate, principal: CurrentPrincipal, deps: Deps
+) -> SubscriptionPublic:
+    """Subscribes a recipient to events on a channel. A webhook's signing secret, when not
+    given, is generated and returned in this answer only."""
+    _check_vocabulary(deps, body.event_types, body.categories)
+    _check_webhook(deps, body)
+    new = NewSubscription(
+        recipient_id=body.recipient_id,
+        channel=body.channel,
+        target=body.recipient_id if body.channel == "inapp" else (body.target or ""),
+        event_types=[] if "*" in body.event_types else body.event_types,
+        scope=body.scope or principal.scope,
+        categories=body.categories,
+        audience=body.audience,
+        secret=body.secret,
+    )
+    sub, secret = await handlers.subscribe(deps, principal, new)
+    return SubscriptionPublic.of(sub, secret)
+
+
+@router.get("/subscriptions", response_model=SubscriptionList)
+async def list_subscriptions(
+    principal: CurrentPrincipal,
+    deps: Deps,
+    recipient_id: str | None = Query(default=None, min_length=1),
+    scope: str | None = Query(default=None, min_length=1),
+) -> SubscriptionList:
+    """A recipient's subscriptions (default: the caller's), or an admin's view of a scope's."""
+    found = await handlers.subscriptions(deps, principal, recipient_id, scope)
+    return SubscriptionList(items=[SubscriptionPublic.of(s) for s in found])
+
+
+@router.delete("/subscriptions/{subscription_id}", status_code=204)
+async def delete_subscription(
+    subscription_id: str, principal: CurrentPrincipal, deps: Deps
+) -> Response:
+    """Removes a subscription: its recipient's own, or any in the caller's admin scope."""
+    await handlers.unsubscribe(deps, principal, subscription_id)
+    return Response(status_code=204)
+
+
+@router.get("/preferences/{recipient_id}", response_model=Preferences)
+async def get_preferences(
+    recipient_id: str, principal: CurrentPrincipal, deps: Deps
+) -> Preferences:
+    """The caller's own preferences (defaults until set)."""
+    return await handlers.preferences(deps, principal, recipient_id)
+
+
+@router.put("/preferences/{recipient_id}", response_model=Preferences)
+async def put_preferences(
+    recipient_id: str, body: Preferences, principal: CurrentPrincipal, deps: Deps
+) -> Preferences:
+    """Replaces the caller's preferences: channels, categories, quiet hours (email and SMS
+    are held until they end), daily digest, language, time zone."""
+    _check_vocabulary(deps, [], body.categories)
+    return await handlers.set_preferences(deps, principal, recipient_id, body)
+
+
+@router.get("/inbox", response_model=InboxPage)
 async def inbox(
-    principal: CurrentPrincipal, request: Request, recipient_id: str = Query(min_length=1)
+    principal: CurrentPrincipal,
+    deps: Deps,
+    recipient_id: str = Query(min_length=1),
+    cursor: str | None = None,
+    limit: int = Query(default=50, ge=1, le=200),
 ) -> dict[str, Any]:
-    if principal.sub != recipient_id:
-        raise ApiError(403, "you read only your own inbox / 只能查看自己的消息")
-    box: Inbox = request.app.state.inbox
-    items = await box.list(recipient_id)
-    return {"items": items, "unread": sum(not i["read"] for i in items), "next_cursor": None}
+    """The caller's inbox, newest first, with the unread count; `next_cursor` pages on."""
+    return await handlers.inbox_page(deps, principal, recipient_id, cursor, limit)
+
+
+@router.post("/inbox/{item_id}/read", response_model=InboxItem)
+async def read_item(item_id: str, principal: CurrentPrincipal, deps: Deps) -> dict[str, Any]:
+    """Marks one of the caller's inbox items read (again: no change)."""
+    return await handlers.mark_read(deps, principal, item_id)
+
+
+def _sse(item: dict[str, Any]) -> str:
+    data = json.dumps(InboxItem.model_validate(item).model_dump(mode="json"), ensure_ascii=False)
+    return f"id: {item['id']}\nevent: notification\ndata: {data}\n\n"
+
+
+@router.get(
+    "/inbox/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def inbox_stream(
+    request: Request,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    recipient_id: str = Query(min_length=1),
+    last_event_id: str | None = Header(default=None),
+) -> StreamingResponse:
+    """The inbox, live, as server-sent events: `event: notification` per new item (its id is
+    the item id, so a reconnecting client's Last-Event-ID resumes), `: heartbeat` comments."""
+    resume_after = handlers.stream_start(principal, recipient_id, last_event_id)
+    hub = deps.inbox.hub
+    queue = hub.subscribe(recipient_id)  # before answering: nothing created from now is missed
+    heartbeat = deps.settings.notify_sse_heartbeat_s
+
+    async def events() -> AsyncIterator[str]:
+        SSE_CLIENTS.inc()
+        try:
+            yield "retry: 3000\n: connected\n\n"
+            sent_upto = 0
+            if resume_after is not None:
+                for missed in await deps.inbox.since(recipient_id, resume_after):
+                    sent_upto = item_seq(missed["id"]) or sent_upto
+                    yield _sse(missed)
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), heartbeat)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": heartbeat\n\n"
+                    continue
+                if item is None:
+                    return  # shutting down
+                if (item_seq(item["id"]) or 0) > sent_upto:  # not already replayed
+                    yield _sse(item)
+        finally:
+            hub.unsubscribe(recipient_id, queue)
+            SSE_CLIENTS.dec()
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

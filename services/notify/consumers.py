@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from services.notify.inbox import Inbox
+from services.notify.handlers import EVENT_HANDLERS, EventHandler, NotifyDeps
 from shared.events.envelope import CloudEvent, EventPayload
-from shared.events.needs import NeedPosted
 from shared.kafka.consumer import Handler
 
 STREAMS: list[str] = ["needs", "volunteers"]
 
 
-def event_handlers(inbox: Inbox) -> dict[str, Handler]:
-    async def need_posted(event: CloudEvent, payload: EventPayload) -> None:
-        assert isinstance(payload, NeedPosted)
-        await inbox.deliver(
-            event.id,
-            event.type,
-            event.subject,
-            payload.requester_id,
-            f"您的需求“{payload.title}”已提交，等待社区审核。",
-        )
+def event_handlers(deps: NotifyDeps) -> dict[str, Handler]:
+    def bind(handler: EventHandler) -> Handler:
+        async def handle(event: CloudEvent, payload: EventPayload) -> None:
+            await handler(deps, event, payload)
 
-    return {NeedPosted.type: need_posted}
+        return handle
+
+    return {event_type: bind(handler) for event_type, handler in EVENT_HANDLERS.items()}

@@ -1,0 +1,277 @@
+"""Events and commands of the notify service → rules → repositories. Registry at the bottom."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from services.notify import policy
+from services.notify.clock import Clock
+from services.notify.dispatcher import Dispatcher
+from services.notify.domain import (
+    Audience,
+    Preferences,
+    Profile,
+    Subscription,
+    addressees,
+    match_volunteers,
+    merge,
+)
+from services.notify.inbox import Inbox, item_seq
+from services.notify.notifier import Notifier
+from services.notify.repository import Profiles, ReadModel, entry_for
+from shared.auth import Principal
+from shared.events.envelope import CloudEvent, EventPayload
+from shared.events.needs import (
+    ClaimEvent,
+    NeedApproved,
+    NeedCancelled,
+    NeedEvent,
+    NeedPosted,
+    NeedRejected,
+    ProjectClaimed,
+    ProjectClaimReleased,
+    TaskCompleted,
+    TaskConfirmed,
+)
+from shared.events.notify import Channel as ChannelName
+from shared.events.volunteers import (
+    OrganizationRegistered,
+    OrgUnitUpdated,
+    PointsCredited,
+    PointsRedeemed,
+    TeamFormed,
+    TeamLeaderChanged,
+    TeamMemberJoined,
+    VolunteerRegistered,
+    VolunteerUpdated,
+)
+from shared.http import ApiError, conflict
+from shared.settings import Settings
+
+
+@dataclass
+class NotifyDeps:
+    settings: Settings
+    clock: Clock
+    read_model: ReadModel
+    profiles: Profiles
+    notifier: Notifier
+    inbox: Inbox
+    dispatcher: Dispatcher
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+async def on_need_event(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
+    assert isinstance(payload, NeedEvent)
+    need = await deps.read_model.apply_need(payload)
+    team_ids: list[str | None] = [c.team_id for c in need.claims.values()]
+    if isinstance(payload, ClaimEvent):
+        team_ids.append(payload.team_id)
+    if isinstance(payload, TaskConfirmed | TaskCompleted):
+        team_ids += payload.team_ids
+    teams = await deps.read_model.teams_by_id(team_ids)
+    found = addressees(payload, need, teams)
+    if isinstance(payload, NeedApproved):
+        s = deps.settings
+        roster = await deps.read_model.roster(payload.community_id)
+        matched = match_volunteers(
+            payload, roster, s.notify_match_radius_km, s.notify_max_recipients_per_need
+        )
+        found = merge([*found, *matched])
+    await deps.notifier.notify(event, payload, found, need_title=need.title)
+
+
+async def on_volunteer(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
+    assert isinstance(payload, VolunteerRegistered)
+    before = await deps.read_model.put_volunteer(payload)
+    vid = payload.volunteer_id
+    if before is not None and before["home_community_id"] != payload.home_community_id:
+        await deps.read_model.remove_member(before["home_community_id"], vid)
+    await refresh_roster(deps, vid)
+    await deps.notifier.notify(event, payload, [])
+
+
+async def on_team(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
+    await deps.read_model.apply_team(payload)
+    await deps.notifier.notify(event, payload, [])
+
+
+async def on_org_unit(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
+    assert isinstance(payload, OrgUnitUpdated)
+    await deps.read_model.put_org_unit(payload)
+    await deps.notifier.notify(event, payload, [])
+
+
+async def on_addressed(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
+    """Events with no read model to update: their addressees and scope subscribers."""
+    await deps.notifier.notify(event, payload, addressees(payload, None, {}))
+
+
+async def refresh_roster(deps: NotifyDeps, volunteer_id: str) -> None:
+    """Puts the volunteer in their community's roster with their current interests (or takes
+    them out when inactive)."""
+    volunteer = await deps.read_model.volunteer(volunteer_id)
+    if volunteer is None:
+        return
+    community = volunteer["home_community_id"]
+    if not volunteer.get("active", True):
+        await deps.read_model.remove_member(community, volunteer_id)
+        return
+    profile = await deps.profiles.get(volunteer_id)
+    await deps.read_model.put_member(
+        community, volunteer_id, entry_for(volunteer, profile.interests())
+    )
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewSubscription:
+    recipient_id: str
+    channel: ChannelName
+    target: str
+    event_types: list[str]
+    scope: str
+    categories: list[str]
+    audience: Audience | None
+    secret: str | None
+
+
+async def subscribe(
+    deps: NotifyDeps, principal: Principal, new: NewSubscription
+) -> tuple[Subscription, str | None]:
+    """Creates the subscription; returns it with the webhook secret when one was generated
+    (shown this once)."""
+    audience = policy.subscription_audience(principal, new.recipient_id, new.scope, new.audience)
+    profile = await deps.profiles.get(new.recipient_id)
+    for existing in profile.subscriptions.values():
+        if (
+            existing.channel == new.channel
+            and existing.target == new.target
+            and existing.scope == new.scope
+            and sorted(existing.event_types) == sorted(new.event_types)
+            and sorted(existing.categories) == sorted(new.categories)
+            and existing.audience == audience
+        ):
+            raise conflict("订阅已存在 / subscription exists", id=existing.id)
+    generated = secrets.token_urlsafe(32) if new.channel == "webhook" and not new.secret else None
+    sub = Subscription(
+        id=str(uuid.uuid4()),
+        recipient_id=new.recipient_id,
+        channel=new.channel,
+        target=new.target,
+        event_types=sorted(set(new.event_types)),
+        scope=new.scope,
+        categories=sorted(set(new.categories)),
+        audience=audience,
+        secret=(new.secret or generated) if new.channel == "webhook" else None,
+        created_by=principal.sub,
+        created_at=deps.clock.now(),
+    )
+    await deps.profiles.add_subscription(sub)
+    await refresh_roster(deps, sub.recipient_id)
+    return sub, generated
+
+
+async def unsubscribe(deps: NotifyDeps, principal: Principal, subscription_id: str) -> None:
+    sub = await deps.profiles.subscription(subscription_id)
+    if sub is None or not policy.may_manage(principal, sub):
+        raise policy.hidden("订阅", subscription_id)
+    await deps.profiles.remove_subscription(sub)
+    await refresh_roster(deps, sub.recipient_id)
+
+
+async def subscriptions(
+    deps: NotifyDeps, principal: Principal, recipient_id: str | None, scope: str | None
+) -> list[Subscription]:
+    policy.may_list(principal, recipient_id, scope)
+    if recipient_id is not None:
+        found = list((await deps.profiles.get(recipient_id)).subscriptions.values())
+    elif scope is not None:
+        found = await deps.profiles.subscriptions_in(scope)
+    else:
+        found = list((await deps.profiles.get(principal.sub)).subscriptions.values())
+    shown = [s for s in found if policy.may_manage(principal, s)]
+    return sorted(shown, key=lambda s: (s.created_at, s.id))
+
+
+async def preferences(deps: NotifyDeps, principal: Principal, recipient_id: str) -> Preferences:
+    policy.own_preferences(principal, recipient_id)
+    return (await deps.profiles.get(recipient_id)).prefs
+
+
+async def set_preferences(
+    deps: NotifyDeps, principal: Principal, recipient_id: str, prefs: Preferences
+) -> Preferences:
+    policy.own_preferences(principal, recipient_id)
+
+    def replace(profile: Profile) -> Profile:
+        return profile.model_copy(update={"preferences": prefs})
+
+    await deps.profiles.update(recipient_id, replace)
+    await refresh_roster(deps, recipient_id)
+    return prefs
+
+
+async def inbox_page(
+    deps: NotifyDeps, principal: Principal, recipient_id: str, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    policy.own_inbox(principal, recipient_id)
+    before = None
+    if cursor is not None:
+        if not cursor.isdigit():
+            raise ApiError(422, "游标无效 / invalid cursor", details={"cursor": cursor})
+        before = int(cursor)
+    items, unread, next_cursor = await deps.inbox.page(recipient_id, before, limit)
+    return {
+        "items": items,
+        "unread": unread,
+        "next_cursor": str(next_cursor) if next_cursor is not None else None,
+    }
+
+
+async def mark_read(deps: NotifyDeps, principal: Principal, item_id: str) -> dict[str, Any]:
+    item = await deps.inbox.get(item_id)
+    if item is None or item.get("recipient_id") != principal.sub:
+        raise policy.hidden("消息", item_id)
+    return await deps.inbox.mark_read(item, deps.clock.now())
+
+
+def stream_start(principal: Principal, recipient_id: str, last_event_id: str | None) -> int | None:
+    """Checks the caller may follow this inbox; the sequence to resume after, if any."""
+    policy.own_inbox(principal, recipient_id)
+    if last_event_id and last_event_id.startswith(recipient_id + ":"):
+        return item_seq(last_event_id)
+    return None
+
+
+# --- registry -------------------------------------------------------------------------------
+
+EventHandler = Callable[[NotifyDeps, CloudEvent, EventPayload], Awaitable[None]]
+
+EVENT_HANDLERS: dict[str, EventHandler] = {
+    NeedPosted.type: on_need_event,
+    NeedApproved.type: on_need_event,
+    NeedRejected.type: on_need_event,
+    NeedCancelled.type: on_need_event,
+    ProjectClaimed.type: on_need_event,
+    ProjectClaimReleased.type: on_need_event,
+    TaskCompleted.type: on_need_event,
+    TaskConfirmed.type: on_need_event,
+    VolunteerRegistered.type: on_volunteer,
+    VolunteerUpdated.type: on_volunteer,
+    TeamFormed.type: on_team,
+    TeamMemberJoined.type: on_team,
+    TeamLeaderChanged.type: on_team,
+    OrgUnitUpdated.type: on_org_unit,
+    OrganizationRegistered.type: on_addressed,
+    PointsCredited.type: on_addressed,
+    PointsRedeemed.type: on_addressed,
+}
