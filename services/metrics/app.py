@@ -3,26 +3,39 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from services.metrics import api, consumers
-from services.metrics.projection import Projection
+from services.metrics.projection import FactsAreTheLedger, Projection
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
+
+DESCRIPTION = """\
+Projections of every event (needs, volunteers, notify streams) into figures for every level
+of the org tree (district → street → community → grid) and every day, the stats API and
+the operators' dashboard at `/dashboard`. Figures are rebuilt exactly from the event log by
+`tongxin metrics rebuild`. Definitions: see `GET /v1/stats`.
+"""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
-        projection = Projection(runtime.db)
+        projection = Projection(runtime.db, runtime.settings)
         app.state.projection = projection
         runtime.subscribe(consumers.STREAMS, consumers.event_handlers(projection))
+        assert runtime.consumer is not None
+        runtime.consumer.ledger = FactsAreTheLedger()
+        runtime.run_in_background(projection.run)
 
-    return create_service_app(
+    app = create_service_app(
         "metrics",
         settings,
         title="Tongxin metrics / 同心·数据看板",
-        description="Figures rebuilt from the event log, for every level of the org tree.",
-        routers=[api.router],
+        description=DESCRIPTION,
+        routers=[api.router, api.pages],
         wire=wire,
     )
+    app.mount("/dashboard/assets", StaticFiles(directory=api.STATIC), name="dashboard-assets")
+    return app

@@ -1,35 +1,267 @@
-"""The projection: one fact per event id, so redelivery counts nothing twice."""
+"""The live projection: merges events into facts, stores them, serves figures from memory.
+
+Facts are stored in MongoDB (repository.FactStore) and mirrored in memory (FactCache), which
+also tells whether an event was merged before; figures are computed from the mirror on
+query and kept until any fact changes. A background loop follows the generations pointer
+(a rebuild's switch reloads the mirror, and again once the rebuild has settled) and, if
+configured, reloads the mirror now and then to pick up what other instances merged.
+"""
 
 from __future__ import annotations
 
-import re
+import asyncio
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import PyMongoError
 
-from shared.events.envelope import CloudEvent
+from services.metrics import domain, figures, series
+from services.metrics.domain import FACT_KINDS, Fact, FactKind, OrgUnitFact
+from services.metrics.figures import Window
+from services.metrics.repository import FactStore, Generations, Pointer, Versioned
+from shared.auth import in_scope
+from shared.events.envelope import CloudEvent, EventPayload
+from shared.logging import get_logger
 from shared.mongo.client import Database
+from shared.mongo.ledger import ProcessedEvents
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+RESULT_CACHE_SIZE = 256
+RESULT_STALE_S = 1.0
+
+
+class FactCache:
+    """Every fact of the active generation, indexed by kind, id and org path."""
+
+    def __init__(self) -> None:
+        self.revision = 0
+        self._facts: dict[FactKind, dict[str, Fact]] = {k: {} for k in FACT_KINDS}
+        self._paths: dict[FactKind, dict[str, dict[str, Fact]]] = {
+            k: defaultdict(dict) for k in FACT_KINDS
+        }
+        self._units: set[str] = set()
+        self._versions: dict[FactKind, dict[str, int]] = {k: {} for k in FACT_KINDS}
+
+    def get(self, kind: FactKind, fact_id: str) -> Versioned | None:
+        fact = self._facts[kind].get(fact_id)
+        return None if fact is None else (fact, self._versions[kind][fact_id])
+
+    def put(self, kind: FactKind, fact: Fact, version: int) -> None:
+        self._versions[kind][fact.id] = version
+        old = self._facts[kind].get(fact.id)
+        if old is not None and old.community != fact.community:
+            self._paths[kind][old.community].pop(fact.id, None)
+        self._facts[kind][fact.id] = fact
+        self._paths[kind][fact.community][fact.id] = fact
+        if fact.community:
+            parts = fact.community.split(".")
+            self._units.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        self.revision += 1
+
+    def count(self, kind: FactKind) -> int:
+        return len(self._facts[kind])
+
+    def keep_newer(self, other: FactCache) -> None:
+        """Takes from `other` every fact it holds in a newer version than this cache."""
+        for kind in FACT_KINDS:
+            for fact_id, fact in other._facts[kind].items():
+                mine = self._versions[kind].get(fact_id, 0)
+                if other._versions[kind][fact_id] > mine:
+                    self.put(kind, fact, other._versions[kind][fact_id])
+
+    # FactSource
+    def under(self, kind: FactKind, scope: str) -> Iterator[Fact]:
+        for path, facts in self._paths[kind].items():
+            if in_scope(path, scope):
+                yield from facts.values()
+
+    def everywhere(self, kind: FactKind) -> Iterable[Fact]:
+        return self._facts[kind].values()
+
+    def units_under(self, scope: str) -> Iterator[str]:
+        return (u for u in self._units if in_scope(u, scope))
+
+    def unit_name(self, path: str) -> str:
+        unit = self._facts["org_unit"].get(path)
+        if isinstance(unit, OrgUnitFact) and unit.name:
+            return unit.name
+        return path.rsplit(".", 1)[-1]
+
+    def knows(self, path: str) -> bool:
+        return path in self._units
+
+
+class FactsAreTheLedger(ProcessedEvents):
+    """Every fact records the ids of the events merged into it, and the mirror answers from
+    memory; the runner's own ledger would cost a full-collection scan per event on FerretDB."""
+
+    def __init__(self) -> None:
+        pass
+
+    async def begin(self, event_id: str) -> bool:
+        return True
+
+    async def seen(self, event_id: str) -> bool:
+        return False
+
+    async def mark(self, event_id: str, event_type: str) -> bool:
+        return True
 
 
 class Projection:
-    def __init__(self, db: Database) -> None:
-        self.facts = db["facts"]
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.generations = Generations(db)
+        self.settings = settings
+        self.tz = ZoneInfo(settings.metrics_timezone)
+        self.cache = FactCache()
+        self.pointer: Pointer | None = None
+        self.store: FactStore | None = None
+        self.ready = asyncio.Event()
+        self._db = db
+        self._lock = asyncio.Lock()
+        self._reload_at: float | None = None
+        self._results: OrderedDict[tuple[Any, ...], tuple[int, float, Any]] = OrderedDict()
 
-    async def record(self, event: CloudEvent) -> None:
-        try:
-            await self.facts.insert_one(
-                {
-                    "_id": event.id,
-                    "type": event.type,
-                    "community": event.community,
-                    "time": event.time,
-                    "data": event.data,
-                }
-            )
-        except DuplicateKeyError:
-            pass
+    @property
+    def generation(self) -> int:
+        return self.pointer.active if self.pointer else 0
 
-    async def count(self, scope: str, event_type: str) -> int:
-        under = {"$regex": f"^{re.escape(scope)}(\\.|$)"}
-        query: dict[str, Any] = {"type": event_type, "community": under}
-        return await self.facts.count_documents(query)
+    # --- writes -------------------------------------------------------------------------
+
+    async def handle(self, event: CloudEvent, payload: EventPayload) -> None:
+        """The consumer's handler for every event type a figure depends on."""
+        key = domain.fact_key(payload)
+        if key is None:
+            return
+        kind, fact_id = key
+        await self.ready.wait()
+        async with self._lock:
+            assert self.store is not None
+            known = self.cache.get(kind, fact_id)
+            if known is not None and event.id in known[0].applied:
+                return  # redelivered
+            stored = await self.store.apply(kind, fact_id, known, [(event.id, payload)])
+            if stored is not None:
+                self.cache.put(kind, *stored)
+                series.observe(payload, known[0] if known else None, stored[0])
+                series.FACTS.labels(kind).set(self.cache.count(kind))
+
+    # --- the background loop ------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Loads the mirror, then follows the pointer; runs until cancelled."""
+        while self.pointer is None:
+            try:
+                pointer = await self.generations.pointer()
+                async with self._lock:
+                    await self._load(pointer)
+            except PyMongoError as exc:
+                log.warning("projection_load_failed", error=repr(exc))
+                await asyncio.sleep(1)
+        self.ready.set()
+        refresh_s = self.settings.metrics_refresh_s
+        next_refresh = time.monotonic() + refresh_s if refresh_s > 0 else None
+        while True:
+            await asyncio.sleep(self.settings.metrics_pointer_poll_s)
+            now = time.monotonic()
+            try:
+                pointer = await self.generations.pointer()
+                assert self.pointer is not None
+                due = [t for t in (next_refresh, self._reload_at) if t is not None and now >= t]
+                if pointer.active != self.pointer.active:
+                    log.info("projection_switched", generation=pointer.active)
+                    async with self._lock:  # the consumer waits: it must write the new one
+                        self._install(await self._read(pointer), pointer)
+                elif due:
+                    fresh = await self._read(pointer)  # the consumer goes on meanwhile
+                    async with self._lock:
+                        fresh.keep_newer(self.cache)
+                        self._install(fresh, pointer)
+                if next_refresh is not None and now >= next_refresh:
+                    next_refresh = now + refresh_s
+            except Exception as exc:  # the loop must outlive any one failed poll or reload
+                log.warning("projection_pointer_poll_failed", error=repr(exc))
+
+    async def _load(self, pointer: Pointer) -> None:
+        self._install(await self._read(pointer), pointer)
+
+    async def _read(self, pointer: Pointer) -> FactCache:
+        cache = FactCache()
+        store = FactStore(self._db, pointer.active)
+        for kind in FACT_KINDS:
+            for fact, version in (await store.newest(kind)).values():
+                cache.put(kind, fact, version)
+        return cache
+
+    def _install(self, cache: FactCache, pointer: Pointer) -> None:
+        cache.revision = self.cache.revision + 1
+        self.cache, self.pointer = cache, pointer
+        self.store = FactStore(self._db, pointer.active)
+        self._results.clear()
+        for kind in FACT_KINDS:
+            series.FACTS.labels(kind).set(cache.count(kind))
+        # A rebuild still writing around its switch: read its last writes once it is done.
+        settling = pointer.settling_until
+        wait_s = (settling - datetime.now(UTC)).total_seconds() if settling else 0.0
+        self._reload_at = time.monotonic() + wait_s + 0.5 if wait_s > 0 else None
+        series.GENERATION.set(pointer.active)
+
+    # --- queries ------------------------------------------------------------------------
+
+    def _cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """The answer computed for the facts as they are, or at most RESULT_STALE_S ago:
+        while events stream in, a busy dashboard costs one computation a second per query."""
+        hit = self._results.get(key)
+        now = time.monotonic()
+        if hit is not None and (hit[0] == self.cache.revision or now - hit[1] < RESULT_STALE_S):
+            self._results.move_to_end(key)
+            return hit[2]
+        started = time.perf_counter()
+        value = compute()
+        series.STATS_DURATION.labels(key[0]).observe(time.perf_counter() - started)
+        self._results[key] = (self.cache.revision, now, value)
+        self._results.move_to_end(key)
+        while len(self._results) > RESULT_CACHE_SIZE:
+            self._results.popitem(last=False)
+        return value
+
+    def window(self, first: date | None, last: date | None) -> Window:
+        return figures.window_of(first, last, self.tz)
+
+    def _active(self, window: Window) -> set[str]:
+        result: set[str] = self._cached(
+            ("active", window), lambda: figures.active_volunteers(self.cache, window)
+        )
+        return result
+
+    def stats(self, scope: str, first: date | None, last: date | None) -> dict[str, Any]:
+        window = self.window(first, last)
+        result: dict[str, Any] = self._cached(
+            ("stats", scope, window),
+            lambda: figures.scope_stats(self.cache, scope, window, self._active(window)),
+        )
+        return result
+
+    def ranking(self, scope: str, first: date | None, last: date | None) -> list[dict[str, Any]]:
+        window = self.window(first, last)
+        result: list[dict[str, Any]] = self._cached(
+            ("ranking", scope, window),
+            lambda: figures.ranking(self.cache, scope, window, self._active(window)),
+        )
+        return result
+
+    def daily(self, scope: str, first: date, last: date) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._cached(
+            ("daily", scope, first, last),
+            lambda: figures.daily(self.cache, scope, first, last, self.tz),
+        )
+        return result
+
+    def today(self) -> date:
+        return datetime.now(self.tz).date()
