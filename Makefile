@@ -48,6 +48,11 @@ test: install infra-up
 	@$(BIN)/pytest -n $(TEST_WORKERS) -m "not serial" $(PYTEST_ARGS)
 	@$(BIN)/pytest -m serial $(PYTEST_ARGS)
 
+# BENCH_ARGS="--quick" (about 3 min) or "--only pipeline,http"; never part of `make test`.
+BENCH_ARGS ?=
+bench: install infra-up
+	@$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 test-fast: venv
 	@$(BIN)/pytest tests/unit -q
 

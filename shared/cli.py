@@ -19,7 +19,7 @@ from collections.abc import Callable
 from shared.auth import ROLES, mint_token
 from shared.settings import SERVICE_PORTS, Settings
 
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["shared.ops.cli", "services.metrics.cli", "services.volunteers.cli"]
 
 Command = Callable[[argparse.Namespace], int]
 

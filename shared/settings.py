@@ -47,7 +47,41 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
 
     extra_categories: list[str] = Field(default_factory=list)
+    # needs: a claim not completed by the need's due_at (or this many days) is released.
+    claim_expiry_days: int = Field(default=14, ge=1)
+    claim_expiry_check_s: float = Field(default=60.0, gt=0)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # metrics: days are calendar days in this time zone; generations pointer polled this often;
+    # facts reloaded from MongoDB this often (picks up other instances' writes; 0 = never).
+    metrics_timezone: str = "Asia/Shanghai"
+    metrics_pointer_poll_s: float = Field(default=1.0, gt=0)
+    metrics_refresh_s: float = Field(default=60.0, ge=0)
+    metrics_dashboard_refresh_s: int = Field(default=15, ge=2)
+
+    # volunteers: rows one import request may carry (the CLI uploads in chunks below it).
+    volunteers_import_max_rows: int = Field(default=20_000, ge=1)
+
+    # notify: who hears an approved need, how often, and how hard we try each channel.
+    notify_match_radius_km: float = Field(default=1.5, gt=0)
+    notify_max_recipients_per_need: int = Field(default=50, ge=1)
+    notify_daily_need_messages_per_volunteer: int = Field(default=10, ge=0)
+    notify_max_attempts: int = Field(default=5, ge=1)
+    notify_retry_base_s: float = Field(default=2.0, ge=0)
+    notify_retry_max_s: float = Field(default=300.0, ge=0)
+    notify_webhook_timeout_s: float = Field(default=5.0, gt=0)
+    notify_dispatch_poll_s: float = Field(default=1.0, gt=0)
+    notify_dispatch_concurrency: int = Field(default=16, ge=1)
+    notify_sse_heartbeat_s: float = Field(default=15.0, gt=0)
+    notify_timezone: str = "Asia/Shanghai"
+    notify_digest_hour: int = Field(default=20, ge=0, le=23)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "tongxin@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    sms_provider: Literal["log"] = "log"
 
     @model_validator(mode="after")
     def _secret_outside_dev(self) -> Settings:

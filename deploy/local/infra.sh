@@ -57,6 +57,15 @@ PROM_DATA="$VAR/prometheus"
 PROM_HOST="127.0.0.1"
 PROM_PORT=9090
 
+# Deployment checks in the tests: kustomize + kubeconform (Go module proxy) into var/bin, the
+# AsyncAPI parser (npm) into var/node. Pinned so that `make test` checks the same way everywhere.
+KUSTOMIZE_MODULE="sigs.k8s.io/kustomize/kustomize/v5"
+KUSTOMIZE_VERSION="v5.8.2"
+KUBECONFORM_MODULE="github.com/yannh/kubeconform/cmd/kubeconform"
+KUBECONFORM_VERSION="v0.8.0"
+NODE_PREFIX="$VAR/node"
+ASYNCAPI_PARSER_VERSION="3.6.6"
+
 KAFKA_BOOTSTRAP="${TONGXIN_KAFKA_BOOTSTRAP:-$KAFKA_LOCAL_BOOTSTRAP}"
 MONGODB_URL="${TONGXIN_MONGODB_URL:-mongodb://$FERRETDB_HOST:$FERRETDB_PORT/}"
 TOPIC_NAMESPACE="${TONGXIN_TOPIC_NAMESPACE:-tongxin}"
@@ -273,6 +282,14 @@ install_system_packages() {
   # javac for the topic helper, mvn to resolve the Kafka jars.
   command -v javac >/dev/null || pkgs+=(default-jdk-headless)
   command -v mvn >/dev/null || pkgs+=(maven)
+  # HTTP load generator for `make bench`.
+  command -v wrk >/dev/null || pkgs+=(wrk)
+  # node + npm for the AsyncAPI parser that checks docs/events.
+  command -v npm >/dev/null || pkgs+=(nodejs npm)
+  # Headless browser for the dashboard test (driven by Playwright with executable_path).
+  [[ -x /usr/bin/chromium ]] || pkgs+=(chromium)
+  # A CJK font, so that the dashboard's Chinese renders in the test's screenshots.
+  [[ -d /usr/share/fonts/truetype/wqy ]] || pkgs+=(fonts-wqy-zenhei)
   ((${#pkgs[@]} == 0)) && return 0
   ((EUID == 0)) || die "need root to install: ${pkgs[*]}"
   log "apt: installing ${pkgs[*]}"
@@ -346,6 +363,46 @@ compile_topic_tool() {
   javac -nowarn -cp "$KAFKA_LIBS/*" -d "$KAFKA_CLASSES" "$KAFKA_TOOL_SRC" || die "kafka: compiling $KAFKA_TOOL_SRC failed"
 }
 
+go_tool_version() { # binary -> the module version it was built from
+  go version -m "$1" 2>/dev/null | awk '$1 == "mod" { print $3; exit }'
+}
+
+install_go_tool() { # name module version
+  local name=$1 module=$2 version=$3 start
+  [[ -x $BIN_DIR/$name && "$(go_tool_version "$BIN_DIR/$name")" == "$version" ]] && return 0
+  command -v go >/dev/null || die "Go toolchain not found; needed to install $name"
+  log "$name: go install $module@$version"
+  start="$(now)"
+  mkdir -p "$BIN_DIR" "$LOG_DIR"
+  # GOTOOLCHAIN=local: these versions build with the machine's Go; never fetch another toolchain.
+  (cd "$BIN_DIR" && GOWORK=off GOFLAGS='' GOTOOLCHAIN=local GOBIN="$BIN_DIR" go install "$module@$version") \
+    >"$LOG_DIR/go-install-$name.log" 2>&1 ||
+    { tail -n 30 "$LOG_DIR/go-install-$name.log" >&2; die "$name: go install failed; see $LOG_DIR/go-install-$name.log"; }
+  log "$name: installed $BIN_DIR/$name in $(elapsed "$start")"
+}
+
+install_asyncapi_parser() {
+  local pkg="$NODE_PREFIX/node_modules/@asyncapi/parser/package.json" start
+  if [[ -f $pkg ]] && [[ "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["version"])' "$pkg")" == "$ASYNCAPI_PARSER_VERSION" ]]; then
+    return 0
+  fi
+  command -v npm >/dev/null || die "npm not found; needed for @asyncapi/parser"
+  log "asyncapi: npm install @asyncapi/parser@$ASYNCAPI_PARSER_VERSION into $NODE_PREFIX"
+  start="$(now)"
+  mkdir -p "$NODE_PREFIX" "$LOG_DIR"
+  [[ -f $NODE_PREFIX/package.json ]] || echo '{"name": "tongxin-tools", "private": true}' >"$NODE_PREFIX/package.json"
+  npm install --prefix "$NODE_PREFIX" --no-audit --no-fund --loglevel=error \
+    "@asyncapi/parser@$ASYNCAPI_PARSER_VERSION" >"$LOG_DIR/npm.log" 2>&1 ||
+    { tail -n 30 "$LOG_DIR/npm.log" >&2; die "asyncapi: npm install failed; see $LOG_DIR/npm.log"; }
+  log "asyncapi: installed in $(elapsed "$start")"
+}
+
+install_deploy_tools() {
+  install_go_tool kustomize "$KUSTOMIZE_MODULE" "$KUSTOMIZE_VERSION"
+  install_go_tool kubeconform "$KUBECONFORM_MODULE" "$KUBECONFORM_VERSION"
+  install_asyncapi_parser
+}
+
 cmd_install() {
   local start
   start="$(now)"
@@ -353,6 +410,7 @@ cmd_install() {
   install_system_packages
   install_kafka
   install_ferretdb
+  install_deploy_tools
   log "install: complete in $(elapsed "$start")"
 }
 

@@ -74,6 +74,7 @@ class NeedRejected(NeedEvent):
     requester_id: str
     rejected_by: str
     rejected_at: datetime
+    title: str | None = None
 
 
 class NeedCancelled(NeedEvent):
@@ -83,6 +84,10 @@ class NeedCancelled(NeedEvent):
     cancelled_by: str
     reason: str | None = None
     cancelled_at: datetime
+    title: str | None = None
+    # Claims still active when the need was cancelled end with it (no separate release event).
+    released_claim_ids: list[str] = []
+    volunteer_ids: list[str] = []
 
 
 class ClaimEvent(NeedEvent):
@@ -96,6 +101,7 @@ class ClaimEvent(NeedEvent):
     slots_taken: int
     need_status: str
     requester_id: str
+    title: str | None = None
 
 
 class ProjectClaimed(ClaimEvent):
@@ -103,6 +109,8 @@ class ProjectClaimed(ClaimEvent):
     claimed_by: str
     posted_at: datetime
     claimed_at: datetime
+    # Released automatically ("expired") if not completed by then.
+    expires_at: datetime | None = None
 
 
 class ProjectClaimReleased(ClaimEvent):
@@ -131,6 +139,7 @@ class TaskCompleted(NeedEvent):
     posted_at: datetime
     due_at: datetime | None = None
     completed_at: datetime
+    title: str | None = None
 
 
 class TaskConfirmed(NeedEvent):
@@ -143,6 +152,8 @@ class TaskConfirmed(NeedEvent):
     organization_ids: list[str] = []
     confirmed_by: str
     confirmed_at: datetime
+    title: str | None = None
+    requester_id: str | None = None
 
 
 NEEDS_EVENTS: list[type[EventPayload]] = [

@@ -10,6 +10,7 @@ import pytest
 from services.needs.app import create_app
 from shared.settings import Settings
 from tests.helpers import auth, eventually, running
+from tests.needs_support import make_known, org_unit
 
 INFRA = Path(__file__).resolve().parents[2] / "deploy" / "local" / "infra.sh"
 COMMUNITY = "zhongshan.hongyan.dongfeng"
@@ -31,7 +32,10 @@ async def test_readyz_reports_mongodb_down_and_service_recovers_without_restart(
         "category": "elderly_care",
         "requester": {"name": "张奶奶", "phone": "13700002222"},
     }
-    async with running(create_app(settings)) as client:
+    app = create_app(settings)
+    async with running(app) as client:
+        # needs name communities the volunteers stream announced
+        await make_known(app, settings, org_unit(COMMUNITY))
         assert (await client.get("/readyz")).status_code == 200
         infra("down", "ferretdb")
         try:

@@ -13,6 +13,7 @@ from services.needs.app import create_app as needs_app
 from services.notify.app import create_app as notify_app
 from shared.settings import Settings
 from tests.helpers import auth, eventually, running
+from tests.needs_support import make_known, org_unit
 
 COMMUNITY = "zhongshan.hongyan.dongfeng"
 
@@ -33,11 +34,14 @@ async def test_posted_need_reaches_kafka_as_cloudevent_and_metrics_and_notify(
 ) -> None:
     resident = auth(settings, "resident", COMMUNITY, sub="resident-wang")
     operator = auth(settings, "operator", "zhongshan")
+    needs_service = needs_app(settings)
     async with (
-        running(needs_app(settings)) as needs,
+        running(needs_service) as needs,
         running(metrics_app(settings)) as metrics,
         running(notify_app(settings)) as notify,
     ):
+        # a need names a community the needs service knows from the volunteers stream
+        await make_known(needs_service, settings, org_unit(COMMUNITY))
         resp = await needs.post("/v1/needs", json=NEED, headers=resident)
         assert resp.status_code == 201, resp.text
         need = resp.json()

@@ -1,0 +1,1 @@
+"""Operators' tools: watch the event stream, inspect and redrive dead letters."""

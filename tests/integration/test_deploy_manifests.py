@@ -1,0 +1,344 @@
+"""Production deployment files: Kubernetes (kustomize + kubeconform), Compose, image, settings.
+
+Everything is checked offline: kustomize and kubeconform are installed into var/bin by
+`deploy/local/infra.sh install`; the Kubernetes JSON schemas come from the PyPI package
+kubernetes-validate and the Compose specification's schema from check-jsonschema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from shared.ops.cli import served_port
+from shared.settings import SERVICE_PORTS, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+BIN = ROOT / "var" / "bin"
+OVERLAYS = ["district", "city"]
+KUBERNETES_VERSION = "1.33.0"
+CONSUMERS = set(SERVICE_PORTS)  # every service runs a consumer group
+
+Manifest = dict[str, Any]
+
+
+def tool(name: str) -> str:
+    path = BIN / name
+    assert path.is_file(), f"{path} is missing: run `bash deploy/local/infra.sh install`"
+    return str(path)
+
+
+@cache
+def kustomize_build(overlay: str) -> str:
+    proc = subprocess.run(
+        [tool("kustomize"), "build", str(DEPLOY / "k8s" / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def manifests(overlay: str) -> list[Manifest]:
+    return [d for d in yaml.safe_load_all(kustomize_build(overlay)) if d]
+
+
+def of_kind(docs: list[Manifest], kind: str) -> dict[str, Manifest]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+@pytest.fixture(scope="module")
+def kubeconform_args(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """kubeconform pointed at the schemas bundled in kubernetes-validate: no network.
+
+    Those schemas `$ref` one shared https://kubernetes.io/api/_definitions.json; kubeconform's
+    schema cache (file name = sha256 of the URL) is filled with the bundled copy of it.
+    """
+    import kubernetes_validate
+
+    schemas = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    version_dir = schemas / f"v{KUBERNETES_VERSION}-local-strict"
+    assert version_dir.is_dir(), f"kubernetes-validate has no schemas for {KUBERNETES_VERSION}"
+    cache_dir = tmp_path_factory.mktemp("kubeconform-cache")
+    url = "https://kubernetes.io/api/_definitions.json"
+    (cache_dir / hashlib.sha256(url.encode()).hexdigest()).write_bytes(
+        (version_dir / "_definitions.json").read_bytes()
+    )
+    template = str(schemas) + "/{{ .NormalizedKubernetesVersion }}-local{{ .StrictSuffix }}"
+    return [
+        tool("kubeconform"),
+        "-strict",
+        "-summary",
+        "-output",
+        "json",
+        "-kubernetes-version",
+        KUBERNETES_VERSION,
+        "-cache",
+        str(cache_dir),
+        "-schema-location",
+        template + "/{{ .ResourceKind }}{{ .KindSuffix }}.json",
+    ]
+
+
+def kubeconform(args: list[str], documents: str) -> tuple[int, dict[str, Any]]:
+    env = {**os.environ, "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    proc = subprocess.run(
+        args, input=documents, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_builds_and_passes_kubeconform_strict_offline(
+    overlay: str, kubeconform_args: list[str]
+) -> None:
+    code, report = kubeconform(kubeconform_args, kustomize_build(overlay))
+    summary = report["summary"]
+    assert code == 0, report["resources"]
+    assert summary["invalid"] == summary["errors"] == summary["skipped"] == 0
+    assert summary["valid"] == len(manifests(overlay)) >= 18
+
+
+def test_kubeconform_rejects_a_manifest_with_an_unknown_field(
+    kubeconform_args: list[str],
+) -> None:
+    docs = manifests("city")
+    deployment = of_kind(docs, "Deployment")["needs"]
+    deployment["spec"]["template"]["spec"]["containers"][0]["readynessProbe"] = {}  # typo
+    code, report = kubeconform(kubeconform_args, yaml.safe_dump(deployment))
+    assert code != 0 and report["summary"]["invalid"] == 1
+    assert "readynessProbe" in json.dumps(report["resources"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_topic_partitions_equal_the_largest_consumer_hpa_max_replicas(overlay: str) -> None:
+    docs = manifests(overlay)
+    (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    partitions = int(config["data"]["TONGXIN_TOPIC_PARTITIONS"])
+    hpas = of_kind(docs, "HorizontalPodAutoscaler")
+    max_replicas = {
+        hpa["spec"]["scaleTargetRef"]["name"]: hpa["spec"]["maxReplicas"] for hpa in hpas.values()
+    }
+    assert set(max_replicas) == CONSUMERS
+    assert partitions == max(max_replicas.values())
+    assert all(hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"] for hpa in hpas.values())
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_has_probes_resources_autoscaler_and_disruption_budget(
+    overlay: str,
+) -> None:
+    docs = manifests(overlay)
+    deployments = of_kind(docs, "Deployment")
+    assert set(deployments) == CONSUMERS
+    configmaps, secrets = of_kind(docs, "ConfigMap"), of_kind(docs, "Secret")
+    pdbs = of_kind(docs, "PodDisruptionBudget")
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        port = SERVICE_PORTS[name]
+        assert container["args"] == ["serve", name, "--host", "0.0.0.0", "--port", str(port)]
+        assert container["ports"] == [{"name": "http", "containerPort": port}]
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        for kind in ("requests", "limits"):
+            assert set(container["resources"][kind]) == {"cpu", "memory"}
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        sources = container["envFrom"]
+        assert sources[0]["configMapRef"]["name"] in configmaps
+        assert sources[1]["secretRef"]["name"] in secrets
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert pdbs[name]["spec"]["selector"]["matchLabels"] == selector
+        assert "replicas" not in deployment["spec"]  # the autoscaler owns it
+    (secret,) = secrets.values()
+    assert "data" not in secret and "stringData" not in secret  # no secret is committed
+
+
+# ---------------------------------------------------------------------------------------------
+# Compose
+# ---------------------------------------------------------------------------------------------
+
+
+def compose_schema() -> dict[str, Any]:
+    import check_jsonschema
+
+    vendored = Path(check_jsonschema.__file__).parent / "builtin_schemas" / "vendor"
+    return json.loads((vendored / "compose-spec.json").read_text())  # type: ignore[no-any-return]
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
+
+
+def compose_errors(document: dict[str, Any]) -> list[str]:
+    schema = compose_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(document)
+    ]
+
+
+def test_compose_file_is_valid_against_the_compose_specification() -> None:
+    assert compose_errors(compose()) == []
+
+
+def test_compose_schema_check_rejects_a_misspelt_key() -> None:
+    broken = compose()
+    broken["services"]["needs"]["healtcheck"] = broken["services"]["needs"].pop("healthcheck")
+    assert any("healtcheck" in error for error in compose_errors(broken))
+
+
+def test_compose_runs_a_district_on_kafka_kraft_and_a_mongodb_replica_set() -> None:
+    services = compose()["services"]
+    assert set(services) == {*SERVICE_PORTS, "kafka", "mongodb", "prometheus", "grafana"}
+    kafka = services["kafka"]
+    assert re.fullmatch(r"apache/kafka:4\.\d+\.\d+", kafka["image"])
+    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "ZOOKEEPER" not in json.dumps(kafka).upper()
+    mongodb = services["mongodb"]
+    assert mongodb["image"].startswith("mongo:7")
+    assert mongodb["command"][:2] == ["--replSet", "rs0"]
+    assert "rs.initiate" in " ".join(mongodb["healthcheck"]["test"])
+    for name, port in SERVICE_PORTS.items():
+        service = services[name]
+        assert service["command"] == ["serve", name, "--host", "0.0.0.0"]
+        assert service["ports"][0].endswith(f":{port}")
+        assert service["environment"]["TONGXIN_JWT_SECRET"].startswith("${TONGXIN_JWT_SECRET:?")
+        assert service["environment"]["TONGXIN_PROFILE"] == "prod"
+        assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
+        assert service["depends_on"]["mongodb"]["condition"] == "service_healthy"
+        assert service["healthcheck"]["test"] == ["CMD", "tongxin", "healthcheck"]
+
+
+def test_compose_mounts_the_prometheus_rules_and_grafana_dashboards_that_exist() -> None:
+    services = compose()["services"]
+    mounts = {
+        target: (DEPLOY / source).resolve()
+        for name in ("prometheus", "grafana")
+        for source, target, *_ in (v.split(":") for v in services[name]["volumes"])
+        if source.startswith("./")
+    }
+    assert set(mounts) == {
+        "/etc/prometheus/prometheus.yml",
+        "/etc/prometheus/alerts.yml",
+        "/etc/grafana/provisioning",
+        "/var/lib/grafana/dashboards",
+    }
+    missing = [str(path) for path in mounts.values() if not path.exists()]
+    assert missing == [], "the metrics issue's Prometheus/Grafana files are not there yet"
+    # Grafana's dashboard provider must read where the dashboards are mounted.
+    providers = [
+        provider
+        for path in (DEPLOY / "grafana" / "provisioning" / "dashboards").glob("*.y*ml")
+        for provider in (yaml.safe_load(path.read_text()) or {}).get("providers", [])
+    ]
+    assert providers and all(
+        p["options"]["path"].startswith("/var/lib/grafana/dashboards") for p in providers
+    )
+    prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    for rule_file in prometheus.get("rule_files", []):
+        assert rule_file in ("alerts.yml", "/etc/prometheus/alerts.yml")
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings, image
+# ---------------------------------------------------------------------------------------------
+
+
+def env_example() -> dict[str, tuple[bool, str, str]]:
+    """TONGXIN_* variable -> (commented out, value, the comment above it)."""
+    found: dict[str, tuple[bool, str, str]] = {}
+    comment: list[str] = []
+    for line in (DEPLOY / ".env.example").read_text().splitlines():
+        match = re.fullmatch(r"(# )?(TONGXIN_[A-Z0-9_]+)=(.*)", line)
+        if match:
+            found[match.group(2)] = (bool(match.group(1)), match.group(3), " ".join(comment))
+        elif line.startswith("# "):
+            comment.append(line[2:])
+            continue
+        comment = []
+    return found
+
+
+def test_env_example_documents_every_setting_with_its_default() -> None:
+    documented = env_example()
+    fields = Settings.model_fields
+    missing = [
+        f"TONGXIN_{name.upper()}" for name in fields if f"TONGXIN_{name.upper()}" not in documented
+    ]
+    assert missing == [], "document these settings in deploy/.env.example"
+    defaults = Settings.model_validate({})  # the code's defaults, whatever the environment
+    for name, field in fields.items():
+        commented, value, comment = documented[f"TONGXIN_{name.upper()}"]
+        assert comment.strip(), f"TONGXIN_{name.upper()} has no explanation"
+        if commented and field.default is not None:
+            # The documented default is the real one (parsed as the service would parse it).
+            parsed = Settings.model_validate({name: yaml.safe_load(value) if value else value})
+            assert getattr(parsed, name) == getattr(defaults, name), name
+
+
+def test_env_example_and_compose_bake_in_no_secret() -> None:
+    documented = env_example()
+    assert documented["TONGXIN_JWT_SECRET"] == (False, "", documented["TONGXIN_JWT_SECRET"][2])
+    assert documented["TONGXIN_SMTP_PASSWORD"][1] == ""
+    assert re.search(r"^GRAFANA_ADMIN_PASSWORD=$", (DEPLOY / ".env.example").read_text(), re.M)
+    text = (DEPLOY / "docker-compose.yml").read_text()
+    assert "${GRAFANA_ADMIN_PASSWORD:?" in text
+    assert "tongxin-dev-secret" not in text
+
+
+def dockerfile_stages() -> list[list[str]]:
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    stages: list[list[str]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.upper().startswith("FROM "):
+            stages.append([])
+        elif stages:
+            stages[-1].append(line)
+    return stages
+
+
+def test_image_is_multi_stage_non_root_with_a_healthcheck_and_no_build_tools() -> None:
+    stages = dockerfile_stages()
+    assert len(stages) >= 2
+    final = stages[-1]
+    users = [line.split()[1] for line in final if line.upper().startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert any(line.startswith("HEALTHCHECK") and "tongxin" in line for line in final)
+    assert 'ENTRYPOINT ["tongxin"]' in final
+    assert any(line.startswith("COPY --from=build") for line in final)
+    build_tools = re.compile(r"\b(gcc|g\+\+|make|build-essential|pip install|apt-get install)\b")
+    assert not [line for line in final if build_tools.search(line)]
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert ignored[ignored.index("*") :][:1] == ["*"]  # everything out, then only what is needed
+
+
+def test_healthcheck_finds_the_port_of_the_service_its_container_serves() -> None:
+    cmdline = ["/opt/tongxin/bin/python", "/opt/tongxin/bin/tongxin", "serve", "notify"]
+    assert served_port([*cmdline, "--host", "0.0.0.0"]) == SERVICE_PORTS["notify"]
+    assert served_port([*cmdline, "--port", "9100"]) == 9100
+    assert served_port([*cmdline, "--port=9101"]) == 9101
+    assert served_port(["tongxin", "run"]) is None
