@@ -51,9 +51,10 @@ class Settings(BaseSettings):
     claim_expiry_days: int = Field(default=14, ge=1)
     claim_expiry_check_s: float = Field(default=60.0, gt=0)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
-    # metrics: days are calendar days in this time zone; generations pointer polled this often;
-    # facts reloaded from MongoDB this often (picks up other instances' writes; 0 = never).
-    metrics_timezone: str = "Asia/Shanghai"
+    # The deployment's time zone: calendar days of the statistics, daily limits and digests.
+    timezone: str = "Asia/Shanghai"
+    # metrics: generations pointer polled this often; facts reloaded from MongoDB this often
+    # (picks up other instances' writes; 0 = never).
     metrics_pointer_poll_s: float = Field(default=1.0, gt=0)
     metrics_refresh_s: float = Field(default=60.0, ge=0)
     metrics_dashboard_refresh_s: int = Field(default=15, ge=2)
@@ -72,7 +73,6 @@ class Settings(BaseSettings):
     notify_dispatch_poll_s: float = Field(default=1.0, gt=0)
     notify_dispatch_concurrency: int = Field(default=16, ge=1)
     notify_sse_heartbeat_s: float = Field(default=15.0, gt=0)
-    notify_timezone: str = "Asia/Shanghai"
     notify_digest_hour: int = Field(default=20, ge=0, le=23)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)

@@ -174,7 +174,7 @@ async def stats(
         **projection.stats(scope, first, last),
         "from": first,
         "to": last,
-        "timezone": projection.settings.metrics_timezone,
+        "timezone": projection.settings.timezone,
         "generation": projection.generation,
     }
 
@@ -204,7 +204,7 @@ async def stats_daily(
         "scope": scope,
         "from": first,
         "to": last,
-        "timezone": projection.settings.metrics_timezone,
+        "timezone": projection.settings.timezone,
         "days": projection.daily(scope, first, last),
     }
 

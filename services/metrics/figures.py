@@ -25,7 +25,7 @@ from services.metrics.domain import (
 
 DEFINITIONS = """\
 Figures for the scope (an org path and everything below it) and the window: `from` and `to`
-are calendar days (inclusive) in the deployment's time zone (`TONGXIN_METRICS_TIMEZONE`,
+are calendar days (inclusive) in the deployment's time zone (`TONGXIN_TIMEZONE`,
 default Asia/Shanghai); without them the window is open on that side. Each figure counts by
 the time written in the event (`posted_at`, `claimed_at`, ...), never by arrival time, and
 an event counts once however often it is delivered.

@@ -118,7 +118,7 @@ class Projection:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.generations = Generations(db)
         self.settings = settings
-        self.tz = ZoneInfo(settings.metrics_timezone)
+        self.tz = ZoneInfo(settings.timezone)
         self.cache = FactCache()
         self.pointer: Pointer | None = None
         self.store: FactStore | None = None

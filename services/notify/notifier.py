@@ -88,14 +88,14 @@ class Notifier:
             now = self.clock.now()
             over_cap = False
             if addressee.reason == "match" and any(t.channel in PEOPLE_CHANNELS for t in targets):
-                day = local_day(now, prefs, s.notify_timezone)
+                day = local_day(now, prefs, s.timezone)
                 slot = await self.quota.append(
                     f"{rid}:{day}",
                     {"event_id": event.id},
                     limit=s.notify_daily_need_messages_per_volunteer,
                 )
                 over_cap = slot is None
-            route = decide_route(now, prefs, s.notify_timezone, s.notify_digest_hour, over_cap)
+            route = decide_route(now, prefs, s.timezone, s.notify_digest_hour, over_cap)
             route = await self.routes.record(event.id, rid, route)
         message = render(
             event.type, addressee.reason, event.data, event.community, context, prefs.language

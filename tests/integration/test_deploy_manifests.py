@@ -210,7 +210,14 @@ def test_compose_schema_check_rejects_a_misspelt_key() -> None:
 
 def test_compose_runs_a_district_on_kafka_kraft_and_a_mongodb_replica_set() -> None:
     services = compose()["services"]
-    assert set(services) == {*SERVICE_PORTS, "kafka", "mongodb", "prometheus", "blackbox", "grafana"}
+    assert set(services) == {
+        *SERVICE_PORTS,
+        "kafka",
+        "mongodb",
+        "prometheus",
+        "blackbox",
+        "grafana",
+    }
     kafka = services["kafka"]
     assert re.fullmatch(r"apache/kafka:4\.\d+\.\d+", kafka["image"])
     assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
