@@ -195,11 +195,14 @@ class AggregateStore:
 
     async def write_head(self, aggregate_id: str, state: Document, version: int) -> None:
         doc = {**state, "_id": aggregate_id, "_version": version}
-        # Read first: on FerretDB an upsert whose filter matches nothing scans the whole
-        # collection before failing on the duplicate _id (the relay heals current heads
-        # constantly). Replacing only the version we saw keeps MongoDB's compare-and-set; on
-        # FerretDB a late stale write can still land, and the next load() rolls it forward.
-        head = await self.heads.find_one({"_id": aggregate_id}, {"_version": 1})
+        # A first version is inserted outright (an insert costs the same at any size). Later
+        # ones read first: on FerretDB an upsert whose filter matches nothing scans the whole
+        # collection before failing on the duplicate _id. Replacing only the version we saw
+        # keeps MongoDB's compare-and-set; on FerretDB a late stale write can still land, and
+        # the next writer meets the taken version and rolls the head forward.
+        head = None
+        if version > 1:
+            head = await self.heads.find_one({"_id": aggregate_id}, {"_version": 1})
         if head is None:
             try:
                 await self.heads.insert_one(doc)
