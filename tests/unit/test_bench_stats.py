@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.procs import metric_sum, parse_metrics
+from bench.profile import summarise
 from bench.seed import clone, is_record
 from bench.stats import Figure, Goal, median, percentile, rate_from_samples, render_table
 from bench.wrk import parse_wrk
@@ -149,3 +150,18 @@ def test_only_records_are_cloned_not_a_service_s_own_singletons() -> None:
     assert is_record({"_id": "benchcity.s0.c3"})
     assert not is_record({"_id": "pointer"})
     assert not is_record({"_id": 42})
+
+
+def test_a_profile_summary_ranks_self_time_and_our_own_frames_by_samples() -> None:
+    collapsed = (
+        "main (x.py:1);handle (/work/services/metrics/projection.py:10);find (pymongo/c.py:5) 30\n"
+        "main (x.py:1);handle (/work/services/metrics/projection.py:10) 10\n"
+        "main (x.py:1);poll (/work/shared/kafka/consumer.py:99);select (selectors.py:1) 60\n"
+    )
+    summary = summarise("metrics", collapsed)
+    assert summary.samples == 100
+    assert summary.self_top[0] == ("select (selectors.py:1)", 60)
+    assert summary.inclusive_top == [
+        ("poll (/work/shared/kafka/consumer.py:99)", 60),
+        ("handle (/work/services/metrics/projection.py:10)", 40),
+    ]

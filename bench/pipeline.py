@@ -1,0 +1,331 @@
+"""Benchmark 1, the event pipeline: each service's consumer against raw aiokafka.
+
+For each consumer, one service process (pinned to the servers' CPU) subscribes to a fresh
+namespace. Each round the harness produces a batch of campaign events on the streams it
+reads, and times the service taking them off the topics, from its own /metrics
+(`tongxin_consumer_events_total`), so nothing here depends on the service's internals.
+Then a raw aiokafka consumer, pinned the same way, reads the very same records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import time
+from dataclasses import dataclass, field
+
+from bench import contract, seed
+from bench.common import BenchConfig, bench_settings, cleanup
+from bench.events import Campaign, stream_of, wrap
+from bench.procs import CpuWatch, HttpProcess, infrastructure_pids, service_process
+from bench.profile import Profiler
+from bench.raw_kafka import Produced, consume_in_child, produce
+from bench.stats import Figure, Goal, median, rate_from_samples, unavailable
+from shared.events.envelope import CloudEvent, EventPayload
+from shared.kafka.topics import ensure_topics
+from shared.settings import Settings
+
+EVENTS = "tongxin_consumer_events_total"
+LAG = "tongxin_consumer_lag_messages"
+# How often the harness reads a service's /metrics while it works (each read costs it ~1 ms).
+POLL_S = 0.2
+
+
+@dataclass(frozen=True)
+class Consumer:
+    service: str
+    label: str
+    default_streams: tuple[str, ...]
+    goal: Goal | None = None
+
+    @property
+    def streams(self) -> list[str]:
+        """What the service subscribes to now (its consumers.STREAMS), else the default."""
+        try:
+            module = importlib.import_module(f"services.{self.service}.consumers")
+            return list(module.STREAMS)
+        except (ImportError, AttributeError):
+            return list(self.default_streams)
+
+
+CONSUMERS = [
+    Consumer(
+        "metrics",
+        "metrics projection",
+        ("needs", "volunteers", "notify"),
+        Goal("ratio ≥ 0.5", min_ratio=0.5),
+    ),
+    Consumer("notify", "notify fan-out", ("needs", "volunteers")),
+    Consumer("volunteers", "volunteers passbook", ("needs",)),
+    Consumer("needs", "needs read model", ("volunteers",)),
+]
+
+
+@dataclass
+class Measured:
+    rate: float | None
+    consumed: int
+    seconds: float
+    complete: bool
+    outcomes: dict[str, int] = field(default_factory=dict)
+    # What the service had taken in all when the measurement began.
+    start: float = 0.0
+
+
+async def _outcomes(svc: HttpProcess, service: str) -> dict[str, float]:
+    samples = await svc.metrics()
+    found: dict[str, float] = {}
+    for name, labels, value in samples:
+        if name == EVENTS and labels.get("service") == service:
+            outcome = labels.get("outcome", "?")
+            found[outcome] = found.get(outcome, 0.0) + value
+    return found
+
+
+def _taken(outcomes: dict[str, float]) -> float:
+    """Records taken off the topics: every outcome but a retry, which ends in another."""
+    return sum(v for k, v in outcomes.items() if k != "retried")
+
+
+async def consumed(svc: HttpProcess, service: str) -> float:
+    return _taken(await _outcomes(svc, service))
+
+
+async def wait_assigned(svc: HttpProcess, service: str, partitions: int, timeout: float) -> bool:
+    """True once the consumer reports lag for all its partitions (it has joined and fetched)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        samples = await svc.metrics()
+        series = sum(1 for n, labels, _ in samples if n == LAG and labels["service"] == service)
+        if series >= partitions:
+            return True
+        await asyncio.sleep(0.3)
+    return False
+
+
+async def measure(
+    svc: HttpProcess,
+    service: str,
+    before: dict[str, float],
+    before_at: float,
+    expected: int,
+    timeout: float,
+) -> Measured:
+    """Polls the service's counters until it has taken `expected` more records than it had
+    taken at `before_at` (`before`)."""
+    start = _taken(before)
+    target = start + expected
+    samples: list[tuple[float, float]] = [(before_at, start)]
+    began = time.monotonic()
+    now_outcomes = before
+    while True:
+        now_outcomes = await _outcomes(svc, service)
+        count = _taken(now_outcomes)
+        samples.append((time.monotonic(), count))
+        if count >= target or time.monotonic() - began > timeout:
+            break
+        await asyncio.sleep(POLL_S)
+    complete = samples[-1][1] >= target
+    rate = rate_from_samples(samples, start, target if complete else samples[-1][1] + 1)
+    if not complete:  # a slow consumer: its rate over what it managed
+        moving = [(t, c) for t, c in samples if c > start]
+        if len(moving) >= 2 and moving[-1][0] > moving[0][0]:
+            rate = (moving[-1][1] - moving[0][1]) / (moving[-1][0] - moving[0][0])
+    outcomes = {k: int(v - before.get(k, 0)) for k, v in now_outcomes.items()}
+    return Measured(
+        rate,
+        int(samples[-1][1] - start),
+        samples[-1][0] - began,
+        complete,
+        {k: v for k, v in outcomes.items() if v},
+        start,
+    )
+
+
+async def feed(
+    settings: Settings, svc: HttpProcess, service: str, events: list[CloudEvent], timeout: float
+) -> tuple[Measured, Produced]:
+    """Produces `events` on their streams and measures the service taking them."""
+    before = await _outcomes(svc, service)
+    before_at = time.monotonic()
+    produced = await produce(
+        settings.kafka_bootstrap,
+        [(settings.topics.for_stream(stream_of(e)), e) for e in events],
+    )
+    measured = await measure(svc, service, before, before_at, len(events), timeout)
+    return measured, produced
+
+
+def _describe(outcomes: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "nothing"
+
+
+def cpu_shares(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """Median share of a core per process over the rounds."""
+    names = {n for r in rounds for n in r}
+    return {n: round(median([r[n] for r in rounds if n in r]) or 0.0, 2) for n in sorted(names)}
+
+
+def describe_cpu(shares: dict[str, float]) -> str:
+    return "CPU while measured: " + ", ".join(f"{n} {v:.0%}" for n, v in shares.items())
+
+
+def _round_size(cfg: BenchConfig, rate: float | None, share: float) -> int:
+    """Events for a round of about `round_seconds` (times `share`) at `rate`."""
+    if not rate:
+        return 100
+    return max(100, min(cfg.pipeline_events, int(rate * cfg.round_seconds * share)))
+
+
+async def _grow(
+    cfg: BenchConfig, settings: Settings, service: str, stored: int, known: set[str], figure: Figure
+) -> None:
+    grown = await seed.grow_database(
+        settings, settings.database_name(service), cfg.sizes[0], stored, known
+    )
+    figure.extra["stored"] = grown.collections
+    figure.extra["seed_seconds"] = round(grown.seconds, 1)
+
+
+@dataclass
+class PipelineResult:
+    figures: list[Figure]
+    # Ratio ours/baseline per consumer label (for benchmark 4).
+    ratios: dict[str, float | None]
+
+
+async def run_consumer(
+    cfg: BenchConfig,
+    consumer: Consumer,
+    stored: int,
+    produce_rates: list[float],
+    prefix: str = "1. pipeline",
+) -> Figure:
+    name = f"{prefix} · {consumer.label}"
+    streams = consumer.streams
+    settings = bench_settings()
+    await ensure_topics(settings)
+    log_dir = cfg.log_dir / f"pipeline-{stored}"
+    svc = service_process(consumer.service, settings, log_dir)
+    figure = Figure("pipeline", name, "events/s", goal=consumer.goal)
+    notes: list[str] = []
+    try:
+        await svc.wait_ready()
+        partitions = len(streams) * settings.topic_partitions
+        if not await wait_assigned(svc, consumer.service, partitions, 45):
+            return unavailable(
+                "pipeline", name, "events/s", "no consumer joined its topics", consumer.goal
+            )
+        campaign = Campaign()
+        setup: list[EventPayload] = list(campaign.org_units())
+        if consumer.service == "volunteers" and not contract.missing(
+            "volunteers", "PUT /v1/orgs/{path}", "POST /v1/volunteers"
+        ):
+            await seed.put_org_tree(svc.http, settings, campaign)
+            await seed.register_volunteers(svc.http, settings, campaign, per_community=3)
+            notes.append("volunteers reported in through the API")
+        else:
+            setup += campaign.fill_pool(per_community=3)
+        warm_up = [e for e in wrap(setup) if stream_of(e) in streams]
+        warm_up += campaign.batch(100, streams)
+        measured, produced = await feed(
+            settings, svc, consumer.service, warm_up, cfg.pipeline_timeout_s
+        )
+        outcomes: dict[str, int] = dict(measured.outcomes)
+        size = len(warm_up)
+        if not measured.complete:
+            # Too slow for rounds: one measurement, over what is left of the warm-up.
+            figure.status = "partial"
+            notes.append(
+                f"too slow for rounds: warm-up took {measured.consumed}/{len(warm_up)} "
+                f"in {measured.seconds:.0f} s"
+            )
+            if stored:
+                await _grow(cfg, settings, consumer.service, stored, campaign.known_ids, figure)
+                before, before_at = await _outcomes(svc, consumer.service), time.monotonic()
+                left = len(warm_up) - int(_taken(before) - measured.start)
+                measured = await measure(
+                    svc, consumer.service, before, before_at, max(1, left), cfg.pipeline_timeout_s
+                )
+            if measured.rate is not None:
+                figure.ours_runs.append(measured.rate)
+            rate, peak = await consume_in_child(
+                settings.kafka_bootstrap, produced.start_offsets, len(warm_up), 0.5, log_dir
+            )
+            figure.baseline_runs.append(rate)
+            cfg.memory.record("pipeline", "raw consumer", False, peak)
+        else:
+            # Rounds of about `round_seconds` each, so that a slow consumer keeps the run short.
+            size = _round_size(cfg, measured.rate, 0.5)
+            sizes: list[int] = []
+            if stored:
+                await _grow(cfg, settings, consumer.service, stored, campaign.known_ids, figure)
+            round_timeout = max(6.0, 3 * cfg.round_seconds)
+            cpu: list[dict[str, float]] = []
+            watch = CpuWatch({consumer.service: svc.pid, **infrastructure_pids()})
+            for _ in range(cfg.rounds):
+                batch = campaign.batch(size, streams)
+                sizes.append(len(batch))
+                watch.start()
+                m, produced = await feed(settings, svc, consumer.service, batch, round_timeout)
+                cpu.append(watch.stop())
+                produce_rates.append(produced.rate)
+                for k, v in m.outcomes.items():
+                    outcomes[k] = outcomes.get(k, 0) + v
+                if m.rate is not None:
+                    figure.ours_runs.append(m.rate)
+                rate, peak = await consume_in_child(
+                    settings.kafka_bootstrap, produced.start_offsets, len(batch), 0.5, log_dir
+                )
+                figure.baseline_runs.append(rate)
+                cfg.memory.record("pipeline", "raw consumer", False, peak)
+                if not m.complete:  # what is left would be counted in the next round
+                    before, before_at = await _outcomes(svc, consumer.service), time.monotonic()
+                    left = len(batch) - int(_taken(before) - m.start)
+                    drained = await measure(
+                        svc, consumer.service, before, before_at, left, round_timeout
+                    )
+                    if not drained.complete:
+                        figure.status = "partial"
+                        notes.append(f"stopped: a round of {len(batch)} did not drain")
+                        break
+                size = _round_size(cfg, m.rate, 1.0)
+            size = int(median(sizes) or 0)
+            figure.extra["cpu"] = cpu_shares(cpu)
+            notes.append(describe_cpu(figure.extra["cpu"]))
+        if cfg.profile:
+            profiler = Profiler(svc.pid, log_dir / f"profile-{consumer.service}.txt")
+            batch = campaign.batch(size, streams)
+            await feed(settings, svc, consumer.service, batch, cfg.pipeline_timeout_s)
+            summary = await profiler.stop(f"{consumer.label} consumer, {stored:,} stored")
+            if summary:
+                cfg.profiles.append(summary)
+        notes.append(f"~{size} events/round on {'+'.join(streams)}: {_describe(outcomes)}")
+        figure.extra["outcomes"] = outcomes
+    except Exception as exc:
+        figure.status = "failed"
+        notes.append(f"{type(exc).__name__}: {exc}"[:300])
+    finally:
+        peak = await svc.close()
+        cfg.memory.record("pipeline", consumer.service, True, peak)
+        await cleanup(settings)
+    figure.note = "; ".join(notes)
+    return figure
+
+
+async def run(cfg: BenchConfig, stored: int, prefix: str = "1. pipeline") -> PipelineResult:
+    figures: list[Figure] = []
+    produce_rates: list[float] = []
+    for consumer in CONSUMERS:
+        figures.append(await run_consumer(cfg, consumer, stored, produce_rates, prefix))
+    figures.append(
+        Figure(
+            "pipeline",
+            f"{prefix} · raw aiokafka produce (harness)",
+            "events/s",
+            baseline_runs=produce_rates,
+            note="acks=all, idempotent, linger 5 ms: the producer settings of the services",
+        )
+    )
+    ratios = {c.label: f.ratio for c, f in zip(CONSUMERS, figures, strict=False)}
+    return PipelineResult(figures, ratios)
