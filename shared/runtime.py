@@ -45,11 +45,19 @@ class Runtime:
         self._background: list[BackgroundTask] = []
         self._tasks: list[asyncio.Task[None]] = []
 
-    def subscribe(self, streams: list[str], handlers: Mapping[str, Handler]) -> None:
-        """The service's consumer reads these streams and hands these event types on."""
+    def subscribe(
+        self, streams: list[str], handlers: Mapping[str, Handler], *, ledger: bool = True
+    ) -> None:
+        """The service's consumer reads these streams and hands these event types on.
+        `ledger=False` for handlers that dedup by event id in their own writes."""
         topics = [self.settings.topics.for_stream(s) for s in streams]
         self.consumer = ConsumerRunner(
-            self.settings, self.service, topics, handlers, self.ledger, self.producer
+            self.settings,
+            self.service,
+            topics,
+            handlers,
+            self.ledger if ledger else None,
+            self.producer,
         )
 
     def run_in_background(self, task: BackgroundTask) -> None:

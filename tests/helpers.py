@@ -72,6 +72,34 @@ async def cleanup(settings: Settings) -> None:
         pass  # topics that were never created
 
 
+def org_event(path: str) -> CloudEvent:
+    """A small real event for exercising the consumer plumbing."""
+    from datetime import UTC, datetime
+
+    from shared.events.volunteers import OrgUnitUpdated
+
+    return CloudEvent.wrap(
+        OrgUnitUpdated(
+            path=path,
+            name=path,
+            level="community",
+            parent=None,
+            updated_by="t",
+            updated_at=datetime.now(UTC),
+        )
+    )
+
+
+async def handled(app: FastAPI, *events: CloudEvent) -> None:
+    """Waits until the running service's consumer has handled every one of these events."""
+    ledger = app.state.runtime.ledger
+
+    async def all_seen() -> bool:
+        return all([await ledger.seen(e.id) for e in events])
+
+    await eventually(all_seen, timeout=30)
+
+
 def token(settings: Settings, role: str, scope: str, sub: str | None = None) -> str:
     return mint_token(settings, role, scope, sub or f"{role}-{uuid.uuid4().hex[:8]}")
 

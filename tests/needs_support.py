@@ -23,7 +23,7 @@ from shared.events.volunteers import (
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import ensure_topics
 from shared.settings import Settings
-from tests.helpers import eventually, running
+from tests.helpers import handled, running
 
 DISTRICT = "zhongshan"
 STREET = "zhongshan.hongyan"
@@ -116,12 +116,7 @@ async def publish(settings: Settings, *payloads: EventPayload) -> list[CloudEven
 async def make_known(app: FastAPI, settings: Settings, *payloads: EventPayload) -> None:
     """Publishes the events and waits until the running needs service has handled them."""
     events = await publish(settings, *payloads)
-    ledger = app.state.runtime.ledger
-
-    async def handled() -> bool:
-        return all([await ledger.seen(e.id) for e in events])
-
-    await eventually(handled, timeout=30)
+    await handled(app, *events)
 
 
 @asynccontextmanager

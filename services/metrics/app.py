@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from services.metrics import api, consumers
-from services.metrics.projection import FactsAreTheLedger, Projection
+from services.metrics.projection import Projection
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
 
@@ -24,9 +24,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def wire(app: FastAPI, runtime: Runtime) -> None:
         projection = Projection(runtime.db, runtime.settings)
         app.state.projection = projection
-        runtime.subscribe(consumers.STREAMS, consumers.event_handlers(projection))
-        assert runtime.consumer is not None
-        runtime.consumer.ledger = FactsAreTheLedger()
+        # Facts record the event ids merged into them: the shared ledger's writes per event
+        # would only repeat that.
+        runtime.subscribe(consumers.STREAMS, consumers.event_handlers(projection), ledger=False)
         runtime.run_in_background(projection.run)
 
     app = create_service_app(

@@ -27,7 +27,6 @@ from shared.auth import in_scope
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.logging import get_logger
 from shared.mongo.client import Database
-from shared.mongo.ledger import ProcessedEvents
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -95,23 +94,6 @@ class FactCache:
 
     def knows(self, path: str) -> bool:
         return path in self._units
-
-
-class FactsAreTheLedger(ProcessedEvents):
-    """Every fact records the ids of the events merged into it, and the mirror answers from
-    memory; the runner's own ledger would cost a full-collection scan per event on FerretDB."""
-
-    def __init__(self) -> None:
-        pass
-
-    async def begin(self, event_id: str) -> bool:
-        return True
-
-    async def seen(self, event_id: str) -> bool:
-        return False
-
-    async def mark(self, event_id: str, event_type: str) -> bool:
-        return True
 
 
 class Projection:

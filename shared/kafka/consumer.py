@@ -49,7 +49,8 @@ class ConsumerRunner:
     service: str
     topics: list[str]
     handlers: Mapping[str, Handler]
-    ledger: ProcessedEvents
+    # None: the handlers record what they merged and dedup on their own.
+    ledger: ProcessedEvents | None
     producer: EventProducer
     group_id: str | None = None
     _consumer: AIOKafkaConsumer | None = field(default=None, init=False)
@@ -182,7 +183,7 @@ class ConsumerRunner:
             need_id=event.data.get("need_id"),
             event_type=event.type,
         ):
-            if not await self.ledger.begin(event.id):
+            if self.ledger is not None and not await self.ledger.begin(event.id):
                 CONSUMER_EVENTS.labels(self.service, topic, event.type, "duplicate").inc()
                 return
             try:
@@ -213,7 +214,8 @@ class ConsumerRunner:
                             self.settings.consumer_retry_max_s,
                         )
                     )
-            await self.ledger.mark(event.id, event.type)
+            if self.ledger is not None:
+                await self.ledger.mark(event.id, event.type)
             CONSUMER_DURATION.labels(self.service, event.type).observe(
                 time.perf_counter() - started
             )

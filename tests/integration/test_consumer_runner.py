@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.volunteers import OrgUnitUpdated
@@ -13,20 +12,7 @@ from shared.kafka.topics import ensure_topics
 from shared.mongo.client import create_client
 from shared.mongo.ledger import ProcessedEvents
 from shared.settings import Settings
-from tests.helpers import eventually, read_topic
-
-
-def org_event(path: str) -> CloudEvent:
-    return CloudEvent.wrap(
-        OrgUnitUpdated(
-            path=path,
-            name=path,
-            level="community",
-            parent=None,
-            updated_by="t",
-            updated_at=datetime.now(UTC),
-        )
-    )
+from tests.helpers import eventually, org_event, read_topic
 
 
 async def run_consumer(settings: Settings, handlers: dict[str, Handler]):  # type: ignore[no-untyped-def]

@@ -18,20 +18,7 @@ from shared.mongo.ledger import ProcessedEvents
 from shared.ops.dlq import dlq_topics, list_dead_letters, redrive
 from shared.ops.tail import EventFilter, tail
 from shared.settings import Settings
-from tests.helpers import eventually, read_topic, settings_env
-
-
-def org_event(path: str) -> CloudEvent:
-    return CloudEvent.wrap(
-        OrgUnitUpdated(
-            path=path,
-            name=path,
-            level="community",
-            parent=None,
-            updated_by="t",
-            updated_at=datetime.now(UTC),
-        )
-    )
+from tests.helpers import eventually, org_event, read_topic, settings_env
 
 
 async def tongxin(settings: Settings, *args: str, stdin: bytes = b"") -> tuple[int, str]:

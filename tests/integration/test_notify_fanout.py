@@ -7,7 +7,7 @@ import json
 
 from services.notify.channels import LogSmsProvider
 from shared.settings import Settings
-from tests.helpers import auth, events_of, eventually, read_topic
+from tests.helpers import auth, events_of, eventually, handled, read_topic
 from tests.integration.test_notify_support import (
     FAR,
     NEAR,
@@ -15,7 +15,6 @@ from tests.integration.test_notify_support import (
     B,
     approved,
     claimed,
-    handled,
     inbox,
     inbox_count,
     notify_service,

@@ -11,11 +11,10 @@ import httpx
 
 from services.notify.app import create_app
 from shared.settings import Settings
-from tests.helpers import auth
+from tests.helpers import auth, handled
 from tests.integration.test_notify_support import (
     A,
     B,
-    handled,
     inbox,
     inbox_count,
     notify_service,

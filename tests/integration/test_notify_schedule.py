@@ -8,12 +8,11 @@ from zoneinfo import ZoneInfo
 
 from services.notify.clock import ManualClock
 from shared.settings import Settings
-from tests.helpers import auth, eventually
+from tests.helpers import auth, eventually, handled
 from tests.integration.test_notify_support import (
     NEAR,
     A,
     approved,
-    handled,
     inbox_count,
     notify_service,
     notify_settings,

@@ -174,16 +174,6 @@ async def notify_service(
         yield client, app.state.notify, app
 
 
-async def handled(app: FastAPI, *events: CloudEvent) -> None:
-    """Waits until the service's consumer has handled every one of these events."""
-    ledger = app.state.runtime.ledger
-
-    async def all_seen() -> bool:
-        return all([await ledger.seen(e.id) for e in events])
-
-    await eventually(all_seen, timeout=30)
-
-
 async def settled(deps: NotifyDeps) -> None:
     """Waits until nothing is being sent and nothing is due."""
     await eventually(deps.dispatcher.idle, timeout=30)
