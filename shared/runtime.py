@@ -46,10 +46,16 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
 
     def subscribe(
-        self, streams: list[str], handlers: Mapping[str, Handler], *, ledger: bool = True
+        self,
+        streams: list[str],
+        handlers: Mapping[str, Handler],
+        *,
+        ledger: bool = True,
+        flush: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """The service's consumer reads these streams and hands these event types on.
-        `ledger=False` for handlers that dedup by event id in their own writes."""
+        `ledger=False` for handlers that dedup by event id in their own writes; `flush` stores
+        what the handlers gathered from a batch, before its offsets are committed."""
         topics = [self.settings.topics.for_stream(s) for s in streams]
         self.consumer = ConsumerRunner(
             self.settings,
@@ -58,6 +64,7 @@ class Runtime:
             handlers,
             self.ledger if ledger else None,
             self.producer,
+            flush=flush,
         )
 
     def run_in_background(self, task: BackgroundTask) -> None:

@@ -25,8 +25,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         projection = Projection(runtime.db, runtime.settings)
         app.state.projection = projection
         # Facts record the event ids merged into them: the shared ledger's writes per event
-        # would only repeat that.
-        runtime.subscribe(consumers.STREAMS, consumers.event_handlers(projection), ledger=False)
+        # would only repeat that. A batch's facts are stored together, before its commit.
+        runtime.subscribe(
+            consumers.STREAMS,
+            consumers.event_handlers(projection),
+            ledger=False,
+            flush=projection.flush,
+        )
         runtime.run_in_background(projection.run)
 
     app = create_service_app(

@@ -207,6 +207,24 @@ def merge(fact: Fact | None, event_id: str, payload: EventPayload) -> Fact | Non
     return merged
 
 
+Move = tuple[EventPayload, "Fact | None", "Fact"]
+
+
+def fold(
+    fact: Fact | None, events: Iterable[tuple[str, EventPayload]]
+) -> tuple[Fact | None, list[Move]]:
+    """The fact with the events merged in order (None when every one was merged before), and
+    each merge as (payload, before, after)."""
+    moves: list[Move] = []
+    current = fact
+    for event_id, payload in events:
+        merged = merge(current, event_id, payload)
+        if merged is not None:
+            moves.append((payload, current, merged))
+            current = merged
+    return (current if moves else None), moves
+
+
 def _earliest(times: Iterable[datetime | None]) -> datetime | None:
     present = [t for t in times if t is not None]
     return min(present) if present else None

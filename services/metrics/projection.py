@@ -10,6 +10,7 @@ configured, reloads the mirror now and then to pick up what other instances merg
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -22,11 +23,12 @@ from pymongo.errors import PyMongoError
 from services.metrics import domain, figures, series
 from services.metrics.domain import FACT_KINDS, Fact, FactKind, OrgUnitFact
 from services.metrics.figures import Window
-from services.metrics.repository import FactStore, Generations, Pointer, Versioned
+from services.metrics.repository import MAX_ATTEMPTS, FactStore, Generations, Pointer, Versioned
 from shared.auth import in_scope
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.logging import get_logger
 from shared.mongo.client import Database
+from shared.mongo.store import ConcurrencyConflict
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -109,6 +111,8 @@ class Projection:
         self._lock = asyncio.Lock()
         self._reload_at: float | None = None
         self._results: OrderedDict[tuple[Any, ...], tuple[int, float, Any]] = OrderedDict()
+        # Events the consumer's current batch brought, by fact, until `flush` stores them.
+        self._queued: dict[tuple[FactKind, str], dict[str, EventPayload]] = {}
 
     @property
     def generation(self) -> int:
@@ -117,22 +121,55 @@ class Projection:
     # --- writes -------------------------------------------------------------------------
 
     async def handle(self, event: CloudEvent, payload: EventPayload) -> None:
-        """The consumer's handler for every event type a figure depends on."""
+        """The consumer's handler for every event type a figure depends on: queues the event
+        for its fact; `flush` merges and stores what the consumer's batch queued."""
         key = domain.fact_key(payload)
-        if key is None:
+        if key is not None:
+            queued = self._queued.setdefault(key, {})
+            queued.setdefault(event.id, payload)
+
+    async def flush(self) -> None:
+        """Merges the queued events into their facts and stores every changed fact, one insert
+        per kind. A fact whose next version another instance stored first is merged again
+        onto that version. Runs before the consumer commits the batch's offsets, so events
+        queued here are never lost; a fact records the ids merged into it, so none counts twice.
+        """
+        if not self._queued:
             return
-        kind, fact_id = key
         await self.ready.wait()
         async with self._lock:
-            assert self.store is not None
-            known = self.cache.get(kind, fact_id)
-            if known is not None and event.id in known[0].applied:
-                return  # redelivered
-            stored = await self.store.apply(kind, fact_id, known, [(event.id, payload)])
-            if stored is not None:
-                self.cache.put(kind, *stored)
-                series.observe(payload, known[0] if known else None, stored[0])
-                series.FACTS.labels(kind).set(self.cache.count(kind))
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                assert self.store is not None
+                folds: dict[tuple[FactKind, str], tuple[int, Fact | None, list[domain.Move]]] = {}
+                writes: dict[FactKind, list[Versioned]] = defaultdict(list)
+                for (kind, fact_id), queued in self._queued.items():
+                    fact, version = self.cache.get(kind, fact_id) or (None, 0)
+                    merged, moves = domain.fold(fact, queued.items())
+                    folds[(kind, fact_id)] = (version + 1, merged, moves)
+                    if merged is not None:
+                        writes[kind].append((merged, version + 1))
+                taken: set[tuple[FactKind, str]] = set()
+                for kind, versions in writes.items():
+                    taken |= {(kind, i) for i in await self.store.insert_versions(kind, versions)}
+                for key, (version, merged, moves) in folds.items():
+                    if key in taken:
+                        continue
+                    del self._queued[key]
+                    if merged is not None:
+                        self.cache.put(key[0], merged, version)
+                        for payload, before, after in moves:
+                            series.observe(payload, before, after)
+                for kind in writes:
+                    series.FACTS.labels(kind).set(self.cache.count(kind))
+                if not taken:
+                    return
+                for kind, fact_id in taken:
+                    known = self.cache.get(kind, fact_id)
+                    newer = await self.store.newest_after(kind, fact_id, known[1] if known else 0)
+                    if newer is not None:
+                        self.cache.put(kind, *newer)
+                await asyncio.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
+            raise ConcurrencyConflict(f"{len(self._queued)} facts: gave up after {MAX_ATTEMPTS}")
 
     # --- the background loop ------------------------------------------------------------
 

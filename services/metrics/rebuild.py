@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from services.metrics import domain
-from services.metrics.domain import Fact, FactKind
+from services.metrics.domain import FactKind
 from services.metrics.repository import FactStore, Generations, Versioned
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.registry import UnknownEventType, payload_of
@@ -163,22 +163,20 @@ Facts = dict[tuple[FactKind, str], Versioned]
 async def write_first(store: FactStore, pending: Pending, bar: ProgressBar | None) -> Facts:
     """Folds each fact's events in memory and stores every fact as its version 1."""
     facts: Facts = {}
-    by_kind: dict[FactKind, list[Fact]] = defaultdict(list)
+    by_kind: dict[FactKind, list[Versioned]] = defaultdict(list)
     for (kind, key), events in pending.items():
-        fact: Fact | None = None
-        for event_id, payload in events:
-            fact = domain.merge(fact, event_id, payload) or fact
+        fact, _ = domain.fold(None, events)
         if fact is not None:
-            by_kind[kind].append(fact)
+            by_kind[kind].append((fact, 1))
             facts[(kind, key)] = (fact, 1)
     for kind, batch in by_kind.items():
         for start in range(0, len(batch), 500):
             chunk = batch[start : start + 500]
-            for taken in await store.insert_first(kind, chunk):
+            for taken in await store.insert_versions(kind, chunk):
                 # someone wrote it first (a live instance after the switch): merge with theirs
-                stored = await store.apply(kind, taken.id, None, pending[(kind, taken.id)])
+                stored = await store.apply(kind, taken, None, pending[(kind, taken)])
                 if stored is not None:
-                    facts[(kind, taken.id)] = stored
+                    facts[(kind, taken)] = stored
             if bar is not None:
                 bar.advance(len(chunk))
     return facts

@@ -1,12 +1,10 @@
 """MongoDB adapter of the metrics projection: insert-only fact versions in generations.
 
-Measured on FerretDB 1.24 (SQLite): its `{_id: x}` "pushdown" is a `json_each` scan of the
-whole table, so a lookup that misses, an update and a delete all cost O(collection) (a miss
-≈ 340 ms at 50,000 documents), while an insert is checked by the unique index (≈ 1 ms at
-any size). So facts are never updated: each change inserts the next version
-`<key>:<version>` (the unique insert is the arbiter between writers, as in
-shared.mongo.store), the newest versions are read once into memory at start, and lookups
-on the hot path hit memory. A rebuild writes each fact once, which also compacts history.
+Facts are never updated: each change inserts the next version `<key>:<version>` (the
+unique insert is the arbiter between writers, as in shared.mongo.store, and a consumer
+batch's changes go in one insert per kind), the newest versions are read once into memory
+at start, and lookups on the hot path hit memory. A rebuild writes each fact once, which
+also compacts history.
 
 A generation `n` is the set of collections `g<n>_<kind>`; the pointer document names the
 active one.
@@ -27,7 +25,7 @@ from services.metrics import domain
 from services.metrics.domain import Fact, FactKind
 from shared.events.envelope import EventPayload
 from shared.mongo.client import Database
-from shared.mongo.store import ConcurrencyConflict
+from shared.mongo.store import DUPLICATE_KEY, ConcurrencyConflict
 
 POINTER = "projection_pointer"
 GENERATIONS = "projection_generations"
@@ -146,22 +144,25 @@ class FactStore:
         except DuplicateKeyError:
             raise ConcurrencyConflict(version_id(fact.id, version)) from None
 
-    async def insert_first(self, kind: FactKind, facts: Sequence[Fact]) -> list[Fact]:
-        """Stores the facts as version 1, many at a time; returns those already there."""
-        taken: list[Fact] = []
-        for start in range(0, len(facts), BULK):
-            chunk = facts[start : start + BULK]
+    async def insert_versions(self, kind: FactKind, versions: Sequence[Versioned]) -> set[str]:
+        """Stores each (fact, version), many at a time; returns the ids of the facts whose
+        version another writer stored first."""
+        taken: set[str] = set()
+        for start in range(0, len(versions), BULK):
+            chunk = versions[start : start + BULK]
             try:
                 await self._collections[kind].insert_many(
-                    [_doc(f, 1) for f in chunk], ordered=False
+                    [_doc(f, v) for f, v in chunk], ordered=False
                 )
             except BulkWriteError as exc:
-                failed = {e["index"] for e in exc.details.get("writeErrors", [])}
-                taken += [f for i, f in enumerate(chunk) if i in failed]
+                errors = exc.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+                taken |= {chunk[e["index"]][0].id for e in errors}
         return taken
 
     async def newest_after(self, kind: FactKind, key: str, version: int) -> Versioned | None:
-        """The newest version above `version` (each probe is a scan on FerretDB: rare path)."""
+        """The newest version above `version`: one `_id` probe per version (a rare path)."""
         found: Versioned | None = None
         while True:
             doc = await self._collections[kind].find_one({"_id": version_id(key, version + 1)})
@@ -182,10 +183,8 @@ class FactStore:
         Returns the new (fact, version), or None when the fact held every event already."""
         fact, version = known if known is not None else (None, 0)
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            merged = fact
-            for event_id, payload in events:
-                merged = domain.merge(merged, event_id, payload) or merged
-            if merged is None or merged is fact:
+            merged, _ = domain.fold(fact, events)
+            if merged is None:
                 return None
             try:
                 await self.insert(kind, merged, version + 1)

@@ -191,8 +191,7 @@ async def post_need(
     eligibility.require_community(unit, cmd.community_id)
     body_hash = _body_hash(cmd)
     # With a key the id is derived from it, and the version-1 insert below decides: a repeat
-    # meets a taken version and is answered from the first commit (no lookup up front:
-    # on FerretDB 1.x a miss scans the whole collection).
+    # meets a taken version and is answered from the first commit (no lookup up front).
     if idempotency_key is None:
         need_id = str(uuid.uuid4())
     else:

@@ -6,14 +6,13 @@ stored as BSON dates so that filters and sorts on them compare times, not string
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from services.needs.domain import Need
 from shared.events.envelope import CloudEvent, EventPayload
-from shared.mongo.client import Database, Document
+from shared.mongo.client import Database, Document, find_by_ids
 from shared.mongo.store import AggregateStore, commit_id
 from shared.settings import Settings
 
@@ -53,8 +52,8 @@ class NeedsRepository:
     async def history(self, need_id: str, version: int) -> list[Document]:
         """The need's commits, oldest first, each fetched by its `_id`."""
         ids = [commit_id(need_id, v) for v in range(1, version + 1)]
-        commits = await asyncio.gather(*(self.store.commits.find_one({"_id": i}) for i in ids))
-        return [c for c in commits if c is not None]
+        found = await find_by_ids(self.store.commits, ids)
+        return [found[i] for i in ids if i in found]
 
     async def page(
         self,

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from services.volunteers.domain import Organization, OrgUnit, Team, Volunteer
 from services.volunteers.passbook import LedgerEntry, Passbook
 from shared.events.envelope import CloudEvent, EventPayload
-from shared.mongo.client import Database, Document
+from shared.mongo.client import Database, Document, find_by_ids
 from shared.mongo.store import AggregateStore, NewCommit, commit_id
 from shared.settings import Settings
 
@@ -183,9 +183,9 @@ class VolunteersRepository:
         )
 
     async def ledger(self, volunteer_id: str, version: int, limit: int) -> list[LedgerEntry]:
-        """The newest `limit` entries, newest first: one query for the commits by `_id`."""
+        """The newest `limit` entries, newest first: the commits looked up by `_id`."""
         ids = [commit_id(volunteer_id, v) for v in range(version, max(0, version - limit), -1)]
-        found = {c["_id"]: c async for c in self.passbooks.commits.find({"_id": {"$in": ids}})}
+        found = await find_by_ids(self.passbooks.commits, ids)
         return [
             LedgerEntry.model_validate(found[i]["meta"]["entry"])
             for i in ids

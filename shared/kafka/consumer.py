@@ -53,10 +53,19 @@ class ConsumerRunner:
     ledger: ProcessedEvents | None
     producer: EventProducer
     group_id: str | None = None
+    # Awaited after a batch's records were handled, before its offsets are committed: for
+    # handlers that gather a batch's effects and store them at once. Retried until it succeeds.
+    flush: Callable[[], Awaitable[None]] | None = None
     _consumer: AIOKafkaConsumer | None = field(default=None, init=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False)
     _stopping: bool = field(default=False, init=False)
     assigned: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+
+    def __post_init__(self) -> None:
+        if self.flush is not None and self.ledger is not None:
+            # The ledger marks each event done as it is handled, before the batch is flushed:
+            # a crash in between would lose what the flush was to store.
+            raise ValueError("a consumer with a flush dedups in its own writes: no ledger")
 
     async def start(self) -> None:
         s = self.settings
@@ -112,10 +121,29 @@ class ConsumerRunner:
                         break  # stopping in the middle of an outage: this record comes again
                     offsets[tp] = record.offset + 1
                     handled += 1
-            if offsets:
+            if offsets and await self._flushed():
                 await self._commit(offsets)
             CONSUMER_BATCH.labels(self.service).observe(handled)
             await self._record_lag()
+
+    async def _flushed(self) -> bool:
+        """True once `flush` succeeded; False when stopping after it failed (the batch's
+        offsets stay uncommitted and its records come again)."""
+        attempt = 0
+        while self.flush is not None:
+            try:
+                await self.flush()
+                return True
+            except Exception as exc:
+                if self._stopping:
+                    return False
+                # What the batch gathered is kept for the next call; its offsets wait for it.
+                attempt += 1
+                log.warning("consumer_flush_failed", error=repr(exc), attempt=attempt)
+                await asyncio.sleep(
+                    backoff_s(attempt, 0.5, max(1.0, self.settings.consumer_retry_max_s))
+                )
+        return True
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         assert self._consumer is not None

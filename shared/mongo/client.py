@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.settings import Settings
@@ -23,3 +26,18 @@ def create_client(settings: Settings) -> AsyncMongoClient[Document]:
         socketTimeoutMS=timeout * 3,
         retryWrites=False,  # FerretDB 1.x has no retryable writes; our writes are idempotent
     )
+
+
+async def find_by_ids(
+    collection: AsyncCollection[Document],
+    ids: Iterable[Any],
+    projection: Document | None = None,
+) -> dict[Any, Document]:
+    """The documents with these `_id`s, keyed by `_id`: one lookup each, run concurrently.
+
+    A lookup by `_id` uses the `_id` index on MongoDB and on our FerretDB build alike, while
+    FerretDB 1.x answers `{"_id": {"$in": [...]}}` by scanning the whole collection.
+    """
+    wanted = list(dict.fromkeys(ids))
+    found = await asyncio.gather(*(collection.find_one({"_id": i}, projection) for i in wanted))
+    return {doc["_id"]: doc for doc in found if doc is not None}

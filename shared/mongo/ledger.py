@@ -1,9 +1,8 @@
 """The processed-event ledger: an event id stored once means its effect happened once.
 
-Insert-only on the common path: FerretDB 1.x answers every lookup with a table scan, but
-a unique insert costs the same at any size. `begin` inserts the id into a `started`
-collection; only when that id is already there (a redelivery, rare) does it look up
-whether the earlier attempt finished.
+Insert-only on the common path: one round trip per step, the unique index deciding.
+`begin` inserts the id into a `started` collection; only when that id is already there
+(a redelivery, rare) does it look up whether the earlier attempt finished.
 """
 
 from __future__ import annotations

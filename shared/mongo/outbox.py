@@ -13,7 +13,7 @@ from shared.events.envelope import CloudEvent
 from shared.kafka.producer import EventProducer
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_FAILURES, OUTBOX_PENDING, OUTBOX_PUBLISHED
-from shared.mongo.client import Database, Document
+from shared.mongo.client import Database, Document, find_by_ids
 from shared.mongo.store import OUTBOX, AggregateStore, parse_events
 
 log = get_logger(__name__)
@@ -89,8 +89,6 @@ class Relay:
         if not markers:
             return 0
         now = datetime.now(UTC)
-        # One query per aggregate for the commits and one for their heads: FerretDB 1.x (SQLite)
-        # answers even an `_id` lookup with a table scan, so per-marker lookups cost O(n) each.
         stores = {
             name: AggregateStore(self._db, name) for name in {m["aggregate"] for m in markers}
         }
@@ -98,11 +96,11 @@ class Relay:
         heads: dict[str, int] = {}
         for name, store in stores.items():
             ids = [m["commit_id"] for m in markers if m["aggregate"] == name]
-            found = [c async for c in store.commits.find({"_id": {"$in": ids}})]
-            commits.update((c["_id"], c) for c in found)
-            owners = list({c["aggregate_id"] for c in found})
-            async for h in store.heads.find({"_id": {"$in": owners}}, {"_version": 1}):
-                heads[f"{name}/{h['_id']}"] = int(h["_version"])
+            found = await find_by_ids(store.commits, ids)
+            commits.update(found)
+            owners = {c["aggregate_id"] for c in found.values()}
+            for owner, h in (await find_by_ids(store.heads, owners, {"_version": 1})).items():
+                heads[f"{name}/{owner}"] = int(h["_version"])
         ready: list[tuple[Document, Document]] = []
         for marker in markers:
             commit = commits.get(marker["commit_id"])
@@ -123,9 +121,9 @@ class Relay:
         for topic, events in by_topic.items():
             await self._producer.publish(topic, events)
             OUTBOX_PUBLISHED.labels(self._service, topic).inc(len(events))
-        # Deleting the markers records the publication, in one bulk write: FerretDB 1.x scans
-        # the whole collection for every update, so stamping each commit cost O(commits) per
-        # event. A relay that dies before this delete publishes again; consumers dedup by id.
+        # Deleting the markers records the publication, in one write over the small outbox
+        # collection. A relay that dies before this delete publishes again; consumers dedup
+        # by event id.
         if ready:
             await self._outbox.delete_many({"_id": {"$in": [m["_id"] for m, _ in ready]}})
         return sum(len(v) for v in by_topic.values())

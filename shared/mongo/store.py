@@ -53,9 +53,9 @@ class AggregateStore:
     async def load(self, aggregate_id: str) -> tuple[Document | None, int]:
         """The state the head holds and its version (None, 0 when there is none).
 
-        No probe for newer commits here (on FerretDB a miss scans the whole commits
-        collection): a head left behind is caught when `commit` meets the taken version,
-        which rolls the head forward before raising ConcurrencyConflict."""
+        No probe for newer commits here (one round trip per read): a head left behind is
+        caught when `commit` meets the taken version, which rolls the head forward before
+        raising ConcurrencyConflict."""
         head = await self.heads.find_one({"_id": aggregate_id})
         if head is None:
             return None, 0
@@ -195,11 +195,10 @@ class AggregateStore:
 
     async def write_head(self, aggregate_id: str, state: Document, version: int) -> None:
         doc = {**state, "_id": aggregate_id, "_version": version}
-        # A first version is inserted outright (an insert costs the same at any size). Later
-        # ones read first: on FerretDB an upsert whose filter matches nothing scans the whole
-        # collection before failing on the duplicate _id. Replacing only the version we saw
-        # keeps MongoDB's compare-and-set; on FerretDB a late stale write can still land, and
-        # the next writer meets the taken version and rolls the head forward.
+        # A first version is inserted outright. Later ones read first and replace only the
+        # version they saw: a compare-and-set on MongoDB; on FerretDB (no atomic
+        # find-and-replace) a late stale write can still land, and the next writer meets the
+        # taken version and rolls the head forward.
         head = None
         if version > 1:
             head = await self.heads.find_one({"_id": aggregate_id}, {"_version": 1})
@@ -213,11 +212,6 @@ class AggregateStore:
                     return
         if int(head["_version"]) < version:
             await self.heads.replace_one({"_id": aggregate_id, "_version": head["_version"]}, doc)
-
-    async def history(self, aggregate_id: str) -> list[Document]:
-        """Every commit of one aggregate, oldest first."""
-        cursor = self.commits.find({"aggregate_id": aggregate_id}).sort("version", 1)
-        return [c async for c in cursor]
 
 
 def _strip(head: Document) -> Document:

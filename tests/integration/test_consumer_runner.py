@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
 
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.volunteers import OrgUnitUpdated
@@ -15,7 +18,11 @@ from shared.settings import Settings
 from tests.helpers import eventually, org_event, read_topic
 
 
-async def run_consumer(settings: Settings, handlers: dict[str, Handler]):  # type: ignore[no-untyped-def]
+async def run_consumer(  # type: ignore[no-untyped-def]
+    settings: Settings,
+    handlers: dict[str, Handler],
+    flush: Callable[[], Awaitable[None]] | None = None,
+):
     await ensure_topics(settings)
     producer = EventProducer(settings)
     await producer.start()
@@ -26,8 +33,10 @@ async def run_consumer(settings: Settings, handlers: dict[str, Handler]):  # typ
         "runnertest",
         [settings.topics.volunteers],
         handlers,
-        ProcessedEvents(db),
+        # A runner with a flush dedups in what it stores; the others use the ledger.
+        None if flush else ProcessedEvents(db),
         producer,
+        flush=flush,
     )
     await runner.start()
     await asyncio.wait_for(runner.assigned.wait(), 30)
@@ -110,4 +119,90 @@ async def test_same_event_delivered_twice_changes_nothing_the_second_time(
     finally:
         await runner.stop()
         await producer.stop()
+        await mongo.close()
+
+
+async def test_a_failing_flush_is_retried_and_what_the_batch_gathered_is_stored_once(
+    settings: Settings,
+) -> None:
+    gathered: list[str] = []
+    stored: list[str] = []
+    calls: list[int] = []
+
+    async def gather(event: CloudEvent, payload: EventPayload) -> None:
+        gathered.append(event.id)
+
+    async def flush() -> None:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise ConnectionError("store down")
+        stored.extend(gathered)
+        gathered.clear()
+
+    producer, mongo, _, runner = await run_consumer(settings, {OrgUnitUpdated.type: gather}, flush)
+    try:
+        events = [org_event("f.l.u"), org_event("f.l.u"), org_event("f.l.u")]
+        await producer.publish(settings.topics.volunteers, events)
+        await eventually(lambda: asyncio.sleep(0, result=len(stored) == 3), timeout=20)
+        assert sorted(stored) == sorted(e.id for e in events)
+        assert len(calls) >= 3
+    finally:
+        await runner.stop()
+        await producer.stop()
+        await mongo.close()
+
+
+async def test_a_runner_stopped_while_its_flush_fails_commits_nothing_so_the_batch_comes_again(
+    settings: Settings,
+) -> None:
+    first: list[str] = []
+
+    async def never(event: CloudEvent, payload: EventPayload) -> None:
+        first.append(event.id)
+
+    async def failing() -> None:
+        raise ConnectionError("store down")
+
+    producer, mongo, _, runner = await run_consumer(settings, {OrgUnitUpdated.type: never}, failing)
+    event = org_event("s.t.o")
+    try:
+        await producer.publish(settings.topics.volunteers, [event])
+        await eventually(lambda: asyncio.sleep(0, result=event.id in first))
+    finally:
+        await runner.stop()
+        await producer.stop()
+        await mongo.close()
+
+    again: list[str] = []
+
+    async def keep(event: CloudEvent, payload: EventPayload) -> None:
+        again.append(event.id)
+
+    # A new runner of the same group: the offset was never committed.
+    producer, mongo, _, runner = await run_consumer(settings, {OrgUnitUpdated.type: keep})
+    try:
+        await eventually(lambda: asyncio.sleep(0, result=event.id in again), timeout=30)
+    finally:
+        await runner.stop()
+        await producer.stop()
+        await mongo.close()
+
+
+async def test_a_runner_takes_a_flush_or_a_ledger_not_both(settings: Settings) -> None:
+    async def flush() -> None:
+        return None
+
+    mongo = create_client(settings)
+    try:
+        with pytest.raises(ValueError, match="no ledger"):
+            ConsumerRunner(
+                settings,
+                "runnertest",
+                [settings.topics.volunteers],
+                {},
+                ProcessedEvents(mongo[settings.database_name("runnertest")]),
+                EventProducer(settings),
+                flush=flush,
+            )
+    finally:
         await mongo.close()
