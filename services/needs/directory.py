@@ -7,6 +7,7 @@ the event that wrote them (`as_of`) and are only replaced by a newer one.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -29,6 +30,10 @@ from shared.events.volunteers import (
 )
 from shared.mongo.client import Database, Document
 
+# How long a known org unit is answered from memory: every post names its community, and
+# units are added or renamed rarely (a rename reaches other replicas within this time).
+ORG_UNIT_TTL_S = 30.0
+
 
 class Directory:
     def __init__(self, db: Database) -> None:
@@ -36,12 +41,20 @@ class Directory:
         self.volunteers = db["known_volunteers"]
         self.teams = db["known_teams"]
         self.organizations = db["known_organizations"]
+        self._units: dict[str, tuple[float, KnownOrgUnit]] = {}
 
     # reads -----------------------------------------------------------------------------
 
     async def org_unit(self, path: str) -> KnownOrgUnit | None:
+        held = self._units.get(path)
+        if held is not None and time.monotonic() - held[0] < ORG_UNIT_TTL_S:
+            return held[1]
         doc = await self.org_units.find_one({"_id": path})
-        return None if doc is None else KnownOrgUnit(doc["_id"], doc["name"], doc["level"])
+        if doc is None:
+            return None  # not remembered: the unit may be announced any moment
+        unit = KnownOrgUnit(doc["_id"], doc["name"], doc["level"])
+        self._units[path] = (time.monotonic(), unit)
+        return unit
 
     async def volunteer(self, volunteer_id: str) -> KnownVolunteer | None:
         doc = await self.volunteers.find_one({"_id": volunteer_id})
@@ -73,6 +86,7 @@ class Directory:
             {"name": e.name, "level": e.level, "parent": e.parent},
             e.updated_at,
         )
+        self._units.pop(e.path, None)  # this replica reads the stored (newest) one next
 
     async def record_volunteer(self, e: VolunteerRegistered) -> None:
         as_of = e.updated_at if isinstance(e, VolunteerUpdated) else e.registered_at

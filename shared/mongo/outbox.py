@@ -18,6 +18,8 @@ from shared.mongo.store import OUTBOX, AggregateStore, parse_events
 
 log = get_logger(__name__)
 
+# A marker its writer has not set `stored` after this long is checked against its commit.
+WRITER_GRACE = timedelta(seconds=3)
 # A marker whose commit is still missing after this long belongs to a write that lost.
 ORPHAN_GRACE = timedelta(seconds=30)
 
@@ -83,40 +85,60 @@ class Relay:
             self._wakeup.clear()
 
     async def publish_pending(self) -> int:
-        """One pass: publishes what the outbox holds, oldest first. Returns events sent."""
+        """One pass: publishes what the outbox holds, oldest first. Returns events sent.
+
+        A marker its writer set `stored` is published as it is. Any other marker, once older
+        than WRITER_GRACE, is checked against its commit: its writer died after the commit
+        (the head is healed here) or before it (the marker is dropped once it is old). Until
+        then the later markers of its aggregate wait, so that each aggregate's events keep
+        their order."""
         markers = await self._outbox.find({}).sort("seq", 1).limit(self._batch_size).to_list()
         OUTBOX_PENDING.labels(self._service).set(len(markers))
         if not markers:
             return 0
         now = datetime.now(UTC)
-        stores = {
-            name: AggregateStore(self._db, name) for name in {m["aggregate"] for m in markers}
-        }
+        # A young marker not yet `stored` is most likely a writer still at work: not read.
+        unsure = [
+            m for m in markers if not m.get("stored") and now - m["created_at"] > WRITER_GRACE
+        ]
+        stores = {name: AggregateStore(self._db, name) for name in {m["aggregate"] for m in unsure}}
         commits: dict[str, Document] = {}
         heads: dict[str, int] = {}
         for name, store in stores.items():
-            ids = [m["commit_id"] for m in markers if m["aggregate"] == name]
+            ids = [m["commit_id"] for m in unsure if m["aggregate"] == name]
             found = await find_by_ids(store.commits, ids)
             commits.update(found)
             owners = {c["aggregate_id"] for c in found.values()}
             for owner, h in (await find_by_ids(store.heads, owners, {"_version": 1})).items():
                 heads[f"{name}/{owner}"] = int(h["_version"])
-        ready: list[tuple[Document, Document]] = []
+        waiting: set[str] = set()
+        ready: list[tuple[Document, Document]] = []  # (marker, what holds its events)
         for marker in markers:
             commit = commits.get(marker["commit_id"])
+            owner = f"{marker['aggregate']}/{marker['commit_id'].rpartition(':')[0]}"
+            if owner in waiting:
+                continue
+            if marker.get("stored"):
+                ready.append((marker, marker))
+                continue
+            if now - marker["created_at"] <= WRITER_GRACE:
+                waiting.add(owner)
+                continue
             if commit is None or commit["batch"] != marker["_id"]:
                 if now - marker["created_at"] > ORPHAN_GRACE:
                     await self._outbox.delete_one({"_id": marker["_id"]})
+                elif commit is None:
+                    waiting.add(owner)
                 continue
             ready.append((marker, commit))
             # Heals a head left behind by a writer that died right after its commit.
-            if heads.get(f"{marker['aggregate']}/{commit['aggregate_id']}", 0) < commit["version"]:
+            if heads.get(owner, 0) < commit["version"]:
                 await stores[marker["aggregate"]].write_head(
                     commit["aggregate_id"], commit["state"], commit["version"]
                 )
         by_topic: dict[str, list[CloudEvent]] = defaultdict(list)
-        for _, commit in ready:
-            for topic, event in parse_events(commit):
+        for _, source in ready:
+            for topic, event in parse_events(source):
                 by_topic[topic].append(event)
         for topic, events in by_topic.items():
             await self._producer.publish(topic, events)

@@ -9,9 +9,10 @@ a cache of the newest commit for queries; a writer that meets a taken version ro
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -43,12 +44,51 @@ def commit_id(aggregate_id: str, version: int) -> str:
     return f"{aggregate_id}:{version:010d}"
 
 
+class GroupCommit:
+    """Commits that arrive while a bulk write is in flight wait and go together in the next
+    one: a few round trips for many concurrent writers, and no wait for a writer alone."""
+
+    MAX_BATCH = 200
+
+    def __init__(self, write: Callable[[Sequence[NewCommit]], Awaitable[list[bool]]]) -> None:
+        self._write = write
+        self._waiting: list[tuple[NewCommit, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, commit: NewCommit) -> bool:
+        """True when stored, False when that version was taken; raises what the write raised."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((commit, done))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._drain())
+        return await done
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[: self.MAX_BATCH]
+                del self._waiting[: self.MAX_BATCH]
+                try:
+                    stored = await self._write([c for c, _ in batch])
+                except Exception as exc:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for (_, done), ok in zip(batch, stored, strict=True):
+                    if not done.done():
+                        done.set_result(ok)
+        finally:
+            self._writer = None
+
+
 class AggregateStore:
     def __init__(self, db: Database, name: str) -> None:
         self.name = name
         self.heads = db[name]
         self.commits = db[f"{name}_commits"]
         self.outbox = db[OUTBOX]
+        self._group = GroupCommit(self.commit_many)
 
     async def load(self, aggregate_id: str) -> tuple[Document | None, int]:
         """The state the head holds and its version (None, 0 when there is none).
@@ -83,52 +123,22 @@ class AggregateStore:
         meta: Document | None = None,
     ) -> int:
         """Stores `state` as version expected+1 with its (topic, event) pairs, or raises
-        ConcurrencyConflict. Returns the new version."""
-        version = expected_version + 1
-        cid = commit_id(aggregate_id, version)
-        batch = str(uuid.uuid4())
-        now = datetime.now(UTC)
-        if events:
-            # The marker goes first so that no stored commit can be missed by the relay;
-            # a marker whose commit never landed is dropped by the relay.
-            await self.outbox.insert_one(
-                {
-                    "_id": batch,
-                    "aggregate": self.name,
-                    "commit_id": cid,
-                    "seq": time.time_ns(),
-                    "created_at": now,
-                }
-            )
-        try:
-            await self.commits.insert_one(
-                {
-                    "_id": cid,
-                    "aggregate_id": aggregate_id,
-                    "version": version,
-                    "batch": batch,
-                    "state": state,
-                    "events": [
-                        {"topic": topic, "id": e.id, "type": e.type, "body": e.model_dump_json()}
-                        for topic, e in events
-                    ],
-                    "meta": meta or {},
-                    "created_at": now,
-                }
-            )
-        except DuplicateKeyError:
-            if events:
-                await self.outbox.delete_one({"_id": batch})
+        ConcurrencyConflict. Returns the new version. Commits made while others are being
+        written go to MongoDB together (`GroupCommit`)."""
+        stored = await self._group.submit(
+            NewCommit(aggregate_id, expected_version, state, events, meta)
+        )
+        if not stored:
             # The head may lag behind the commits: the retry must see the newest state.
             await self.roll_forward(aggregate_id)
-            raise ConcurrencyConflict(cid) from None
-        await self.write_head(aggregate_id, state, version)
-        return version
+            raise ConcurrencyConflict(commit_id(aggregate_id, expected_version + 1))
+        return expected_version + 1
 
     async def commit_many(self, commits: Sequence[NewCommit]) -> list[bool]:
-        """Stores many commits with a few bulk writes and the guarantees of `commit`: markers
-        first, then one unordered insert of the commits in which the unique `_id` decides
-        each one. Returns per commit True (stored) or False (that version was taken)."""
+        """Stores many commits with a few bulk writes and the guarantees of `commit`: outbox
+        markers (with the events) first, then one unordered insert of the commits in which
+        the unique `_id` decides each one, then the heads, then the markers of the stored
+        ones are set `stored`. Returns per commit True (stored) or False (version taken)."""
         if not commits:
             return []
         now = datetime.now(UTC)
@@ -138,6 +148,10 @@ class AggregateStore:
         markers = []
         for i, (c, batch) in enumerate(zip(commits, batches, strict=True)):
             cid = commit_id(c.aggregate_id, c.expected_version + 1)
+            events = [
+                {"topic": topic, "id": e.id, "type": e.type, "body": e.model_dump_json()}
+                for topic, e in c.events
+            ]
             docs.append(
                 {
                     "_id": cid,
@@ -145,15 +159,12 @@ class AggregateStore:
                     "version": c.expected_version + 1,
                     "batch": batch,
                     "state": c.state,
-                    "events": [
-                        {"topic": topic, "id": e.id, "type": e.type, "body": e.model_dump_json()}
-                        for topic, e in c.events
-                    ],
+                    "events": events,
                     "meta": c.meta or {},
                     "created_at": now,
                 }
             )
-            if c.events:
+            if events:
                 markers.append(
                     {
                         "_id": batch,
@@ -161,6 +172,10 @@ class AggregateStore:
                         "commit_id": cid,
                         "seq": seq + i,
                         "created_at": now,
+                        # Set once the commit and its head are stored: the relay then
+                        # publishes these events without reading the commit.
+                        "stored": False,
+                        "events": events,
                     }
                 )
         if markers:
@@ -188,9 +203,16 @@ class AggregateStore:
             except BulkWriteError as exc:
                 if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
                     raise
-        for c, ok in zip(commits, stored, strict=True):
-            if ok and c.expected_version > 0:
-                await self.write_head(c.aggregate_id, c.state, c.expected_version + 1)
+        await asyncio.gather(
+            *(
+                self.write_head(c.aggregate_id, c.state, c.expected_version + 1)
+                for c, ok in zip(commits, stored, strict=True)
+                if ok and c.expected_version > 0
+            )
+        )
+        done = [m["_id"] for m in markers if m["_id"] not in {batches[i] for i in taken}]
+        if done:
+            await self.outbox.update_many({"_id": {"$in": done}}, {"$set": {"stored": True}})
         return stored
 
     async def write_head(self, aggregate_id: str, state: Document, version: int) -> None:

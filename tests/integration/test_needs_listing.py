@@ -4,6 +4,7 @@ skip while needs keep arriving, and only the needs the caller may see."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -65,7 +66,8 @@ async def test_pages_neither_repeat_nor_skip_while_needs_are_being_added(
         everything = await all_pages(client, admin, limit=7)
         ids = [n["id"] for n in everything]
         assert set(ids) == set(existing) | set(added) and len(ids) == len(set(ids))
-        order = [(n["created_at"], n["id"]) for n in everything]
+        # as times: a created_at on a whole second is written without its fraction
+        order = [(datetime.fromisoformat(n["created_at"]), n["id"]) for n in everything]
         assert order == sorted(order, reverse=True), "newest first"
 
 
