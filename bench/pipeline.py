@@ -23,6 +23,7 @@ from bench.profile import Profiler
 from bench.raw_kafka import Produced, consume_in_child, produce
 from bench.stats import Figure, Goal, median, rate_from_samples, unavailable
 from shared.events.envelope import CloudEvent, EventPayload
+from shared.events.registry import payload_of
 from shared.kafka.topics import ensure_topics
 from shared.settings import Settings
 
@@ -360,4 +361,27 @@ async def run(cfg: BenchConfig, stored: int, prefix: str = "1. pipeline") -> Pip
         )
     )
     ratios = {c.label: f.ratio for c, f in zip(CONSUMERS, figures, strict=False)}
+    if stored == cfg.sizes[0]:
+        figures.append(parse_ceiling(cfg, figures[0], prefix))
     return PipelineResult(figures, ratios)
+
+
+def parse_ceiling(cfg: BenchConfig, metrics: Figure, prefix: str) -> Figure:
+    """What reading alone costs in Python: the runner's parse of each record (CloudEvent,
+    then its typed payload), no I/O, against the raw consumer rates of the metrics rounds.
+    No consumer that parses its events can do better than this ratio."""
+    events = [e.to_bytes() for e in Campaign().batch(cfg.pipeline_events, ("needs", "volunteers"))]
+    runs: list[float] = []
+    for _ in range(max(cfg.rounds, len(metrics.baseline_runs))):
+        started = time.perf_counter()
+        for raw in events:
+            payload_of(CloudEvent.from_bytes(raw))
+        runs.append(len(events) / (time.perf_counter() - started))
+    return Figure(
+        "pipeline",
+        f"{prefix} · parse only (CloudEvent + payload, no I/O)",
+        "events/s",
+        ours_runs=runs,
+        baseline_runs=list(metrics.baseline_runs),
+        note="in the harness process (CPU 1); baseline: the raw consumer of the metrics rounds",
+    )

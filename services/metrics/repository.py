@@ -197,10 +197,10 @@ class FactStore:
         raise ConcurrencyConflict(f"{kind} {key}: gave up after {MAX_ATTEMPTS} attempts")
 
     async def newest(self, kind: FactKind) -> dict[str, Versioned]:
-        """The newest version of every fact (a full scan: at start and on refresh only)."""
-        docs: list[dict[str, Any]] = await self._collections[kind].find({}).to_list()
+        """The newest version of every fact (a full scan: at start and on refresh only),
+        streamed: memory holds one document per fact, not every version."""
         newest: dict[str, dict[str, Any]] = {}
-        for doc in docs:
+        async for doc in self._collections[kind].find({}):
             held = newest.get(doc["key"])
             if held is None or held["version"] < doc["version"]:
                 newest[doc["key"]] = doc

@@ -113,18 +113,27 @@ class ConsumerRunner:
             if not batch:
                 await self._record_lag()
                 continue
-            offsets: dict[TopicPartition, int] = {}
-            handled = 0
-            for tp, records in batch.items():
-                for record in records:
-                    if not await self._handle(record):
-                        break  # stopping in the middle of an outage: this record comes again
-                    offsets[tp] = record.offset + 1
-                    handled += 1
+            # Partitions are handled side by side, each in its own order (as replicas would).
+            done = await asyncio.gather(*(self._handle_partition(r) for r in batch.values()))
+            offsets = {tp: n for tp, (n, _) in zip(batch, done, strict=True) if n is not None}
+            handled = sum(count for _, count in done)
             if offsets and await self._flushed():
                 await self._commit(offsets)
             CONSUMER_BATCH.labels(self.service).observe(handled)
             await self._record_lag()
+
+    async def _handle_partition(
+        self, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> tuple[int | None, int]:
+        """Handles one partition's records in order: the offset to commit, and how many."""
+        next_offset: int | None = None
+        count = 0
+        for record in records:
+            if not await self._handle(record):
+                break  # stopping in the middle of an outage: this record comes again
+            next_offset = record.offset + 1
+            count += 1
+        return next_offset, count
 
     async def _flushed(self) -> bool:
         """True once `flush` succeeded; False when stopping after it failed (the batch's
