@@ -44,6 +44,7 @@ class Runtime:
         self.consumer: ConsumerRunner | None = None
         self._background: list[BackgroundTask] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._checks: dict[str, Callable[[], str | None]] = {}
 
     def subscribe(
         self,
@@ -66,6 +67,10 @@ class Runtime:
             self.producer,
             flush=flush,
         )
+
+    def require(self, name: str, check: Callable[[], str | None]) -> None:
+        """Not ready while `check` says what is missing (for state the service must load)."""
+        self._checks[name] = check
 
     def run_in_background(self, task: BackgroundTask) -> None:
         self._background.append(task)
@@ -112,6 +117,10 @@ class Runtime:
             await self.producer.ping(2.0)
         except Exception as exc:
             problems["kafka"] = f"Kafka unreachable: {type(exc).__name__}: {exc}"[:300]
+        for name, check in self._checks.items():
+            missing = check()
+            if missing:
+                problems[name] = missing
         return problems
 
 

@@ -33,6 +33,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             flush=projection.flush,
         )
         runtime.run_in_background(projection.run)
+        runtime.require(
+            "projection",
+            lambda: None if projection.ready.is_set() else "统计数据加载中 / facts still loading",
+        )
 
     app = create_service_app(
         "metrics",

@@ -3,6 +3,7 @@ category names, the dashboard's files, restarts and events that arrive out of or
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import date, timedelta
 from typing import Any
@@ -249,3 +250,16 @@ async def test_two_instances_sharing_the_partitions_each_answer_the_whole_distri
         await caught_up(first, settings, d)
         await caught_up(second, settings, d)
         assert await _district_figures(first, settings) == await _district_figures(second, settings)
+
+
+async def test_an_instance_is_not_ready_until_its_facts_are_loaded(settings: Settings) -> None:
+    app = create_app(settings)
+    async with running(app) as client:
+        await asyncio.wait_for(app.state.projection.ready.wait(), 30)
+        assert (await client.get("/readyz")).status_code == 200
+        app.state.projection.ready.clear()  # as before its first load finished
+        resp = await client.get("/readyz")
+        assert resp.status_code == 503
+        assert "projection" in resp.json()["reasons"]
+        app.state.projection.ready.set()
+        assert (await client.get("/readyz")).status_code == 200

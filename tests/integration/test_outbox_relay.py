@@ -1,0 +1,109 @@
+"""The relay on the real FerretDB and Kafka: the common path and a writer that died mid-way."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from shared.events.envelope import CloudEvent
+from shared.kafka.producer import EventProducer
+from shared.kafka.topics import ensure_topics
+from shared.mongo.client import Database, create_client
+from shared.mongo.outbox import WRITER_GRACE, Relay
+from shared.mongo.store import AggregateStore
+from shared.settings import Settings
+from tests.helpers import events_of, org_event, read_topic
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    client = create_client(settings)
+    yield client[settings.database_name("storetest")]
+    await client.close()
+
+
+@pytest.fixture
+async def relay(settings: Settings, db: Database) -> AsyncIterator[Relay]:
+    await ensure_topics(settings)
+    producer = EventProducer(settings)
+    await producer.start()
+    yield Relay(db, producer, "storetest")
+    await producer.stop()
+
+
+async def die_after_commit(
+    store: AggregateStore, aggregate: str, version: int, topic: str, e: CloudEvent
+) -> None:
+    """A writer that stores its commit and dies before its head and the `stored` mark."""
+
+    async def crash(*_: object) -> None:
+        raise ConnectionError("killed")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "write_head", crash)
+        with pytest.raises(ConnectionError):
+            await store.commit(aggregate, version, {"v": version + 1}, [(topic, e)])
+
+
+async def age_markers(db: Database) -> None:
+    """Moves every marker back past the writers' grace, as time would."""
+    async for marker in db["outbox"].find({}):
+        older = marker["created_at"] - WRITER_GRACE - timedelta(seconds=1)
+        await db["outbox"].update_one({"_id": marker["_id"]}, {"$set": {"created_at": older}})
+
+
+async def test_stored_commits_are_published_from_their_markers_and_the_outbox_empties(
+    settings: Settings, db: Database, relay: Relay
+) -> None:
+    store = AggregateStore(db, "things")
+    topic = settings.topics.volunteers
+    first, second = org_event("a.b.c"), org_event("a.b.c")
+    await store.commit("t1", 0, {"v": 1}, [(topic, first)])
+    await store.commit("t1", 1, {"v": 2}, [(topic, second)])
+    assert all([m["stored"] async for m in db["outbox"].find({})])
+    assert await relay.publish_pending() == 2
+    assert await db["outbox"].count_documents({}) == 0
+    published = events_of(await read_topic(settings, topic, expect=2))
+    assert [e.id for e in published] == [first.id, second.id]
+
+
+async def test_a_writer_that_died_after_its_commit_is_published_after_the_grace_and_its_head_healed(
+    settings: Settings, db: Database, relay: Relay
+) -> None:
+    store = AggregateStore(db, "things")
+    topic = settings.topics.volunteers
+    first, lost = org_event("a.b.c"), org_event("a.b.c")
+    await store.commit("t2", 0, {"v": 1}, [(topic, first)])
+    await relay.publish_pending()
+    await die_after_commit(store, "t2", 1, topic, lost)
+    assert await store.load("t2") == ({"v": 1}, 1)  # the head lags behind the commit
+
+    assert await relay.publish_pending() == 0  # its writer may still be at work
+    await age_markers(db)
+    assert await relay.publish_pending() == 1
+    assert await store.load("t2") == ({"v": 2}, 2)
+    published = events_of(await read_topic(settings, topic, expect=2))
+    assert [e.id for e in published] == [first.id, lost.id]
+
+
+async def test_an_aggregate_keeps_its_order_behind_a_commit_not_yet_marked_stored(
+    settings: Settings, db: Database, relay: Relay
+) -> None:
+    store = AggregateStore(db, "things")
+    topic = settings.topics.volunteers
+    start, early, late = org_event("a.b.c"), org_event("a.b.c"), org_event("a.b.c")
+    elsewhere = org_event("x.y.z")
+    await store.commit("t3", 0, {"v": 1}, [(topic, start)])
+    assert await relay.publish_pending() == 1
+    await die_after_commit(store, "t3", 1, topic, early)  # version 2: stored, never marked
+    await store.commit("t3", 2, {"v": 3}, [(topic, late)])  # version 3: marked stored
+    await store.commit("other", 0, {"v": 1}, [(topic, elsewhere)])
+
+    assert await relay.publish_pending() == 1  # only the other aggregate's event
+    await age_markers(db)
+    assert await relay.publish_pending() == 2
+    published = [e.id for e in events_of(await read_topic(settings, topic, expect=4))]
+    assert elsewhere.id in published
+    assert [i for i in published if i != elsewhere.id] == [start.id, early.id, late.id]
