@@ -176,7 +176,9 @@ async def drain_backlog(
     await svc.wait_ready()
     watch.start()
     before, before_at = await _outcomes(svc, service), time.monotonic()
-    left = max(1, len(events) - int(_taken(before)))
+    left = len(events) - int(_taken(before))
+    if left <= 0:  # taken while it started: nothing left to time
+        return Measured(None, 0, 0.0, True, start=_taken(before)), produced, svc, watch.stop()
     measured = await measure(svc, service, before, before_at, left, timeout)
     return measured, produced, svc, watch.stop()
 

@@ -204,7 +204,11 @@ class FactStore:
             held = newest.get(doc["key"])
             if held is None or held["version"] < doc["version"]:
                 newest[doc["key"]] = doc
-        return {key: (_fact(kind, doc), int(doc["version"])) for key, doc in newest.items()}
+        facts: dict[str, Versioned] = {}
+        while newest:  # each document is let go as its fact is made
+            key, doc = newest.popitem()
+            facts[key] = (_fact(kind, doc), int(doc["version"]))
+        return facts
 
 
 def _doc(fact: Fact, version: int) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from shared.events.volunteers import (
     TeamMemberJoined,
     VolunteerRegistered,
 )
-from shared.mongo.client import Database, Document
+from shared.mongo.client import Database, Document, find_by_ids
 from shared.mongo.store import AggregateStore, ConcurrencyConflict
 
 M = TypeVar("M", bound=BaseModel)
@@ -131,8 +131,9 @@ class AppendLog:
         return await self.items.find_one({"_id": self.item_id(key, seq)})
 
     async def read(self, key: str, seqs: Sequence[int]) -> list[Document]:
-        found = [await self.get(key, s) for s in seqs]
-        return [d for d in found if d is not None]
+        ids = [self.item_id(key, s) for s in seqs]
+        found = await find_by_ids(self.items, ids)
+        return [found[i] for i in ids if i in found]
 
     async def drop(self, key: str, upto: int) -> None:
         for seq in range(1, upto + 1):
@@ -352,11 +353,12 @@ class Profiles:
 
     async def scope_subscribers(self, community: str) -> list[str]:
         """Recipients with a scope subscription covering `community`."""
+        scopes = ancestors(community)
+        heads = await find_by_ids(self.scopes.heads, scopes)
         found: list[str] = []
-        for scope in ancestors(community):
-            state = await read_head(self.scopes, scope)
-            if state:
-                found += _ScopeSubscribers.model_validate(state).subscriptions.values()
+        for scope in scopes:
+            if scope in heads:
+                found += _ScopeSubscribers.model_validate(heads[scope]).subscriptions.values()
         return list(dict.fromkeys(found))
 
     async def subscriptions_in(self, scope: str) -> list[Subscription]:
