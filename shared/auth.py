@@ -83,7 +83,7 @@ def decode_token(settings: Settings, token: str) -> Principal:
     return Principal(sub=sub, role=role, scope=scope)
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -99,7 +99,7 @@ def require_roles(*roles: str) -> object:
     """A dependency refusing every role but these (403)."""
     allowed = frozenset(roles)
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
             raise ApiError(403, f"role {principal.role} may not do this / 无权限")
         return principal

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -109,6 +109,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, str]]]
+
+
+async def correlation_id(request: Request) -> str | None:
+    """The request's correlation id, as RequestContextMiddleware took or made it."""
+    value: str | None = getattr(request.state, "correlation_id", None)
+    return value
+
+
+CorrelationId = Annotated[str | None, Depends(correlation_id)]
 
 
 def health_router(readiness: ReadinessCheck) -> APIRouter:

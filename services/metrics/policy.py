@@ -12,7 +12,7 @@ from shared.http import ApiError
 SCOPE_PATTERN = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
 
 
-def readable_scope(
+async def readable_scope(
     principal: CurrentPrincipal,
     scope: Annotated[
         str,

@@ -32,6 +32,7 @@ from services.needs.views import (
 )
 from shared.auth import CurrentPrincipal
 from shared.events.needs import Kind
+from shared.http import CorrelationId
 
 
 class ErrorDetail(BaseModel):
@@ -65,18 +66,12 @@ router = APIRouter(prefix="/v1/needs", tags=["needs"], responses=errors(401, 422
 ACTING = errors(403, 404, 409)
 
 
-def get_deps(request: Request) -> NeedsDeps:
+async def get_deps(request: Request) -> NeedsDeps:
     deps: NeedsDeps = request.app.state.deps
     return deps
 
 
-def correlation_id(request: Request) -> str | None:
-    value: str | None = getattr(request.state, "correlation_id", None)
-    return value
-
-
 Deps = Annotated[NeedsDeps, Depends(get_deps)]
-CorrelationId = Annotated[str | None, Depends(correlation_id)]
 IdempotencyKey = Annotated[
     str | None,
     Header(

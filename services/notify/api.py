@@ -28,7 +28,7 @@ from shared.http import ApiError
 router = APIRouter(prefix="/v1", tags=["notify"])
 
 
-def get_deps(request: Request) -> NotifyDeps:
+async def get_deps(request: Request) -> NotifyDeps:
     deps: NotifyDeps = request.app.state.notify
     return deps
 

@@ -30,10 +30,10 @@ from services.volunteers.schemas import (
     VolunteerUpdate,
 )
 from shared.auth import CurrentPrincipal, Principal
-from shared.http import ApiError
+from shared.http import ApiError, CorrelationId
 
 
-def get_deps(request: Request) -> VolunteersDeps:
+async def get_deps(request: Request) -> VolunteersDeps:
     deps: VolunteersDeps = request.app.state.deps
     return deps
 
@@ -42,13 +42,6 @@ Deps = Annotated[VolunteersDeps, Depends(get_deps)]
 Cursor = Annotated[str | None, Query(max_length=100)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
-
-def correlation(request: Request) -> str | None:
-    cid: str | None = getattr(request.state, "correlation_id", None)
-    return cid
-
-
-CorrelationId = Annotated[str | None, Depends(correlation)]
 
 orgs = APIRouter(prefix="/v1/orgs", tags=["org tree / 组织架构"])
 volunteers = APIRouter(prefix="/v1/volunteers", tags=["volunteers / 志愿者"])
