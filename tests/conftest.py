@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import io
 import socket
-from collections.abc import AsyncIterator
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from pymongo.uri_parser import parse_uri
@@ -43,3 +49,32 @@ async def settings(infrastructure: None) -> AsyncIterator[Settings]:
     s = isolated_settings()
     yield s
     await cleanup(s)
+
+
+STUCK_S = 45.0
+STUCK_LOG = Path(__file__).resolve().parents[1] / "var" / "log" / "stuck-tests.log"
+
+
+def _report_stuck(nodeid: str) -> None:
+    """Where every asyncio task of a stuck test waits: the event loop's thread alone shows
+    only the loop idling."""
+    tasks = [o for o in gc.get_objects() if isinstance(o, asyncio.Task) and not o.done()]
+    out = io.StringIO()
+    print(f"\n=== {nodeid} still running after {STUCK_S:.0f}s: {len(tasks)} tasks", file=out)
+    for task in tasks:
+        task.print_stack(limit=12, file=out)
+    sys.stderr.write(out.getvalue())  # shown with the failure pytest-timeout makes of it
+    STUCK_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with STUCK_LOG.open("a") as log:  # kept if the run itself is killed
+        log.write(out.getvalue())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    watchdog = threading.Timer(STUCK_S, _report_stuck, args=(item.nodeid,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return (yield)
+    finally:
+        watchdog.cancel()

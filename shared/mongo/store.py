@@ -64,6 +64,7 @@ class GroupCommit:
         return await done
 
     async def _drain(self) -> None:
+        batch: list[tuple[NewCommit, asyncio.Future[bool]]] = []
         try:
             while self._waiting:
                 batch = self._waiting[: self.MAX_BATCH]
@@ -71,15 +72,22 @@ class GroupCommit:
                 try:
                     stored = await self._write([c for c, _ in batch])
                 except Exception as exc:
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(exc)
+                    _settle(batch, exc)
                     continue
                 for (_, done), ok in zip(batch, stored, strict=True):
                     if not done.done():
                         done.set_result(ok)
         finally:
+            # Cancelled (the loop is closing): nobody may wait for an answer that never comes.
             self._writer = None
+            _settle([*batch, *self._waiting], ConnectionError("the commit writer stopped"))
+            self._waiting.clear()
+
+
+def _settle(waiting: Sequence[tuple[NewCommit, asyncio.Future[bool]]], exc: Exception) -> None:
+    for _, done in waiting:
+        if not done.done():
+            done.set_exception(exc)
 
 
 class AggregateStore:
