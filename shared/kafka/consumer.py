@@ -137,22 +137,26 @@ class ConsumerRunner:
 
     async def _flushed(self) -> bool:
         """True once `flush` succeeded; False when stopping after it failed (the batch's
-        offsets stay uncommitted and its records come again)."""
+        offsets stay uncommitted and its records come again). What the batch gathered is kept
+        for the next call."""
+        return self.flush is None or await self._retried(self.flush, "consumer_flush_failed")
+
+    async def _retried(self, step: Callable[[], Awaitable[None]], failure: str) -> bool:
+        """Runs `step` until it succeeds (True), backing off between tries; False when the
+        runner is stopping after a failure."""
         attempt = 0
-        while self.flush is not None:
+        while True:
             try:
-                await self.flush()
+                await step()
                 return True
             except Exception as exc:
                 if self._stopping:
                     return False
-                # What the batch gathered is kept for the next call; its offsets wait for it.
                 attempt += 1
-                log.warning("consumer_flush_failed", error=repr(exc), attempt=attempt)
+                log.warning(failure, error=repr(exc), attempt=attempt)
                 await asyncio.sleep(
                     backoff_s(attempt, 0.5, max(1.0, self.settings.consumer_retry_max_s))
                 )
-        return True
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         assert self._consumer is not None
@@ -186,22 +190,10 @@ class ConsumerRunner:
             )
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> bool:
-        """Handles one record; False only when stopping before it could be handled."""
-        infra_attempt = 0
-        while True:
-            try:
-                await self._handle_once(record)
-                return True
-            except Exception as exc:
-                # Handler errors were dead-lettered inside; what escapes is the ledger or the
-                # dead-letter producer failing: retry the record, never skip it.
-                if self._stopping:
-                    return False
-                infra_attempt += 1
-                log.warning("consumer_dependency_down", error=repr(exc), attempt=infra_attempt)
-                await asyncio.sleep(
-                    backoff_s(infra_attempt, 0.5, max(1.0, self.settings.consumer_retry_max_s))
-                )
+        """Handles one record; False only when stopping before it could be handled. Handler
+        errors are dead-lettered inside; what escapes is the ledger or the dead-letter producer
+        failing: the record is retried, never skipped."""
+        return await self._retried(lambda: self._handle_once(record), "consumer_dependency_down")
 
     async def _handle_once(self, record: ConsumerRecord[bytes, bytes]) -> None:
         topic = record.topic
