@@ -28,6 +28,7 @@ from shared.settings import Settings
 log = get_logger(__name__)
 
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
+STOP_WAIT_S = 10.0
 
 
 class Runtime:
@@ -98,7 +99,10 @@ class Runtime:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_WAIT_S)
+            for task in stuck:  # a stop must end even if a task ignored its cancellation
+                log.error("background_task_did_not_stop", task=task.get_name())
         if self.consumer is not None:
             await self.consumer.stop()
         await self.relay.stop()

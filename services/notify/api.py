@@ -252,7 +252,8 @@ async def inbox_stream(
                     yield _sse(missed)
             while True:
                 try:
-                    item = await asyncio.wait_for(queue.get(), heartbeat)
+                    async with asyncio.timeout(heartbeat):  # not wait_for: see shared.aio.nap
+                        item = await queue.get()
                 except TimeoutError:
                     if await request.is_disconnected():
                         return

@@ -19,6 +19,7 @@ from services.notify.clock import Clock
 from services.notify.delivery import Delivery, retry_delay_s
 from services.notify.metrics import DELIVERY_SECONDS, NOTIFICATIONS, PENDING
 from services.notify.repository import Deliveries, Profiles
+from shared.aio import nap
 from shared.events.envelope import CONTENT_TYPE, EventPayload
 from shared.kafka.producer import EventProducer
 from shared.logging import get_logger, log_context
@@ -80,11 +81,7 @@ class Dispatcher:
                     failures += 1
                     log.warning("dispatch_sweep_failed", error=repr(exc), failures=failures)
                     await asyncio.sleep(min(5.0, 0.2 * 2**failures))
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), self._s.notify_dispatch_poll_s)
-                except TimeoutError:
-                    pass
-                self._wakeup.clear()
+                await nap(self._wakeup, self._s.notify_dispatch_poll_s)
         finally:
             self._stopping = True
             for task in list(self._tasks):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from aiokafka.errors import KafkaError
 from pymongo.errors import PyMongoError
 
+from shared.aio import nap
 from shared.events.envelope import CloudEvent
 from shared.kafka.producer import EventProducer
 from shared.logging import get_logger
@@ -78,11 +79,7 @@ class Relay:
                 await asyncio.sleep(min(5.0, 0.2 * 2**failures))
             if published >= self._batch_size:
                 continue  # more may be waiting
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), self._poll_s)
-            except TimeoutError:
-                pass
-            self._wakeup.clear()
+            await nap(self._wakeup, self._poll_s)
 
     async def publish_pending(self) -> int:
         """One pass: publishes what the outbox holds, oldest first. Returns events sent.
