@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -12,17 +13,19 @@ from shared.events.volunteers import OrgUnitUpdated
 from shared.kafka.consumer import ConsumerRunner, Handler
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import ensure_topics
-from shared.mongo.client import create_client
+from shared.mongo.client import Database, create_client
 from shared.mongo.ledger import ProcessedEvents
 from shared.settings import Settings
 from tests.helpers import eventually, org_event, read_topic
 
 
-async def run_consumer(  # type: ignore[no-untyped-def]
+@asynccontextmanager
+async def consuming(
     settings: Settings,
     handlers: dict[str, Handler],
     flush: Callable[[], Awaitable[None]] | None = None,
-):
+) -> AsyncIterator[tuple[EventProducer, Database]]:
+    """A runner of the volunteers topic, assigned its partitions; stopped on the way out."""
     await ensure_topics(settings)
     producer = EventProducer(settings)
     await producer.start()
@@ -38,9 +41,14 @@ async def run_consumer(  # type: ignore[no-untyped-def]
         producer,
         flush=flush,
     )
-    await runner.start()
-    await asyncio.wait_for(runner.assigned.wait(), 30)
-    return producer, mongo, db, runner
+    try:
+        await runner.start()
+        await asyncio.wait_for(runner.assigned.wait(), 30)
+        yield producer, db
+    finally:
+        await runner.stop()
+        await producer.stop()
+        await mongo.close()
 
 
 async def test_poison_message_goes_to_dlq_with_its_error_and_does_not_block(
@@ -51,8 +59,7 @@ async def test_poison_message_goes_to_dlq_with_its_error_and_does_not_block(
     async def handle(event: CloudEvent, payload: EventPayload) -> None:
         seen.append(event.id)
 
-    producer, mongo, _, runner = await run_consumer(settings, {OrgUnitUpdated.type: handle})
-    try:
+    async with consuming(settings, {OrgUnitUpdated.type: handle}) as (producer, _):
         good = org_event("a.b.c")
         topic = settings.topics.volunteers
         # same key: same partition, the poison message first
@@ -65,10 +72,6 @@ async def test_poison_message_goes_to_dlq_with_its_error_and_does_not_block(
         headers = dict(dlq[0].headers)
         assert b"not a CloudEvent" in headers["tongxin-error"]
         assert headers["tongxin-original-topic"] == topic.encode()
-    finally:
-        await runner.stop()
-        await producer.stop()
-        await mongo.close()
 
 
 async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(
@@ -80,8 +83,7 @@ async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(
         attempts.append(1)
         raise ValueError("handler bug")
 
-    producer, mongo, _, runner = await run_consumer(settings, {OrgUnitUpdated.type: broken})
-    try:
+    async with consuming(settings, {OrgUnitUpdated.type: broken}) as (producer, _):
         bad = org_event("x.y.z")
         await producer.publish(settings.topics.volunteers, [bad])
         dlq = await read_topic(
@@ -92,10 +94,6 @@ async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(
         assert headers["tongxin-attempts"] == str(settings.consumer_max_attempts).encode()
         assert b"ValueError: handler bug" in headers["tongxin-error"]
         assert len(attempts) == settings.consumer_max_attempts
-    finally:
-        await runner.stop()
-        await producer.stop()
-        await mongo.close()
 
 
 async def test_same_event_delivered_twice_changes_nothing_the_second_time(
@@ -104,8 +102,7 @@ async def test_same_event_delivered_twice_changes_nothing_the_second_time(
     async def count(event: CloudEvent, payload: EventPayload) -> None:
         await db["counts"].update_one({"_id": "n"}, {"$inc": {"value": 1}}, upsert=True)
 
-    producer, mongo, db, runner = await run_consumer(settings, {OrgUnitUpdated.type: count})
-    try:
+    async with consuming(settings, {OrgUnitUpdated.type: count}) as (producer, db):
         event = org_event("p.q.r")
         marker = org_event("p.q.r")
         await producer.publish(settings.topics.volunteers, [event, event, event, marker])
@@ -116,10 +113,6 @@ async def test_same_event_delivered_twice_changes_nothing_the_second_time(
         await eventually(handled)
         doc = await db["counts"].find_one({"_id": "n"})
         assert doc is not None and doc["value"] == 2  # `event` once, `marker` once
-    finally:
-        await runner.stop()
-        await producer.stop()
-        await mongo.close()
 
 
 async def test_a_failing_flush_is_retried_and_what_the_batch_gathered_is_stored_once(
@@ -139,17 +132,12 @@ async def test_a_failing_flush_is_retried_and_what_the_batch_gathered_is_stored_
         stored.extend(gathered)
         gathered.clear()
 
-    producer, mongo, _, runner = await run_consumer(settings, {OrgUnitUpdated.type: gather}, flush)
-    try:
+    async with consuming(settings, {OrgUnitUpdated.type: gather}, flush) as (producer, _):
         events = [org_event("f.l.u"), org_event("f.l.u"), org_event("f.l.u")]
         await producer.publish(settings.topics.volunteers, events)
         await eventually(lambda: asyncio.sleep(0, result=len(stored) == 3), timeout=20)
         assert sorted(stored) == sorted(e.id for e in events)
         assert len(calls) >= 3
-    finally:
-        await runner.stop()
-        await producer.stop()
-        await mongo.close()
 
 
 async def test_a_runner_stopped_while_its_flush_fails_commits_nothing_so_the_batch_comes_again(
@@ -163,15 +151,10 @@ async def test_a_runner_stopped_while_its_flush_fails_commits_nothing_so_the_bat
     async def failing() -> None:
         raise ConnectionError("store down")
 
-    producer, mongo, _, runner = await run_consumer(settings, {OrgUnitUpdated.type: never}, failing)
     event = org_event("s.t.o")
-    try:
+    async with consuming(settings, {OrgUnitUpdated.type: never}, failing) as (producer, _):
         await producer.publish(settings.topics.volunteers, [event])
         await eventually(lambda: asyncio.sleep(0, result=event.id in first))
-    finally:
-        await runner.stop()
-        await producer.stop()
-        await mongo.close()
 
     again: list[str] = []
 
@@ -179,13 +162,8 @@ async def test_a_runner_stopped_while_its_flush_fails_commits_nothing_so_the_bat
         again.append(event.id)
 
     # A new runner of the same group: the offset was never committed.
-    producer, mongo, _, runner = await run_consumer(settings, {OrgUnitUpdated.type: keep})
-    try:
+    async with consuming(settings, {OrgUnitUpdated.type: keep}) as (producer, _):
         await eventually(lambda: asyncio.sleep(0, result=event.id in again), timeout=30)
-    finally:
-        await runner.stop()
-        await producer.stop()
-        await mongo.close()
 
 
 async def test_a_runner_takes_a_flush_or_a_ledger_not_both(settings: Settings) -> None:
