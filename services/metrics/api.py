@@ -9,16 +9,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field, create_model
 
+from services.metrics import catalogue, reports
 from services.metrics.figures import DEFINITIONS
 from services.metrics.policy import ReadableScope
 from services.metrics.projection import Projection
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, Principal
 from shared.categories import CATEGORIES
 from shared.http import ApiError
+from shared.logging import get_logger
 from shared.settings import Settings
+
+log = get_logger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 MAX_DAILY_DAYS = 366
@@ -49,65 +53,43 @@ From = Annotated[date | None, Query(alias="from", description="First day (YYYY-M
 To = Annotated[date | None, Query(alias="to", description="Last day (YYYY-MM-DD), inclusive.")]
 
 
-class NeedFigures(BaseModel):
-    needs_posted: int
-    needs_approved: int
-    needs_rejected: int
-    needs_cancelled: int
-    claims: int
-    team_claims: int
-    organization_claims: int
-    claims_released: int
-    needs_claimed: int
-    tasks_completed: int
-    tasks_confirmed: int
-    claim_rate: float | None = Field(description="0–1; null when needs_approved is 0")
-    completion_rate: float | None = Field(description="0–1; null when needs_claimed is 0")
-    median_time_to_claim_s: float | None
-    median_time_to_complete_s: float | None
-    beneficiaries_served: int
-    volunteer_hours: float = Field(description="decimal hours")
-    goods_count: int
-    funds_cents: int = Field(description="fen")
-    average_rating: float | None
-    on_time_rate: float | None
+def _figure_fields(names: tuple[str, ...]) -> dict[str, Any]:
+    """Pydantic fields of the catalogue's figures, each described by its definition."""
+    fields: dict[str, Any] = {}
+    for name in names:
+        f = catalogue.BY_NAME[name]
+        kind: Any = int if f.unit in ("count", "fen") else float
+        described = Field(description=f"{f.zh} / {f.en} ({f.unit_en}). {f.definition}")
+        fields[name] = (kind | None if f.nullable else kind, described)
+    return fields
 
 
-class UnitFigures(NeedFigures):
+class UnitRef(BaseModel):
     scope: str
     name: str
-    level: str = Field(description="district, street, community or grid")
-    volunteers_registered: int
-    teams: int
-    organizations: int
-    volunteer_participation: float | None
-    notifications_delivered: int
-    notifications_failed: int
-    pioneer_index: float | None = Field(description="先锋指数 0–100")
 
 
-class Stats(UnitFigures):
-    window_from: date | None = Field(alias="from", serialization_alias="from")
-    window_to: date | None = Field(alias="to", serialization_alias="to")
-    timezone: str
-    generation: int = Field(description="the projection generation that answered")
-    by_category: dict[str, NeedFigures]
-    children: list[UnitFigures]
-
-
-class DailyRow(BaseModel):
-    day: date
-    needs_posted: int
-    needs_approved: int
-    needs_rejected: int
-    claims: int
-    needs_claimed: int
-    tasks_completed: int
-    tasks_confirmed: int
-    beneficiaries_served: int
-    volunteer_hours: float
-    volunteers_registered: int
-    teams: int
+NeedFigures = create_model("NeedFigures", **_figure_fields(catalogue.NEED_FIGURES))
+UnitFigures = create_model(
+    "UnitFigures",
+    scope=(str, ...),
+    name=(str, ...),
+    level=(str, Field(description="district, street, community or grid")),
+    **_figure_fields(catalogue.UNIT_FIGURES),
+)
+Stats = create_model(
+    "Stats",
+    __base__=UnitFigures,
+    window_from=(date | None, Field(alias="from", serialization_alias="from")),
+    window_to=(date | None, Field(alias="to", serialization_alias="to")),
+    timezone=(str, ...),
+    generation=(int, Field(description="the projection generation that answered")),
+    ancestors=(list[UnitRef], Field(description="the units above the scope, top first")),
+    by_category=(dict[str, NeedFigures], ...),
+    children=(list[UnitFigures], ...),
+)
+DailyRow = create_model("DailyRow", day=(date, ...), **_figure_fields(catalogue.DAILY_FIGURES))
+RankedCommunity = create_model("RankedCommunity", __base__=UnitFigures, rank=(int, ...))
 
 
 class Daily(BaseModel):
@@ -116,10 +98,6 @@ class Daily(BaseModel):
     window_to: date = Field(alias="to", serialization_alias="to")
     timezone: str
     days: list[DailyRow]
-
-
-class RankedCommunity(UnitFigures):
-    rank: int
 
 
 class Ranking(BaseModel):
@@ -169,7 +147,13 @@ async def stats(
     scope: ReadableScope, request: Request, first: From = None, last: To = None
 ) -> dict[str, Any]:
     _check_window(first, last)
-    projection = await _projection(request)
+    return _stats_body(await _projection(request), scope, first, last)
+
+
+def _stats_body(
+    projection: Projection, scope: str, first: date | None, last: date | None
+) -> dict[str, Any]:
+    """The body of /v1/stats: the reports are made of exactly this."""
     return {
         **projection.stats(scope, first, last),
         "from": first,
@@ -234,13 +218,236 @@ async def stats_ranking(
     }
 
 
+class FigureSpec(BaseModel):
+    name: str
+    zh: str
+    en: str
+    unit: str
+    unit_zh: str
+    unit_en: str
+    definition: str
+    group: str = Field(description="need (also per category), unit, or backlog (a state now)")
+    daily: bool = Field(description="in the daily series")
+    rows: str | None = Field(description="what the list behind the count shows, if any")
+
+
+class FigureCatalogue(BaseModel):
+    pioneer_formula_zh: str
+    pioneer_formula_en: str
+    items: list[FigureSpec]
+
+
+@router.get(
+    "/figures",
+    response_model=FigureCatalogue,
+    summary="Names, labels, units and definitions of the figures / 指标说明",
+)
+async def figure_catalogue(_: CurrentPrincipal) -> FigureCatalogue:
+    return FigureCatalogue(
+        pioneer_formula_zh=catalogue.PIONEER_FORMULA_ZH,
+        pioneer_formula_en=catalogue.PIONEER_FORMULA_EN,
+        items=[
+            FigureSpec(
+                name=f.name,
+                zh=f.zh,
+                en=f.en,
+                unit=f.unit,
+                unit_zh=f.unit_zh,
+                unit_en=f.unit_en,
+                definition=f.definition,
+                group=f.group,
+                daily=f.daily,
+                rows=f.rows,
+            )
+            for f in catalogue.FIGURES
+        ],
+    )
+
+
+class Rows(BaseModel):
+    figure: str
+    scope: str
+    window_from: date | None = Field(alias="from", serialization_alias="from")
+    window_to: date | None = Field(alias="to", serialization_alias="to")
+    category: str | None
+    total: int = Field(description="the figure's value: /v1/stats gives the same count")
+    items: list[dict[str, Any]] = Field(
+        description="needs, claims, completions or volunteers (names masked, no phones)"
+    )
+
+
+@router.get(
+    "/lists/{figure}",
+    response_model=Rows,
+    response_model_by_alias=True,
+    summary="The list behind a count / 指标明细",
+    description="The needs (or claims, completions, volunteers) a count figure of /v1/stats "
+    "counts, with the same scope, window and definition, newest first; `total` equals the "
+    "figure. Figures with a list: " + ", ".join(f"`{n}`" for n in catalogue.LISTED) + ".",
+)
+async def rows_behind(
+    figure: str,
+    scope: ReadableScope,
+    request: Request,
+    first: From = None,
+    last: To = None,
+    category: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9_]+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=20000)] = 5000,
+) -> dict[str, Any]:
+    if figure not in catalogue.LISTED:
+        raise ApiError(
+            404,
+            f"该指标没有明细 / figure {figure} has no list",
+            details={"figure": figure, "listed": list(catalogue.LISTED)},
+        )
+    if category is not None and catalogue.BY_NAME[figure].group != "need":
+        raise ApiError(
+            422,
+            "该指标不分类别 / this figure is not given per category",
+            details=[{"field": "category", "message": "only need figures have categories"}],
+        )
+    _check_window(first, last)
+    projection = await _projection(request)
+    rows = projection.rows(figure, scope, first, last, category)
+    return {
+        "figure": figure,
+        "scope": scope,
+        "from": first,
+        "to": last,
+        "category": category,
+        "total": len(rows),
+        "items": rows[:limit],
+    }
+
+
+def _report_days(projection: Projection, first: date | None, last: date | None) -> list[date]:
+    """The daily series' days for a report: the window, at most MAX_DAILY_DAYS of its end."""
+    last = last or projection.today()
+    first = first or last - timedelta(days=DEFAULT_DAILY_DAYS - 1)
+    first = max(first, last - timedelta(days=MAX_DAILY_DAYS - 1))
+    return [first, last]
+
+
+def _category_names(settings: Settings) -> dict[str, str]:
+    return {c.slug: c.zh for c in _categories(settings)}
+
+
+async def _report(
+    principal: Principal,
+    scope: str,
+    request: Request,
+    first: date | None,
+    last: date | None,
+    what: str,
+) -> tuple[Projection, dict[str, Any], list[dict[str, Any]]]:
+    _check_window(first, last)
+    projection = await _projection(request)
+    body = _stats_body(projection, scope, first, last)
+    day0, day1 = _report_days(projection, first, last)
+    days = projection.daily(scope, day0, day1)
+    log.info(
+        "report_exported",
+        report=what,
+        sub=principal.sub,
+        role=principal.role,
+        scope=scope,
+        window_from=str(first),
+        window_to=str(last),
+    )
+    return projection, body, days
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _attachment(scope: str, first: date | None, last: date | None, ext: str) -> dict[str, str]:
+    name = f"tongxin-{scope}-{first or 'start'}-{last or 'now'}.{ext}"
+    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+
+
+@router.get(
+    "/reports/summary.xlsx",
+    tags=["reports"],
+    summary="The scope's figures as a workbook / 统计报表（Excel）",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}},
+    description="Sheets: the scope's figures, one per child unit, one per category, the daily "
+    "series (the window, default the last 30 days, at most 366), and the definitions. The "
+    "values are those of /v1/stats for the same scope and window (rates 0–1, seconds, fen); "
+    "headers give the Chinese and English names and units. Scoped like /v1/stats; each "
+    "export is logged with who asked.",
+)
+async def summary_xlsx(
+    principal: CurrentPrincipal,
+    scope: ReadableScope,
+    request: Request,
+    first: From = None,
+    last: To = None,
+) -> Response:
+    _, body, days = await _report(principal, scope, request, first, last, "summary.xlsx")
+    found = reports.sheets(body, days, _category_names(request.app.state.settings))
+    return Response(
+        reports.workbook(found), media_type=XLSX, headers=_attachment(scope, first, last, "xlsx")
+    )
+
+
+@router.get(
+    "/reports/summary.csv",
+    tags=["reports"],
+    summary="The same report as one CSV table / 统计报表（CSV）",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+    description="Every sheet of summary.xlsx in one UTF-8 table (with BOM): the sheet's title "
+    "in the first column, then the sheet's row.",
+)
+async def summary_csv(
+    principal: CurrentPrincipal,
+    scope: ReadableScope,
+    request: Request,
+    first: From = None,
+    last: To = None,
+) -> Response:
+    _, body, days = await _report(principal, scope, request, first, last, "summary.csv")
+    found = reports.sheets(body, days, _category_names(request.app.state.settings))
+    return Response(
+        reports.csv_text(found),
+        media_type="text/csv; charset=utf-8",
+        headers=_attachment(scope, first, last, "csv"),
+    )
+
+
+Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+
+
+@router.get(
+    "/reports/monthly",
+    tags=["reports"],
+    response_class=HTMLResponse,
+    summary="A printable monthly report / 月度报告",
+    description="An HTML page for one calendar month of the scope: headline figures, the "
+    "funnel, the daily trend, the units below and the ranking, from the same figures as "
+    "/v1/stats. Scoped and logged like the other reports.",
+)
+async def monthly_report(
+    principal: CurrentPrincipal, scope: ReadableScope, request: Request, month: Month
+) -> HTMLResponse:
+    year, number = (int(p) for p in month.split("-"))
+    first = date(year, number, 1)
+    last = date(year + number // 12, number % 12 + 1, 1) - timedelta(days=1)
+    projection, body, days = await _report(principal, scope, request, first, last, "monthly")
+    ranked = projection.ranking(scope, first, last)
+    html = reports.monthly_page(month, body, days, ranked)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
 @router.get("/categories", response_model=Categories, summary="Category names / 服务类别")
 async def categories(_: CurrentPrincipal, request: Request) -> Categories:
-    settings: Settings = request.app.state.settings
+    return Categories(items=_categories(request.app.state.settings))
+
+
+def _categories(settings: Settings) -> list[Category]:
     slugs = [*CATEGORIES, *(s for s in settings.extra_categories if s not in CATEGORIES)]
-    return Categories(
-        items=[Category(slug=s, zh=CATEGORIES.get(s, s), en=CATEGORY_EN.get(s, s)) for s in slugs]
-    )
+    return [Category(slug=s, zh=CATEGORIES.get(s, s), en=CATEGORY_EN.get(s, s)) for s in slugs]
 
 
 @lru_cache(maxsize=1)

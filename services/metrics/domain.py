@@ -130,6 +130,8 @@ class Latest(Record):
 class VolunteerFact(Fact):
     registered_at: Time | None = None
     active: bool = True
+    party_org: bool = False  # a party organisation is recorded: a party member (党员)
+    name_masked: str = ""  # the first character only: the metrics store holds no full name
     profile: Latest = Latest()
 
 
@@ -327,7 +329,14 @@ def _volunteer(fact: Fact, p: VolunteerRegistered, event_id: str) -> None:
     at = p.updated_at if isinstance(p, VolunteerUpdated) else p.registered_at
     if fact.profile.older_than(at, event_id):
         fact.community, fact.active = p.home_community_id, p.active
+        fact.party_org, fact.name_masked = bool(p.party_org), mask_name(p.name)
         fact.profile = Latest(at=at, event_id=event_id)
+
+
+def mask_name(name: str) -> str:
+    """张三丰 → 张**: a name as lists outside the volunteers service may show it."""
+    name = name.strip()
+    return name[:1] + "*" * max(1, len(name) - 1) if name else ""
 
 
 def _team(fact: Fact, p: TeamEvent) -> TeamFact:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pymongo.errors import PyMongoError
 
-from services.metrics import domain, figures, series
+from services.metrics import domain, figures, lists, series
 from services.metrics.domain import FACT_KINDS, Fact, FactKind, OrgUnitFact
 from services.metrics.figures import Window
 from services.metrics.repository import MAX_ATTEMPTS, FactStore, Generations, Pointer, Versioned
@@ -259,19 +259,40 @@ class Projection:
         )
         return result
 
+    def now(self) -> datetime:
+        """The moment backlog figures are taken at: whole minutes, so answers cache."""
+        return datetime.now(UTC).replace(second=0, microsecond=0)
+
     def stats(self, scope: str, first: date | None, last: date | None) -> dict[str, Any]:
-        window = self.window(first, last)
+        window, now = self.window(first, last), self.now()
         result: dict[str, Any] = self._cached(
-            ("stats", scope, window),
-            lambda: figures.scope_stats(self.cache, scope, window, self._active(window)),
+            ("stats", scope, window, now),
+            lambda: figures.scope_stats(self.cache, scope, window, self._active(window), now),
         )
         return result
 
     def ranking(self, scope: str, first: date | None, last: date | None) -> list[dict[str, Any]]:
-        window = self.window(first, last)
+        window, now = self.window(first, last), self.now()
         result: list[dict[str, Any]] = self._cached(
-            ("ranking", scope, window),
-            lambda: figures.ranking(self.cache, scope, window, self._active(window)),
+            ("ranking", scope, window, now),
+            lambda: figures.ranking(self.cache, scope, window, self._active(window), now),
+        )
+        return result
+
+    def rows(
+        self,
+        figure: str,
+        scope: str,
+        first: date | None,
+        last: date | None,
+        category: str | None = None,
+    ) -> list[dict[str, Any]]:
+        window, now = self.window(first, last), self.now()
+        result: list[dict[str, Any]] = self._cached(
+            ("rows", figure, scope, window, now, category),
+            lambda: lists.rows_behind(
+                self.cache, figure, scope, window, self._active(window), now, category
+            ),
         )
         return result
 
