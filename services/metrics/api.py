@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, create_model
 
-from services.metrics import catalogue, reports
+from services.metrics import catalogue, reports, series
 from services.metrics.figures import DEFINITIONS
 from services.metrics.policy import ReadableScope
 from services.metrics.projection import Projection
@@ -345,6 +345,7 @@ async def _report(
     body = _stats_body(projection, scope, first, last)
     day0, day1 = _report_days(projection, first, last)
     days = projection.daily(scope, day0, day1)
+    series.REPORTS_EXPORTED.labels(what).inc()
     log.info(
         "report_exported",
         report=what,

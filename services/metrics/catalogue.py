@@ -179,3 +179,23 @@ def definitions() -> str:
     """The figures' definitions as Markdown, for the OpenAPI description and the docs."""
     lines = [f"- `{f.name}` ({f.zh}, {f.unit_en}): {f.definition}" for f in FIGURES]
     return "\n".join(lines)
+
+
+def markdown_table() -> str:
+    """The catalogue as the table in docs/metrics.md (`python -m services.metrics.catalogue`)."""
+    lines = [
+        "| Figure | 名称 | Name | Unit | Given | List | Definition |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for f in FIGURES:
+        given = {"need": "unit, category", "unit": "unit", "backlog": "unit, now"}[f.group]
+        given += ", daily" if f.daily else ""
+        lines.append(
+            f"| `{f.name}` | {f.zh} | {f.en} | {f.unit_en} | {given} | {f.rows or ''} "
+            f"| {f.definition} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

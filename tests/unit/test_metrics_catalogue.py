@@ -114,3 +114,8 @@ def test_a_volunteers_list_shows_a_masked_name_and_no_phone() -> None:
         }
     ]
     assert "三丰" not in str(vol.model_dump())  # the store keeps no full name
+
+
+def test_the_docs_carry_the_catalogues_table() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
+    assert catalogue.markdown_table() in docs.read_text(encoding="utf-8")
