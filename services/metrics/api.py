@@ -1,4 +1,6 @@
-"""HTTP → queries of the metrics service: stats, daily series, ranking, the dashboard page."""
+"""HTTP → queries of the metrics service: stats, daily series, ranking, the figure
+catalogue, the lists behind counts, reports, the dashboard page. Over 300 lines because it
+is the service's one visible list of routes; each route only reads the projection."""
 
 from __future__ import annotations
 
@@ -6,16 +8,25 @@ import asyncio
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field, create_model
 
 from services.metrics import catalogue, reports, series
 from services.metrics.figures import DEFINITIONS
 from services.metrics.policy import ReadableScope
 from services.metrics.projection import Projection
+from services.metrics.schemas import (
+    Categories,
+    Category,
+    Daily,
+    FigureCatalogue,
+    FigureSpec,
+    Ranking,
+    Rows,
+    Stats,
+)
 from shared.auth import CurrentPrincipal, Principal
 from shared.categories import CATEGORIES
 from shared.http import ApiError
@@ -51,70 +62,6 @@ pages = APIRouter(tags=["dashboard"])
 
 From = Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD), inclusive.")]
 To = Annotated[date | None, Query(alias="to", description="Last day (YYYY-MM-DD), inclusive.")]
-
-
-def _figure_fields(names: tuple[str, ...]) -> dict[str, Any]:
-    """Pydantic fields of the catalogue's figures, each described by its definition."""
-    fields: dict[str, Any] = {}
-    for name in names:
-        f = catalogue.BY_NAME[name]
-        kind: Any = int if f.unit in ("count", "fen") else float
-        described = Field(description=f"{f.zh} / {f.en} ({f.unit_en}). {f.definition}")
-        fields[name] = (kind | None if f.nullable else kind, described)
-    return fields
-
-
-class UnitRef(BaseModel):
-    scope: str
-    name: str
-
-
-NeedFigures = create_model("NeedFigures", **_figure_fields(catalogue.NEED_FIGURES))
-UnitFigures = create_model(
-    "UnitFigures",
-    scope=(str, ...),
-    name=(str, ...),
-    level=(str, Field(description="district, street, community or grid")),
-    **_figure_fields(catalogue.UNIT_FIGURES),
-)
-Stats = create_model(
-    "Stats",
-    __base__=UnitFigures,
-    window_from=(date | None, Field(alias="from", serialization_alias="from")),
-    window_to=(date | None, Field(alias="to", serialization_alias="to")),
-    timezone=(str, ...),
-    generation=(int, Field(description="the projection generation that answered")),
-    ancestors=(list[UnitRef], Field(description="the units above the scope, top first")),
-    by_category=(dict[str, NeedFigures], ...),
-    children=(list[UnitFigures], ...),
-)
-DailyRow = create_model("DailyRow", day=(date, ...), **_figure_fields(catalogue.DAILY_FIGURES))
-RankedCommunity = create_model("RankedCommunity", __base__=UnitFigures, rank=(int, ...))
-
-
-class Daily(BaseModel):
-    scope: str
-    window_from: date = Field(alias="from", serialization_alias="from")
-    window_to: date = Field(alias="to", serialization_alias="to")
-    timezone: str
-    days: list[DailyRow]
-
-
-class Ranking(BaseModel):
-    scope: str
-    window_from: date | None = Field(alias="from", serialization_alias="from")
-    window_to: date | None = Field(alias="to", serialization_alias="to")
-    items: list[RankedCommunity]
-
-
-class Category(BaseModel):
-    slug: str
-    zh: str
-    en: str
-
-
-class Categories(BaseModel):
-    items: list[Category]
 
 
 async def _projection(request: Request) -> Projection:
@@ -218,25 +165,6 @@ async def stats_ranking(
     }
 
 
-class FigureSpec(BaseModel):
-    name: str
-    zh: str
-    en: str
-    unit: str
-    unit_zh: str
-    unit_en: str
-    definition: str
-    group: str = Field(description="need (also per category), unit, or backlog (a state now)")
-    daily: bool = Field(description="in the daily series")
-    rows: str | None = Field(description="what the list behind the count shows, if any")
-
-
-class FigureCatalogue(BaseModel):
-    pioneer_formula_zh: str
-    pioneer_formula_en: str
-    items: list[FigureSpec]
-
-
 @router.get(
     "/figures",
     response_model=FigureCatalogue,
@@ -261,18 +189,6 @@ async def figure_catalogue(_: CurrentPrincipal) -> FigureCatalogue:
             )
             for f in catalogue.FIGURES
         ],
-    )
-
-
-class Rows(BaseModel):
-    figure: str
-    scope: str
-    window_from: date | None = Field(alias="from", serialization_alias="from")
-    window_to: date | None = Field(alias="to", serialization_alias="to")
-    category: str | None
-    total: int = Field(description="the figure's value: /v1/stats gives the same count")
-    items: list[dict[str, Any]] = Field(
-        description="needs, claims, completions or volunteers (names masked, no phones)"
     )
 
 
@@ -358,63 +274,39 @@ async def _report(
     return projection, body, days
 
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _attachment(scope: str, first: date | None, last: date | None, ext: str) -> dict[str, str]:
-    name = f"tongxin-{scope}-{first or 'start'}-{last or 'now'}.{ext}"
-    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+REPORT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
 
 
 @router.get(
-    "/reports/summary.xlsx",
+    "/reports/summary.{fmt}",
     tags=["reports"],
-    summary="The scope's figures as a workbook / 统计报表（Excel）",
+    summary="The scope's figures as a workbook or CSV / 统计报表（Excel、CSV）",
     response_class=Response,
-    responses={200: {"content": {XLSX: {}}}},
-    description="Sheets: the scope's figures, one per child unit, one per category, the daily "
-    "series (the window, default the last 30 days, at most 366), and the definitions. The "
-    "values are those of /v1/stats for the same scope and window (rates 0–1, seconds, fen); "
-    "headers give the Chinese and English names and units. Scoped like /v1/stats; each "
-    "export is logged with who asked.",
+    responses={200: {"content": {t.split(";")[0]: {} for t in REPORT_TYPES.values()}}},
+    description="`summary.xlsx` has sheets: the scope's figures, one per child unit, one per "
+    "category, the daily series (the window, default the last 30 days, at most 366), and the "
+    "definitions. The values are those of /v1/stats for the same scope and window (rates "
+    "0–1, seconds, fen); headers give the Chinese and English names and units. `summary.csv` "
+    "holds every sheet in one UTF-8 table (with BOM): the sheet's title in the first column, "
+    "then the sheet's row. Scoped like /v1/stats; each export is logged with who asked.",
 )
-async def summary_xlsx(
+async def summary(
+    fmt: Literal["xlsx", "csv"],
     principal: CurrentPrincipal,
     scope: ReadableScope,
     request: Request,
     first: From = None,
     last: To = None,
 ) -> Response:
-    _, body, days = await _report(principal, scope, request, first, last, "summary.xlsx")
+    _, body, days = await _report(principal, scope, request, first, last, f"summary.{fmt}")
     found = reports.sheets(body, days, _category_names(request.app.state.settings))
-    return Response(
-        reports.workbook(found), media_type=XLSX, headers=_attachment(scope, first, last, "xlsx")
-    )
-
-
-@router.get(
-    "/reports/summary.csv",
-    tags=["reports"],
-    summary="The same report as one CSV table / 统计报表（CSV）",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
-    description="Every sheet of summary.xlsx in one UTF-8 table (with BOM): the sheet's title "
-    "in the first column, then the sheet's row.",
-)
-async def summary_csv(
-    principal: CurrentPrincipal,
-    scope: ReadableScope,
-    request: Request,
-    first: From = None,
-    last: To = None,
-) -> Response:
-    _, body, days = await _report(principal, scope, request, first, last, "summary.csv")
-    found = reports.sheets(body, days, _category_names(request.app.state.settings))
-    return Response(
-        reports.csv_text(found),
-        media_type="text/csv; charset=utf-8",
-        headers=_attachment(scope, first, last, "csv"),
-    )
+    content = reports.workbook(found) if fmt == "xlsx" else reports.csv_text(found)
+    name = f"tongxin-{scope}-{first or 'start'}-{last or 'now'}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return Response(content, media_type=REPORT_TYPES[fmt], headers=headers)
 
 
 Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]

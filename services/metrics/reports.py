@@ -3,7 +3,8 @@ workbook (a sheet of the scope's figures, one per child unit, one per category, 
 daily series), the same as CSV, and a printable monthly page. No I/O but writing bytes.
 
 Values are the API's own (rates as fractions 0–1, durations in seconds, funds in fen); every
-header says the figure's Chinese and English name and its unit, from the catalogue.
+header says the figure's Chinese and English name and its unit, from the catalogue. The
+page's template is most of the length.
 """
 
 from __future__ import annotations

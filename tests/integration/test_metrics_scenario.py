@@ -585,7 +585,7 @@ def community_index(f: dict[str, Any]) -> float:
     return 100 * (
         0.25 * part(f["completion_rate"])
         + 0.25 * part(f["claim_rate"])
-        + 0.20 * min(1.0, f["volunteers_active"] / 20)  # 20 active volunteers: full marks
+        + 0.20 * min(1.0, int(f["volunteers_active"]) / 20)  # 20 active volunteers: full marks
         + 0.15 * (0.0 if rating is None else (rating - 1) / 4)
         + 0.15 * part(f["on_time_rate"])
     )

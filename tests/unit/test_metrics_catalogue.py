@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from services.metrics import catalogue, domain, figures, lists
-from services.metrics.api import DailyRow, NeedFigures, UnitFigures
 from services.metrics.projection import FactCache
+from services.metrics.schemas import DailyRow, NeedFigures, UnitFigures
 from shared.events.registry import payload_of
 from shared.events.volunteers import VolunteerRegistered
 from tests.integration.test_metrics_scenario import DISTRICT, STREETS, TZ, generate_district
