@@ -329,7 +329,8 @@ def _volunteer(fact: Fact, p: VolunteerRegistered, event_id: str) -> None:
     at = p.updated_at if isinstance(p, VolunteerUpdated) else p.registered_at
     if fact.profile.older_than(at, event_id):
         fact.community, fact.active = p.home_community_id, p.active
-        fact.party_org, fact.name_masked = bool(p.party_org), mask_name(p.name)
+        fact.party_org = p.party_member or bool(p.party_org)
+        fact.name_masked = mask_name(p.name)
         fact.profile = Latest(at=at, event_id=event_id)
 
 

@@ -224,6 +224,7 @@ class Volunteer(BaseModel):
             "name": self.name,
             "home_community_id": self.home_community_id,
             "party_org": self.party_org,
+            "party_member": self.party_org is not None,
             "skills": self.skills,
             "location": self.location,
             "active": self.active,

@@ -119,3 +119,19 @@ def test_a_volunteers_list_shows_a_masked_name_and_no_phone() -> None:
 def test_the_docs_carry_the_catalogues_table() -> None:
     docs = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
     assert catalogue.markdown_table() in docs.read_text(encoding="utf-8")
+
+
+def test_a_party_member_is_known_by_the_flag_when_the_stream_carries_no_organisation() -> None:
+    def merged(**party: object) -> domain.Fact | None:
+        event = VolunteerRegistered(
+            volunteer_id="v1",
+            name="王**",
+            home_community_id="zs.hy.df",
+            registered_at=datetime(2026, 10, 2, tzinfo=TZ),
+            **party,  # type: ignore[arg-type]
+        )
+        return domain.merge(None, "e1", event)
+
+    assert getattr(merged(party_member=True), "party_org", None) is True
+    assert getattr(merged(party_org="党支部"), "party_org", None) is True
+    assert getattr(merged(), "party_org", None) is False
