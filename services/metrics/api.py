@@ -183,6 +183,7 @@ async def figure_catalogue(_: CurrentPrincipal) -> FigureCatalogue:
                 unit_zh=f.unit_zh,
                 unit_en=f.unit_en,
                 definition=f.definition,
+                definition_zh=f.definition_zh,
                 group=f.group,
                 daily=f.daily,
                 rows=f.rows,

@@ -122,6 +122,10 @@ def volunteer_counts(vol: VolunteerFact) -> Iterator[Count]:
         yield "party_members_registered", vol.registered_at, ""
 
 
+def team_counts(team: TeamFact) -> Iterator[Count]:
+    yield "teams", team.formed_at, ""
+
+
 def backlog(need: NeedFact, now: datetime) -> Iterator[str]:
     """The backlog figures the need is in at `now` (states, not flows)."""
     if need.cancelled_at is not None or need.rejected_at is not None:
@@ -257,8 +261,10 @@ def add_others(src: FactSource, scope: str, route: Callable[[Fact], Pick]) -> No
     """Teams, organisations and notifications of the scope, by their own times."""
     for team in src.under("team", scope):
         assert isinstance(team, TeamFact)
-        for t in route(team)(team.formed_at):
-            t.add("teams")
+        pick = route(team)
+        for name, at, _ in team_counts(team):
+            for t in pick(at):
+                t.add(name)
     for org in src.under("organization", scope):
         assert isinstance(org, OrganizationFact)
         for t in route(org)(org.registered_at):

@@ -1,4 +1,4 @@
-"""The lists behind the counts: the needs, claims, completions or volunteers a count figure
+"""The lists behind the counts: the needs, claims, completions, volunteers or teams a count figure
 counts, with the same scope, window and definition. No I/O.
 
 Each list reads the same `need_counts` / `volunteer_counts` / `backlog` the tally adds up, so
@@ -12,8 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from services.metrics import catalogue
-from services.metrics.domain import NeedFact, VolunteerFact
-from services.metrics.figures import FactSource, Window, backlog, need_counts, volunteer_counts
+from services.metrics.domain import NeedFact, TeamFact, VolunteerFact
+from services.metrics.figures import (
+    FactSource,
+    Window,
+    backlog,
+    need_counts,
+    team_counts,
+    volunteer_counts,
+)
 
 
 def stage(need: NeedFact) -> str:
@@ -48,6 +55,8 @@ def rows_behind(
     spec = catalogue.BY_NAME[figure]
     if spec.rows == "volunteers":
         return _volunteers(src, figure, scope, window, active)
+    if spec.rows == "teams":
+        return _teams(src, scope, window)
     rows: list[dict[str, Any]] = []
     for need in src.under("need", scope):
         assert isinstance(need, NeedFact)
@@ -98,4 +107,24 @@ def _volunteers(
                 }
             )
     rows.sort(key=lambda r: (r["registered_at"] or "", r["volunteer_id"]), reverse=True)
+    return rows
+
+
+def _teams(src: FactSource, scope: str, window: Window) -> list[dict[str, Any]]:
+    rows = []
+    for team in src.under("team", scope):
+        assert isinstance(team, TeamFact)
+        if any(at in window for _, at, _ in team_counts(team)):
+            rows.append(
+                {
+                    "team_id": team.id,
+                    "name": team.name,
+                    "service_type": team.service_type,
+                    "members": len(team.members),
+                    "community": team.community,
+                    "community_name": src.unit_name(team.community),
+                    "formed_at": _iso(team.formed_at),
+                }
+            )
+    rows.sort(key=lambda r: (r["formed_at"] or "", r["team_id"]), reverse=True)
     return rows

@@ -72,7 +72,7 @@ def sheets(
         ["先锋指数 Pioneer index", catalogue.PIONEER_FORMULA_ZH],
         ["", catalogue.PIONEER_FORMULA_EN],
     ]
-    about += [[f.name, f"{f.zh}：{f.definition}"] for f in catalogue.FIGURES]
+    about += [[f.name, f"{f.zh}：{f.definition_zh} {f.definition}"] for f in catalogue.FIGURES]
     out.append((ABOUT_SHEET, about))
     return _unique_titles(out)
 

@@ -17,7 +17,8 @@ def _figure_fields(names: tuple[str, ...]) -> dict[str, Any]:
     for name in names:
         f = catalogue.BY_NAME[name]
         kind: Any = int if f.unit in ("count", "fen") else float
-        described = Field(description=f"{f.zh} / {f.en} ({f.unit_en}). {f.definition}")
+        text = f"{f.zh}：{f.definition_zh} / {f.en} ({f.unit_en}): {f.definition}"
+        described = Field(description=text)
         fields[name] = (kind | None if f.nullable else kind, described)
     return fields
 
@@ -83,6 +84,7 @@ class FigureSpec(BaseModel):
     unit_zh: str
     unit_en: str
     definition: str
+    definition_zh: str
     group: str = Field(description="need (also per category), unit, or backlog (a state now)")
     daily: bool = Field(description="in the daily series")
     rows: str | None = Field(description="what the list behind the count shows, if any")

@@ -112,7 +112,12 @@ async def test_the_dashboard_on_a_phone_and_a_desktop(settings: Settings, tmp_pa
                 )
 
                 # a click on a count opens the list behind it, as long as the count
-                for name in ("tasks_completed", "claimed_overdue", "party_members_registered"):
+                for name in (
+                    "tasks_completed",
+                    "claimed_overdue",
+                    "party_members_registered",
+                    "teams",
+                ):
                     if device == "phone" and name == "party_members_registered":
                         await page.click("#more > summary")  # unfold the rest
                     count = await figure(page, name)

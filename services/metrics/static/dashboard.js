@@ -67,6 +67,8 @@
       name: "姓名",
       party: "党员",
       registered: "报到时间",
+      members: "队员人数",
+      formed: "组建时间",
       yes: "是",
       no: "否",
       sec: "秒",
@@ -131,6 +133,8 @@
       name: "Name",
       party: "Party member",
       registered: "Reported in",
+      members: "Members",
+      formed: "Formed",
       yes: "yes",
       no: "no",
       sec: "s",
@@ -226,6 +230,11 @@
   function label(name) {
     var f = spec(name);
     return state.lang === "zh" ? f.zh : f.en;
+  }
+
+  function definition(name) {
+    var f = spec(name);
+    return (state.lang === "zh" ? f.definition_zh : f.definition) || "";
   }
 
   function duration(seconds) {
@@ -541,7 +550,7 @@
       id: "figure-" + name,
       "data-figure": name,
       "data-raw": value === null || value === undefined ? "" : String(value),
-      title: spec(name).definition || ""
+      title: definition(name)
     });
     node.appendChild(el("div", { "class": "label" }, label(name)));
     if (spec(name).rows) {
@@ -770,15 +779,17 @@
     var title = label(name) + (rows.category ? " · " + categoryName(rows.category) : "");
     $("list-title").textContent = t("list_of") + " · " + title;
     $("list-back").setAttribute("href", hashOf({ list: null }));
-    $("list-definition").textContent = spec(name).definition || "";
+    $("list-definition").textContent = definition(name);
     var count = $("list-count");
     count.textContent = rows.total.toLocaleString(locale()) + " " + t("rows");
     count.setAttribute("data-total", String(rows.total));
     var table = $("list-table");
     clear(table);
-    var volunteers = spec(name).rows === "volunteers";
-    var heads = volunteers ? [t("name"), t("where"), t("party"), t("registered")]
-      : [t("when"), t("where"), t("category"), t("stage"), t("due")];
+    var kind = spec(name).rows;
+    var heads = {
+      volunteers: [t("name"), t("where"), t("party"), t("registered")],
+      teams: [t("name"), t("where"), t("members"), t("formed")]
+    }[kind] || [t("when"), t("where"), t("category"), t("stage"), t("due")];
     var head = el("tr");
     heads.forEach(function (h) { head.appendChild(el("th", {}, h)); });
     var thead = el("thead");
@@ -786,11 +797,18 @@
     table.appendChild(thead);
     var body = el("tbody");
     rows.items.forEach(function (r) {
-      var tr = el("tr", { "data-row": r.need_id || r.volunteer_id });
-      var cells = volunteers
-        ? [r.name || "—", r.community_name, r.party_member ? t("yes") : t("no"), when(r.registered_at)]
-        : [when(r.at || r.posted_at), r.community_name, categoryName(r.category),
-          t("stage_" + r.stage), when(r.due_at)];
+      var tr = el("tr", { "data-row": r.need_id || r.volunteer_id || r.team_id });
+      var cells = {
+        volunteers: function () {
+          return [r.name || "—", r.community_name, r.party_member ? t("yes") : t("no"),
+            when(r.registered_at)];
+        },
+        teams: function () {
+          return [r.name, r.community_name, String(r.members), when(r.formed_at)];
+        }
+      }[kind];
+      cells = cells ? cells() : [when(r.at || r.posted_at), r.community_name,
+        categoryName(r.category), t("stage_" + r.stage), when(r.due_at)];
       cells.forEach(function (c) { tr.appendChild(el("td", {}, c)); });
       body.appendChild(tr);
     });
