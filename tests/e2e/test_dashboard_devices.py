@@ -21,6 +21,8 @@ from tests.integration.test_metrics_scenario import (
     publish,
 )
 
+STREET = f"{DISTRICT}.hongyan"
+COMMUNITY = f"{STREET}.dongfeng"
 DEVICES = {"phone": (390, 844), "desktop": (1366, 768)}
 
 # The smallest size, in CSS px, of any text drawn in the charts: the font size times the
@@ -61,6 +63,13 @@ async def test_the_dashboard_on_a_phone_and_a_desktop(settings: Settings, tmp_pa
                 headers=auth(settings, "operator", DISTRICT),
             )
             last_30_days = r.json()
+            r = await client.get(
+                "/v1/stats",
+                params={"scope": COMMUNITY},
+                headers=auth(settings, "operator", DISTRICT),
+            )
+            community = r.json()
+            assert [u["scope"] for u in community["ancestors"]] == [DISTRICT, STREET]
         assert (
             last_30_days["tasks_completed"]
             != (await _all_time(service, settings))["tasks_completed"]
@@ -92,9 +101,33 @@ async def test_the_dashboard_on_a_phone_and_a_desktop(settings: Settings, tmp_pa
                 assert await page.locator("#figure-claims").is_visible() == (device != "phone")
                 formula = await page.inner_text('[data-formula="pioneer_index"]')
                 assert "参与志愿者数" in formula and "min(1" in formula
+                # durations in the unit that fits them (165 s reads "2.8 分钟", not "0.0 小时")
+                for name in ("median_time_to_claim_s", "median_time_to_complete_s"):
+                    seconds = float(await figure(page, name) or "nan")
+                    shown = await page.text_content(f"#figure-{name} .value") or ""
+                    unit = "秒" if seconds < 60 else "分钟" if seconds < 3600 else "小时"
+                    unit = unit if seconds < 86400 else "天"
+                    assert shown.endswith(unit) and not shown.startswith("0.0"), (name, shown)
                 await page.screenshot(
                     path=str(SCREENSHOTS / f"dashboard-{device}.png"), full_page=True
                 )
+                if device == "phone":  # and still readable on the narrowest phones
+                    await page.set_viewport_size({"width": 360, "height": 740})
+                    await page.wait_for_function(
+                        "(s => s.viewBox.baseVal.width == Math.round(s.getBoundingClientRect()"
+                        ".width))(document.getElementById('trend'))"
+                    )
+                    assert await page.evaluate(no_scroll)
+                    smallest, _ = await page.evaluate(SMALLEST_CHART_TEXT)
+                    assert smallest >= 12, smallest
+                    assert await page.evaluate(TREND_LABELS_APART)
+                    await page.set_viewport_size({"width": width, "height": height})
+                else:  # the workbook downloads with the token, for the period shown
+                    async with page.expect_download() as download_info:
+                        await page.click("#export-xlsx")
+                    download = await download_info.value
+                    assert download.suggested_filename.endswith(".xlsx")
+                    assert (await download.path()).stat().st_size > 5_000
 
                 # the period: chosen, kept in the address, and still there after a reload
                 await page.select_option("#window", "30")
@@ -151,6 +184,16 @@ async def test_the_dashboard_on_a_phone_and_a_desktop(settings: Settings, tmp_pa
                     f"document.getElementById('list-count').dataset.total == '{want}'"
                 )
                 assert await page.locator("#list-table tbody tr").count() == want
+                # a deep link names every unit in the breadcrumb (not raw codes)
+                deep = await browser.new_page()
+                await deep.set_viewport_size({"width": width, "height": height})
+                await deep.goto(
+                    f"{service.url}/dashboard?token={operator}#scope={COMMUNITY}&period=all"
+                )
+                await deep.wait_for_selector(f'#breadcrumb strong[data-scope="{COMMUNITY}"]')
+                crumbs = await deep.locator("#breadcrumb [data-scope]").all_inner_texts()
+                assert crumbs == [u["name"] for u in community["ancestors"]] + [community["name"]]
+                await deep.close()
                 assert errors == [], (device, errors)
                 await page.close()
         for device in DEVICES:
