@@ -42,7 +42,7 @@ SMALLEST_CHART_TEXT = """() => {
 TREND_LABELS_APART = """() => {
   const boxes = [...document.querySelectorAll('#trend text')]
     .filter(t => /^\\d\\d-\\d\\d$/.test(t.textContent)).map(t => t.getBoundingClientRect());
-  return boxes.every((b, i) => i === 0 || b.left >= boxes[i - 1].right);
+  return boxes.length >= 2 && boxes.every((b, i) => i === 0 || b.left >= boxes[i - 1].right + 4);
 }"""
 
 

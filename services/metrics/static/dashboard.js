@@ -666,12 +666,14 @@
     function yOf(v) { return top + height - (v / max) * height; }
     var ticks = Math.max(2, Math.floor(width / 80));  // a date label every 80 px at most
     var every = Math.max(1, Math.ceil(days.length / ticks));
+    var last = days.length - 1;
     days.forEach(function (d, i) {
-      var last = days.length - 1;
-      if ((i % every === 0 && last - i >= every / 2) || i === last) {
-        var x = Math.min(Math.max(xOf(i) - 18, left - 10), full - 40);
-        svg.appendChild(svgEl("text", { x: x, y: top + height + 22, "class": "muted" },
-          d.day.slice(5)));
+      // every `every` days, and the last day (right-aligned) if no tick is too close to it
+      if ((i % every === 0 && (last - i >= every || i === 0)) || i === last) {
+        var anchor = i === last && last > 0 ? "end" : i === 0 ? "start" : "middle";
+        svg.appendChild(svgEl("text", {
+          x: xOf(i), y: top + height + 22, "class": "muted", "text-anchor": anchor
+        }, d.day.slice(5)));
       }
     });
     TREND.forEach(function (s) {
