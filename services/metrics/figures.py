@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from services.metrics import catalogue
 from services.metrics.domain import (
@@ -37,6 +37,7 @@ figures for each org unit one level below the scope; `ancestors` the units above
 {catalogue.definitions()}
 """
 
+PENDING_REVIEW = timedelta(days=catalogue.PENDING_REVIEW_DAYS)
 LEVELS = {1: "district", 2: "street", 3: "community"}
 COMMUNITY_DEPTH = 3
 
@@ -96,24 +97,38 @@ def days_of(first: date, last: date) -> list[date]:
 Count = tuple[str, datetime | None, str]  # (figure, when it happened, claim/completion id)
 
 
-def need_counts(need: NeedFact) -> Iterator[Count]:
+class Times(NamedTuple):
+    """A need's derived moments, worked out once per need and pass."""
+
+    opened: datetime | None
+    filled: datetime | None
+    completed: datetime | None
+
+
+def times_of(need: NeedFact) -> Times:
+    return Times(need.opened_at, need.filled_at, need.completed_at)
+
+
+def need_counts(need: NeedFact, times: Times | None = None) -> list[Count]:
     """Every count figure a need adds one to, with the time that decides the window. The
     tally and the lists behind the figures both read this, so a list is as long as its count."""
-    yield "needs_posted", need.posted_at, ""
-    yield "needs_approved", need.opened_at, ""
-    yield "needs_rejected", need.rejected_at, ""
-    yield "needs_cancelled", need.cancelled_at, ""
+    opened, filled, completed = times or times_of(need)
+    out: list[Count] = [
+        ("needs_posted", need.posted_at, ""),
+        ("needs_approved", opened, ""),
+        ("needs_rejected", need.rejected_at, ""),
+        ("needs_cancelled", need.cancelled_at, ""),
+        ("needs_claimed", filled, ""),
+        ("tasks_completed", completed, ""),
+    ]
     for claim_id, claim in need.claims.items():
-        yield "claims", claim.claimed_at, claim_id
-        if claim.claimant_type == "team":
-            yield "team_claims", claim.claimed_at, claim_id
-        if claim.claimant_type == "organization":
-            yield "organization_claims", claim.claimed_at, claim_id
-        yield "claims_released", claim.released_at, claim_id
-    yield "needs_claimed", need.filled_at, ""
-    yield "tasks_completed", need.completed_at, ""
+        out.append(("claims", claim.claimed_at, claim_id))
+        if claim.claimant_type != "volunteer":
+            out.append((f"{claim.claimant_type}_claims", claim.claimed_at, claim_id))
+        out.append(("claims_released", claim.released_at, claim_id))
     for completion_id, done in need.completions.items():
-        yield "tasks_confirmed", done.confirmed_at, completion_id
+        out.append(("tasks_confirmed", done.confirmed_at, completion_id))
+    return out
 
 
 def volunteer_counts(vol: VolunteerFact) -> Iterator[Count]:
@@ -126,19 +141,21 @@ def team_counts(team: TeamFact) -> Iterator[Count]:
     yield "teams", team.formed_at, ""
 
 
-def backlog(need: NeedFact, now: datetime) -> Iterator[str]:
-    """The backlog figures the need is in at `now` (states, not flows)."""
+def backlog(need: NeedFact, now: datetime, times: Times | None = None) -> str | None:
+    """The backlog figure the need is in at `now` (a state, not a flow), if any."""
     if need.cancelled_at is not None or need.rejected_at is not None:
-        return
-    completed = need.completed_at
-    if need.opened_at is None and need.posted_at is not None and completed is None:
-        if now - need.posted_at > timedelta(days=catalogue.PENDING_REVIEW_DAYS):
-            yield "pending_review_over_3d"
+        return None
+    opened, _, completed = times or times_of(need)
+    if completed is not None:
+        confirmed = any(c.confirmed_at for c in need.completions.values())
+        return None if confirmed else "completed_unconfirmed"
+    if opened is None:
+        waited = need.posted_at is not None and now - need.posted_at > PENDING_REVIEW
+        return "pending_review_over_3d" if waited else None
+    if need.due_at is None or need.due_at >= now:
+        return None
     held = any(c.claimed_at is not None and c.released_at is None for c in need.claims.values())
-    if held and completed is None and need.due_at is not None and need.due_at < now:
-        yield "claimed_overdue"
-    if completed is not None and not any(c.confirmed_at for c in need.completions.values()):
-        yield "completed_unconfirmed"
+    return "claimed_overdue" if held else None
 
 
 @dataclass
@@ -213,12 +230,14 @@ def pioneer_index(figures: dict[str, Any]) -> float:
 Pick = Callable[[datetime | None], Sequence[Tally]]
 
 
-def add_need(need: NeedFact, pick: Pick) -> None:
+def add_need(need: NeedFact, pick: Pick, times: Times | None = None) -> None:
     """Adds one need's figures to the tallies `pick` chooses for each of its times."""
-    for name, at, _ in need_counts(need):
-        for t in pick(at):
-            t.add(name)
-    opened, filled, completed = need.opened_at, need.filled_at, need.completed_at
+    times = times or times_of(need)
+    for name, at, _ in need_counts(need, times):
+        if at is not None:
+            for t in pick(at):
+                t.counts[name] = t.counts.get(name, 0) + 1
+    opened, filled, completed = times
     for t in pick(opened):
         t.approved_then_claimed += filled is not None
     if filled is not None:
@@ -293,10 +312,12 @@ class ScopeTallies:
         for need in src.under("need", scope):
             assert isinstance(need, NeedFact)
             units = self.tallies_of(need.community)
-            add_need(need, self._picker([*units, self.categories[need.category]]))
-            for name in backlog(need, now):
+            times = times_of(need)
+            add_need(need, self._picker([*units, self.categories[need.category]]), times)
+            state = backlog(need, now, times)
+            if state is not None:
                 for t in units:
-                    t.add(name)
+                    t.add(state)
         for vol in src.under("volunteer", scope):
             assert isinstance(vol, VolunteerFact)
             tallies = self.tallies_of(vol.community)

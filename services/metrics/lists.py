@@ -64,7 +64,7 @@ def rows_behind(
             continue
         hits: list[tuple[datetime | None, str]] = []
         if spec.group == "backlog":
-            hits = [(now, "")] if figure in backlog(need, now) else []
+            hits = [(now, "")] if backlog(need, now) == figure else []
         else:
             hits = [(at, k) for name, at, k in need_counts(need) if name == figure and at in window]
         for at, key in hits:
