@@ -156,7 +156,9 @@ def shown(value: Any, unit: str) -> str:
         return duration(float(value))
     if unit == "fen":
         return f"{value / 100:,.2f} 元"
-    if unit in ("index", "hours"):
+    if unit == "hours":
+        return f"{value:,.1f} 小时"
+    if unit == "index":
         return f"{value:,.1f}"
     if unit == "rating":
         return f"{value:.2f}"
@@ -196,13 +198,20 @@ def monthly_page(
         f"</span></td><td class=num>{stats[n]:,}</td></tr>"
         for n in FUNNEL
     )
+    names = {u["scope"]: u["name"] for u in [stats, *stats["children"], *stats["ancestors"]]}
+
+    def where(row: dict[str, Any]) -> str:
+        parent = row["scope"].rsplit(".", 1)[0]
+        above = names.get(parent) if parent != stats["scope"] else None
+        return escape(f"{above} · {row['name']}" if above else row["name"])
+
     rank_rows = "".join(
         "<tr>"
         + _cells(
             iter(
                 [
                     str(r["rank"]),
-                    escape(r["name"]),
+                    where(r),
                     shown(r["pioneer_index"], "index"),
                     shown(r["completion_rate"], "ratio"),
                     shown(r["tasks_completed"], "count"),
@@ -237,7 +246,7 @@ def monthly_page(
 
 def _trend_svg(days: list[dict[str, Any]]) -> str:
     width, height, left = 700, 180, 36
-    top = max([d[n] for d in days for n, _ in TREND] + [1])
+    top = -(-max([d[n] for d in days for n, _ in TREND] + [1]) // 4) * 4  # whole grid steps
     step = (width - left) / max(1, len(days) - 1)
     parts = [f'<svg viewBox="0 0 {width} {height + 24}" role="img" class="trend">']
     for g in range(5):
@@ -252,10 +261,13 @@ def _trend_svg(days: list[dict[str, Any]]) -> str:
         parts.append(
             f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>'
         )
+    last = len(days) - 1
     for i, d in enumerate(days):
-        if i % 7 == 0 or i == len(days) - 1:
+        if (i % 7 == 0 and last - i >= 4) or i == last:
+            anchor = "end" if i == last and i else "start" if i == 0 else "middle"
             parts.append(
-                f'<text x="{left + i * step - 14:.1f}" y="{height + 22}">{d["day"][5:]}</text>'
+                f'<text x="{left + i * step:.1f}" y="{height + 22}" text-anchor="{anchor}">'
+                f"{d['day'][5:]}</text>"
             )
     parts.append("</svg>")
     legend = " ".join(
@@ -282,6 +294,7 @@ table {{ width: 100%; border-collapse: collapse; font-size: 13px; }}
 th, td {{ border-bottom: 1px solid #d9e2ec; padding: 4px 6px; text-align: left; }}
 td.num {{ text-align: right; }}
 .bar {{ display: inline-block; height: 12px; background: #b7791f; }}
+.funnel th {{ width: 8em; }} .funnel td.num {{ width: 5em; }}
 .trend {{ width: 100%; height: auto; }} .trend text {{ font-size: 12px; fill: #66788a; }}
 .trend .axis {{ stroke: #d9e2ec; }}
 .legend span {{ margin-right: 12px; font-size: 12px; }}
@@ -293,7 +306,7 @@ td.num {{ text-align: right; }}
 <body>
 <h1>{title}</h1>
 <p class="meta">统计期间 {window}（{timezone}）· 数值与数据看板、统计接口一致</p>
-<p class="noprint"><button onclick="window.print()">打印 / Print</button></p>
+<p class="noprint meta">打印：浏览器菜单“打印”或 Ctrl+P / Print from the browser (Ctrl+P)</p>
 <h2>主要指标</h2><div class="cards">{cards}</div>
 <p class="formula">{formula}</p>
 <h2>办理漏斗</h2><table class="funnel">{funnel}</table>

@@ -69,6 +69,17 @@ async def test_the_dashboard_on_a_phone_and_a_desktop(settings: Settings, tmp_pa
                 headers=auth(settings, "operator", DISTRICT),
             )
             community = r.json()
+            month_end = today.date().replace(day=1) - timedelta(days=1)
+            r = await client.get(
+                "/v1/stats",
+                params={
+                    "scope": DISTRICT,
+                    "from": month_end.replace(day=1).isoformat(),
+                    "to": month_end.isoformat(),
+                },
+                headers=auth(settings, "operator", DISTRICT),
+            )
+            last_month = r.json()
             assert [u["scope"] for u in community["ancestors"]] == [DISTRICT, STREET]
         assert (
             last_30_days["tasks_completed"]
@@ -128,6 +139,17 @@ async def test_the_dashboard_on_a_phone_and_a_desktop(settings: Settings, tmp_pa
                     download = await download_info.value
                     assert download.suggested_filename.endswith(".xlsx")
                     assert (await download.path()).stat().st_size > 5_000
+                    # and last month's printable report opens in a new tab
+                    async with browser.expect_page() as report_info:
+                        await page.click("#monthly")
+                    report = await report_info.value
+                    await report.wait_for_selector("h1")
+                    assert "月度报告" in await report.inner_text("h1")
+                    assert await report.locator(".card").count() >= 10
+                    shown = await report.inner_text('[data-figure="needs_posted"] .value')
+                    assert shown == f"{last_month['needs_posted']:,}" and shown != "0"
+                    await report.screenshot(path=str(SCREENSHOTS / "monthly-report.png"))
+                    await report.close()
 
                 # the period: chosen, kept in the address, and still there after a reload
                 await page.select_option("#window", "30")

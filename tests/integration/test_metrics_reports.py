@@ -137,6 +137,7 @@ async def test_the_monthly_page_lists_headline_figures_funnel_trend_and_ranking(
         assert 'data-figure="needs_posted"><div class="label">需求征集</div>' in page
         assert f'<div class="value">{october["needs_posted"]:,}</div>' in page
         assert page.count("<polyline") == 3 and "先锋指数 = 100" in page
+        assert "<script" not in page and "onclick" not in page  # fine under script-src 'self'
         assert page.count("<tr><td>") >= 12 + 3  # ranking rows and the streets
         assert "https://" not in page and "http://" not in page.replace(
             "http://www.w3.org/2000/svg", ""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.metrics import catalogue, domain, figures, lists
+from services.metrics import catalogue, domain, figures, lists, reports
 from services.metrics.projection import FactCache
 from services.metrics.schemas import DailyRow, NeedFigures, UnitFigures
 from shared.events.registry import payload_of
@@ -135,3 +135,13 @@ def test_a_party_member_is_known_by_the_flag_when_the_stream_carries_no_organisa
     assert getattr(merged(party_member=True), "party_org", None) is True
     assert getattr(merged(party_org="党支部"), "party_org", None) is True
     assert getattr(merged(), "party_org", None) is False
+
+
+def test_reports_show_values_in_the_unit_that_fits() -> None:
+    assert reports.duration(42) == "42 秒"
+    assert reports.duration(165) == "2.8 分钟"  # not "0.0 小时"
+    assert reports.duration(5400) == "1.5 小时"
+    assert reports.duration(3 * 86400) == "3.0 天"
+    assert reports.shown(0.5, "ratio") == "50.0%" and reports.shown(None, "ratio") == "—"
+    assert reports.shown(123456, "fen") == "1,234.56 元"
+    assert reports.shown(96.0, "hours") == "96.0 小时"

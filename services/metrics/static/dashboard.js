@@ -57,7 +57,8 @@
       rows: "条",
       export_xlsx: "导出 Excel",
       export_csv: "导出 CSV",
-      monthly: "本月报告",
+      monthly: "月度报告",
+      month: "月份",
       formula: "计算方法",
       when: "时间",
       where: "所在社区",
@@ -123,7 +124,8 @@
       rows: "rows",
       export_xlsx: "Export Excel",
       export_csv: "Export CSV",
-      monthly: "This month's report",
+      monthly: "Monthly report",
+      month: "Month",
       formula: "Formula",
       when: "When",
       where: "Community",
@@ -342,6 +344,14 @@
     }).format(d);
   }
 
+  // The month before today's (a monthly report is made once the month is over).
+  function lastMonth() {
+    var parts = dayIn(state.tz, 0).split("-").map(Number);
+    var year = parts[1] === 1 ? parts[0] - 1 : parts[0];
+    var month = parts[1] === 1 ? 12 : parts[1] - 1;
+    return year + "-" + (month < 10 ? "0" : "") + month;
+  }
+
   function windowParams() {
     if (state.period === "custom") return { from: state.from, to: state.to };
     if (state.period === "all" || PERIODS.indexOf(state.period) < 0) return {};
@@ -447,7 +457,7 @@
   function download(path, filename, open) {
     var win = windowParams();
     var params = { scope: state.scope, from: win.from, to: win.to };
-    if (open) params = { scope: state.scope, month: dayIn(state.tz, 0).slice(0, 7) };
+    if (open) params = { scope: state.scope, month: $("month").value || lastMonth() };
     var tab = open ? window.open("", "_blank") : null;
     return request(path, params).then(function (resp) {
       if (!resp.ok) throw new ApiFailure(resp.status, null);
@@ -878,6 +888,8 @@
     $("monthly").addEventListener("click", function () {
       download("v1/reports/monthly", "", true);
     });
+    $("month").value = lastMonth();
+    $("month").max = dayIn(state.tz, 0).slice(0, 7);
     var resized = null;
     window.addEventListener("resize", function () {
       clearTimeout(resized);
