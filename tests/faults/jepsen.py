@@ -104,12 +104,13 @@ async def client_loop(
     settings: Settings,
     needs: Service,
     history: History,
-    stop_at: float,
+    stopped: asyncio.Event,
     rng: random.Random,
     client_no: int,
 ) -> None:
+    """Posts and approves until `stopped`; a request in hand is retried until answered."""
     async with httpx.AsyncClient() as client:
-        while time.monotonic() < stop_at:
+        while not stopped.is_set():
             community = rng.choice(COMMUNITIES)
             body = {
                 "community_id": community,
@@ -127,7 +128,7 @@ async def client_loop(
                 "POST",
                 f"{needs.url}/v1/needs",
                 history,
-                stop_at + 60,
+                time.monotonic() + 120,
                 json=body,
                 headers=headers,
             )
@@ -142,7 +143,7 @@ async def client_loop(
                     "POST",
                     f"{needs.url}/v1/needs/{need_id}/approve",
                     history,
-                    stop_at + 60,
+                    time.monotonic() + 120,
                     headers=admin,
                 )
                 if resp is not None and resp.status_code == 200:
@@ -163,14 +164,14 @@ async def nemesis(
     targets: dict[str, Target],
     services: Sequence[Service],
     history: History,
-    stop_at: float,
+    faults: int,
     rng: random.Random,
     interval_s: float,
     fault_s: float,
 ) -> None:
-    """On the seeded schedule: one fault at a time on one target; recovery is the time from
-    the fault's end until every service is ready again."""
-    while time.monotonic() + interval_s + fault_s < stop_at:
+    """On the seeded schedule: `faults` faults, one at a time on one target, `interval_s`
+    apart; recovery is the time from the fault's end until every service is ready again."""
+    for _ in range(faults):
         await asyncio.sleep(interval_s)
         name = rng.choice(sorted(targets))
         target = targets[name]
@@ -191,6 +192,7 @@ async def nemesis(
         key = f"{kind} {name}"
         history.recoveries[key] = max(history.recoveries.get(key, 0.0), took)
         history.note(f"nemesis: ready again {took:.1f}s after {kind} {name}")
+    await asyncio.sleep(interval_s)  # load goes on after the last recovery
 
 
 async def read_all(settings: Settings, topic: str, at_least: int, quiet_s: float) -> list[Any]:
@@ -304,7 +306,7 @@ async def run(
     log_dir: str,
     *,
     seed: int,
-    duration_s: float,
+    faults: int,
     clients: int,
     interval_s: float,
     fault_s: float,
@@ -334,10 +336,17 @@ async def run(
             "metrics": metrics,
         }
         chosen = {name: everything[name] for name in targets}
-        stop_at = time.monotonic() + duration_s
+        stopped = asyncio.Event()
+
+        async def faults_then_stop() -> None:
+            try:
+                await nemesis(chosen, [needs, metrics], history, faults, rng, interval_s, fault_s)
+            finally:
+                stopped.set()
+
         await asyncio.gather(
-            nemesis(chosen, [needs, metrics], history, stop_at, rng, interval_s, fault_s),
-            *[client_loop(settings, needs, history, stop_at, rng, i) for i in range(clients)],
+            faults_then_stop(),
+            *[client_loop(settings, needs, history, stopped, rng, i) for i in range(clients)],
         )
         history.note("quiet period")
         verdict = await check(settings, needs, metrics, history, quiet_s)
