@@ -1,4 +1,4 @@
-"""JWT bearer auth per contract.md: HS256 tokens carrying sub, role and scope."""
+"""JWT bearer auth per docs/contract.md: HS256 tokens carrying sub, role and scope."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The error shape of contract.md, health endpoints, and the ASGI middleware every service uses."""
+"""The error shape of docs/contract.md, health endpoints, the ASGI middleware of every service."""
 
 from __future__ import annotations
 

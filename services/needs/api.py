@@ -42,7 +42,7 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every error: `{"error": {"code", "message", "details"}}` (contract.md)."""
+    """Every error: `{"error": {"code", "message", "details"}}` (docs/contract.md)."""
 
     error: ErrorDetail
 

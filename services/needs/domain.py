@@ -35,7 +35,7 @@ NeedStatus = Literal[
 ClaimStatus = Literal["active", "released", "completed"]
 ReleaseReason = Literal["released", "expired", "cancelled"]
 
-# The statuses a command may start from (contract.md); everything else is 409.
+# The statuses a command may start from (docs/contract.md); everything else is 409.
 ALLOWED_FROM: dict[str, tuple[NeedStatus, ...]] = {
     "approve": ("pending_review",),
     "reject": ("pending_review",),

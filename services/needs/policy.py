@@ -1,4 +1,4 @@
-"""Who may see and do what with needs (contract.md, "Identity and scope"): the one place.
+"""Who may see and do what with needs (docs/contract.md, "Identity and scope"): one place.
 
 A need the caller may not see answers 404, as if it did not exist; a need they see but
 may not act on answers 403.

@@ -212,7 +212,7 @@ class Addressee:
 def addressees(
     payload: EventPayload, need: NeedView | None, teams: dict[str, TeamView]
 ) -> list[Addressee]:
-    """The people an event is about, by the rules of contract.md. Scope subscribers and the
+    """The people an event is about, by the rules of docs/contract.md. Scope subscribers and the
     volunteers an approved need is matched to are added by the caller."""
     out: list[Addressee] = []
 

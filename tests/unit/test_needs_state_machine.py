@@ -25,7 +25,7 @@ from shared.events.needs import VolunteerHours
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 VOLUNTEERS = [f"v{i}" for i in range(6)]
 
-# contract.md: pending_review → open → claimed → completed → confirmed; rejected and
+# docs/contract.md: pending_review → open → claimed → completed → confirmed; rejected and
 # cancelled are final; releasing takes claimed back to open.
 EDGES: dict[str, set[str]] = {
     "pending_review": {"open", "rejected", "cancelled"},
