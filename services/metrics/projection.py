@@ -24,11 +24,11 @@ from services.metrics import domain, figures, series
 from services.metrics.domain import FACT_KINDS, Fact, FactKind, OrgUnitFact
 from services.metrics.figures import Window
 from services.metrics.repository import MAX_ATTEMPTS, FactStore, Generations, Pointer, Versioned
-from shared.auth import in_scope
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.logging import get_logger
 from shared.mongo.client import Database
 from shared.mongo.store import ConcurrencyConflict
+from shared.orgpath import OrgPath
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -79,14 +79,14 @@ class FactCache:
     # FactSource
     def under(self, kind: FactKind, scope: str) -> Iterator[Fact]:
         for path, facts in self._paths[kind].items():
-            if in_scope(path, scope):
+            if OrgPath(scope).covers(path):
                 yield from facts.values()
 
     def everywhere(self, kind: FactKind) -> Iterable[Fact]:
         return self._facts[kind].values()
 
     def units_under(self, scope: str) -> Iterator[str]:
-        return (u for u in self._units if in_scope(u, scope))
+        return (u for u in self._units if OrgPath(scope).covers(u))
 
     def unit_name(self, path: str) -> str:
         unit = self._facts["org_unit"].get(path)

@@ -13,7 +13,6 @@ from services.needs.commands import (
     ClaimNeed,
     CompleteNeed,
     ConfirmNeed,
-    OrgPath,
     PostNeed,
     RejectNeed,
 )
@@ -33,6 +32,7 @@ from services.needs.views import (
 from shared.auth import CurrentPrincipal
 from shared.events.needs import Kind
 from shared.http import CorrelationId
+from shared.orgpath import OrgPath
 
 
 class ErrorDetail(BaseModel):

@@ -4,30 +4,18 @@ from __future__ import annotations
 
 from functools import partial
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from services.needs import api, consumers, handlers
 from services.needs.directory import Directory
-from services.needs.domain import DomainError
-from services.needs.handlers import Clock, NeedsDeps, system_clock
+from services.needs.handlers import NeedsDeps
 from services.needs.repository import NeedsRepository
-from shared.http import STATUS_CODES, error_response
+from shared.clock import Clock, SystemClock
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
 
 
-async def domain_error(_: Request, exc: Exception) -> JSONResponse:
-    """A refused rule answers like every other error: which field (if any), and why."""
-    assert isinstance(exc, DomainError)
-    field = exc.details.get("field")
-    message = f"{field}: {exc.message}" if field else exc.message
-    return error_response(
-        exc.status, STATUS_CODES.get(exc.status, "error"), message, exc.details or None
-    )
-
-
-def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """`clock` lets tests move time forward (claim expiry); it defaults to the system's."""
     settings = settings or Settings()
 
@@ -37,7 +25,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             directory=Directory(runtime.db),
             relay=runtime.relay,
             settings=settings,
-            clock=clock,
+            clock=clock or SystemClock(),
         )
         app.state.deps = deps
         runtime.subscribe(consumers.STREAMS, consumers.event_handlers(deps))
@@ -54,5 +42,4 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         routers=[api.router],
         wire=wire,
     )
-    app.add_exception_handler(DomainError, domain_error)
     return app

@@ -15,7 +15,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from services.needs import domain, eligibility
@@ -28,7 +28,7 @@ from services.needs.commands import (
     RejectNeed,
 )
 from services.needs.directory import Directory
-from services.needs.domain import Change, Claim, CompletionRecord, DomainError, Need
+from services.needs.domain import Change, Claim, CompletionRecord, Need
 from services.needs.metrics import (
     CLAIMS_EXPIRED,
     COMMIT_CONFLICTS,
@@ -47,6 +47,8 @@ from services.needs.policy import (
 from services.needs.repository import NeedsRepository
 from shared.auth import Principal
 from shared.categories import known_categories
+from shared.clock import Clock, SystemClock
+from shared.errors import DomainError
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.needs import VolunteerHours
 from shared.events.volunteers import (
@@ -67,7 +69,6 @@ from shared.settings import Settings
 
 log = get_logger(__name__)
 
-Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 100
 EXPIRY_REASON = "逾期未完成 / not completed in time"
 # Need ids of idempotent posts: uuid5(caller, key), so the first commit's insert arbitrates.
@@ -78,20 +79,16 @@ def need_not_found(need_id: str) -> ApiError:
     return ApiError(404, f"需求 {need_id} 不存在 / need not found", details={"id": need_id})
 
 
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class NeedsDeps:
     repo: NeedsRepository
     directory: Directory
     relay: Relay
     settings: Settings
-    clock: Clock = field(default=system_clock)
+    clock: Clock = field(default_factory=SystemClock)
 
     def now(self) -> datetime:
-        return domain.ms(self.clock())
+        return domain.ms(self.clock.now())
 
 
 @dataclass(frozen=True)
@@ -182,7 +179,7 @@ async def post_need(
     categories = known_categories(deps.settings.extra_categories)
     if cmd.category not in categories:
         raise DomainError(
-            422,
+            "invalid",
             f"未知类别 / unknown category {cmd.category!r}",
             field="category",
             allowed=sorted(categories),

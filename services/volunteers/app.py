@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from services.volunteers import api, consumers
-from services.volunteers.domain import DomainError
 from services.volunteers.handlers import VolunteersDeps
 from services.volunteers.repository import VolunteersRepository
-from shared.http import STATUS_CODES, error_response
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
-
-
-async def domain_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
-    return error_response(
-        exc.status, STATUS_CODES.get(exc.status, "error"), exc.message, exc.details or None
-    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,5 +39,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=api.routers,
         wire=wire,
     )
-    app.add_exception_handler(DomainError, domain_error)
     return app

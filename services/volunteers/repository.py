@@ -17,6 +17,7 @@ from services.volunteers.passbook import LedgerEntry, Passbook
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.mongo.client import Database, Document, find_by_ids
 from shared.mongo.store import AggregateStore, NewCommit, commit_id
+from shared.orgpath import OrgPath
 from shared.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -27,7 +28,7 @@ def _model(cls: type[M], doc: Document) -> M:
 
 
 def scope_filter(field: str, scope: str) -> Document:
-    return {field: {"$regex": f"^{re.escape(scope)}(\\.|$)"}}
+    return OrgPath(scope).mongo_filter(field)
 
 
 class VolunteersRepository:

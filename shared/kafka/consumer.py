@@ -15,6 +15,7 @@ from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.registry import UnknownEventType, payload_of
+from shared.kafka.deadletter import dead_letter_headers
 from shared.kafka.producer import EventProducer, Headers
 from shared.logging import get_logger, log_context
 from shared.metrics import CONSUMER_BATCH, CONSUMER_DURATION, CONSUMER_EVENTS, CONSUMER_LAG
@@ -255,18 +256,15 @@ class ConsumerRunner:
         self, record: ConsumerRecord[bytes, bytes], exc: BaseException, attempts: int, etype: str
     ) -> None:
         headers: Headers = [(k, v) for k, v in (record.headers or [])]
-        headers += [
-            ("tongxin-error", f"{type(exc).__name__}: {exc}"[:4000].encode()),
-            ("tongxin-error-type", type(exc).__name__.encode()),
-            ("tongxin-original-topic", record.topic.encode()),
-            ("tongxin-original-partition", str(record.partition).encode()),
-            ("tongxin-original-offset", str(record.offset).encode()),
-            ("tongxin-attempts", str(attempts).encode()),
-            (
-                "tongxin-consumer-group",
-                (self.group_id or self.settings.consumer_group(self.service)).encode(),
-            ),
-        ]
+        headers += dead_letter_headers(
+            f"{type(exc).__name__}: {exc}",
+            type(exc).__name__,
+            attempts,
+            original_topic=record.topic,
+            original_partition=str(record.partition),
+            original_offset=str(record.offset),
+            consumer_group=self.group_id or self.settings.consumer_group(self.service),
+        )
         await self.producer.send_raw(
             Topics.dlq(record.topic), [(record.key, record.value or b"", headers)]
         )
