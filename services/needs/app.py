@@ -6,7 +6,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.needs import api, consumers, handlers
+from services.needs import api, consumers, domain, handlers
 from services.needs.directory import Directory
 from services.needs.handlers import NeedsDeps
 from services.needs.repository import NeedsRepository
@@ -20,12 +20,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     settings = settings or Settings()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
+        time = clock or SystemClock()
         deps = NeedsDeps(
-            repo=NeedsRepository(runtime.db, settings),
+            repo=NeedsRepository(runtime.db, settings, lambda: domain.ms(time.now())),
             directory=Directory(runtime.db),
-            relay=runtime.relay,
             settings=settings,
-            clock=clock or SystemClock(),
+            clock=time,
         )
         app.state.deps = deps
         runtime.subscribe(consumers.STREAMS, consumers.event_handlers(deps))

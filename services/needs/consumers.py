@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Mapping
 
 from services.needs.handlers import EVENT_HANDLERS, NeedsDeps
 from shared.kafka.consumer import Handler
@@ -12,5 +12,5 @@ from shared.kafka.consumer import Handler
 STREAMS: list[str] = ["volunteers"]
 
 
-def event_handlers(deps: NeedsDeps) -> dict[str, Handler]:
-    return {event_type: partial(handler, deps) for event_type, handler in EVENT_HANDLERS.items()}
+def event_handlers(deps: NeedsDeps) -> Mapping[str, Handler]:
+    return EVENT_HANDLERS.bind(deps)

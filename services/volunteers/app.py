@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.volunteers import api, consumers
 from services.volunteers.handlers import VolunteersDeps
 from services.volunteers.repository import VolunteersRepository
+from shared.clock import SystemClock
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
 
@@ -15,10 +16,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
+        clock = SystemClock()
         deps = VolunteersDeps(
-            repo=VolunteersRepository(runtime.db, settings),
-            relay=runtime.relay,
+            repo=VolunteersRepository(runtime.db, settings, clock.now),
             import_max_rows=settings.volunteers_import_max_rows,
+            clock=clock,
         )
         app.state.deps = deps
         runtime.subscribe(consumers.STREAMS, consumers.event_handlers(deps))

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from services.volunteers import handlers
-from services.volunteers.handlers import VolunteersDeps
-from shared.events.envelope import CloudEvent, EventPayload
-from shared.events.needs import TaskCompleted
+from collections.abc import Mapping
+
+from services.volunteers.handlers import EVENT_HANDLERS, VolunteersDeps
 from shared.kafka.consumer import Handler
 
 STREAMS: list[str] = ["needs"]
 
 
-def event_handlers(deps: VolunteersDeps) -> dict[str, Handler]:
-    async def on_task_completed(event: CloudEvent, payload: EventPayload) -> None:
-        assert isinstance(payload, TaskCompleted)
-        await handlers.credit_task_hours(deps, payload, event.correlationid)
-
-    return {TaskCompleted.type: on_task_completed}
+def event_handlers(deps: VolunteersDeps) -> Mapping[str, Handler]:
+    return EVENT_HANDLERS.bind(deps)

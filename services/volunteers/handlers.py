@@ -6,8 +6,6 @@ another writer took that version first, the command is decided again (bounded, j
 
 from __future__ import annotations
 
-import asyncio
-import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -40,40 +38,40 @@ from services.volunteers.repository import VolunteersRepository
 from shared.auth import Principal
 from shared.clock import Clock, SystemClock
 from shared.errors import DomainError
+from shared.events.envelope import CloudEvent
 from shared.events.needs import Location, TaskCompleted
 from shared.events.volunteers import VolunteerRegistered
 from shared.http import not_found
+from shared.kafka.handlers import EventHandlers, on
 from shared.logging import get_logger
-from shared.mongo.outbox import Relay
-from shared.mongo.store import ConcurrencyConflict
+from shared.mongo.unit_of_work import Backoff, Duplicate, GaveUp, until_committed
 from shared.orgpath import OrgPath
 
 log = get_logger(__name__)
 T = TypeVar("T")
 
-MAX_ATTEMPTS = 50
+BACKOFF = Backoff(base_s=0.004, cap_s=0.2, max_attempts=50)
 IMPORT_BATCH = 1000
 
 
 @dataclass
 class VolunteersDeps:
     repo: VolunteersRepository
-    relay: Relay
     import_max_rows: int = 20_000
     clock: Clock = field(default_factory=SystemClock)
 
 
 async def decided_again(aggregate: str, attempt: Callable[[], Awaitable[T]]) -> T:
     """Runs `attempt` (load, decide, commit) until its commit is not beaten by another."""
-    for n in range(1, MAX_ATTEMPTS + 1):
-        try:
-            return await attempt()
-        except ConcurrencyConflict:
-            COMMIT_CONFLICTS.labels(aggregate).inc()
-            if n == MAX_ATTEMPTS:
-                break
-            await asyncio.sleep(random.uniform(0, min(0.2, 0.004 * 2 ** min(n, 8))))
-    raise DomainError("conflict", "并发修改过多，请重试 / too many concurrent changes; try again")
+    try:
+        done, _ = await until_committed(
+            attempt, BACKOFF, on_conflict=COMMIT_CONFLICTS.labels(aggregate).inc
+        )
+    except GaveUp:
+        raise DomainError(
+            "conflict", "并发修改过多，请重试 / too many concurrent changes; try again"
+        ) from None
+    return done
 
 
 # --- org tree -------------------------------------------------------------------------
@@ -94,7 +92,6 @@ async def put_org_unit(
         )
         if events:
             await deps.repo.save_org(unit, version, events, cid)
-            deps.relay.wake()
         return unit, existing is None
 
     return await decided_again("org_units", attempt)
@@ -140,15 +137,14 @@ async def register_volunteer(
         now=deps.clock.now(),
     )
     try:
-        await deps.repo.save_volunteer(volunteer, 0, events, cid)
-    except ConcurrencyConflict:
+        await deps.repo.volunteers.create(volunteer.id, volunteer, events, cid)
+    except Duplicate:
         raise DomainError(
             "conflict",
             f"该手机号已在 {cmd.home_community_id} 报到，志愿者 {volunteer.id} / this phone "
             f"number already reported in to this community as volunteer {volunteer.id}",
             volunteer_id=volunteer.id,
         ) from None
-    deps.relay.wake()
     VOLUNTEERS_REGISTERED.labels("api").inc()
     return volunteer
 
@@ -193,7 +189,6 @@ async def update_volunteer(
         )
         if events:
             await deps.repo.save_volunteer(updated, version, events, cid)
-            deps.relay.wake()
         return updated
 
     return await decided_again("volunteers", attempt)
@@ -277,8 +272,6 @@ async def import_volunteers(
             result.status = "created" if ok else "duplicate"
             if not ok:
                 result.reason = "已报到 / already reported in"
-    if pending:
-        deps.relay.wake()
     report = ImportReport(
         total=len(results),
         created=sum(r.status == "created" for r in results),
@@ -363,15 +356,14 @@ async def register_organization(
         now=deps.clock.now(),
     )
     try:
-        await deps.repo.save_organization(org, 0, events, cid)
-    except ConcurrencyConflict:
+        await deps.repo.organizations.create(org.id, org, events, cid)
+    except Duplicate:
         raise DomainError(
             "conflict",
             f"本社区已登记同名组织 {org.id} / an organisation of this name is already "
             f"registered in this community: {org.id}",
             organization_id=org.id,
         ) from None
-    deps.relay.wake()
     return org
 
 
@@ -407,15 +399,14 @@ async def form_team(
         now=deps.clock.now(),
     )
     try:
-        await deps.repo.save_team(team, 0, events, cid)
-    except ConcurrencyConflict:
+        await deps.repo.teams.create(team.id, team, events, cid)
+    except Duplicate:
         raise DomainError(
             "conflict",
             f"本社区已有同名服务队 {team.id} / a team of this name already exists in this "
             f"community: {team.id}",
             team_id=team.id,
         ) from None
-    deps.relay.wake()
     return team
 
 
@@ -443,7 +434,6 @@ async def add_team_member(
         joined, events = domain.join_team(team, volunteer, volunteer_id, deps.clock.now())
         if events:
             await deps.repo.save_team(joined, version, events, cid)
-            deps.relay.wake()
         return joined, bool(events)
 
     return await decided_again("teams", attempt)
@@ -458,7 +448,6 @@ async def change_team_leader(
         changed, events = domain.change_leader(team, volunteer_id, deps.clock.now())
         if events:
             await deps.repo.save_team(changed, version, events, cid)
-            deps.relay.wake()
         return changed
 
     return await decided_again("teams", attempt)
@@ -505,12 +494,15 @@ async def redeem_points(
             book, redemption_id=redemption_id, item=item, points=points, now=deps.clock.now()
         )
         await deps.repo.save_passbook(spent, version, entry, [event], cid)
-        deps.relay.wake()
         return spent, entry
 
     spent, entry = await decided_again("passbooks", attempt)
     POINTS_REDEEMED.inc(points)
     return spent, entry
+
+
+async def on_task_completed(deps: VolunteersDeps, event: CloudEvent, task: TaskCompleted) -> None:
+    await credit_task_hours(deps, task, event.correlationid)
 
 
 async def credit_task_hours(deps: VolunteersDeps, task: TaskCompleted, cid: str | None) -> None:
@@ -541,7 +533,9 @@ async def credit_task_hours(deps: VolunteersDeps, task: TaskCompleted, cid: str 
                 return
             updated, entry, event = credited
             await deps.repo.save_passbook(updated, version, entry, [event], cid)
-            deps.relay.wake()
             POINTS_CREDITED.inc(entry.points)
 
         await decided_again("passbooks", attempt)
+
+
+EVENT_HANDLERS = EventHandlers[VolunteersDeps](on(TaskCompleted, on_task_completed))

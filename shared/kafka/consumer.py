@@ -68,6 +68,21 @@ class ConsumerRunner:
             # a crash in between would lose what the flush was to store.
             raise ValueError("a consumer with a flush dedups in its own writes: no ledger")
 
+    @classmethod
+    def batch_flush(
+        cls,
+        settings: Settings,
+        service: str,
+        topics: list[str],
+        handlers: Mapping[str, Handler],
+        producer: EventProducer,
+        flush: Callable[[], Awaitable[None]],
+    ) -> ConsumerRunner:
+        """The batch-flush kind of consumer: its handlers gather a batch's effects, `flush`
+        stores them at once before the batch's offsets are committed, and what it stores
+        records the event ids merged (no ledger)."""
+        return cls(settings, service, topics, handlers, None, producer, flush=flush)
+
     async def start(self) -> None:
         s = self.settings
         self._consumer = AIOKafkaConsumer(
