@@ -11,6 +11,7 @@ from services.needs.directory import Directory
 from services.needs.handlers import NeedsDeps
 from services.needs.repository import NeedsRepository
 from shared.clock import Clock, SystemClock
+from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
 
@@ -22,7 +23,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
         time = clock or SystemClock()
         deps = NeedsDeps(
-            repo=NeedsRepository(runtime.db, settings, lambda: domain.ms(time.now())),
+            repo=NeedsRepository(
+                AggregateStore(runtime.db, "needs"), settings, lambda: domain.ms(time.now())
+            ),
             directory=Directory(runtime.db),
             settings=settings,
             clock=time,

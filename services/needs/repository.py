@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from services.needs.domain import Need
-from shared.mongo.client import Database, Document
+from shared.mongo.client import Document
 from shared.mongo.store import AggregateStore
 from shared.mongo.unit_of_work import Backoff, UnitOfWork
 from shared.settings import Settings
@@ -22,8 +22,10 @@ BACKOFF = Backoff(base_s=0.002, cap_s=0.05, max_attempts=100)
 
 
 class NeedsRepository:
-    def __init__(self, db: Database, settings: Settings, now: Callable[[], datetime]) -> None:
-        self.store = AggregateStore(db, "needs")
+    def __init__(
+        self, store: AggregateStore, settings: Settings, now: Callable[[], datetime]
+    ) -> None:
+        self.store = store  # collection "needs" (heads) and its commits
         # Stored as BSON dates (mode "python") so that filters and sorts compare times.
         self.needs = UnitOfWork(
             self.store, Need, settings.topics.needs, now, dump="python", backoff=BACKOFF

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 
 from services.volunteers import api, consumers
 from services.volunteers.handlers import VolunteersDeps
 from services.volunteers.repository import VolunteersRepository
 from shared.clock import SystemClock
+from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
 
@@ -18,7 +21,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def wire(app: FastAPI, runtime: Runtime) -> None:
         clock = SystemClock()
         deps = VolunteersDeps(
-            repo=VolunteersRepository(runtime.db, settings, clock.now),
+            repo=VolunteersRepository(partial(AggregateStore, runtime.db), settings, clock.now),
             import_max_rows=settings.volunteers_import_max_rows,
             clock=clock,
         )

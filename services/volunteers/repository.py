@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from services.volunteers.domain import Organization, OrgUnit, Team, Volunteer
 from services.volunteers.passbook import LedgerEntry, Passbook
 from shared.events.envelope import EventPayload
-from shared.mongo.client import Database, Document, find_by_ids
+from shared.mongo.client import Document, find_by_ids
 from shared.mongo.store import AggregateStore, NewCommit, commit_id
 from shared.mongo.unit_of_work import UnitOfWork
 from shared.orgpath import OrgPath
@@ -34,9 +34,16 @@ def scope_filter(field: str, scope: str) -> Document:
 
 
 class VolunteersRepository:
-    def __init__(self, db: Database, settings: Settings, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        stores: Callable[[str], AggregateStore],
+        settings: Settings,
+        now: Callable[[], datetime],
+    ) -> None:
+        """`stores` makes the store of an aggregate by name (on the service's database)."""
+
         def unit(name: str, model: type[M]) -> UnitOfWork[M]:
-            return UnitOfWork(AggregateStore(db, name), model, settings.topics.volunteers, now)
+            return UnitOfWork(stores(name), model, settings.topics.volunteers, now)
 
         self.orgs = unit("org_units", OrgUnit)
         self.volunteers = unit("volunteers", Volunteer)
