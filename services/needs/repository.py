@@ -25,7 +25,7 @@ class NeedsRepository:
     def __init__(
         self, store: AggregateStore, settings: Settings, now: Callable[[], datetime]
     ) -> None:
-        self.store = store  # collection "needs" (heads) and its commits
+        self.store = store  # collection "needs" (heads, queried below) and its commits
         # Stored as BSON dates (mode "python") so that filters and sorts compare times.
         self.needs = UnitOfWork(
             self.store, Need, settings.topics.needs, now, dump="python", backoff=BACKOFF

@@ -42,8 +42,11 @@ class VolunteersRepository:
     ) -> None:
         """`stores` makes the store of an aggregate by name (on the service's database)."""
 
+        self._stores: dict[str, AggregateStore] = {}
+
         def unit(name: str, model: type[M]) -> UnitOfWork[M]:
-            return UnitOfWork(stores(name), model, settings.topics.volunteers, now)
+            self._stores[name] = stores(name)
+            return UnitOfWork(self._stores[name], model, settings.topics.volunteers, now)
 
         self.orgs = unit("org_units", OrgUnit)
         self.volunteers = unit("volunteers", Volunteer)
@@ -61,7 +64,7 @@ class VolunteersRepository:
         return await self.orgs.commit(unit.path, unit, version, events, cid)
 
     async def children(self, path: str) -> list[OrgUnit]:
-        docs = self.orgs.store.heads.find({"parent": path}).sort("_id", 1)
+        docs = self._stores["org_units"].heads.find({"parent": path}).sort("_id", 1)
         return [_model(OrgUnit, d) async for d in docs]
 
     # --- volunteers
@@ -77,7 +80,7 @@ class VolunteersRepository:
         self, registrations: Sequence[tuple[Volunteer, Sequence[EventPayload]]], cid: str | None
     ) -> list[bool]:
         """Version-1 commits of many volunteers at once; False where the id was taken."""
-        return await self.volunteers.store.commit_many(
+        return await self._stores["volunteers"].commit_many(
             [
                 NewCommit(
                     v.id, 0, v.model_dump(mode="json"), self.volunteers.envelopes(events, cid)
@@ -103,11 +106,11 @@ class VolunteersRepository:
             query["name"] = {"$regex": re.escape(q), "$options": "i"}
         if not include_inactive:
             query["active"] = True
-        return await self._page(self.volunteers, Volunteer, query, cursor, limit)
+        return await self._page("volunteers", Volunteer, query, cursor, limit)
 
     async def _page(
         self,
-        unit: UnitOfWork[M],
+        store: str,
         cls: type[M],
         query: dict[str, Any],
         cursor: str | None,
@@ -115,7 +118,7 @@ class VolunteersRepository:
     ) -> tuple[list[M], str | None]:
         if cursor:
             query = {**query, "_id": {"$gt": cursor}}
-        docs = await unit.store.heads.find(query).sort("_id", 1).limit(limit + 1).to_list()
+        docs = await self._stores[store].heads.find(query).sort("_id", 1).limit(limit + 1).to_list()
         items = [_model(cls, d) for d in docs[:limit]]
         next_cursor = str(docs[limit - 1]["_id"]) if len(docs) > limit else None
         return items, next_cursor
@@ -133,7 +136,7 @@ class VolunteersRepository:
         self, scope: str, cursor: str | None, limit: int
     ) -> tuple[list[Organization], str | None]:
         query = scope_filter("community_id", scope)
-        return await self._page(self.organizations, Organization, query, cursor, limit)
+        return await self._page("organizations", Organization, query, cursor, limit)
 
     async def get_team(self, team_id: str) -> tuple[Team | None, int]:
         return await self.teams.get(team_id)
@@ -149,7 +152,7 @@ class VolunteersRepository:
         query = scope_filter("community_id", scope)
         if service_type:
             query["service_type"] = service_type
-        return await self._page(self.teams, Team, query, cursor, limit)
+        return await self._page("teams", Team, query, cursor, limit)
 
     # --- passbooks
     async def get_passbook(self, volunteer_id: str) -> tuple[Passbook | None, int]:
@@ -172,7 +175,7 @@ class VolunteersRepository:
     async def ledger(self, volunteer_id: str, version: int, limit: int) -> list[LedgerEntry]:
         """The newest `limit` entries, newest first: the commits looked up by `_id`."""
         ids = [commit_id(volunteer_id, v) for v in range(version, max(0, version - limit), -1)]
-        found = await find_by_ids(self.passbooks.store.commits, ids)
+        found = await find_by_ids(self._stores["passbooks"].commits, ids)
         return [
             LedgerEntry.model_validate(found[i]["meta"]["entry"])
             for i in ids

@@ -14,10 +14,10 @@ from pymongo.errors import PyMongoError
 
 from shared.aio import nap
 from shared.events.envelope import CloudEvent
-from shared.kafka.producer import EventProducer
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_FAILURES, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from shared.mongo.client import Database, Document
+from shared.ports import EventPublisher
 
 log = get_logger(__name__)
 OUTBOX = "outbox"
@@ -76,7 +76,7 @@ class Relay:
     def __init__(
         self,
         db: Database,
-        producer: EventProducer,
+        producer: EventPublisher,
         service: str,
         poll_s: float = 0.5,
         batch_size: int = 500,

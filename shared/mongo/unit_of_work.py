@@ -2,10 +2,11 @@
 newer state when another writer committed that version first (bounded, with jittered
 backoff). The store's unique commit insert decides races; the relay is woken by the store.
 
-`UnitOfWork` is the typed form over an `AggregateStore`: it wraps the decided events as
-CloudEvents for the service's topic, records audit meta with each commit, and creates
-aggregates with derived ids by a version-1 insert (taken: `Duplicate`). `until_committed` is
-the retry loop alone, for writers over other stores (the metrics facts)."""
+`UnitOfWork` is the typed form over a `CommitStore` (an `AggregateStore`, or a fake): it
+wraps the decided events as CloudEvents for the service's topic, records audit meta with
+each commit, and creates aggregates with derived ids by a version-1 insert (taken:
+`Duplicate`). `until_committed` is the retry loop alone, for writers over other stores (the
+metrics facts)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from pydantic import BaseModel
 
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.mongo.client import Document
-from shared.mongo.store import AggregateStore, ConcurrencyConflict
+from shared.mongo.store import ConcurrencyConflict
+from shared.ports import CommitStore
 
 S = TypeVar("S", bound=BaseModel)
 T = TypeVar("T")
@@ -99,7 +101,7 @@ class UnitOfWork(Generic[S]):
 
     def __init__(
         self,
-        store: AggregateStore,
+        store: CommitStore,
         model: type[S],
         topic: str,
         now: Callable[[], datetime],
