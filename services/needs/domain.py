@@ -2,6 +2,9 @@
 
 Every command is a function of the current state that returns the new state and the
 events it causes, or raises DomainError. The caller stores both in one commit.
+
+Long because it is one aggregate with a lifecycle of nine commands whose rules depend on each
+other (slots, claims, expiry, completion): they are read and tested together.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ apply the rule, commit the new version with its events. When another writer comm
 version first, the rule runs again on the newer state (bounded, with jittered backoff): the
 store's unique insert, not a conditional update, decides races such as two volunteers and
 one slot.
+
+Long because it holds every command of the need's lifecycle and the read-model handlers of
+the volunteers stream; it splits into handlers/ with the planned re-layout of every service.
 """
 
 from __future__ import annotations

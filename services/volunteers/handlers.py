@@ -2,6 +2,9 @@
 
 Every change is decided on freshly loaded state and committed as the next version; when
 another writer took that version first, the command is decided again (bounded, jittered).
+
+Long because it holds the commands of four aggregates, the bulk import and the passbook; it
+splits into handlers/ with the planned re-layout of every service.
 """
 
 from __future__ import annotations
