@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             clock=time,
         )
         app.state.deps = deps
-        runtime.subscribe(consumers.STREAMS, consumers.event_handlers(deps))
+        runtime.subscribe(consumers.STREAMS, handlers.EVENT_HANDLERS.bind(deps))
         runtime.run_in_background(partial(handlers.run_claim_expiry, deps))
 
     app = create_service_app(

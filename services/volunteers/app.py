@@ -6,7 +6,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.volunteers import api, consumers
+from services.volunteers import api, consumers, handlers
 from services.volunteers.handlers import VolunteersDeps
 from services.volunteers.repository import VolunteersRepository
 from shared.clock import SystemClock
@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             clock=clock,
         )
         app.state.deps = deps
-        runtime.subscribe(consumers.STREAMS, consumers.event_handlers(deps))
+        runtime.subscribe(consumers.STREAMS, handlers.EVENT_HANDLERS.bind(deps))
 
     app = create_service_app(
         "volunteers",

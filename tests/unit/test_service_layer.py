@@ -14,7 +14,6 @@ from prometheus_client import REGISTRY
 from services.metrics import consumers as metrics_consumers
 from services.metrics.projection import Projection
 from services.metrics.repository import Pointer
-from services.needs import consumers as needs_consumers
 from services.needs import domain as needs_domain
 from services.needs import handlers as needs
 from services.needs.commands import ClaimNeed, PostNeed
@@ -56,7 +55,7 @@ async def needs_service(*known_volunteers: str) -> Needs:
         settings=settings,
         clock=clock,
     )
-    bus = InMemoryBus(needs_consumers.event_handlers(deps))
+    bus = InMemoryBus(needs.EVENT_HANDLERS.bind(deps))
     await bus.deliver(org_unit(COMMUNITY), *(volunteer(v) for v in known_volunteers))
     return Needs(deps, store, bus)
 
