@@ -5,6 +5,9 @@ notification) and remembers the ids of the events merged into it, so a redeliver
 changes nothing. Merges commute: a `task.completed` merged before its `project.claimed`
 ends in the same fact as the other way round. Times are the events' own (`posted_at`,
 `claimed_at`, ...), never the time an event arrived.
+
+Long because every fact and the merge of every event type it depends on are kept together:
+that merges commute can only be checked with all of them in view.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from services.metrics.domain import (
     TeamFact,
     VolunteerFact,
 )
+from shared.orgpath import COMMUNITY_DEPTH, OrgPath
 
 DEFINITIONS = f"""\
 Figures for the scope (an org path and everything below it) and the window: `from` and `to`
@@ -38,8 +39,6 @@ figures for each org unit one level below the scope; `ancestors` the units above
 """
 
 PENDING_REVIEW = timedelta(days=catalogue.PENDING_REVIEW_DAYS)
-LEVELS = {1: "district", 2: "street", 3: "community"}
-COMMUNITY_DEPTH = 3
 
 
 class FactSource(Protocol):
@@ -54,18 +53,6 @@ class FactSource(Protocol):
         """Every org path known at or below the scope (org units and facts' paths)."""
 
     def unit_name(self, path: str) -> str: ...
-
-
-def depth(path: str) -> int:
-    return path.count(".") + 1
-
-
-def level_of(path: str) -> str:
-    return LEVELS.get(depth(path), "grid")
-
-
-def prefix(path: str, n: int) -> str:
-    return ".".join(path.split(".")[:n])
 
 
 @dataclass(frozen=True)
@@ -340,12 +327,13 @@ class ScopeTallies:
         cached = self._paths.get(path)
         if cached is not None:
             return cached
-        d, pd = depth(self.scope), depth(path)
+        at = OrgPath(path)
+        d, pd = OrgPath(self.scope).depth, at.depth
         units = [self.scope]
         if pd > d:
-            units.append(prefix(path, d + 1))
+            units.append(at.upto(d + 1))
         if d < COMMUNITY_DEPTH <= pd:
-            units.append(prefix(path, COMMUNITY_DEPTH))
+            units.append(at.upto(COMMUNITY_DEPTH))
         tallies = [self.units[u] for u in dict.fromkeys(units)]
         self._paths[path] = tallies
         return tallies
@@ -354,25 +342,21 @@ class ScopeTallies:
         return self.units.get(unit, Tally()).figures()
 
     def communities(self, unit: str) -> list[str]:
-        if depth(unit) >= COMMUNITY_DEPTH:
-            return [unit] if depth(unit) == COMMUNITY_DEPTH else []
-        return sorted(
-            {
-                prefix(p, COMMUNITY_DEPTH)
-                for p in self.src.units_under(unit)
-                if depth(p) >= COMMUNITY_DEPTH
-            }
-        )
+        if OrgPath(unit).depth >= COMMUNITY_DEPTH:
+            return [unit] if OrgPath(unit).depth == COMMUNITY_DEPTH else []
+        below = (OrgPath(p) for p in self.src.units_under(unit))
+        return sorted({p.upto(COMMUNITY_DEPTH) for p in below if p.depth >= COMMUNITY_DEPTH})
 
     def pioneer(self, unit: str) -> float | None:
-        if depth(unit) >= COMMUNITY_DEPTH:
+        if OrgPath(unit).depth >= COMMUNITY_DEPTH:
             return pioneer_index(self.figures(unit))
         indices = [pioneer_index(self.figures(c)) for c in self.communities(unit)]
         return math.fsum(indices) / len(indices) if indices else None
 
     def children(self) -> list[str]:
-        d = depth(self.scope)
-        return sorted({prefix(p, d + 1) for p in self.src.units_under(self.scope) if depth(p) > d})
+        d = OrgPath(self.scope).depth
+        below = (OrgPath(p) for p in self.src.units_under(self.scope))
+        return sorted({p.upto(d + 1) for p in below if p.depth > d})
 
     def ancestors(self) -> list[dict[str, str]]:
         """The units above the scope, top first, with their names."""
@@ -384,7 +368,7 @@ class ScopeTallies:
         return {
             "scope": path,
             "name": self.src.unit_name(path),
-            "level": level_of(path),
+            "level": OrgPath(path).level,
             **self.figures(path),
             "pioneer_index": self.pioneer(path),
         }

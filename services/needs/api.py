@@ -13,7 +13,6 @@ from services.needs.commands import (
     ClaimNeed,
     CompleteNeed,
     ConfirmNeed,
-    OrgPath,
     PostNeed,
     RejectNeed,
 )
@@ -33,6 +32,7 @@ from services.needs.views import (
 from shared.auth import CurrentPrincipal
 from shared.events.needs import Kind
 from shared.http import CorrelationId
+from shared.orgpath import OrgPath
 
 
 class ErrorDetail(BaseModel):
@@ -42,7 +42,7 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every error: `{"error": {"code", "message", "details"}}` (contract.md)."""
+    """Every error: `{"error": {"code", "message", "details"}}` (docs/contract.md)."""
 
     error: ErrorDetail
 
