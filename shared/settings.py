@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     # Tokens (#14): every service verifies with the identity provider's JWKS, issuer and
     # audience; only the identity service (and the dev CLI) holds the signing keys.
     jwks_url: str | None = None  # dev: the local identity service's
-    jwt_issuer: str = DEV_ISSUER
+    jwt_issuer: str = DEV_ISSUER  # also the identity service's public base URL (OIDC)
     jwt_audience: str = "tongxin"
     jwt_keys_dir: str | None = None  # Ed25519 private keys (PEM); dev: <var_dir>/identity/keys
     # State directory (also infra.sh's TONGXIN_VAR_DIR): dev keys, var/log/sms.jsonl.
@@ -97,7 +97,6 @@ class Settings(BaseSettings):
     sms_provider: Literal["log"] = "log"
 
     # identity (#14): sign-in codes, sessions, service clients, the volunteer phone link.
-    identity_public_url: str = DEV_ISSUER
     identity_access_ttl_s: int = Field(default=900, ge=30, le=900)
     identity_refresh_ttl_s: int = Field(default=30 * 86400, ge=60)
     identity_code_ttl_s: int = Field(default=300, ge=30)
@@ -122,7 +121,9 @@ class Settings(BaseSettings):
             if not dev:
                 raise ValueError("TONGXIN_PHONE_LINK_KEY must be set outside the dev profile")
             self.phone_link_key = DEV_PHONE_LINK_KEY
-        elif not dev and (self.phone_link_key == DEV_PHONE_LINK_KEY or len(self.phone_link_key) < 32):
+        elif not dev and (
+            self.phone_link_key == DEV_PHONE_LINK_KEY or len(self.phone_link_key) < 32
+        ):
             raise ValueError("TONGXIN_PHONE_LINK_KEY must be a non-default key of 32+ characters")
         if self.jwt_keys_dir is None and dev:
             self.jwt_keys_dir = f"{self.var_dir}/identity/keys"

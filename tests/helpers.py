@@ -176,11 +176,16 @@ async def serving(app: FastAPI, port: int) -> AsyncIterator[str]:
     services fetch, such as the identity service's JWKS). Yields its base URL."""
     import uvicorn
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", access_log=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
         await eventually(lambda: _started(server, task), timeout=60)
+        runtime = app.state.runtime
+        if runtime.consumer is not None:
+            await asyncio.wait_for(runtime.consumer.assigned.wait(), 30)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
