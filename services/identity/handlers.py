@@ -432,8 +432,8 @@ async def volunteer_changed(deps: IdentityDeps, e: VolunteerRegistered) -> None:
         "active": e.active,
         "at": at,
     }
-    if e.phone_link is not None:
-        doc["phone_link"] = e.phone_link
+    if e.identity_link is not None:
+        doc["phone_link"] = e.identity_link
     else:
         current = await deps.repo.volunteers.find_one({"_id": e.volunteer_id})
         if current is None or "phone_link" not in current:

@@ -14,7 +14,6 @@ from typing import Literal, get_args
 from pydantic import BaseModel
 
 from shared.events.needs import Location
-from shared.phones import mask_phone, normal_phone, phone_link
 from shared.events.volunteers import (
     OrganizationRegistered,
     OrgLevel,
@@ -25,6 +24,7 @@ from shared.events.volunteers import (
     VolunteerRegistered,
     VolunteerUpdated,
 )
+from shared.phones import normal_phone, phone_link
 
 LEVELS: tuple[OrgLevel, ...] = get_args(OrgLevel)
 SEGMENT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -220,7 +220,7 @@ class Volunteer(BaseModel):
             "skills": self.skills,
             "location": self.location,
             "active": self.active,
-            "phone_link": self.phone_link,
+            "identity_link": self.phone_link,
         }
 
 

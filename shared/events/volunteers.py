@@ -43,7 +43,7 @@ class VolunteerRegistered(VolunteersEvent):
     active: bool = True
     # HMAC of the normalised phone under TONGXIN_PHONE_LINK_KEY (shared.phones): the
     # identity service links a signed-in phone to its volunteers by it. Not the number.
-    phone_link: str | None = None
+    identity_link: str | None = None
     registered_at: datetime
 
     def subject(self) -> str:
