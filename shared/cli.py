@@ -19,7 +19,12 @@ from collections.abc import Callable
 from shared.auth import ROLES, mint_token
 from shared.settings import SERVICE_PORTS, Settings
 
-COMMAND_MODULES: list[str] = ["shared.ops.cli", "services.metrics.cli", "services.volunteers.cli"]
+COMMAND_MODULES: list[str] = [
+    "shared.ops.cli",
+    "services.metrics.cli",
+    "services.volunteers.cli",
+    "services.identity.cli",
+]
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -77,6 +82,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     log_dir = args.log_dir
     os.makedirs(log_dir, exist_ok=True)
     ports = {name: port + args.port_offset for name, port in SERVICE_PORTS.items()}
+    # Unless told otherwise, every service trusts the identity service started here.
+    identity = f"http://127.0.0.1:{ports['identity']}"
+    env = dict(os.environ)
+    env.setdefault("TONGXIN_JWT_ISSUER", identity)
+    env.setdefault("TONGXIN_JWKS_URL", f"{identity}/.well-known/jwks.json")
     for name, port in ports.items():
         log = open(os.path.join(log_dir, f"{name}.log"), "ab")
         procs[name] = subprocess.Popen(
@@ -93,6 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=env,
         )
     stopping = False
 
