@@ -70,11 +70,12 @@ class LogoutRequest(BaseModel):
     refresh_token: str | None = Field(default=None, max_length=200)
 
 
-class GrantPublic(BaseModel):
+class RoleGrant(BaseModel):
     role: str
     scope: str
-    sub: str
+    sub: str = Field(description="the token's sub in this role (the volunteer id for volunteer)")
     label: str = ""
+    scope_name: str = Field(default="", examples=["和平社区"])
 
 
 class TokenResponse(BaseModel):
@@ -85,7 +86,7 @@ class TokenResponse(BaseModel):
     role: str
     scope: str
     sub: str
-    roles: list[GrantPublic]
+    roles: list[RoleGrant]
 
 
 class PersonPublic(BaseModel):
@@ -103,14 +104,16 @@ class Active(BaseModel):
 class Me(BaseModel):
     person: PersonPublic | None = Field(description="null for a token without a session")
     active: Active
-    roles: list[GrantPublic]
+    roles: list[RoleGrant]
 
 
 class Community(BaseModel):
-    id: str
-    name: str
+    path: str = Field(examples=["zhongshan.hongyan.heping"])
+    name: str = Field(examples=["和平社区"])
     level: str
     parent: str | None
+    street: str | None = Field(description="the street's name", examples=["红岩街道"])
+    district: str | None = Field(description="the district's name", examples=["中山区"])
     full_name: str = Field(examples=["中山区 / 红岩街道 / 和平社区"])
 
 
@@ -125,7 +128,7 @@ class AppointmentCreate(BaseModel):
     scope: Text
 
 
-class AppointmentPublic(BaseModel):
+class Appointment(BaseModel):
     id: str
     person_id: str
     phone: str
@@ -140,7 +143,7 @@ class AppointmentPublic(BaseModel):
 
 
 class AppointmentPage(BaseModel):
-    items: list[AppointmentPublic]
+    items: list[Appointment]
 
 
 def _form_schema() -> dict[str, Any]:
@@ -297,15 +300,15 @@ async def communities(
 # --- appointments ----------------------------------------------------------------------
 
 
-def _appointment(a: Any) -> AppointmentPublic:
-    return AppointmentPublic(**a.public(whole_phone=True))
+def _appointment(a: Any) -> Appointment:
+    return Appointment(**a.public(whole_phone=True))
 
 
 @appointments.post(
     "",
     status_code=201,
-    response_model=AppointmentPublic,
-    responses={200: {"model": AppointmentPublic, "description": "already appointed"}},
+    response_model=Appointment,
+    responses={200: {"model": Appointment, "description": "already appointed"}},
     description=(
         "Appoints a person, by phone, to an office in a scope: by an admin of a higher rank "
         "whose scope covers it (district > street > community > grid worker; operators by "
@@ -320,7 +323,7 @@ async def appoint(
     deps: Deps,
     cid: CorrelationId,
     response: Response,
-) -> AppointmentPublic:
+) -> Appointment:
     made, new = await handlers.appoint(
         deps, principal, body.phone, body.name, body.role, body.scope, cid
     )
@@ -330,7 +333,7 @@ async def appoint(
 
 @appointments.delete(
     "/{appointment_id}",
-    response_model=AppointmentPublic,
+    response_model=Appointment,
     description=(
         "Ends an appointment (same authority as making it); emits "
         "`org.tongxin.appointment.ended`. The next refresh carries no such role."
@@ -338,7 +341,7 @@ async def appoint(
 )
 async def end_appointment(
     appointment_id: str, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
-) -> AppointmentPublic:
+) -> Appointment:
     return _appointment(await handlers.end_appointment(deps, principal, appointment_id, cid))
 
 

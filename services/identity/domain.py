@@ -155,6 +155,7 @@ class Grant(BaseModel):
     scope: str
     sub: str
     label: str = ""
+    scope_name: str = ""  # the org unit's Chinese name, for choosing
 
 
 class VolunteerLink(BaseModel):

@@ -156,7 +156,11 @@ async def grants_for(deps: IdentityDeps, person: Person) -> list[Grant]:
     link = phone_link(deps.settings.link_key, person.phone)
     volunteers = await deps.repo.volunteers_of(link)
     appointments = await deps.repo.appointments_of(person.id)
-    return domain.grants_of(person, volunteers, appointments)
+    grants = domain.grants_of(person, volunteers, appointments)
+    names = await deps.repo.org_units_by_ids([g.scope for g in grants])
+    return [
+        g.model_copy(update={"scope_name": names.get(g.scope, {}).get("name", "")}) for g in grants
+    ]
 
 
 async def _with_community(
@@ -332,18 +336,22 @@ async def search_communities(deps: IdentityDeps, q: str, limit: int) -> list[dic
     ancestors = {
         ".".join(u["_id"].split(".")[:i]) for u in units for i in range(1, u["_id"].count(".") + 1)
     }
-    names = {p: d["name"] for p, d in (await deps.repo.org_units_by_ids(sorted(ancestors))).items()}
+    found = await deps.repo.org_units_by_ids(sorted(ancestors))
     out = []
     for u in units:
         parts = u["_id"].split(".")
-        trail = [names.get(".".join(parts[:i]), parts[i - 1]) for i in range(1, len(parts))]
+        trail = [found.get(".".join(parts[:i])) for i in range(1, len(parts))]
+        names = [t["name"] if t else parts[i] for i, t in enumerate(trail)]
+        by_level = {t["level"]: t["name"] for t in trail if t}
         out.append(
             {
-                "id": u["_id"],
+                "path": u["_id"],
                 "name": u["name"],
                 "level": u["level"],
                 "parent": u.get("parent"),
-                "full_name": " / ".join([*trail, u["name"]]),
+                "street": by_level.get("street"),
+                "district": by_level.get("district"),
+                "full_name": " / ".join([*names, u["name"]]),
             }
         )
     return out

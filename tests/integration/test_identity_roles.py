@@ -130,9 +130,9 @@ async def test_an_appointed_admin_approves_a_need_in_their_name_until_the_appoin
         # The secretary signs in as a resident of 和平社区, then switches to the office.
         resident = (await idp.sign_in(secretary, role="resident", scope=HEPING)).json()
         assert resident["role"] == "resident"
-        assert {(g["role"], g["scope"]) for g in resident["roles"]} == {
-            ("resident", HEPING),
-            ("community_admin", HEPING),
+        assert {(g["role"], g["scope"], g["scope_name"]) for g in resident["roles"]} == {
+            ("resident", HEPING, "和平社区"),
+            ("community_admin", HEPING, "和平社区"),
         }
         office = await idp.client.post(
             "/v1/auth/token",

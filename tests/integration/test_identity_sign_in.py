@@ -14,7 +14,13 @@ async def test_a_resident_signs_in_with_the_code_from_the_sms_log_and_posts_a_ne
     async with identity_service(identity_code_cooldown_s=0) as idp:
         found = await idp.client.get("/v1/communities", params={"q": "和平"})
         assert found.status_code == 200, found.text
-        names = {c["id"]: c["full_name"] for c in found.json()["items"]}
+        names = {c["path"]: c["full_name"] for c in found.json()["items"]}
+        heping = next(c for c in found.json()["items"] if c["path"] == HEPING)
+        assert (heping["name"], heping["street"], heping["district"]) == (
+            "和平社区",
+            "红岩街道",
+            "中山区",
+        )
         assert names[HEPING] == "中山区 / 红岩街道 / 和平社区"
         assert "zhongshan.shiqiao.hepingli" in names and len(names) == 2
 
