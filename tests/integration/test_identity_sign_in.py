@@ -4,8 +4,12 @@ name, and the token used at another service."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import jwt
 
+from tests.helpers import settings_env
 from tests.identity_support import HEPING, identity_service, messages_to, new_phone, sms_code
 from tests.needs_support import need_body, needs_service, org_unit
 
@@ -68,3 +72,39 @@ async def test_a_resident_signs_in_with_the_code_from_the_sms_log_and_posts_a_ne
         # A returning resident signs in without choosing again.
         back = await idp.sign_in(phone)
         assert back.status_code == 200 and back.json()["sub"] == person_id
+
+
+async def test_the_dev_cli_signs_with_the_key_the_identity_service_publishes() -> None:
+    async with identity_service() as idp:
+        discovery = (await idp.client.get("/.well-known/openid-configuration")).json()
+        assert discovery["issuer"] == idp.settings.jwt_issuer
+        assert discovery["jwks_uri"] == idp.settings.jwks_url
+        keys = (await idp.client.get("/.well-known/jwks.json")).json()["keys"]
+        assert keys and all(
+            k["kty"] == "OKP" and k["alg"] == "EdDSA" and "d" not in k for k in keys
+        )
+
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "shared.cli",
+                "token",
+                "--role",
+                "operator",
+                "--scope",
+                "zhongshan",
+                "--sub",
+                "op-1",
+            ],
+            env=settings_env(idp.settings),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cli.returncode == 0, cli.stderr
+        token = cli.stdout.strip().splitlines()[-1]
+        assert jwt.get_unverified_header(token)["kid"] in {k["kid"] for k in keys}
+        me = await idp.client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200, me.text
+        assert me.json()["active"] == {"role": "operator", "scope": "zhongshan", "sub": "op-1"}
