@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="append",
         default=[],
         dest="topics",
-        help="stream name (needs, volunteers, notify, identity) or topic; repeatable (default: all)",
+        help="stream (needs, volunteers, notify, identity) or topic; repeatable (default: all)",
     )
     p.add_argument("--json", action="store_true", help="one CloudEvent JSON per line")
     p.add_argument("--max", type=int, help="stop after this many events")
