@@ -268,6 +268,29 @@ def require_appointer(actor: Principal, role: str, scope: str) -> None:
         raise DomainError(403, f"您无权在 {scope} 任命 {role} / you may not appoint this here")
 
 
+# The org levels each office sits at.
+OFFICE_LEVELS = {
+    "grid_worker": ("community", "grid"),
+    "community_admin": ("community",),
+    "street_admin": ("street",),
+    "district_admin": ("district",),
+    "operator": ("district", "street"),
+}
+
+
+def require_office_level(role: str, scope: str, level: str | None) -> None:
+    """The scope is a unit the platform knows, of a level the office sits at."""
+    if level is None:
+        raise DomainError(422, f"组织 {scope} 不存在 / unknown org unit {scope}", field="scope")
+    if level not in OFFICE_LEVELS[role]:
+        raise DomainError(
+            422,
+            f"{role} 须任命在{'/'.join(OFFICE_LEVELS[role])}级 / a {role} is appointed to a "
+            f"{' or '.join(OFFICE_LEVELS[role])}, not a {level}",
+            field="scope",
+        )
+
+
 def may_read_appointments(actor: Principal, scope: str) -> bool:
     return in_scope(scope, actor.scope) and (actor.is_admin or actor.is_service)
 

@@ -372,8 +372,8 @@ async def appoint(
     """True when this made a new appointment (an active one is answered as it is)."""
     phone = domain.normalize_phone(raw_phone)
     domain.require_appointer(actor, role, scope)  # before a person is made for the phone
-    if await deps.repo.org_unit(scope) is None:
-        raise DomainError(422, f"组织 {scope} 不存在 / unknown org unit {scope}", field="scope")
+    unit = await deps.repo.org_unit(scope)
+    domain.require_office_level(role, scope, unit["level"] if unit else None)
     person = await deps.repo.ensure_person(phone, deps.clock())
 
     async def attempt() -> tuple[Appointment, bool]:
