@@ -10,7 +10,7 @@ const out = join(root, "src/api/schema");
 mkdirSync(out, { recursive: true });
 for (const file of readdirSync(join(root, "openapi")).filter((f) => f.endsWith(".json"))) {
   const doc = JSON.parse(readFileSync(join(root, "openapi", file), "utf8"));
-  const ast = await openapiTS(doc);
+  const ast = await openapiTS(doc, { defaultNonNullable: false });
   const name = file.replace(/\.json$/, "");
   writeFileSync(join(out, `${name}.ts`), `// generated from openapi/${file}: do not edit\n${astToString(ast)}`);
   console.log(`api: src/api/schema/${name}.ts`);

@@ -9,12 +9,12 @@ export function isMine(need: Need, sub: string): boolean {
 
 export function myActiveClaim(need: Need, sub: string) {
   return need.claims.find(
-    (c) => c.status === "active" && (c.volunteer_ids.includes(sub) || c.claimed_by === sub),
+    (c) => c.status === "active" && ((c.volunteer_ids ?? []).includes(sub) || c.claimed_by === sub),
   );
 }
 
 export function hasClaimed(need: Need, sub: string): boolean {
-  return need.claims.some((c) => c.volunteer_ids.includes(sub) || c.claimed_by === sub);
+  return need.claims.some((c) => (c.volunteer_ids ?? []).includes(sub) || c.claimed_by === sub);
 }
 
 /** Due date (a YYYY-MM-DD picked on the phone) as the end of that day in China's time zone. */
