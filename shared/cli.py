@@ -61,6 +61,9 @@ def _ready(port: int) -> bool:
 def cmd_run(args: argparse.Namespace) -> int:
     """Starts the four services, waits until each is ready, stops them all on Ctrl-C."""
     procs: dict[str, subprocess.Popen[bytes]] = {}
+    gateway = Settings().gateway_url
+    print(f"同心 Tongxin: open {gateway}/  (console {gateway}/console/, dashboard {gateway}/dashboard)")
+    print("  sign in with any phone; in development the SMS code is in var/log/sms.jsonl")
     log_dir = args.log_dir
     os.makedirs(log_dir, exist_ok=True)
     ports = {name: port + args.port_offset for name, port in SERVICE_PORTS.items()}
@@ -104,7 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"✗ not ready after {args.wait}s: {', '.join(pending)}; logs in {log_dir}/")
         stopping = True
     if not stopping:
-        print(f"Dashboard 看板: http://127.0.0.1:{ports['metrics']}/dashboard")
+        print(f"Dashboard 看板: {gateway}/dashboard")
         print(f"All services up; logs in {log_dir}/. Ctrl-C stops them.")
         if args.once:
             stopping = True

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = Field(default=10.0, gt=0)
     sms_provider: Literal["log"] = "log"
 
+    # web (#18): where people open the apps; `make run` prints it first.
+    gateway_url: str = "http://127.0.0.1:8080"
+
     @model_validator(mode="after")
     def _secret_outside_dev(self) -> Settings:
         if self.jwt_secret is None:
