@@ -11,7 +11,24 @@ mkdirSync(to, { recursive: true });
 for (const f of ["swagger-ui.css", "swagger-ui-bundle.js"]) cpSync(join(from, f), join(to, f));
 writeFileSync(
   join(to, "tongxin-init.js"),
-  `window.ui = SwaggerUIBundle({ url: "openapi.json", dom_id: "#swagger-ui", persistAuthorization: true,
-  presets: [SwaggerUIBundle.presets.apis], layout: "BaseLayout", deepLinking: true });\n`,
+  `// Behind the gateway the page is /api/<service>/docs: "Try it out" calls go under that prefix.
+var base = location.pathname.replace(/docs\\/?$/, "");
+window.ui = SwaggerUIBundle({
+  url: "openapi.json",
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  persistAuthorization: true,
+  presets: [SwaggerUIBundle.presets.apis],
+  layout: "BaseLayout",
+  requestInterceptor: function (req) {
+    var u = new URL(req.url, location.href);
+    if (base !== "/" && u.origin === location.origin && u.pathname.indexOf(base) !== 0) {
+      u.pathname = base.replace(/\\/$/, "") + u.pathname;
+      req.url = u.toString();
+    }
+    return req;
+  },
+});
+`,
 );
 console.log("swagger-ui: dist/swagger-ui/");

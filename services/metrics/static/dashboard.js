@@ -294,7 +294,9 @@
     Object.keys(params).forEach(function (k) {
       if (params[k] !== null && params[k] !== undefined) query.set(k, params[k]);
     });
-    return fetch(path + "?" + query.toString(), {
+    // Relative ("v1/stats"): the page works at :8004/dashboard and at the gateway's
+    // /api/metrics/dashboard alike.
+    return fetch(path.replace(/^\//, "") + "?" + query.toString(), {
       headers: { Authorization: "Bearer " + state.token, Accept: "application/json" },
       cache: "no-store"
     }).then(function (resp) {

@@ -31,7 +31,12 @@ export function parseSse(chunk: string): { events: SseEvent[]; rest: string } {
   return { events, rest };
 }
 
-export function subscribe(url: string, token: string, onEvent: (e: SseEvent) => void): () => void {
+export function subscribe(
+  url: string,
+  token: string,
+  onEvent: (e: SseEvent) => void,
+  onOpen: () => void = () => undefined,
+): () => void {
   const controller = new AbortController();
   let lastId: string | undefined;
   const run = async () => {
@@ -41,6 +46,7 @@ export function subscribe(url: string, token: string, onEvent: (e: SseEvent) => 
         if (lastId) headers["Last-Event-ID"] = lastId;
         const resp = await fetch(url, { headers, signal: controller.signal });
         if (!resp.ok || !resp.body) throw new Error(String(resp.status));
+        onOpen();
         const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
         let buffer = "";
         for (;;) {
