@@ -62,9 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Starts the four services, waits until each is ready, stops them all on Ctrl-C."""
     procs: dict[str, subprocess.Popen[bytes]] = {}
     gateway = Settings().gateway_url
-    print(
-        f"同心 Tongxin: open {gateway}/  (console {gateway}/console/, dashboard {gateway}/dashboard)"
-    )
+    print(f"同心 Tongxin: open {gateway}/  (console /console/, dashboard /dashboard)")
     print("  sign in with any phone; in development the SMS code is in var/log/sms.jsonl")
     log_dir = args.log_dir
     os.makedirs(log_dir, exist_ok=True)

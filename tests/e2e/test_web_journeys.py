@@ -70,10 +70,8 @@ def gateway(tmp: Path, services: dict[str, ServiceProcess]) -> Iterator[str]:
         ["bash", str(infra), "gateway-conf"], env=env, check=True, capture_output=True, text=True
     ).stdout.strip()
     log = tmp / "log" / "gateway.log"
-    proc = subprocess.Popen(
-        ["/usr/sbin/nginx", "-e", str(log), "-p", str(tmp / "gateway"), "-c", conf]
-        + ["-g", "daemon off;"]
-    )
+    nginx = ["/usr/sbin/nginx", "-e", str(log), "-p", str(tmp / "gateway"), "-c", conf]
+    proc = subprocess.Popen([*nginx, "-g", "daemon off;"])
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
