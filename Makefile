@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 .PHONY: help install deps venv web web-test infra-up infra-down infra-status run test test-fast lint format bench clean
 
 help:
-	@echo "make run      install, start Kafka + FerretDB + Prometheus, the gateway and the services"
+	@echo "make run      install, start Kafka + FerretDB + Prometheus, the gateway and the five services"
 	@echo "make test     install, start the infrastructure, run every test"
 	@echo "make lint     ruff + mypy"
 	@echo "make bench    benchmarks (ratios against same-run baselines)"

@@ -48,7 +48,7 @@ from services.needs.repository import NeedsRepository
 from shared.auth import Principal
 from shared.categories import known_categories
 from shared.events.envelope import CloudEvent, EventPayload
-from shared.events.needs import VolunteerHours
+from shared.events.needs import OnBehalfOf, VolunteerHours
 from shared.events.volunteers import (
     OrganizationRegistered,
     OrgUnitUpdated,
@@ -63,6 +63,7 @@ from shared.logging import get_logger, log_context
 from shared.mongo.client import Document
 from shared.mongo.outbox import Relay
 from shared.mongo.store import ConcurrencyConflict
+from shared.phones import mask_phone
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -213,6 +214,11 @@ async def post_need(
         due_at=cmd.due_at,
         status="pending_review",
         posted_by=p.sub,
+        on_behalf_of=(
+            OnBehalfOf(name=cmd.requester.name, phone=mask_phone(cmd.requester.phone))
+            if p.role == "grid_worker"
+            else None
+        ),
         request_hash=body_hash,
         created_at=now,
         updated_at=now,

@@ -24,9 +24,10 @@ from services.needs.domain import (
 )
 from services.needs.policy import sees_phone
 from shared.auth import Principal
-from shared.events.needs import Kind, Location
+from shared.events.needs import Kind, Location, OnBehalfOf
 from shared.http import ApiError
 from shared.mongo.client import Document
+from shared.phones import mask_phone
 
 
 class RequesterPublic(BaseModel):
@@ -62,6 +63,7 @@ class NeedPublic(BaseModel):
     completion: Completion | None
     confirmation: Confirmation | None
     posted_by: str
+    on_behalf_of: OnBehalfOf | None = None  # the resident a grid worker posted for
     created_at: datetime
     updated_at: datetime
     version: int
@@ -88,6 +90,9 @@ class HistoryEntry(BaseModel):
     at: datetime
     status: NeedStatus
     events: list[str]
+    # A grid worker's act for a resident: whom for, and who acted.
+    on_behalf_of: OnBehalfOf | None = None
+    acted_by: str | None = None
     # the claims this change concerned (claimed, released, expired, completed, cancelled)
     claim_ids: list[str] = []
 
@@ -95,11 +100,6 @@ class HistoryEntry(BaseModel):
 class HistoryPage(BaseModel):
     items: list[HistoryEntry]
     next_cursor: str | None = None
-
-
-def mask_phone(phone: str) -> str:
-    """`13812345678` → `138****5678`."""
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
 
 
 def need_view(p: Principal, need: Need, version: int) -> NeedPublic:
@@ -136,6 +136,7 @@ def need_view(p: Principal, need: Need, version: int) -> NeedPublic:
         completion=need.completion,
         confirmation=need.confirmation,
         cancellation=cancellation,
+        on_behalf_of=need.on_behalf_of,
         requester=RequesterPublic(name=need.requester.name, phone=phone),
         version=version,
     )
@@ -155,6 +156,7 @@ def history_view(commits: list[Document]) -> HistoryPage:
     items = []
     for commit in commits:
         meta: dict[str, Any] = commit.get("meta") or {}
+        behalf = _on_behalf(commit)
         items.append(
             HistoryEntry(
                 version=commit["version"],
@@ -166,9 +168,19 @@ def history_view(commits: list[Document]) -> HistoryPage:
                 status=commit["state"]["status"],
                 events=[e["type"] for e in commit.get("events", [])],
                 claim_ids=_claims_concerned(commit),
+                on_behalf_of=behalf[0] if behalf else None,
+                acted_by=behalf[1] if behalf else None,
             )
         )
     return HistoryPage(items=items)
+
+
+def _on_behalf(commit: Document) -> tuple[OnBehalfOf, str] | None:
+    for stored in commit.get("events", []):
+        data = json.loads(stored["body"]).get("data", {})
+        if data.get("on_behalf_of") and data.get("acted_by"):
+            return OnBehalfOf.model_validate(data["on_behalf_of"]), str(data["acted_by"])
+    return None
 
 
 def _claims_concerned(commit: Document) -> list[str]:

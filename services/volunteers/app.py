@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             repo=VolunteersRepository(runtime.db, settings),
             relay=runtime.relay,
             import_max_rows=settings.volunteers_import_max_rows,
+            phone_link_key=settings.link_key,
         )
         app.state.deps = deps
         runtime.subscribe(consumers.STREAMS, consumers.event_handlers(deps))

@@ -58,6 +58,7 @@ class VolunteersDeps:
     repo: VolunteersRepository
     relay: Relay
     import_max_rows: int = 20_000
+    phone_link_key: str | None = None  # the volunteer events' phone link (#14)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -135,6 +136,7 @@ async def register_volunteer(
         location=cmd.location,
         actor=actor.sub,
         now=deps.clock(),
+        phone_link_key=deps.phone_link_key,
     )
     try:
         await deps.repo.save_volunteer(volunteer, 0, events, cid)
@@ -334,6 +336,7 @@ async def _volunteer_of_row(
         location=None,
         actor=actor.sub,
         now=now,
+        phone_link_key=deps.phone_link_key,
     )
 
 

@@ -13,11 +13,11 @@ from services.volunteers.domain import (
     Team,
     TeamServiceType,
     Volunteer,
-    mask_phone,
 )
 from services.volunteers.passbook import LedgerEntry, Passbook
 from shared.events.needs import Location
 from shared.events.volunteers import OrgLevel
+from shared.phones import mask_phone
 
 
 class Strict(BaseModel):
