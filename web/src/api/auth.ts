@@ -6,8 +6,14 @@ export async function requestCode(phone: string): Promise<void> {
   await ok(identity.POST("/v1/auth/otp", { body: { phone } }));
 }
 
-export async function signInWithCode(phone: string, code: string): Promise<Session> {
-  const tok = await ok(identity.POST("/v1/auth/token", { body: { phone, code } }));
+/** Signs in; `role: "resident", scope` also chooses the community (a first sign-in of a
+ * resident is refused with 422 on `scope` until one is chosen; the code stays usable). */
+export async function signInWithCode(
+  phone: string,
+  code: string,
+  choice: { role?: string; scope?: string } = {},
+): Promise<Session> {
+  const tok = await ok(identity.POST("/v1/auth/token", { body: { phone, code, ...choice } }));
   const s = { ...tok, phone };
   signIn(s);
   return s;

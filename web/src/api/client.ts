@@ -38,9 +38,23 @@ export function errorMessage(error: unknown, fallback = "操作失败 / Failed")
   return body?.error?.message || fallback;
 }
 
+/** A refused call: the API's message (shown as it is), its status and details. */
+export class ApiFailure extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly details: Record<string, unknown> | null,
+  ) {
+    super(message);
+  }
+}
+
 /** Throws the API's message when a call failed, else gives its data. */
 export async function ok<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   const { data, error, response } = await call;
-  if (error !== undefined || !response.ok) throw new Error(errorMessage(error));
+  if (error !== undefined || !response.ok) {
+    const details = (error as { error?: { details?: Record<string, unknown> } } | undefined)?.error?.details;
+    throw new ApiFailure(errorMessage(error), response.status, details ?? null);
+  }
   return data as T;
 }

@@ -10,9 +10,9 @@ export interface Claims {
 
 export interface Session {
   access_token: string;
-  refresh_token?: string;
+  refresh_token?: string | null;
   phone?: string;
-  roles?: { role: string; scope: string; scope_name?: string }[];
+  roles?: { role: string; scope: string; sub?: string; scope_name?: string }[];
 }
 
 const KEY = "tongxin.session";
