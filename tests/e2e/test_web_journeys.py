@@ -351,11 +351,47 @@ async def journey(settings: Settings, api: httpx.AsyncClient, b: Browser, base: 
     await vpage.locator("h1 .van-tag", has_text="实时").wait_for()
     await volunteer.check("volunteer-inbox")
 
-    # 7. The dashboard's figures moved, and it is reachable from the console.
+    # 7. A grid worker posts for 王阿姨, who is not online, and later confirms for her.
+    grid = await open_person(b, base, "grid", PHONE)
+    await grid.sign_in(settings, "grid_worker", COMMUNITY, "grid-li", phone="13600000001")
+    gpage = grid.page
+    await gpage.goto(base + "/")
+    await gpage.locator("[data-test=post-wish]", has_text="代居民发布").click()
+    await gpage.locator("[data-test=title] input").fill("帮王阿姨修水龙头")
+    await gpage.locator("[data-test=category]").click()
+    await gpage.locator(".van-picker-column__item", has_text="家政服务").click()
+    await gpage.locator(".van-picker__confirm").click()
+    await gpage.locator("[data-test=name] input").fill("王阿姨")
+    await gpage.locator("[data-test=requester-phone] input").fill("13812345678")
+    await gpage.locator("[data-test=submit]").click()
+    await gpage.locator("[data-test=status]", has_text="待审核").wait_for()
+    behalf_id = gpage.url.rsplit("/", 1)[1]
+    await grid.check("grid-posted")
+    admin_auth = auth(settings, "community_admin", COMMUNITY, sub="admin-dongfeng")
+    volunteer_auth = auth(settings, "volunteer", COMMUNITY, sub=volunteer_id)
+    for path, body, who in (
+        ("approve", None, admin_auth),
+        ("claims", {"volunteer_id": volunteer_id}, volunteer_auth),
+        ("completion", {"hours": [{"volunteer_id": volunteer_id, "hours": 1}]}, volunteer_auth),
+    ):
+        r = await api.post(f"/api/needs/v1/needs/{behalf_id}/{path}", json=body, headers=who)
+        assert r.status_code in (200, 201), r.text
+    await gpage.reload()
+    await gpage.get_by_role("radio", name="4 星 / 4 stars").click()
+    await gpage.locator("[data-test=confirm]").click()
+    await gpage.locator("[data-test=status]", has_text="已完成").wait_for()
+    await grid.check("grid-confirmed")
+    history = await api.get(f"/api/needs/v1/needs/{behalf_id}/history", headers=admin_auth)
+    assert history.status_code == 200, history.text
+    assert [h["actor"] for h in history.json()["items"]].count("grid-li") == 2
+    shown = await api.get(f"/api/needs/v1/needs/{behalf_id}", headers=admin_auth)
+    assert shown.json()["on_behalf_of"]["name"] == "王阿姨"
+
+    # 8. The dashboard's figures moved, and it is reachable from the console.
     async def moved() -> bool:
         now = await figures(api, settings)
         return bool(
-            now["needs_posted"] >= before["needs_posted"] + 2
+            now["needs_posted"] >= before["needs_posted"] + 3
             and now["tasks_completed"] >= before["tasks_completed"] + 1
         )
 
