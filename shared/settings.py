@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     relay_enabled: bool = True
     relay_poll_s: float = Field(default=0.5, gt=0)
     relay_batch_size: int = Field(default=500, ge=1)
+    # One replica publishes a service's outbox at a time; a dead one is replaced within 2 terms.
+    relay_lease_s: float = Field(default=5.0, gt=0)
 
     # Tokens (#14): every service verifies with the identity provider's JWKS, issuer and
     # audience; only the identity service (and the dev CLI) holds the signing keys.
