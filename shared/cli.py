@@ -132,6 +132,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         stopping = True
     if not stopping:
         print(f"Dashboard 看板: {gateway}/dashboard")
+        sms_log = os.path.join(env.get("TONGXIN_VAR_DIR", "var"), "log", "sms.jsonl")
+        print(f"Sign in 登录: {gateway}/ with any phone; the code is in {sms_log}")
         print(f"All services up; logs in {log_dir}/. Ctrl-C stops them.")
         if args.once:
             stopping = True

@@ -250,12 +250,10 @@ async def refresh(
     deps: IdentityDeps, refresh_token: str, role: str | None = None, scope: str | None = None
 ) -> dict[str, Any]:
     """The next pair of the session; with role/scope, switches the active role."""
-    refresh_id, _, secret = refresh_token.strip().partition(".")
-    stored = await deps.repo.refresh(refresh_id) if refresh_id and secret else None
-    if stored is None or not hmac.compare_digest(
-        stored["hash"], hashlib.sha256(secret.encode()).hexdigest()
-    ):
+    stored = await _stored_refresh(deps, refresh_token)
+    if stored is None:
         raise REFRESH_REFUSED
+    refresh_id = str(stored["_id"])
     session = await deps.repo.session(stored["sid"])
     now = deps.clock()
     if session is None or session.get("revoked_at") is not None or stored["expires_at"] <= now:
@@ -273,6 +271,14 @@ async def refresh(
             401, "刷新令牌已被使用，会话已撤销 / refresh token reused; the session is revoked"
         )
     return await _issue(deps, person, grant, grants, session["_id"])
+
+
+async def _stored_refresh(deps: IdentityDeps, refresh_token: str) -> dict[str, Any] | None:
+    """The stored refresh token that `refresh_token` is (id and secret both right), or None."""
+    refresh_id, _, secret = refresh_token.strip().partition(".")
+    stored = await deps.repo.refresh(refresh_id) if refresh_id and secret else None
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    return stored if stored and hmac.compare_digest(stored["hash"], digest) else None
 
 
 async def client_credentials(
@@ -300,7 +306,7 @@ async def client_credentials(
 
 async def log_out(deps: IdentityDeps, sid: str | None, refresh_token: str | None) -> None:
     if refresh_token:
-        stored = await deps.repo.refresh(refresh_token.partition(".")[0])
+        stored = await _stored_refresh(deps, refresh_token)
         sid = stored["sid"] if stored else sid
     if sid:
         await deps.repo.revoke_session(sid, deps.clock(), "logged out")

@@ -108,6 +108,13 @@ async def test_a_reused_refresh_token_revokes_the_whole_session() -> None:
         assert me.status_code == 401
 
         other = (await idp.sign_in(new_phone(), role="resident", scope=HEPING)).json()
+        guessed = other["refresh_token"].partition(".")[0] + ".not-the-secret"
+        await idp.client.post("/v1/auth/logout", json={"refresh_token": guessed})
+        still = await idp.client.post(
+            "/v1/auth/refresh", json={"refresh_token": other["refresh_token"]}
+        )
+        assert still.status_code == 200  # a refresh id without its secret ends nothing
+        other = still.json()
         out = await idp.client.post(
             "/v1/auth/logout", headers={"Authorization": f"Bearer {other['access_token']}"}
         )
