@@ -403,3 +403,11 @@ async def journey(settings: Settings, api: httpx.AsyncClient, b: Browser, base: 
         "() => Number(document.querySelector('#figure-needs_posted').dataset.raw) >= 2"
     )
     await admin.check("dashboard", phone=False)
+
+    # 9. The API docs work offline behind the gateway, with an Authorize button.
+    docs = await open_person(b, base, "docs", DESK)
+    await docs.page.goto(base + "/api/needs/docs")
+    await docs.page.locator("button.authorize").wait_for()
+    await docs.page.locator(".opblock-summary-path", has_text="/v1/needs").first.wait_for()
+    await docs.page.screenshot(path=str(SCREENSHOTS / "web-docs.png"))
+    assert docs.problems == []
