@@ -139,14 +139,15 @@ async def test_dashboard_is_served_as_static_files_that_load_nothing_from_outsid
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         html = page.text
         assert 'content="15"' in html  # the refresh interval from settings
-        assets = re.findall(r'(?:src|href)="(/dashboard/assets/[^"]+)"', html)
+        # relative, so that the page also works at the gateway's /api/metrics/dashboard
+        assets = re.findall(r'(?:src|href)="(dashboard/assets/[^"]+)"', html)
         assert sorted(assets) == [
-            "/dashboard/assets/dashboard.css",
-            "/dashboard/assets/dashboard.js",
+            "dashboard/assets/dashboard.css",
+            "dashboard/assets/dashboard.js",
         ]
         bodies = [html]
         for asset in assets:
-            r = await client.get(asset)
+            r = await client.get("/" + asset)
             assert r.status_code == 200
             assert ("javascript" if asset.endswith(".js") else "css") in r.headers["content-type"]
             bodies.append(r.text)
