@@ -10,17 +10,17 @@ INFRA := bash deploy/local/infra.sh
 TEST_WORKERS ?= 3
 PYTEST_ARGS ?=
 
-.PHONY: help install deps venv infra-up infra-down infra-status run test test-fast faults lint format bench clean
+.PHONY: help install deps venv web web-test infra-up infra-down infra-status run test test-fast faults lint format bench clean
 
 help:
-	@echo "make run      install, start Kafka + FerretDB + Prometheus and the five services"
+	@echo "make run      install, start Kafka + FerretDB + Prometheus, the gateway and the five services"
 	@echo "make test     install, start the infrastructure, run every test"
 	@echo "make lint     ruff + mypy"
 	@echo "make bench    benchmarks (ratios against same-run baselines)"
 	@echo "make faults   the long fault-injection run (kills and freezes under load)"
 	@echo "make infra-up | infra-down | infra-status"
 
-install: deps venv
+install: deps venv web
 
 deps:
 	@$(INFRA) install
@@ -32,6 +32,23 @@ $(VENV)/.installed: pyproject.toml
 	@$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
 	@touch $@
 
+# The apps (web/): npm packages from the committed lockfile, built by Vite into web/dist, which
+# the gateway serves; nothing is fetched when a page loads.
+WEB_SOURCES := $(shell find web/src web/openapi web/scripts -type f 2>/dev/null) \
+	web/index.html web/console/index.html web/vite.config.ts web/package.json
+web: web/dist/.built
+
+web/node_modules/.installed: web/package-lock.json
+	@cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web/dist/.built: web/node_modules/.installed $(WEB_SOURCES)
+	@cd web && npm run --silent build >/dev/null
+	@touch $@
+
+web-test: web/node_modules/.installed
+	@cd web && npm test --silent
+
 infra-up: deps
 	@$(INFRA) up
 
@@ -42,10 +59,10 @@ infra-status:
 	@$(INFRA) status
 
 run: install infra-up
-	@$(INFRA) up prometheus
+	@$(INFRA) up prometheus gateway
 	@$(BIN)/tongxin run
 
-test: install infra-up
+test: install infra-up web-test
 	@$(BIN)/pytest -n $(TEST_WORKERS) -m "not serial and not faults" $(PYTEST_ARGS)
 	@$(BIN)/pytest -m serial $(PYTEST_ARGS)
 

@@ -79,6 +79,9 @@ def _ready(port: int) -> bool:
 def cmd_run(args: argparse.Namespace) -> int:
     """Starts the five services, waits until each is ready, stops them all on Ctrl-C."""
     procs: dict[str, subprocess.Popen[bytes]] = {}
+    gateway = Settings().gateway_url
+    print(f"同心 Tongxin: open {gateway}/  (console /console/, dashboard /dashboard)")
+    print("  sign in with any phone; in development the SMS code is in var/log/sms.jsonl")
     log_dir = args.log_dir
     os.makedirs(log_dir, exist_ok=True)
     ports = {name: port + args.port_offset for name, port in SERVICE_PORTS.items()}
@@ -128,9 +131,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"✗ not ready after {args.wait}s: {', '.join(pending)}; logs in {log_dir}/")
         stopping = True
     if not stopping:
-        print(f"Dashboard 看板: http://127.0.0.1:{ports['metrics']}/dashboard")
+        print(f"Dashboard 看板: {gateway}/dashboard")
         sms_log = os.path.join(env.get("TONGXIN_VAR_DIR", "var"), "log", "sms.jsonl")
-        print(f"Sign in 登录: {identity}/v1/auth/otp, any phone; the code is in {sms_log}")
+        print(f"Sign in 登录: {gateway}/ with any phone; the code is in {sms_log}")
         print(f"All services up; logs in {log_dir}/. Ctrl-C stops them.")
         if args.once:
             stopping = True

@@ -15,6 +15,7 @@ from typing import Any
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI
 
+from shared.docs import install_docs
 from shared.http import RequestContextMiddleware, health_router, install_error_handlers
 from shared.kafka.consumer import ConsumerRunner, Handler
 from shared.kafka.producer import EventProducer
@@ -162,7 +163,15 @@ def create_service_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, lifespan=lifespan, **fastapi_kwargs)
+    app = FastAPI(
+        title=title,
+        description=description,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        **fastapi_kwargs,
+    )
+    install_docs(app)  # offline Swagger UI with an Authorize button
     app.state.settings = settings
     app.state.service = service
     install_error_handlers(app)

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # identity links a signed-in phone to its volunteers without phones on the stream.
     phone_link_key: str | None = None
 
+    # web (#18): where people open the apps; `make run` prints it first.
+    gateway_url: str = "http://127.0.0.1:8080"
+
     @model_validator(mode="after")
     def _no_defaults_outside_dev(self) -> Settings:
         dev = self.profile == "dev"

@@ -3,8 +3,9 @@
 # backend, speaks the MongoDB protocol) and, on request, Prometheus.
 #
 #   infra.sh install                      install system packages, build/fetch binaries into var/
-#   infra.sh up [kafka|ferretdb|prometheus]...    start (default: kafka ferretdb) and wait for health
-#   infra.sh down [kafka|ferretdb|prometheus]...  stop (default: everything this script started)
+#   infra.sh up [kafka|ferretdb|prometheus|gateway]...    start (default: kafka ferretdb), wait for health
+#   infra.sh down [kafka|ferretdb|prometheus|gateway]...  stop (default: everything this script started)
+#   infra.sh gateway-conf                 render the gateway's nginx config into $TONGXIN_GATEWAY_DIR
 #   infra.sh status                       show each component; exit 3 if kafka or ferretdb is down
 #   infra.sh topics                       create the Tongxin topics (+ .dlq twins) if missing
 #
@@ -17,6 +18,10 @@
 #   TONGXIN_VAR_DIR           state directory (default <repo>/var)
 #   TONGXIN_FERRETDB_DEBUG_ADDR  FerretDB metrics/debug HTTP (default 127.0.0.1:8088, "-" = off)
 #   TONGXIN_FERRETDB_LOG_LEVEL   default warn (info logs every client connection)
+#   TONGXIN_GATEWAY_PORT      the gateway's port on 127.0.0.1 (default 8080)
+#   TONGXIN_GATEWAY_DIR       its config, temp files and pid (default <var>/gateway)
+#   TONGXIN_WEB_DIST          the built apps it serves (default <repo>/web/dist)
+#   TONGXIN_<SERVICE>_UPSTREAM  host:port of each service (default 127.0.0.1:800N)
 #   KAFKA_HEAP_OPTS           JVM heap for the broker (default -Xms256m -Xmx1G)
 set -euo pipefail
 
@@ -68,6 +73,14 @@ KUBECONFORM_MODULE="github.com/yannh/kubeconform/cmd/kubeconform"
 KUBECONFORM_VERSION="v0.8.0"
 NODE_PREFIX="$VAR/node"
 ASYNCAPI_PARSER_VERSION="3.6.6"
+
+# The gateway: Debian's nginx in front of the apps and the services (deploy/gateway/).
+NGINX_BIN="/usr/sbin/nginx"
+GATEWAY_TEMPLATE_DIR="$ROOT/deploy/gateway"
+GATEWAY_DIR="${TONGXIN_GATEWAY_DIR:-$VAR/gateway}"
+GATEWAY_HOST="127.0.0.1"
+GATEWAY_PORT="${TONGXIN_GATEWAY_PORT:-8080}"
+WEB_DIST="${TONGXIN_WEB_DIST:-$ROOT/web/dist}"
 
 KAFKA_BOOTSTRAP="${TONGXIN_KAFKA_BOOTSTRAP:-$KAFKA_LOCAL_BOOTSTRAP}"
 MONGODB_URL="${TONGXIN_MONGODB_URL:-mongodb://$FERRETDB_HOST:$FERRETDB_PORT/}"
@@ -281,6 +294,8 @@ install_system_packages() {
   local pkgs=()
   command -v kcat >/dev/null || pkgs+=(kcat)
   [[ -x $PROM_BIN ]] || pkgs+=(prometheus)
+  # The gateway in front of the apps and services.
+  [[ -x $NGINX_BIN ]] || pkgs+=(nginx-light)
   command -v python3 >/dev/null || pkgs+=(python3)
   # javac for the topic helper, mvn to resolve the Kafka jars.
   command -v javac >/dev/null || pkgs+=(default-jdk-headless)
@@ -304,6 +319,10 @@ install_system_packages() {
   # Debian auto-starts its own prometheus.service on :9090, which would collide with `up prometheus`.
   if [[ " ${pkgs[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
     systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+  # Likewise Debian's nginx.service on :80: the gateway is started by `up gateway` only.
+  if [[ " ${pkgs[*]} " == *" nginx-light "* && -d /run/systemd/system ]]; then
+    systemctl disable --now nginx >/dev/null 2>&1 || true
   fi
   log "apt: done in $(elapsed "$start")"
 }
@@ -597,6 +616,68 @@ prometheus_wait() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Gateway (nginx; started by `make run` and the browser tests, never part of the default `up`)
+# ---------------------------------------------------------------------------------------------
+
+GATEWAY_MARKER="$GATEWAY_DIR/nginx.conf"
+
+cmd_gateway_conf() {
+  local listen="$GATEWAY_HOST:$GATEWAY_PORT"
+  mkdir -p "$GATEWAY_DIR/tmp" "$LOG_DIR"
+  sed -e "s|\${GATEWAY_LISTEN}|$listen|g" \
+    -e "s|\${WEB_ROOT}|$WEB_DIST|g" \
+    -e "s|\${GATEWAY_CONF_DIR}|$GATEWAY_TEMPLATE_DIR|g" \
+    -e "s|\${GATEWAY_ACCESS_LOG}|$LOG_DIR/gateway.access.log|g" \
+    -e "s|\${IDENTITY_UPSTREAM}|${TONGXIN_IDENTITY_UPSTREAM:-127.0.0.1:8005}|g" \
+    -e "s|\${NEEDS_UPSTREAM}|${TONGXIN_NEEDS_UPSTREAM:-127.0.0.1:8001}|g" \
+    -e "s|\${VOLUNTEERS_UPSTREAM}|${TONGXIN_VOLUNTEERS_UPSTREAM:-127.0.0.1:8002}|g" \
+    -e "s|\${NOTIFY_UPSTREAM}|${TONGXIN_NOTIFY_UPSTREAM:-127.0.0.1:8003}|g" \
+    -e "s|\${METRICS_UPSTREAM}|${TONGXIN_METRICS_UPSTREAM:-127.0.0.1:8004}|g" \
+    "$GATEWAY_TEMPLATE_DIR/tongxin.conf.template" >"$GATEWAY_DIR/tongxin.conf"
+  cat >"$GATEWAY_DIR/nginx.conf" <<CONF
+# Rendered by deploy/local/infra.sh from deploy/gateway/; edit those, not this.
+worker_processes 1;
+error_log $LOG_DIR/gateway.log warn;
+pid $GATEWAY_DIR/nginx.pid;
+events { worker_connections 1024; }
+http {
+  include /etc/nginx/mime.types;
+  default_type application/octet-stream;
+  client_body_temp_path $GATEWAY_DIR/tmp/body;
+  proxy_temp_path $GATEWAY_DIR/tmp/proxy;
+  fastcgi_temp_path $GATEWAY_DIR/tmp/fastcgi;
+  uwsgi_temp_path $GATEWAY_DIR/tmp/uwsgi;
+  scgi_temp_path $GATEWAY_DIR/tmp/scgi;
+  include $GATEWAY_DIR/tongxin.conf;
+}
+CONF
+  "$NGINX_BIN" -t -q -e "$LOG_DIR/gateway.log" -p "$GATEWAY_DIR" -c "$GATEWAY_DIR/nginx.conf" ||
+    die "gateway: nginx rejects $GATEWAY_DIR/nginx.conf"
+  echo "$GATEWAY_DIR/nginx.conf"
+}
+
+gateway_launch() {
+  if pid_of gateway "$GATEWAY_MARKER" >/dev/null; then
+    log "gateway: already running (pid $(pid_of gateway "$GATEWAY_MARKER"))"
+    WAIT[gateway]=1
+    return 0
+  fi
+  [[ -x $NGINX_BIN ]] || die "nginx not found at $NGINX_BIN; run: $0 install"
+  [[ -f $WEB_DIST/index.html ]] || warn "gateway: $WEB_DIST has no built apps (make web)"
+  port_open "$GATEWAY_HOST" "$GATEWAY_PORT" && die "gateway: port $GATEWAY_PORT is already in use"
+  cmd_gateway_conf >/dev/null
+  rotate_log gateway
+  log "gateway: starting on $GATEWAY_HOST:$GATEWAY_PORT"
+  start_bg gateway "$GATEWAY_MARKER" "$NGINX_BIN" -e "$LOG_DIR/gateway.log" -p "$GATEWAY_DIR" \
+    -c "$GATEWAY_MARKER" -g "daemon off;"
+}
+
+gateway_wait() {
+  [[ -n ${WAIT[gateway]:-} ]] || return 0
+  wait_healthy gateway "$GATEWAY_MARKER" http_ok "http://$GATEWAY_HOST:$GATEWAY_PORT/healthz"
+}
+
+# ---------------------------------------------------------------------------------------------
 # Topics
 # ---------------------------------------------------------------------------------------------
 
@@ -636,8 +717,8 @@ select_components() { # default list, then user args -> global COMPS
   (($# == 0)) && set -- $default
   for c in "$@"; do
     case $c in
-      kafka | ferretdb | prometheus) ;;
-      *) die "unknown component '$c' (expected kafka, ferretdb or prometheus)" ;;
+      kafka | ferretdb | prometheus | gateway) ;;
+      *) die "unknown component '$c' (expected kafka, ferretdb, prometheus or gateway)" ;;
     esac
   done
   COMPS=("$@")
@@ -652,7 +733,7 @@ cmd_up() {
   # Launch everything first, then wait, so slow JVM startup overlaps with the rest.
   for c in "${comps[@]}"; do "${c}_launch"; done
   # FerretDB first: it is ready in well under a second while Kafka takes several.
-  for c in ferretdb kafka prometheus; do
+  for c in ferretdb kafka prometheus gateway; do
     [[ " ${comps[*]} " == *" $c "* ]] || continue
     "${c}_wait" || rc=1
   done
@@ -665,7 +746,7 @@ cmd_up() {
 
 cmd_down() {
   local comps c
-  select_components "prometheus ferretdb kafka" "$@"
+  select_components "gateway prometheus ferretdb kafka" "$@"
   comps=("${COMPS[@]}")
   for c in "${comps[@]}"; do
     case $c in
@@ -674,6 +755,7 @@ cmd_down() {
       # when in-flight requests are long done) makes it exit at once. SQLite is crash-safe anyway.
       ferretdb) stop_component ferretdb "$FERRETDB_MARKER" 10 10 ;;
       prometheus) stop_component prometheus "$PROM_MARKER" 15 ;;
+      gateway) stop_component gateway "$GATEWAY_MARKER" 10 ;;
     esac
   done
 }
@@ -717,6 +799,11 @@ cmd_status() {
   else
     status_line prometheus "stopped (optional)" - "$PROM_HOST:$PROM_PORT" "$LOG_DIR/prometheus.log"
   fi
+  if pid="$(pid_of gateway "$GATEWAY_MARKER")"; then
+    status_line gateway running "$pid" "$GATEWAY_HOST:$GATEWAY_PORT" "$LOG_DIR/gateway.log"
+  else
+    status_line gateway "stopped (optional)" - "$GATEWAY_HOST:$GATEWAY_PORT" "$LOG_DIR/gateway.log"
+  fi
   return "$rc"
 }
 
@@ -733,6 +820,7 @@ main() {
     down) cmd_down "$@" ;;
     status) cmd_status ;;
     topics) cmd_topics ;;
+    gateway-conf) cmd_gateway_conf ;;
     -h | --help | help) usage ;;
     *) usage >&2; exit 2 ;;
   esac

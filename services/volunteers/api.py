@@ -124,7 +124,8 @@ async def register_volunteer(
     response_model=ImportReport,
     description=(
         "Bulk reporting in from a CSV (UTF-8 or GBK) or XLSX file with the headers 姓名, "
-        "手机号, 所在社区 (the community path), 党组织, 技能 (separated by 、,，; or spaces); "
+        "手机号, 所在社区 (the community's name, unique in the importer's scope, or its "
+        "path), 党组织, 技能 (separated by 、,，; or spaces); "
         "optional 已签承诺书 (blank or 否 refuses the row) and 行号 (the row number to "
         "report). Every row gets a result — created, duplicate or error with its reason — "
         "and running the same file twice creates nothing new. Admins only; rows outside "

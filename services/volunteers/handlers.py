@@ -248,6 +248,7 @@ async def import_volunteers(
     policy.require_importer(actor)
     now = deps.clock.now()
     communities: dict[str, OrgUnit | None] = {}
+    named: dict[str, str | DomainError] = {}  # 所在社区 as written → its path, or why not
     results: list[RowResult] = []
     first_row_of: dict[str, int] = {}
     pending: list[tuple[RowResult, Volunteer, list[VolunteerRegistered]]] = []
@@ -255,7 +256,7 @@ async def import_volunteers(
         result = RowResult(row=row.row, status="error")
         results.append(result)
         try:
-            volunteer, events = await _volunteer_of_row(deps, actor, row, communities, now)
+            volunteer, events = await _volunteer_of_row(deps, actor, row, communities, named, now)
         except DomainError as exc:
             result.field = _str(exc.details.get("field"))
             result.reason = exc.message
@@ -301,15 +302,20 @@ async def _volunteer_of_row(
     actor: Principal,
     row: SheetRow,
     communities: dict[str, OrgUnit | None],
+    named: dict[str, str | DomainError],
     now: datetime,
 ) -> tuple[Volunteer, list[VolunteerRegistered]]:
     f = row.fields
-    community_id = f.get("home_community_id", "").strip()
-    if not community_id:
-        raise DomainError(
-            "invalid", "所在社区不能为空 / community is required", field="home_community_id"
-        )
-    OrgPath.parse(community_id, field="home_community_id")
+    given = f.get("home_community_id", "").strip()
+    if given not in named:
+        try:
+            named[given] = await _community_of_row(deps, actor, given)
+        except DomainError as exc:
+            named[given] = exc
+    resolved = named[given]
+    if isinstance(resolved, DomainError):
+        raise resolved
+    community_id = resolved
     if not actor.administers(community_id):
         raise DomainError(
             "forbidden",
@@ -333,6 +339,40 @@ async def _volunteer_of_row(
         now=now,
         phone_link_key=deps.phone_link_key,
     )
+
+
+async def _community_of_row(deps: VolunteersDeps, actor: Principal, given: str) -> str:
+    """所在社区 as people write it: the community's name, unique inside the importer's scope
+    (an ambiguous one is refused naming the candidates), or its path."""
+    if not given:
+        raise DomainError(
+            422, "所在社区不能为空 / community is required", field="home_community_id"
+        )
+    units = await deps.repo.communities_named(given, actor.scope)
+    if len(units) == 1:
+        return units[0].path
+    if len(units) > 1:
+        parents = await asyncio.gather(*(deps.repo.get_org(u.parent or "") for u in units))
+        where = "、".join(
+            f"{(p[0].name if p[0] else u.parent)}{u.name}（{u.path}）"
+            for u, p in zip(units, parents, strict=True)
+        )
+        raise DomainError(
+            422,
+            f"社区名称“{given}”不唯一：{where}，请填写其完整编码 / "
+            f"community name {given!r} is ambiguous: {', '.join(u.path for u in units)}",
+            field="home_community_id",
+            candidates=[u.path for u in units],
+        )
+    try:
+        domain.validate_path(given)
+    except DomainError:
+        raise DomainError(
+            422,
+            f"未找到名为“{given}”的社区 / no community named {given!r} in your scope",
+            field="home_community_id",
+        ) from None
+    return given
 
 
 def _str(value: object) -> str | None:

@@ -63,6 +63,12 @@ class VolunteersRepository:
     ) -> int:
         return await self.orgs.commit(unit.path, unit, version, events, cid)
 
+    async def communities_named(self, name: str, scope: str) -> list[OrgUnit]:
+        """The communities called `name` inside `scope` (an import names them, not paths)."""
+        query = {**scope_filter("path", scope), "name": name, "level": "community"}
+        docs = self.orgs.heads.find(query).sort("_id", 1)
+        return [_model(OrgUnit, d) async for d in docs]
+
     async def children(self, path: str) -> list[OrgUnit]:
         docs = self._stores["org_units"].heads.find({"parent": path}).sort("_id", 1)
         return [_model(OrgUnit, d) async for d in docs]

@@ -230,6 +230,7 @@ def test_compose_runs_a_district_on_kafka_kraft_and_a_mongodb_replica_set() -> N
         "prometheus",
         "blackbox",
         "grafana",
+        "gateway",
     }
     kafka = services["kafka"]
     assert re.fullmatch(r"apache/kafka:4\.\d+\.\d+", kafka["image"])
@@ -368,3 +369,15 @@ def test_healthcheck_finds_the_port_of_the_service_its_container_serves() -> Non
     assert served_port([*cmdline, "--port", "9100"]) == 9100
     assert served_port([*cmdline, "--port=9101"]) == 9101
     assert served_port(["tongxin", "run"]) is None
+
+
+def test_compose_gateway_fills_every_placeholder_of_the_template_and_routes_each_service() -> None:
+    gateway = compose()["services"]["gateway"]
+    template = (DEPLOY / "gateway" / "tongxin.conf.template").read_text()
+    placeholders = set(re.findall(r"\$\{([A-Z_]+)\}", template))
+    assert placeholders and placeholders <= set(gateway["environment"])
+    for name, port in SERVICE_PORTS.items():
+        assert gateway["environment"][f"{name.upper()}_UPSTREAM"] == f"{name}:{port}"
+        assert f"location /api/{name}/ {{ proxy_pass http://tongxin_{name}/;" in template
+    mounted = {v.split(":")[0] for v in gateway["volumes"]}
+    assert all((DEPLOY / m).exists() for m in mounted if m.startswith("./gateway"))

@@ -197,3 +197,53 @@ async def test_bulk_commit_decides_each_commit_by_its_unique_insert_and_queues_o
         assert [m["commit_id"] for m in markers] == [commit_id("a", 1)]
     finally:
         await mongo.close()
+
+
+async def test_import_takes_the_community_by_name_and_names_the_candidates_of_an_ambiguous_one(
+    settings: Settings,
+) -> None:
+    service = auth(settings, "service", DISTRICT)
+    tree = {
+        DISTRICT: "中山区",
+        "zhongshan.dongjie": "东街街道",
+        "zhongshan.dongjie.heping": "和平社区",
+        "zhongshan.xijie": "西街街道",
+        "zhongshan.xijie.heping": "和平社区",
+        "zhongshan.xijie.dongfeng": "东风社区",
+    }
+    sheet = (
+        "姓名,手机号,所在社区\n"
+        "张三,13900000001,东风社区\n"
+        "李四,13900000002,和平社区\n"
+        "王五,13900000003,幸福社区\n"
+    ).encode()
+    async with running(create_app(settings)) as client:
+        for path, name in tree.items():
+            r = await client.put(f"/v1/orgs/{path}", json={"name": name}, headers=service)
+            assert r.status_code == 201, r.text
+
+        async def upload(role: str, scope: str) -> list[dict[str, object]]:
+            r = await client.post(
+                "/v1/volunteers:import",
+                files={"file": ("名单.csv", sheet, "text/csv")},
+                headers=auth(settings, role, scope),
+            )
+            assert r.status_code == 200, r.text
+            rows: list[dict[str, object]] = r.json()["rows"]
+            return rows
+
+        # the district sees two 和平社区: the row names both, with their streets
+        district = await upload("district_admin", DISTRICT)
+        assert [row["status"] for row in district] == ["created", "error", "error"]
+        ambiguous = str(district[1]["reason"])
+        assert "东街街道和平社区" in ambiguous and "西街街道和平社区" in ambiguous
+        assert district[1]["field"] == "home_community_id"
+        assert "幸福社区" in str(district[2]["reason"])
+        # inside 西街 the name is unique
+        street = await upload("street_admin", "zhongshan.xijie")
+        assert [row["status"] for row in street] == ["duplicate", "created", "error"]
+        r = await client.get(
+            f"/v1/volunteers/{street[1]['volunteer_id']}",
+            headers=auth(settings, "service", DISTRICT),
+        )
+        assert r.json()["home_community_id"] == "zhongshan.xijie.heping"
