@@ -52,6 +52,8 @@ class Delivery(BaseModel):
     attempts: int = 0
     lease_until: datetime | None = None
     last_error: str | None = None
+    # In-app: the inbox item this delivery is (`<recipient>:<seq>`), chosen in its first commit.
+    inbox_id: str | None = None
     created_at: datetime
     delivered_at: datetime | None = None
     failed_at: datetime | None = None
@@ -74,6 +76,13 @@ class Delivery(BaseModel):
         return done, NotificationDelivered(
             **self._event_fields(), attempts=self.attempts, delivered_at=now
         )
+
+    def delivered_in_inbox(
+        self, now: datetime, inbox_id: str
+    ) -> tuple[Delivery, NotificationDelivered]:
+        """An in-app delivery is its inbox item: delivered in its first commit."""
+        placed = self.model_copy(update={"attempts": 1, "inbox_id": inbox_id})
+        return placed.succeeded(now)
 
     def attempt_failed(
         self, now: datetime, error: str, max_attempts: int, retry_in_s: float, permanent: bool

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +13,8 @@ from services.notify.dispatcher import Dispatcher
 from services.notify.domain import (
     PEOPLE_CHANNELS,
     Addressee,
+    Profile,
+    Route,
     Target,
     decide_route,
     digest_targets,
@@ -21,17 +23,16 @@ from services.notify.domain import (
     plan_channel,
     targets_for,
 )
-from services.notify.metrics import DELIVERIES_CREATED, DIGESTS, FOLDED
-from services.notify.repository import AppendLog, Deliveries, Digests, Profiles, ReadModel, Routes
+from services.notify.inbox import Inbox
+from services.notify.metrics import DELIVERIES_CREATED, DIGESTS, FOLDED, NOTIFICATIONS
+from services.notify.repository import Deliveries, Digests, Profiles, ReadModel, Routes
 from services.notify.templates import Context, DigestLine, Message, render, render_digest
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.logging import get_logger
+from shared.mongo.outbox import Relay
 from shared.settings import Settings
 
 log = get_logger(__name__)
-
-# Recipients of one event worked on at once (each costs a few database round trips).
-FAN_OUT = 8
 
 
 @dataclass
@@ -41,10 +42,11 @@ class Notifier:
     read_model: ReadModel
     profiles: Profiles
     routes: Routes
-    quota: AppendLog
     digests: Digests
     deliveries: Deliveries
+    inbox: Inbox
     dispatcher: Dispatcher
+    relay: Relay
 
     async def notify(
         self,
@@ -53,71 +55,96 @@ class Notifier:
         found: Sequence[Addressee],
         need_title: str | None = None,
     ) -> None:
-        """Everyone the event concerns, and the scope subscribers who asked for it, hear it."""
+        """Everyone the event concerns, and the scope subscribers who asked for it, hear it.
+
+        Decided per event, written in bulk: the recipients' profiles are read side by side,
+        routes and caps decided in memory and stored in one insert, in-app deliveries stored
+        delivered with their inbox items (a few bulk writes for all), the other channels
+        handed to the dispatcher."""
         subscribers = await self.profiles.scope_subscribers(event.community)
         everyone = merge([*found, *(Addressee(r, "subscriber") for r in subscribers)])
         if not everyone:
             return
         community_name = await self.read_model.org_unit_name(event.community)
-        gate = asyncio.Semaphore(FAN_OUT)
-
-        async def one(addressee: Addressee) -> None:
-            async with gate:
-                context = Context(need_title, community_name, addressee.distance_km)
-                await self._notify_one(event, payload, addressee, context)
-
-        results = await asyncio.gather(*(one(a) for a in everyone), return_exceptions=True)
-        self.dispatcher.wake()
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors:
-            raise errors[0]  # the handler is retried; what was done is not done twice
-
-    async def _notify_one(
-        self, event: CloudEvent, payload: EventPayload, addressee: Addressee, context: Context
-    ) -> None:
-        rid = addressee.recipient_id
+        profiles = await self.profiles.get_many([a.recipient_id for a in everyone])
         category = getattr(payload, "category", None)
-        profile = await self.profiles.get(rid)
-        targets = targets_for(addressee, profile, event.type, event.community, category)
-        if not targets:
-            return
-        prefs = profile.prefs
-        s = self.settings
-        route = await self.routes.get(event.id, rid)
-        if route is None:
-            now = self.clock.now()
-            over_cap = False
-            if addressee.reason == "match" and any(t.channel in PEOPLE_CHANNELS for t in targets):
-                day = local_day(now, prefs, s.timezone)
-                slot = await self.quota.append(
-                    f"{rid}:{day}",
-                    {"event_id": event.id},
-                    limit=s.notify_daily_need_messages_per_volunteer,
-                )
-                over_cap = slot is None
-            route = decide_route(now, prefs, s.timezone, s.notify_digest_hour, over_cap)
-            route = await self.routes.record(event.id, rid, route)
-        message = render(
-            event.type, addressee.reason, event.data, event.community, context, prefs.language
-        )
         now = self.clock.now()
-        folded = False
-        for target in targets:
-            plan, due = plan_channel(route, target.channel, now)
-            if plan == "fold":
-                folded = True
+        s = self.settings
+        plans: list[tuple[Addressee, Profile, list[Target]]] = []
+        decided: dict[str, tuple[Route, str | None]] = {}
+        for a in everyone:
+            profile = profiles[a.recipient_id]
+            targets = targets_for(a, profile, event.type, event.community, category)
+            if not targets:
                 continue
-            need_id = getattr(payload, "need_id", None)
-            await self.create(self._delivery(event, rid, need_id, target, message, due))
-        if folded and route.period and route.digest_due_at:
-            FOLDED.labels(route.mode).inc()
-            line = {
-                "event_id": event.id,
-                "label": message.title,
-                "text": context.need_title or event.data.get("title") or message.body,
-                "community_id": event.community,
-            }
-            await self.digests.fold(rid, route.period, route.digest_due_at, line)
+            plans.append((a, profile, targets))
+            day: str | None = None
+            over_cap = False
+            if a.reason == "match" and any(t.channel in PEOPLE_CHANNELS for t in targets):
+                day = local_day(now, profile.prefs, s.timezone)
+                cap = s.notify_daily_need_messages_per_volunteer
+                over_cap = not self.routes.reserve(a.recipient_id, day, now, cap)
+                day = None if over_cap else day
+            route = decide_route(now, profile.prefs, s.timezone, s.notify_digest_hour, over_cap)
+            decided[a.recipient_id] = (route, day)
+        if not plans:
+            return
+        routes = await self.routes.record(event.id, decided, now)
+        need_id = getattr(payload, "need_id", None)
+        inapp: list[Delivery] = []
+        later: list[Delivery] = []
+        folds: list[Awaitable[None]] = []
+        for a, profile, targets in plans:
+            rid = a.recipient_id
+            route = routes[rid]
+            context = Context(need_title, community_name, a.distance_km)
+            message = render(
+                event.type, a.reason, event.data, event.community, context, profile.prefs.language
+            )
+            folded = False
+            for target in targets:
+                plan, due = plan_channel(route, target.channel, now)
+                if plan == "fold":
+                    folded = True
+                    continue
+                d = self._delivery(event, rid, need_id, target, message, due)
+                (inapp if target.channel == "inapp" and due <= now else later).append(d)
+            if folded and route.period and route.digest_due_at:
+                FOLDED.labels(route.mode).inc()
+                line = {
+                    "event_id": event.id,
+                    "label": message.title,
+                    "text": context.need_title or event.data.get("title") or message.body,
+                    "community_id": event.community,
+                }
+                folds.append(self.digests.fold(rid, route.period, route.digest_due_at, line))
+        await asyncio.gather(self.deliver_inapp(inapp), *(self.create(d) for d in later), *folds)
+        self.dispatcher.wake()
+
+    async def deliver_inapp(self, deliveries: Sequence[Delivery]) -> None:
+        """In-app deliveries, delivered in their first commit: each takes its inbox item's id,
+        all are committed together with their `notification.delivered`, then the items are
+        written (one insert). An event that came again finds its deliveries stored and
+        writes any item a crash left unwritten."""
+        if not deliveries:
+            return
+        now = self.clock.now()
+        ids = await self.inbox.next_ids([d.recipient_id for d in deliveries])
+        made = [d.delivered_in_inbox(now, i) for d, i in zip(deliveries, ids, strict=True)]
+        stored = await self.deliveries.create_delivered(made)
+        placed = [d for (d, _), ok in zip(made, stored, strict=True) if ok]
+        again = [d for (d, _), ok in zip(made, stored, strict=True) if not ok]
+        for d in again:
+            self.inbox.unused(d.inbox_id or "")
+        if again:
+            existing = await asyncio.gather(*(self.deliveries.load(d.id) for d in again))
+            placed += [e for e, _ in existing if e is not None and e.inbox_id is not None]
+        await self.inbox.place(placed)
+        new = sum(stored)
+        if new:
+            DELIVERIES_CREATED.labels("inapp").inc(new)
+            NOTIFICATIONS.labels("inapp", "delivered").inc(new)
+            self.relay.wake()
 
     def _delivery(
         self,
