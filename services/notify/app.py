@@ -101,7 +101,14 @@ def create_app(
                     log.warning("notify_load_failed", error=repr(exc), failures=failures)
                     await asyncio.sleep(min(5.0, 0.2 * 2**failures))
 
-        runtime.subscribe(consumers.STREAMS, consumers.event_handlers(deps))
+        # No ledger: every write dedups by id (deliveries, routes, inbox items, volunteers);
+        # volunteers' documents are stored once per consumer batch.
+        runtime.subscribe(
+            consumers.STREAMS,
+            consumers.event_handlers(deps),
+            ledger=False,
+            flush=read_model.flush,
+        )
         runtime.require(
             "notify_state",
             lambda: None if deps.loaded.is_set() else "加载中 / loading volunteers and caps",

@@ -96,7 +96,7 @@ async def on_need_event(deps: NotifyDeps, event: CloudEvent, payload: EventPaylo
 
 async def on_volunteer(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
     assert isinstance(payload, VolunteerRegistered)
-    await deps.read_model.put_volunteer(payload)
+    deps.read_model.put_volunteer(payload)
     await deps.notifier.notify(event, payload, [])
 
 

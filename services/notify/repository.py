@@ -153,8 +153,8 @@ class ReadModel:
     """What notify knows of other services, built from their events: volunteers (one document
     each, mirrored in memory by community for matching), teams, org units, needs and claims.
 
-    A registration costs O(1): one write of the volunteer's document, and the mirror changes
-    in memory. The mirror is loaded at start-up (`load`); with several replicas each holds
+    A registration costs O(1): the mirror changes in memory and the volunteer's document is
+    written with the rest of its consumer batch (`flush`, one bulk write). The mirror is loaded at start-up (`load`); with several replicas each holds
     every community only if it reads every partition (one consumer replica today)."""
 
     def __init__(self, db: Database) -> None:
@@ -166,6 +166,7 @@ class ReadModel:
         self._home: dict[str, str] = {}
         self._interests: dict[str, list[str]] = {}
         self._names: dict[str, tuple[float, str | None]] = {}
+        self._pending: dict[str, Document] = {}
         self.loaded = False
 
     # volunteers
@@ -179,17 +180,15 @@ class ReadModel:
     def not_loaded(self) -> str | None:
         return None if self.loaded else "志愿者名册加载中 / volunteer mirror loading"
 
-    async def put_volunteer(self, v: VolunteerRegistered) -> None:
-        """Stores the volunteer's document (one write) and mirrors it."""
+    def put_volunteer(self, v: VolunteerRegistered) -> None:
+        """Mirrors the volunteer at once; their document is stored by the next `flush`."""
         fields: Document = {
             "home_community_id": v.home_community_id,
             "skills": v.skills,
             "location": v.location.model_dump() if v.location else None,
             "active": v.active,
         }
-        await upsert_bulk(
-            self.volunteers, [UpdateOne({"_id": v.volunteer_id}, {"$set": fields}, upsert=True)]
-        )
+        self._pending[v.volunteer_id] = {**self._pending.get(v.volunteer_id, {}), **fields}
         self._mirror(v.volunteer_id, fields)
 
     async def set_interests(self, volunteer_id: str, interests: list[str]) -> None:
@@ -204,6 +203,20 @@ class ReadModel:
             self._members[community or ""][volunteer_id] = entry.model_copy(
                 update={"interests": interests}
             )
+
+    async def flush(self) -> None:
+        """Stores the volunteers changed since the last flush (the consumer's batch): one bulk
+        write. Until it succeeds the batch's offsets are not committed."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        ops = [UpdateOne({"_id": vid}, {"$set": f}, upsert=True) for vid, f in pending.items()]
+        try:
+            await upsert_bulk(self.volunteers, ops)
+        except BaseException:
+            for vid, fields in pending.items():  # kept for the next try
+                self._pending[vid] = {**fields, **self._pending.get(vid, {})}
+            raise
 
     def members(self, community_id: str) -> dict[str, RosterEntry]:
         """The active volunteers of a community, as matching needs them."""

@@ -96,6 +96,19 @@ class ConsumerRunner:
             except (TimeoutError, KafkaError):
                 log.warning("consumer_stop_timeout", service=self.service)
 
+    async def caught_up(self) -> bool:
+        """Every record on the assigned partitions so far is handled and its offset committed
+        (for consumers without a ledger to ask)."""
+        consumer = self._consumer
+        if consumer is None or not consumer.assignment():
+            return False
+        partitions = list(consumer.assignment())
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            if (await consumer.committed(tp) or 0) < ends[tp]:
+                return False
+        return True
+
     async def _run(self) -> None:
         assert self._consumer is not None
         consumer = self._consumer

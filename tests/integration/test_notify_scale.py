@@ -87,7 +87,9 @@ async def test_an_in_app_delivery_costs_at_most_four_round_trips_on_the_common_p
         publisher(s) as kafka,
         notify_service(s) as (_, _, app),
     ):
-        await handled(app, *await publish(kafka, s, *(volunteer(v, A, ["助老"], NEAR) for v in vids)))
+        await handled(
+            app, *await publish(kafka, s, *(volunteer(v, A, ["助老"], NEAR) for v in vids))
+        )
         # Warm-up: each recipient's first item (their inbox is probed once per process).
         await handled(app, *await publish(kafka, s, approved(requester="rq")))
         await asyncio.sleep(1.0)
@@ -113,8 +115,10 @@ async def test_over_ten_needs_with_a_cap_of_three_every_matching_volunteer_is_al
 ) -> None:
     s = notify_settings(settings, notify_max_recipients_per_need=3)
     vids = [f"fair-{i}" for i in range(10)]
-    async with publisher(s) as kafka, notify_service(s) as (client, _, app):
-        await handled(app, *await publish(kafka, s, *(volunteer(v, A, ["陪护"], NEAR) for v in vids)))
+    async with publisher(s) as kafka, notify_service(s) as (_client, _, app):
+        await handled(
+            app, *await publish(kafka, s, *(volunteer(v, A, ["陪护"], NEAR) for v in vids))
+        )
         for _ in range(10):  # one after another, as a campaign's needs come
             await handled(app, *await publish(kafka, s, approved(location=HOME)))
         own = create_client(s)
