@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     consumer_retry_base_s: float = Field(default=0.2, ge=0)
     consumer_retry_max_s: float = Field(default=5.0, ge=0)
     consumer_batch_size: int = Field(default=500, ge=1)
+    # A consumer with work in hand or lag that handles nothing for this long is stalled:
+    # /readyz answers 503 `consumer_stalled` (#12).
+    consumer_stall_after_s: float = Field(default=30.0, gt=0)
 
     mongodb_url: str = "mongodb://127.0.0.1:27017/"
     # Each service owns the database "<prefix>_<service>".

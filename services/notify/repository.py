@@ -154,8 +154,9 @@ class ReadModel:
     each, mirrored in memory by community for matching), teams, org units, needs and claims.
 
     A registration costs O(1): the mirror changes in memory and the volunteer's document is
-    written with the rest of its consumer batch (`flush`, one bulk write). The mirror is loaded at start-up (`load`); with several replicas each holds
-    every community only if it reads every partition (one consumer replica today)."""
+    written with the rest of its consumer batch (`flush`, one bulk write). The mirror is
+    loaded at start-up (`load`); with several replicas each would hold only the communities
+    of its partitions (one consumer replica today)."""
 
     def __init__(self, db: Database) -> None:
         self.volunteers = db["volunteers"]

@@ -15,7 +15,7 @@ from pymongo import AsyncMongoClient, monitoring
 import shared.runtime
 from shared.mongo.client import Document, create_client
 from shared.settings import Settings
-from tests.helpers import handled
+from tests.helpers import eventually, handled
 from tests.integration.test_notify_support import (
     HOME,
     NEAR,
@@ -95,11 +95,12 @@ async def test_an_in_app_delivery_costs_at_most_four_round_trips_on_the_common_p
         await asyncio.sleep(1.0)
         counter.commands.clear()
         events = await publish(kafka, s, approved(requester="rq"))
-        for v in vids:
-            while await inbox_items(db, v) < 2:
-                await asyncio.sleep(0.05)
-        while await db["outbox"].count_documents({}) > 0:  # delivered events published
-            await asyncio.sleep(0.05)
+
+        async def delivered() -> bool:  # every item stored, every delivered event published
+            counts = [await inbox_items(db, v) for v in vids]
+            return min(counts) >= 2 and await db["outbox"].count_documents({}) == 0
+
+        await eventually(delivered, timeout=30, interval=0.05)
         await asyncio.sleep(1.0)
         await handled(app, *events)
         deliveries = len(vids) + 1  # the matched volunteers and the requester
