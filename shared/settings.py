@@ -69,15 +69,15 @@ class Settings(BaseSettings):
     notify_match_radius_km: float = Field(default=1.5, gt=0)
     notify_max_recipients_per_need: int = Field(default=50, ge=1)
     # notify at district scale (#12): the rounding of coarse volunteer locations, added to the
-    # match radius; how many sends each channel runs at once (each has its own backlog).
+    # match radius.
     notify_location_precision_km: float = Field(default=1.0, ge=0)
-    notify_channel_concurrency: int = Field(default=8, ge=1)
     notify_daily_need_messages_per_volunteer: int = Field(default=10, ge=0)
     notify_max_attempts: int = Field(default=5, ge=1)
     notify_retry_base_s: float = Field(default=2.0, ge=0)
     notify_retry_max_s: float = Field(default=300.0, ge=0)
     notify_webhook_timeout_s: float = Field(default=5.0, gt=0)
     notify_dispatch_poll_s: float = Field(default=1.0, gt=0)
+    # Sends each channel runs at once; each channel has its own backlog (#12).
     notify_dispatch_concurrency: int = Field(default=16, ge=1)
     notify_sse_heartbeat_s: float = Field(default=15.0, gt=0)
     notify_digest_hour: int = Field(default=20, ge=0, le=23)

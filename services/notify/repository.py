@@ -660,7 +660,12 @@ class Deliveries:
         return version
 
     async def enqueue(self, delivery: Delivery) -> None:
-        doc = {"_id": delivery.id, "due_at": delivery.due_at}
+        doc = {
+            "_id": delivery.id,
+            "due_at": delivery.due_at,
+            "channel": delivery.channel,
+            "need_id": delivery.need_id,
+        }
         try:
             await self.queue.replace_one({"_id": delivery.id}, doc, upsert=True)
         except DuplicateKeyError:  # a concurrent upsert created it first
@@ -669,9 +674,12 @@ class Deliveries:
     async def dequeue(self, delivery_id: str) -> None:
         await self.queue.delete_one({"_id": delivery_id})
 
-    async def due(self, now: datetime, limit: int) -> list[Document]:
+    async def due(self, now: datetime, limit: int, channel: str | None = None) -> list[Document]:
+        """Due entries of one channel's backlog (None: entries queued before they carried
+        their channel)."""
+        where = {"$exists": False} if channel is None else channel
         return (
-            await self.queue.find({"due_at": {"$lte": now}})
+            await self.queue.find({"due_at": {"$lte": now}, "channel": where})
             .sort("due_at", 1)
             .limit(limit)
             .to_list()
