@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from shared.events.notify import Channel as ChannelName
 from shared.events.notify import NotificationDelivered, NotificationFailed
 
-DeliveryStatus = Literal["pending", "delivered", "failed"]
+DeliveryStatus = Literal["pending", "delivered", "failed", "dropped"]
 DIGEST_TYPE = "org.tongxin.notification.digest"
 
 
@@ -83,6 +83,10 @@ class Delivery(BaseModel):
         """An in-app delivery is its inbox item: delivered in its first commit."""
         placed = self.model_copy(update={"attempts": 1, "inbox_id": inbox_id})
         return placed.succeeded(now)
+
+    def drop(self) -> Delivery:
+        """Not sent after all: the need it invites to was filled, cancelled or completed."""
+        return self.model_copy(update={"status": "dropped", "lease_until": None})
 
     def attempt_failed(
         self, now: datetime, error: str, max_attempts: int, retry_in_s: float, permanent: bool

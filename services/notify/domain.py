@@ -248,6 +248,16 @@ def addressees(
     return merge(out)
 
 
+def closes_need(payload: EventPayload) -> bool:
+    """The need takes no more volunteers: filled (every slot claimed), cancelled, completed."""
+    match payload:
+        case NeedCancelled() | TaskCompleted() | TaskConfirmed():
+            return True
+        case ProjectClaimed():
+            return payload.slots_taken >= payload.slots_total or payload.need_status != "open"
+    return False
+
+
 def merge(found: Iterable[Addressee]) -> list[Addressee]:
     """One addressee per recipient; the first reason found wins."""
     seen: dict[str, Addressee] = {}

@@ -18,6 +18,7 @@ from services.notify.domain import (
     Profile,
     Subscription,
     addressees,
+    closes_need,
     match_volunteers,
     merge,
 )
@@ -91,6 +92,8 @@ async def on_need_event(deps: NotifyDeps, event: CloudEvent, payload: EventPaylo
             s.notify_location_precision_km,
         )
         found = merge([*found, *matched])
+    if closes_need(payload):
+        await deps.notifier.drop_invitations(payload.need_id)
     await deps.notifier.notify(event, payload, found, need_title=need.title)
 
 

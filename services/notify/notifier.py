@@ -24,12 +24,14 @@ from services.notify.domain import (
     targets_for,
 )
 from services.notify.inbox import Inbox
-from services.notify.metrics import DELIVERIES_CREATED, DIGESTS, FOLDED, NOTIFICATIONS
+from services.notify.metrics import DELIVERIES_CREATED, DIGESTS, DROPPED, FOLDED, NOTIFICATIONS
 from services.notify.repository import Deliveries, Digests, Profiles, ReadModel, Routes
 from services.notify.templates import Context, DigestLine, Message, render, render_digest
 from shared.events.envelope import CloudEvent, EventPayload
+from shared.events.needs import NeedApproved
 from shared.logging import get_logger
 from shared.mongo.outbox import Relay
+from shared.mongo.store import ConcurrencyConflict
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -186,6 +188,26 @@ class Notifier:
         DELIVERIES_CREATED.labels(delivery.channel).inc()
         if delivery.leased(now):
             self.dispatcher.submit(delivery, version)
+
+    async def drop_invitations(self, need_id: str) -> int:
+        """Pending invitations to a need that closed are dropped (those being sent this moment
+        go out); returns how many."""
+        now = self.clock.now()
+        dropped = 0
+        for doc in await self.deliveries.pending_for_need(need_id):
+            delivery, version = await self.deliveries.load(doc["_id"])
+            if delivery is None or delivery.status != "pending" or delivery.leased(now):
+                continue
+            if delivery.event_type != NeedApproved.type:
+                continue
+            try:
+                await self.deliveries.save(delivery.drop(), version)
+                dropped += 1
+            except ConcurrencyConflict:
+                continue  # a dispatcher took it this moment
+        if dropped:
+            DROPPED.inc(dropped)
+        return dropped
 
     # --- digests ---------------------------------------------------------------------------
 

@@ -685,6 +685,10 @@ class Deliveries:
             .to_list()
         )
 
+    async def pending_for_need(self, need_id: str) -> list[Document]:
+        """Queue entries of a need (the queue is small: only what is due or held)."""
+        return await self.queue.find({"need_id": need_id}).to_list()
+
     async def next_due(self) -> datetime | None:
         doc = await self.queue.find({}).sort("due_at", 1).limit(1).to_list()
         return doc[0]["due_at"] if doc else None
