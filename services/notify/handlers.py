@@ -219,7 +219,7 @@ async def set_preferences(
 async def inbox_page(
     deps: NotifyDeps, principal: Principal, recipient_id: str, cursor: str | None, limit: int
 ) -> dict[str, Any]:
-    policy.own_inbox(principal, recipient_id)
+    policy.own_inbox(principal, recipient_id, deps.read_model.home_of(recipient_id))
     before = None
     if cursor is not None:
         if not cursor.isdigit():
@@ -241,8 +241,8 @@ async def mark_read(deps: NotifyDeps, principal: Principal, item_id: str) -> dic
 
 
 def stream_start(principal: Principal, recipient_id: str, last_event_id: str | None) -> int | None:
-    """Checks the caller may follow this inbox; the sequence to resume after, if any."""
-    policy.own_inbox(principal, recipient_id)
+    """Checks the caller may follow this inbox (their own); the sequence to resume after."""
+    policy.own_inbox(principal, recipient_id, None)
     if last_event_id and last_event_id.startswith(recipient_id + ":"):
         return item_seq(last_event_id)
     return None

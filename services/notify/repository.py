@@ -219,6 +219,10 @@ class ReadModel:
                 self._pending[vid] = {**fields, **self._pending.get(vid, {})}
             raise
 
+    def home_of(self, volunteer_id: str) -> str | None:
+        """The volunteer's home community, if notify knows them."""
+        return self._home.get(volunteer_id)
+
     def members(self, community_id: str) -> dict[str, RosterEntry]:
         """The active volunteers of a community, as matching needs them."""
         return self._members.get(community_id, {})
