@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # notify at district scale (#12): the rounding of coarse volunteer locations, added to the
     # match radius.
     notify_location_precision_km: float = Field(default=1.0, ge=0)
+    # A subscriber hears a burst of one event type in one scope (a bulk import) as its first
+    # event, then one summary when this window after it closes.
+    notify_burst_window_s: float = Field(default=60.0, gt=0)
     notify_daily_need_messages_per_volunteer: int = Field(default=10, ge=0)
     notify_max_attempts: int = Field(default=5, ge=1)
     notify_retry_base_s: float = Field(default=2.0, ge=0)

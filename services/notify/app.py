@@ -24,6 +24,7 @@ from services.notify.handlers import NotifyDeps
 from services.notify.inbox import Inbox, InboxHub
 from services.notify.notifier import Notifier
 from services.notify.repository import (
+    Bursts,
     Deliveries,
     Digests,
     Profiles,
@@ -63,6 +64,7 @@ def create_app(
         )
         read_model = ReadModel(db)
         routes = Routes(db)
+        bursts = Bursts(db)
         notifier = Notifier(
             settings=settings,
             clock=clock,
@@ -74,6 +76,7 @@ def create_app(
             inbox=inbox,
             dispatcher=dispatcher,
             relay=runtime.relay,
+            bursts=bursts,
         )
         deps = NotifyDeps(
             settings=settings,
@@ -94,6 +97,7 @@ def create_app(
                 try:
                     await read_model.load()
                     await routes.load(clock.now())
+                    await bursts.load()
                     deps.loaded.set()
                     return
                 except PyMongoError as exc:

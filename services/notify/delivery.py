@@ -19,6 +19,7 @@ from shared.events.notify import NotificationDelivered, NotificationFailed
 
 DeliveryStatus = Literal["pending", "delivered", "failed", "dropped"]
 DIGEST_TYPE = "org.tongxin.notification.digest"
+SUMMARY_TYPE = "org.tongxin.notification.summary"
 
 
 def delivery_id(event_id: str, recipient_id: str, channel: str) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from services.notify.clock import Clock
-from services.notify.delivery import DIGEST_TYPE, Delivery, delivery_id
+from services.notify.delivery import DIGEST_TYPE, SUMMARY_TYPE, Delivery, delivery_id
 from services.notify.dispatcher import Dispatcher
 from services.notify.domain import (
     PEOPLE_CHANNELS,
@@ -25,11 +25,20 @@ from services.notify.domain import (
 )
 from services.notify.inbox import Inbox
 from services.notify.metrics import DELIVERIES_CREATED, DIGESTS, DROPPED, FOLDED, NOTIFICATIONS
-from services.notify.repository import Deliveries, Digests, Profiles, ReadModel, Routes
-from services.notify.templates import Context, DigestLine, Message, render, render_digest
+from services.notify.repository import Bursts, Deliveries, Digests, Profiles, ReadModel, Routes
+from services.notify.templates import (
+    Context,
+    DigestLine,
+    Message,
+    community_name,
+    render,
+    render_burst,
+    render_digest,
+)
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.needs import NeedApproved
 from shared.logging import get_logger
+from shared.mongo.client import Document
 from shared.mongo.outbox import Relay
 from shared.mongo.store import ConcurrencyConflict
 from shared.settings import Settings
@@ -49,6 +58,7 @@ class Notifier:
     inbox: Inbox
     dispatcher: Dispatcher
     relay: Relay
+    bursts: Bursts
 
     async def notify(
         self,
@@ -74,9 +84,30 @@ class Notifier:
         s = self.settings
         plans: list[tuple[Addressee, Profile, list[Target]]] = []
         decided: dict[str, tuple[Route, str | None]] = {}
+        opened: list[Document] = []
+        counted: list[Document] = []
+        window = timedelta(seconds=s.notify_burst_window_s)
         for a in everyone:
             profile = profiles[a.recipient_id]
             targets = targets_for(a, profile, event.type, event.community, category)
+            if targets and a.reason == "subscriber":
+                # A subscriber's people channels hear a burst once (webhooks: every event).
+                key = self.bursts.key(a.recipient_id, event.type, event.community)
+                if self.bursts.is_open(key):
+                    counted.append({"_id": f"{key}|{event.id}", "key": key})
+                    targets = [t for t in targets if t.channel not in PEOPLE_CHANNELS]
+                else:
+                    self.bursts.open(key, now + window)
+                    opened.append(
+                        {
+                            "_id": key,
+                            "recipient_id": a.recipient_id,
+                            "type": event.type,
+                            "community_id": event.community,
+                            "first_event_id": event.id,
+                            "due_at": now + window,
+                        }
+                    )
             if not targets:
                 continue
             plans.append((a, profile, targets))
@@ -89,6 +120,7 @@ class Notifier:
                 day = None if over_cap else day
             route = decide_route(now, profile.prefs, s.timezone, s.notify_digest_hour, over_cap)
             decided[a.recipient_id] = (route, day)
+        await self.bursts.record(opened, counted)
         if not plans:
             return
         routes = await self.routes.record(event.id, decided, now)
@@ -212,14 +244,45 @@ class Notifier:
     # --- digests ---------------------------------------------------------------------------
 
     async def run_digests(self) -> None:
-        """Builds the digests that came due (a background task of the service)."""
+        """Builds the digests and burst summaries that came due (a background task)."""
         while True:
             try:
                 for period in await self.digests.due(self.clock.now()):
                     await self.build_digest(period["recipient_id"], period["period"])
+                for burst in await self.bursts.due(self.clock.now()):
+                    await self.build_summary(burst)
             except Exception as exc:
                 log.warning("digest_pass_failed", error=repr(exc))
             await asyncio.sleep(self.settings.notify_dispatch_poll_s)
+
+    async def build_summary(self, burst: Document) -> None:
+        """One message for the events a burst window counted (with its first, sent as it
+        came): "和平社区新报到志愿者 3,018 名". Its id comes from the window, so a pass
+        repeated after a crash sends nothing twice."""
+        key, rid = burst["_id"], burst["recipient_id"]
+        more = await self.bursts.count(key)
+        if more:
+            community = burst["community_id"]
+            profile = await self.profiles.get(rid)
+            name = community_name(community, await self.read_model.org_unit_name(community))
+            message = render_burst(burst["type"], name, more + 1, profile.prefs.language)
+            summary = CloudEvent(
+                id=f"summary:{key}:{burst['first_event_id']}",
+                source="/tongxin/notify",
+                type=SUMMARY_TYPE,
+                subject=burst["type"],
+                time=self.clock.now(),
+                dataschema="urn:tongxin:notify:summary:v1",
+                community=community,
+                correlationid=f"summary:{burst['first_event_id']}",
+                data={"recipient_id": rid, "type": burst["type"], "count": more + 1},
+            )
+            for target in digest_targets(profile):
+                await self.create(
+                    self._delivery(summary, rid, None, target, message, self.clock.now())
+                )
+            self.dispatcher.wake()
+        await self.bursts.close(key)
 
     async def build_digest(self, recipient_id: str, period: str) -> None:
         lines = await self.digests.lines_of(recipient_id, period)

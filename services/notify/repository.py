@@ -600,6 +600,48 @@ class Digests:
         await self.periods.delete_one({"_id": key})
 
 
+class Bursts:
+    """Bursts of one event type in one scope for one subscriber (a bulk import): the first
+    event goes out as itself and opens a window; what follows within it is counted (one
+    insert-only item per event) and told once, in a summary, when the window closes."""
+
+    def __init__(self, db: Database) -> None:
+        self.windows = db["burst_windows"]
+        self.items = db["burst_items"]
+        self._open: dict[str, datetime] = {}
+
+    @staticmethod
+    def key(recipient_id: str, event_type: str, community: str) -> str:
+        return f"{recipient_id}|{event_type}|{community}"
+
+    async def load(self) -> None:
+        self._open = {d["_id"]: d["due_at"] async for d in self.windows.find({})}
+
+    def is_open(self, key: str) -> bool:
+        return key in self._open
+
+    def open(self, key: str, due_at: datetime) -> None:
+        self._open[key] = due_at
+
+    async def record(self, opened: Sequence[Document], folded: Sequence[Document]) -> None:
+        """New windows and counted events: one insert each, either may have come before."""
+        if opened:
+            await insert_new(self.windows, opened)
+        if folded:
+            await insert_new(self.items, folded)
+
+    async def due(self, now: datetime) -> list[Document]:
+        return await self.windows.find({"due_at": {"$lte": now}}).to_list()
+
+    async def count(self, key: str) -> int:
+        return int(await self.items.count_documents({"key": key}))
+
+    async def close(self, key: str) -> None:
+        await self.items.delete_many({"key": key})
+        await self.windows.delete_one({"_id": key})
+        self._open.pop(key, None)
+
+
 class Deliveries:
     """Delivery aggregates, and the queue of those still pending (small: only what is due
     or held) that the dispatcher scans."""

@@ -15,7 +15,7 @@ from pymongo import AsyncMongoClient, monitoring
 import shared.runtime
 from shared.mongo.client import Document, create_client
 from shared.settings import Settings
-from tests.helpers import eventually, handled
+from tests.helpers import auth, eventually, handled
 from tests.integration.test_notify_support import (
     HOME,
     NEAR,
@@ -150,3 +150,29 @@ async def test_a_volunteer_registered_with_chinese_skills_only_is_alerted_for_th
         own = create_client(s)
         assert await inbox_items(own[s.database_name("notify")], "zh-2") == 0
         await own.close()
+
+
+async def test_a_bulk_import_gives_each_subscriber_one_summary_not_one_message_per_row(
+    settings: Settings,
+) -> None:
+    s = notify_settings(settings, notify_burst_window_s=3.0)
+    async with publisher(s) as kafka, notify_service(s) as (client, _, app):
+        admin = auth(s, "community_admin", A, "adm-import")
+        resp = await client.post(
+            "/v1/subscriptions",
+            json={
+                "channel": "inapp",
+                "event_types": ["org.tongxin.volunteer.registered"],
+                "scope": A,
+            },
+            headers=admin,
+        )
+        assert resp.status_code == 201, resp.text
+        rows = [volunteer(f"imp-{i:03d}", A, ["助老"]) for i in range(50)]
+        await handled(app, *await publish(kafka, s, *rows))
+        items = await inbox_count(client, s, "adm-import", 2)
+        await asyncio.sleep(4.0)  # nothing more comes
+        items = (await client.get("/v1/inbox", headers=admin)).json()["items"]
+        assert len(items) == 2, [i["body"] for i in items]
+        assert items[0]["type"] == "org.tongxin.notification.summary"
+        assert "新报到志愿者 50 名" in items[0]["body"]
