@@ -27,6 +27,11 @@ CONSUMER_DURATION = Histogram(
     ["service", "type"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30),
 )
+CONSUMER_STALLED = Gauge(
+    "tongxin_consumer_stalled",
+    "1 while a consumer makes no progress on a topic although it has work (see /readyz).",
+    ["service", "topic"],
+)
 CONSUMER_LAG = Gauge(
     "tongxin_consumer_lag_messages",
     "Messages between a consumer group's position and the partition's end.",

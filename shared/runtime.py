@@ -129,6 +129,11 @@ class Runtime:
             await self.producer.ping(2.0)
         except Exception as exc:
             problems["kafka"] = f"Kafka unreachable: {type(exc).__name__}: {exc}"[:300]
+        stalled = self.consumer.stalled() if self.consumer is not None else []
+        if stalled:
+            problems["consumer_stalled"] = (
+                f"消费停滞 / no progress with work waiting on: {', '.join(stalled)}"
+            )
         for name, check in self._checks.items():
             missing = check()
             if missing:

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     consumer_retry_base_s: float = Field(default=0.2, ge=0)
     consumer_retry_max_s: float = Field(default=5.0, ge=0)
     consumer_batch_size: int = Field(default=500, ge=1)
+    # A consumer with work in hand or lag that handles nothing for this long is stalled:
+    # /readyz answers 503 `consumer_stalled` (#12).
+    consumer_stall_after_s: float = Field(default=30.0, gt=0)
 
     mongodb_url: str = "mongodb://127.0.0.1:27017/"
     # Each service owns the database "<prefix>_<service>".
@@ -80,12 +83,19 @@ class Settings(BaseSettings):
     # notify: who hears an approved need, how often, and how hard we try each channel.
     notify_match_radius_km: float = Field(default=1.5, gt=0)
     notify_max_recipients_per_need: int = Field(default=50, ge=1)
+    # notify at district scale (#12): the rounding of coarse volunteer locations, added to the
+    # match radius.
+    notify_location_precision_km: float = Field(default=1.0, ge=0)
+    # A subscriber hears a burst of one event type in one scope (a bulk import) as its first
+    # event, then one summary when this window after it closes.
+    notify_burst_window_s: float = Field(default=60.0, gt=0)
     notify_daily_need_messages_per_volunteer: int = Field(default=10, ge=0)
     notify_max_attempts: int = Field(default=5, ge=1)
     notify_retry_base_s: float = Field(default=2.0, ge=0)
     notify_retry_max_s: float = Field(default=300.0, ge=0)
     notify_webhook_timeout_s: float = Field(default=5.0, gt=0)
     notify_dispatch_poll_s: float = Field(default=1.0, gt=0)
+    # Sends each channel runs at once; each channel has its own backlog (#12).
     notify_dispatch_concurrency: int = Field(default=16, ge=1)
     notify_sse_heartbeat_s: float = Field(default=15.0, gt=0)
     notify_digest_hour: int = Field(default=20, ge=0, le=23)

@@ -134,6 +134,10 @@ def org_event(path: str) -> CloudEvent:
 async def handled(app: FastAPI, *events: CloudEvent) -> None:
     """Waits until the running service's consumer has handled every one of these events."""
     ledger = app.state.runtime.ledger
+    consumer = app.state.runtime.consumer
+    if consumer is not None and consumer.ledger is None:  # dedups in its own writes
+        await eventually(consumer.caught_up, timeout=30)
+        return
 
     async def all_seen() -> bool:
         return all([await ledger.seen(e.id) for e in events])

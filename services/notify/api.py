@@ -19,7 +19,8 @@ from services.notify.domain import Audience, Preferences, Subscription
 from services.notify.handlers import NewSubscription, NotifyDeps
 from services.notify.inbox import item_seq
 from services.notify.metrics import SSE_CLIENTS
-from shared.auth import CurrentPrincipal
+from services.notify.tickets import TICKET_TTL, mint_ticket, principal_of_ticket
+from shared.auth import CurrentPrincipal, Principal, current_principal
 from shared.categories import known_categories
 from shared.events.notify import Channel as ChannelName
 from shared.events.registry import EVENT_TYPES
@@ -41,7 +42,8 @@ PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
 
 class SubscriptionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    recipient_id: str = Field(min_length=1, max_length=200)
+    # Default: the caller (the token's `sub`); someone else only for admins in scope.
+    recipient_id: str | None = Field(default=None, min_length=1, max_length=200)
     channel: ChannelName
     # Webhook URL, email address or phone number; the inbox needs none.
     target: str | None = Field(default=None, max_length=2000)
@@ -146,10 +148,11 @@ async def create_subscription(
     given, is generated and returned in this answer only."""
     _check_vocabulary(deps, body.event_types, body.categories)
     _check_webhook(deps, body)
+    recipient_id = body.recipient_id or principal.sub
     new = NewSubscription(
-        recipient_id=body.recipient_id,
+        recipient_id=recipient_id,
         channel=body.channel,
-        target=body.recipient_id if body.channel == "inapp" else (body.target or ""),
+        target=recipient_id if body.channel == "inapp" else (body.target or ""),
         event_types=[] if "*" in body.event_types else body.event_types,
         scope=body.scope or principal.scope,
         categories=body.categories,
@@ -181,6 +184,21 @@ async def delete_subscription(
     return Response(status_code=204)
 
 
+@router.get("/preferences", response_model=Preferences)
+async def get_my_preferences(principal: CurrentPrincipal, deps: Deps) -> Preferences:
+    """The caller's preferences (the token's `sub`)."""
+    return await handlers.preferences(deps, principal, principal.sub)
+
+
+@router.put("/preferences", response_model=Preferences)
+async def put_my_preferences(
+    body: Preferences, principal: CurrentPrincipal, deps: Deps
+) -> Preferences:
+    """Replaces the caller's preferences (the token's `sub`)."""
+    _check_vocabulary(deps, [], body.categories)
+    return await handlers.set_preferences(deps, principal, principal.sub, body)
+
+
 @router.get("/preferences/{recipient_id}", response_model=Preferences)
 async def get_preferences(
     recipient_id: str, principal: CurrentPrincipal, deps: Deps
@@ -203,12 +221,35 @@ async def put_preferences(
 async def inbox(
     principal: CurrentPrincipal,
     deps: Deps,
-    recipient_id: str = Query(min_length=1),
+    recipient_id: str | None = Query(default=None, min_length=1),
     cursor: str | None = None,
     limit: int = Query(default=50, ge=1, le=200),
 ) -> dict[str, Any]:
-    """The caller's inbox, newest first, with the unread count; `next_cursor` pages on."""
-    return await handlers.inbox_page(deps, principal, recipient_id, cursor, limit)
+    """The caller's inbox (the token's `sub`), newest first, with the unread count;
+    `next_cursor` pages on. `recipient_id`: an admin reading a volunteer's of their scope."""
+    rid = recipient_id or principal.sub
+    return await handlers.inbox_page(deps, principal, rid, cursor, limit)
+
+
+class StreamTicket(BaseModel):
+    ticket: str
+    expires_in: int
+
+
+@router.post("/inbox/stream-ticket", response_model=StreamTicket)
+async def stream_ticket(principal: CurrentPrincipal, deps: Deps) -> StreamTicket:
+    """A ticket for `GET /v1/inbox/stream?ticket=…` (a browser's EventSource sends no
+    headers): opens only the caller's stream, for a minute."""
+    return StreamTicket(
+        ticket=mint_ticket(deps.settings, principal), expires_in=int(TICKET_TTL.total_seconds())
+    )
+
+
+async def stream_principal(request: Request, ticket: str | None = None) -> Principal:
+    """The caller of the stream: a stream ticket in the URL, or the Authorization header."""
+    if ticket is not None:
+        return principal_of_ticket(request.app.state.settings, ticket)
+    return await current_principal(request)
 
 
 @router.post("/inbox/{item_id}/read", response_model=InboxItem)
@@ -229,13 +270,16 @@ def _sse(item: dict[str, Any]) -> str:
 )
 async def inbox_stream(
     request: Request,
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, Depends(stream_principal)],
     deps: Deps,
-    recipient_id: str = Query(min_length=1),
+    recipient_id: str | None = Query(default=None, min_length=1),
     last_event_id: str | None = Header(default=None),
 ) -> StreamingResponse:
-    """The inbox, live, as server-sent events: `event: notification` per new item (its id is
-    the item id, so a reconnecting client's Last-Event-ID resumes), `: heartbeat` comments."""
+    """The caller's inbox, live, as server-sent events: `event: notification` per new item
+    (its id is the item id, so a reconnecting client's Last-Event-ID resumes), `: heartbeat`
+    comments. From a browser: `new EventSource("/v1/inbox/stream?ticket=…")` with a ticket
+    of `POST /v1/inbox/stream-ticket`."""
+    recipient_id = recipient_id or principal.sub
     resume_after = handlers.stream_start(principal, recipient_id, last_event_id)
     hub = deps.inbox.hub
     queue = hub.subscribe(recipient_id)  # before answering: nothing created from now is missed

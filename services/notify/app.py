@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 from fastapi import FastAPI
+from pymongo.errors import PyMongoError
 
 from services.notify import api, consumers
 from services.notify.channels import (
@@ -22,7 +23,7 @@ from services.notify.handlers import NotifyDeps
 from services.notify.inbox import Inbox, InboxHub
 from services.notify.notifier import Notifier
 from services.notify.repository import (
-    AppendLog,
+    Bursts,
     Deliveries,
     Digests,
     Profiles,
@@ -30,8 +31,11 @@ from services.notify.repository import (
     Routes,
 )
 from shared.clock import Clock, SystemClock
+from shared.logging import get_logger
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
+
+log = get_logger(__name__)
 
 
 def create_app(
@@ -59,16 +63,20 @@ def create_app(
             settings, clock, deliveries, profiles, channels, runtime.producer, runtime.relay
         )
         read_model = ReadModel(db)
+        routes = Routes(db)
+        bursts = Bursts(db)
         notifier = Notifier(
             settings=settings,
             clock=clock,
             read_model=read_model,
             profiles=profiles,
-            routes=Routes(db),
-            quota=AppendLog(db, "need_message_quota"),
+            routes=routes,
             digests=Digests(db),
             deliveries=deliveries,
+            inbox=inbox,
             dispatcher=dispatcher,
+            relay=runtime.relay,
+            bursts=bursts,
         )
         deps = NotifyDeps(
             settings=settings,
@@ -78,9 +86,35 @@ def create_app(
             notifier=notifier,
             inbox=inbox,
             dispatcher=dispatcher,
+            loaded=asyncio.Event(),
         )
         app.state.notify = deps
-        runtime.subscribe(consumers.STREAMS, consumers.event_handlers(deps))
+
+        async def load_mirrors() -> None:
+            """The volunteers, caps and last alerts held in memory; handlers wait for them."""
+            failures = 0
+            while True:
+                try:
+                    await read_model.load()
+                    await routes.load(clock.now())
+                    await bursts.load()
+                    deps.loaded.set()
+                    return
+                except PyMongoError as exc:
+                    failures += 1
+                    log.warning("notify_load_failed", error=repr(exc), failures=failures)
+                    await asyncio.sleep(min(5.0, 0.2 * 2**failures))
+
+        # No ledger: every write dedups by id (deliveries, routes, inbox items, volunteers);
+        # volunteers' documents are stored once per consumer batch.
+        runtime.subscribe_in_batches(
+            consumers.STREAMS, consumers.event_handlers(deps), read_model.flush
+        )
+        runtime.require(
+            "notify_state",
+            lambda: None if deps.loaded.is_set() else "加载中 / loading volunteers and caps",
+        )
+        runtime.run_in_background(load_mirrors)
         runtime.run_in_background(dispatcher.run)
         runtime.run_in_background(notifier.run_digests)
 

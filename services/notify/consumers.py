@@ -12,6 +12,7 @@ STREAMS: list[str] = ["needs", "volunteers"]
 def event_handlers(deps: NotifyDeps) -> dict[str, Handler]:
     def bind(handler: EventHandler) -> Handler:
         async def handle(event: CloudEvent, payload: EventPayload) -> None:
+            await deps.loaded.wait()
             await handler(deps, event, payload)
 
         return handle

@@ -17,8 +17,9 @@ from pydantic import BaseModel
 from shared.events.notify import Channel as ChannelName
 from shared.events.notify import NotificationDelivered, NotificationFailed
 
-DeliveryStatus = Literal["pending", "delivered", "failed"]
+DeliveryStatus = Literal["pending", "delivered", "failed", "dropped"]
 DIGEST_TYPE = "org.tongxin.notification.digest"
+SUMMARY_TYPE = "org.tongxin.notification.summary"
 
 
 def delivery_id(event_id: str, recipient_id: str, channel: str) -> str:
@@ -52,6 +53,8 @@ class Delivery(BaseModel):
     attempts: int = 0
     lease_until: datetime | None = None
     last_error: str | None = None
+    # In-app: the inbox item this delivery is (`<recipient>:<seq>`), chosen in its first commit.
+    inbox_id: str | None = None
     created_at: datetime
     delivered_at: datetime | None = None
     failed_at: datetime | None = None
@@ -74,6 +77,17 @@ class Delivery(BaseModel):
         return done, NotificationDelivered(
             **self._event_fields(), attempts=self.attempts, delivered_at=now
         )
+
+    def delivered_in_inbox(
+        self, now: datetime, inbox_id: str
+    ) -> tuple[Delivery, NotificationDelivered]:
+        """An in-app delivery is its inbox item: delivered in its first commit."""
+        placed = self.model_copy(update={"attempts": 1, "inbox_id": inbox_id})
+        return placed.succeeded(now)
+
+    def drop(self) -> Delivery:
+        """Not sent after all: the need it invites to was filled, cancelled or completed."""
+        return self.model_copy(update={"status": "dropped", "lease_until": None})
 
     def attempt_failed(
         self, now: datetime, error: str, max_attempts: int, retry_in_s: float, permanent: bool

@@ -49,7 +49,9 @@ class Dispatcher:
         self._channels = channels
         self._producer = producer
         self._relay = relay
-        self._slots = asyncio.Semaphore(settings.notify_dispatch_concurrency)
+        # Each channel sends through its own slots and sweeps its own backlog: a webhook that
+        # times out or an SMTP server that hangs holds back only its own channel.
+        self._slots = {c: asyncio.Semaphore(settings.notify_dispatch_concurrency) for c in channels}
         self._inflight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wakeup = asyncio.Event()
@@ -91,9 +93,13 @@ class Dispatcher:
 
     async def sweep(self) -> int:
         """Starts every due delivery not already in hand; returns how many it started."""
-        due = await self._deliveries.due(self._clock.now(), 4 * self._s.notify_dispatch_concurrency)
+        now = self._clock.now()
+        per_channel = 4 * self._s.notify_dispatch_concurrency
+        found = await asyncio.gather(
+            *(self._deliveries.due(now, per_channel, c) for c in [*self._channels, None])
+        )
         started = 0
-        for doc in due:
+        for doc in (d for docs in found for d in docs):
             if doc["_id"] not in self._inflight:
                 self._spawn(doc["_id"], None)
                 started += 1
@@ -113,8 +119,9 @@ class Dispatcher:
         task.add_done_callback(self._tasks.discard)
 
     async def _run_one(self, delivery_id: str, known: tuple[Delivery, int] | None) -> None:
+        channel = delivery_id.rpartition(":")[2]
         try:
-            async with self._slots:
+            async with self._slots.get(channel) or self._slots["inapp"]:
                 with log_context(notification_id=delivery_id):
                     await self._deliver(delivery_id, known)
         except asyncio.CancelledError:

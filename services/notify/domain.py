@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Literal, get_args
@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.categories import skill_categories
 from shared.events.envelope import EventPayload
 from shared.events.needs import (
     NeedApproved,
@@ -143,13 +144,6 @@ class RosterEntry(BaseModel):
     lon: float | None = None
 
 
-class Roster(BaseModel):
-    """The active volunteers of one community."""
-
-    community_id: str
-    members: dict[str, RosterEntry] = {}
-
-
 class Claim(BaseModel):
     volunteer_ids: list[str] = []
     team_id: str | None = None
@@ -254,6 +248,16 @@ def addressees(
     return merge(out)
 
 
+def closes_need(payload: EventPayload) -> bool:
+    """The need takes no more volunteers: filled (every slot claimed), cancelled, completed."""
+    match payload:
+        case NeedCancelled() | TaskCompleted() | TaskConfirmed():
+            return True
+        case ProjectClaimed():
+            return payload.slots_taken >= payload.slots_total or payload.need_status != "open"
+    return False
+
+
 def merge(found: Iterable[Addressee]) -> list[Addressee]:
     """One addressee per recipient; the first reason found wins."""
     seen: dict[str, Addressee] = {}
@@ -271,28 +275,52 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def skill_matches(category: str, skills: Sequence[str], entry: RosterEntry) -> bool:
+    """A volunteer fits a need when a skill of theirs is one the need asks for, or is (or
+    maps through the vocabulary to) the need's category, or the category is an interest."""
     mine = {s.strip().lower() for s in entry.skills}
     wanted = {s.strip().lower() for s in skills}
-    return bool(mine & wanted) or category in mine or category in entry.interests
+    return bool(mine & wanted) or category in skill_categories(mine) or category in entry.interests
+
+
+def skill_fit(category: str, skills: Sequence[str], entry: RosterEntry) -> int:
+    """How many of the need's wishes the volunteer meets (its category counts as one)."""
+    mine = {s.strip().lower() for s in entry.skills}
+    wanted = {s.strip().lower() for s in skills}
+    return len(mine & wanted) + (category in skill_categories(mine))
 
 
 def match_volunteers(
-    need: NeedApproved, roster: Roster, radius_km: float, cap: int
+    need: NeedApproved,
+    members: Mapping[str, RosterEntry],
+    radius_km: float,
+    cap: int,
+    last_alerted: Mapping[str, datetime] | None = None,
+    coarse_km: float = 0.0,
 ) -> list[Addressee]:
-    """Volunteers of the need's community whose skills or interests match it: nearest first and
-    within `radius_km` when both locations are known, everyone matching otherwise; at most `cap`."""
-    found: list[Addressee] = []
-    for vid, entry in roster.members.items():
+    """Volunteers of the need's community whose skills or interests match it, within
+    `radius_km` when both locations are known (widened by `coarse_km`, the rounding of
+    coarse coordinates), everyone matching otherwise. Over `cap`, who was alerted least
+    recently goes first (never alerted first of all), then the nearest, then the best fit:
+    over a campaign every matching volunteer is reached. No ordering by id."""
+    last = last_alerted or {}
+    found: list[tuple[tuple[float, float, int], Addressee]] = []
+    for vid, entry in members.items():
         if not skill_matches(need.category, need.skills, entry):
             continue
         d: float | None = None
         if need.location is not None and entry.lat is not None and entry.lon is not None:
             d = distance_km(need.location.lat, need.location.lon, entry.lat, entry.lon)
-            if d > radius_km:
+            if d > radius_km + coarse_km:
                 continue
-        found.append(Addressee(vid, "match", d))
-    found.sort(key=lambda a: (a.distance_km is None, a.distance_km or 0.0, a.recipient_id))
-    return found[:cap]
+        when = last.get(vid)
+        key = (
+            when.timestamp() if when is not None else float("-inf"),
+            d if d is not None else radius_km + coarse_km,
+            -skill_fit(need.category, need.skills, entry),
+        )
+        found.append((key, Addressee(vid, "match", d)))
+    found.sort(key=lambda pair: pair[0])
+    return [a for _, a in found[:cap]]
 
 
 # --- on which channels ----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -16,12 +17,13 @@ from services.notify.domain import (
     Profile,
     Subscription,
     addressees,
+    closes_need,
     match_volunteers,
     merge,
 )
 from services.notify.inbox import Inbox, item_seq
 from services.notify.notifier import Notifier
-from services.notify.repository import Profiles, ReadModel, entry_for
+from services.notify.repository import Profiles, ReadModel
 from shared.auth import Principal
 from shared.clock import Clock
 from shared.events.envelope import CloudEvent, EventPayload
@@ -62,6 +64,8 @@ class NotifyDeps:
     notifier: Notifier
     inbox: Inbox
     dispatcher: Dispatcher
+    # Set once the in-memory state (volunteers, caps, last alerts) is loaded.
+    loaded: asyncio.Event
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -79,21 +83,23 @@ async def on_need_event(deps: NotifyDeps, event: CloudEvent, payload: EventPaylo
     found = addressees(payload, need, teams)
     if isinstance(payload, NeedApproved):
         s = deps.settings
-        roster = await deps.read_model.roster(payload.community_id)
         matched = match_volunteers(
-            payload, roster, s.notify_match_radius_km, s.notify_max_recipients_per_need
+            payload,
+            deps.read_model.members(payload.community_id),
+            s.notify_match_radius_km,
+            s.notify_max_recipients_per_need,
+            deps.notifier.routes.last,
+            s.notify_location_precision_km,
         )
         found = merge([*found, *matched])
+    if closes_need(payload):
+        await deps.notifier.drop_invitations(payload.need_id)
     await deps.notifier.notify(event, payload, found, need_title=need.title)
 
 
 async def on_volunteer(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
     assert isinstance(payload, VolunteerRegistered)
-    before = await deps.read_model.put_volunteer(payload)
-    vid = payload.volunteer_id
-    if before is not None and before["home_community_id"] != payload.home_community_id:
-        await deps.read_model.remove_member(before["home_community_id"], vid)
-    await refresh_roster(deps, vid)
+    deps.read_model.put_volunteer(payload)
     await deps.notifier.notify(event, payload, [])
 
 
@@ -113,20 +119,10 @@ async def on_addressed(deps: NotifyDeps, event: CloudEvent, payload: EventPayloa
     await deps.notifier.notify(event, payload, addressees(payload, None, {}))
 
 
-async def refresh_roster(deps: NotifyDeps, volunteer_id: str) -> None:
-    """Puts the volunteer in their community's roster with their current interests (or takes
-    them out when inactive)."""
-    volunteer = await deps.read_model.volunteer(volunteer_id)
-    if volunteer is None:
-        return
-    community = volunteer["home_community_id"]
-    if not volunteer.get("active", True):
-        await deps.read_model.remove_member(community, volunteer_id)
-        return
-    profile = await deps.profiles.get(volunteer_id)
-    await deps.read_model.put_member(
-        community, volunteer_id, entry_for(volunteer, profile.interests())
-    )
+async def refresh_interests(deps: NotifyDeps, recipient_id: str) -> None:
+    """Matching sees the recipient's current interests (preferences and subscriptions)."""
+    profile = await deps.profiles.get(recipient_id)
+    await deps.read_model.set_interests(recipient_id, profile.interests())
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -176,7 +172,7 @@ async def subscribe(
         created_at=deps.clock.now(),
     )
     await deps.profiles.add_subscription(sub)
-    await refresh_roster(deps, sub.recipient_id)
+    await refresh_interests(deps, sub.recipient_id)
     return sub, generated
 
 
@@ -185,7 +181,7 @@ async def unsubscribe(deps: NotifyDeps, principal: Principal, subscription_id: s
     if sub is None or not policy.may_manage(principal, sub):
         raise policy.hidden("订阅", subscription_id)
     await deps.profiles.remove_subscription(sub)
-    await refresh_roster(deps, sub.recipient_id)
+    await refresh_interests(deps, sub.recipient_id)
 
 
 async def subscriptions(
@@ -216,14 +212,14 @@ async def set_preferences(
         return profile.model_copy(update={"preferences": prefs})
 
     await deps.profiles.update(recipient_id, replace)
-    await refresh_roster(deps, recipient_id)
+    await refresh_interests(deps, recipient_id)
     return prefs
 
 
 async def inbox_page(
     deps: NotifyDeps, principal: Principal, recipient_id: str, cursor: str | None, limit: int
 ) -> dict[str, Any]:
-    policy.own_inbox(principal, recipient_id)
+    policy.own_inbox(principal, recipient_id, deps.read_model.home_of(recipient_id))
     before = None
     if cursor is not None:
         if not cursor.isdigit():
@@ -245,8 +241,8 @@ async def mark_read(deps: NotifyDeps, principal: Principal, item_id: str) -> dic
 
 
 def stream_start(principal: Principal, recipient_id: str, last_event_id: str | None) -> int | None:
-    """Checks the caller may follow this inbox; the sequence to resume after, if any."""
-    policy.own_inbox(principal, recipient_id)
+    """Checks the caller may follow this inbox (their own); the sequence to resume after."""
+    policy.own_inbox(principal, recipient_id, None)
     if last_event_id and last_event_id.startswith(recipient_id + ":"):
         return item_seq(last_event_id)
     return None

@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.notify.repository import AppendLog
-from shared.mongo.client import Database, Document
+from pymongo import UpdateOne
+
+from services.notify.delivery import Delivery
+from services.notify.repository import AppendLog, insert_new, upsert_bulk
+from shared.mongo.client import Database, Document, find_by_ids
 
 # A retry after an interrupted attempt looks this far back for the item it may have written.
 RECOVERY_WINDOW = 50
@@ -100,10 +104,64 @@ class Inbox:
         # Appends and read marks of one recipient are serialised in this process, so that the
         # head's counters stay exact (FerretDB updates read, then write).
         self._locks = [asyncio.Lock() for _ in range(_LOCK_STRIPES)]
+        self._last: dict[str, int] = {}  # the last item number this process gave out
 
     def _lock(self, recipient_id: str) -> asyncio.Lock:
         digest = hashlib.blake2s(recipient_id.encode(), digest_size=2).digest()
         return self._locks[int.from_bytes(digest) % _LOCK_STRIPES]
+
+    async def next_ids(self, recipient_ids: Sequence[str]) -> list[str]:
+        """Item ids for new items, one per entry of `recipient_ids`, numbered from what this
+        process last wrote (a recipient seen for the first time costs one probe). Another
+        writer taking the same number is found by `place`."""
+        unknown = [r for r in dict.fromkeys(recipient_ids) if r not in self._last]
+        found = await asyncio.gather(*(self.log.last(r) for r in unknown))
+        for rid, last in zip(unknown, found, strict=True):
+            self._last[rid] = max(last, self._last.get(rid, 0))
+        ids = []
+        for rid in recipient_ids:
+            self._last[rid] += 1
+            ids.append(self.log.item_id(rid, self._last[rid]))
+        return ids
+
+    def unused(self, item_id: str) -> None:
+        """Gives back a number `next_ids` handed out for an item that will not be written."""
+        rid, _, seq = item_id.rpartition(":")
+        if self._last.get(rid) == int(seq):
+            self._last[rid] -= 1
+
+    async def place(self, deliveries: Sequence[Delivery]) -> None:
+        """Writes the inbox items of in-app deliveries stored with their `inbox_id`: one
+        insert for all, one update of the heads. An item already there for the same delivery
+        (the event came again) is left; one that another writer numbered first makes this
+        delivery's item the next of its list instead."""
+        docs = [_item(entry_of(d), d.inbox_id or "") for d in deliveries]
+        if not docs:
+            return
+        taken = await insert_new(self.log.items, docs)
+        clashes: list[Delivery] = []
+        if taken:
+            there = await find_by_ids(self.log.items, [docs[i]["_id"] for i in taken])
+            for i in taken:
+                if there.get(docs[i]["_id"], {}).get("delivery_id") != docs[i]["delivery_id"]:
+                    clashes.append(deliveries[i])
+        last: dict[str, int] = {}
+        for i, doc in enumerate(docs):
+            if i not in taken:
+                last[doc["key"]] = max(doc["seq"], last.get(doc["key"], 0))
+        if last:
+            await upsert_bulk(
+                self.log.heads,
+                [
+                    UpdateOne({"_id": k}, {"$max": {"last": n}}, upsert=True)
+                    for k, n in last.items()
+                ],
+            )
+        for i, doc in enumerate(docs):
+            if i not in taken:
+                self.hub.publish(doc["key"], public(doc))
+        for d in clashes:
+            await self.add(entry_of(d), retry=True)
 
     async def add(self, entry: InboxEntry, retry: bool) -> dict[str, Any]:
         """Stores the item once; `retry` after an interrupted attempt that may have stored it."""
@@ -112,21 +170,10 @@ class Inbox:
                 found = await self._recent(entry.recipient_id, entry.delivery_id)
                 if found is not None:
                     return public(found)
-            doc = {
-                "delivery_id": entry.delivery_id,
-                "recipient_id": entry.recipient_id,
-                "event_id": entry.event_id,
-                "type": entry.type,
-                "subject": entry.subject,
-                "title": entry.title,
-                "body": entry.body,
-                "need_id": entry.need_id,
-                "community_id": entry.community_id,
-                "read": False,
-                "created_at": entry.created_at,
-            }
-            item = await self.log.append(entry.recipient_id, doc)
+            item = await self.log.append(entry.recipient_id, _fields(entry))
             assert item is not None
+            rid = entry.recipient_id
+            self._last[rid] = max(self._last.get(rid, 0), int(item["seq"]))
         shown = public(item)
         self.hub.publish(entry.recipient_id, shown)
         return shown
@@ -174,6 +221,42 @@ class Inbox:
                 )
                 fresh = {**fresh, "read": True, "read_at": now}
         return public(fresh)
+
+
+def entry_of(d: Delivery) -> InboxEntry:
+    return InboxEntry(
+        delivery_id=d.id,
+        recipient_id=d.recipient_id,
+        event_id=d.event_id,
+        type=d.event_type,
+        subject=d.subject,
+        title=d.title,
+        body=d.body,
+        need_id=d.need_id,
+        community_id=d.community_id,
+        created_at=d.created_at,
+    )
+
+
+def _fields(entry: InboxEntry) -> Document:
+    return {
+        "delivery_id": entry.delivery_id,
+        "recipient_id": entry.recipient_id,
+        "event_id": entry.event_id,
+        "type": entry.type,
+        "subject": entry.subject,
+        "title": entry.title,
+        "body": entry.body,
+        "need_id": entry.need_id,
+        "community_id": entry.community_id,
+        "read": False,
+        "created_at": entry.created_at,
+    }
+
+
+def _item(entry: InboxEntry, item_id: str) -> Document:
+    seq = item_seq(item_id) or 0
+    return {**_fields(entry), "_id": item_id, "key": entry.recipient_id, "seq": seq}
 
 
 def item_seq(item_id: str) -> int | None:

@@ -25,6 +25,10 @@ FOLDED = Counter(
     "Notifications folded into a digest instead of sent, by why (digest, capped).",
     ["reason"],
 )
+DROPPED = Counter(
+    "tongxin_notification_invitations_dropped_total",
+    "Pending invitations dropped because their need was filled, cancelled or completed.",
+)
 DIGESTS = Counter("tongxin_notification_digests_total", "Daily digests built.")
 PENDING = Gauge(
     "tongxin_notification_pending_deliveries",

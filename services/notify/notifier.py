@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from services.notify.delivery import DIGEST_TYPE, Delivery, delivery_id
+from services.notify.delivery import DIGEST_TYPE, SUMMARY_TYPE, Delivery, delivery_id
 from services.notify.dispatcher import Dispatcher
 from services.notify.domain import (
     PEOPLE_CHANNELS,
     Addressee,
+    Profile,
+    Route,
     Target,
     decide_route,
     digest_targets,
@@ -20,18 +22,28 @@ from services.notify.domain import (
     plan_channel,
     targets_for,
 )
-from services.notify.metrics import DELIVERIES_CREATED, DIGESTS, FOLDED
-from services.notify.repository import AppendLog, Deliveries, Digests, Profiles, ReadModel, Routes
-from services.notify.templates import Context, DigestLine, Message, render, render_digest
+from services.notify.inbox import Inbox
+from services.notify.metrics import DELIVERIES_CREATED, DIGESTS, DROPPED, FOLDED, NOTIFICATIONS
+from services.notify.repository import Bursts, Deliveries, Digests, Profiles, ReadModel, Routes
+from services.notify.templates import (
+    Context,
+    DigestLine,
+    Message,
+    community_name,
+    render,
+    render_burst,
+    render_digest,
+)
 from shared.clock import Clock
 from shared.events.envelope import CloudEvent, EventPayload
+from shared.events.needs import NeedApproved
 from shared.logging import get_logger
+from shared.mongo.client import Document
+from shared.mongo.outbox import Relay
+from shared.mongo.store import ConcurrencyConflict
 from shared.settings import Settings
 
 log = get_logger(__name__)
-
-# Recipients of one event worked on at once (each costs a few database round trips).
-FAN_OUT = 8
 
 
 @dataclass
@@ -41,10 +53,12 @@ class Notifier:
     read_model: ReadModel
     profiles: Profiles
     routes: Routes
-    quota: AppendLog
     digests: Digests
     deliveries: Deliveries
+    inbox: Inbox
     dispatcher: Dispatcher
+    relay: Relay
+    bursts: Bursts
 
     async def notify(
         self,
@@ -53,71 +67,118 @@ class Notifier:
         found: Sequence[Addressee],
         need_title: str | None = None,
     ) -> None:
-        """Everyone the event concerns, and the scope subscribers who asked for it, hear it."""
+        """Everyone the event concerns, and the scope subscribers who asked for it, hear it.
+
+        Decided per event, written in bulk: the recipients' profiles are read side by side,
+        routes and caps decided in memory and stored in one insert, in-app deliveries stored
+        delivered with their inbox items (a few bulk writes for all), the other channels
+        handed to the dispatcher."""
         subscribers = await self.profiles.scope_subscribers(event.community)
         everyone = merge([*found, *(Addressee(r, "subscriber") for r in subscribers)])
         if not everyone:
             return
         community_name = await self.read_model.org_unit_name(event.community)
-        gate = asyncio.Semaphore(FAN_OUT)
-
-        async def one(addressee: Addressee) -> None:
-            async with gate:
-                context = Context(need_title, community_name, addressee.distance_km)
-                await self._notify_one(event, payload, addressee, context)
-
-        results = await asyncio.gather(*(one(a) for a in everyone), return_exceptions=True)
-        self.dispatcher.wake()
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors:
-            raise errors[0]  # the handler is retried; what was done is not done twice
-
-    async def _notify_one(
-        self, event: CloudEvent, payload: EventPayload, addressee: Addressee, context: Context
-    ) -> None:
-        rid = addressee.recipient_id
+        profiles = await self.profiles.get_many([a.recipient_id for a in everyone])
         category = getattr(payload, "category", None)
-        profile = await self.profiles.get(rid)
-        targets = targets_for(addressee, profile, event.type, event.community, category)
-        if not targets:
-            return
-        prefs = profile.prefs
-        s = self.settings
-        route = await self.routes.get(event.id, rid)
-        if route is None:
-            now = self.clock.now()
-            over_cap = False
-            if addressee.reason == "match" and any(t.channel in PEOPLE_CHANNELS for t in targets):
-                day = local_day(now, prefs, s.timezone)
-                slot = await self.quota.append(
-                    f"{rid}:{day}",
-                    {"event_id": event.id},
-                    limit=s.notify_daily_need_messages_per_volunteer,
-                )
-                over_cap = slot is None
-            route = decide_route(now, prefs, s.timezone, s.notify_digest_hour, over_cap)
-            route = await self.routes.record(event.id, rid, route)
-        message = render(
-            event.type, addressee.reason, event.data, event.community, context, prefs.language
-        )
         now = self.clock.now()
-        folded = False
-        for target in targets:
-            plan, due = plan_channel(route, target.channel, now)
-            if plan == "fold":
-                folded = True
+        s = self.settings
+        plans: list[tuple[Addressee, Profile, list[Target]]] = []
+        decided: dict[str, tuple[Route, str | None]] = {}
+        opened: list[Document] = []
+        counted: list[Document] = []
+        window = timedelta(seconds=s.notify_burst_window_s)
+        for a in everyone:
+            profile = profiles[a.recipient_id]
+            targets = targets_for(a, profile, event.type, event.community, category)
+            if targets and a.reason == "subscriber":
+                # A subscriber's people channels hear a burst once (webhooks: every event).
+                key = self.bursts.key(a.recipient_id, event.type, event.community)
+                if self.bursts.is_open(key):
+                    counted.append({"_id": f"{key}|{event.id}", "key": key})
+                    targets = [t for t in targets if t.channel not in PEOPLE_CHANNELS]
+                else:
+                    self.bursts.open(key, now + window)
+                    opened.append(
+                        {
+                            "_id": key,
+                            "recipient_id": a.recipient_id,
+                            "type": event.type,
+                            "community_id": event.community,
+                            "first_event_id": event.id,
+                            "due_at": now + window,
+                        }
+                    )
+            if not targets:
                 continue
-            need_id = getattr(payload, "need_id", None)
-            await self.create(self._delivery(event, rid, need_id, target, message, due))
-        if folded and route.period and route.digest_due_at:
-            FOLDED.labels(route.mode).inc()
-            line = {
-                "event_id": event.id,
-                "label": message.title,
-                "text": context.need_title or event.data.get("title") or message.body,
-                "community_id": event.community,
-            }
-            await self.digests.fold(rid, route.period, route.digest_due_at, line)
+            plans.append((a, profile, targets))
+            day: str | None = None
+            over_cap = False
+            if a.reason == "match" and any(t.channel in PEOPLE_CHANNELS for t in targets):
+                day = local_day(now, profile.prefs, s.timezone)
+                cap = s.notify_daily_need_messages_per_volunteer
+                over_cap = not self.routes.reserve(a.recipient_id, day, now, cap)
+                day = None if over_cap else day
+            route = decide_route(now, profile.prefs, s.timezone, s.notify_digest_hour, over_cap)
+            decided[a.recipient_id] = (route, day)
+        await self.bursts.record(opened, counted)
+        if not plans:
+            return
+        routes = await self.routes.record(event.id, decided, now)
+        need_id = getattr(payload, "need_id", None)
+        inapp: list[Delivery] = []
+        later: list[Delivery] = []
+        folds: list[Awaitable[None]] = []
+        for a, profile, targets in plans:
+            rid = a.recipient_id
+            route = routes[rid]
+            context = Context(need_title, community_name, a.distance_km)
+            message = render(
+                event.type, a.reason, event.data, event.community, context, profile.prefs.language
+            )
+            folded = False
+            for target in targets:
+                plan, due = plan_channel(route, target.channel, now)
+                if plan == "fold":
+                    folded = True
+                    continue
+                d = self._delivery(event, rid, need_id, target, message, due)
+                (inapp if target.channel == "inapp" and due <= now else later).append(d)
+            if folded and route.period and route.digest_due_at:
+                FOLDED.labels(route.mode).inc()
+                line = {
+                    "event_id": event.id,
+                    "label": message.title,
+                    "text": context.need_title or event.data.get("title") or message.body,
+                    "community_id": event.community,
+                }
+                folds.append(self.digests.fold(rid, route.period, route.digest_due_at, line))
+        await asyncio.gather(self.deliver_inapp(inapp), *(self.create(d) for d in later), *folds)
+        self.dispatcher.wake()
+
+    async def deliver_inapp(self, deliveries: Sequence[Delivery]) -> None:
+        """In-app deliveries, delivered in their first commit: each takes its inbox item's id,
+        all are committed together with their `notification.delivered`, then the items are
+        written (one insert). An event that came again finds its deliveries stored and
+        writes any item a crash left unwritten."""
+        if not deliveries:
+            return
+        now = self.clock.now()
+        ids = await self.inbox.next_ids([d.recipient_id for d in deliveries])
+        made = [d.delivered_in_inbox(now, i) for d, i in zip(deliveries, ids, strict=True)]
+        stored = await self.deliveries.create_delivered(made)
+        placed = [d for (d, _), ok in zip(made, stored, strict=True) if ok]
+        again = [d for (d, _), ok in zip(made, stored, strict=True) if not ok]
+        for d in again:
+            self.inbox.unused(d.inbox_id or "")
+        if again:
+            existing = await asyncio.gather(*(self.deliveries.load(d.id) for d in again))
+            placed += [e for e, _ in existing if e is not None and e.inbox_id is not None]
+        await self.inbox.place(placed)
+        new = sum(stored)
+        if new:
+            DELIVERIES_CREATED.labels("inapp").inc(new)
+            NOTIFICATIONS.labels("inapp", "delivered").inc(new)
+            self.relay.wake()
 
     def _delivery(
         self,
@@ -160,17 +221,68 @@ class Notifier:
         if delivery.leased(now):
             self.dispatcher.submit(delivery, version)
 
+    async def drop_invitations(self, need_id: str) -> int:
+        """Pending invitations to a need that closed are dropped (those being sent this moment
+        go out); returns how many."""
+        now = self.clock.now()
+        dropped = 0
+        for doc in await self.deliveries.pending_for_need(need_id):
+            delivery, version = await self.deliveries.load(doc["_id"])
+            if delivery is None or delivery.status != "pending" or delivery.leased(now):
+                continue
+            if delivery.event_type != NeedApproved.type:
+                continue
+            try:
+                await self.deliveries.save(delivery.drop(), version)
+                dropped += 1
+            except ConcurrencyConflict:
+                continue  # a dispatcher took it this moment
+        if dropped:
+            DROPPED.inc(dropped)
+        return dropped
+
     # --- digests ---------------------------------------------------------------------------
 
     async def run_digests(self) -> None:
-        """Builds the digests that came due (a background task of the service)."""
+        """Builds the digests and burst summaries that came due (a background task)."""
         while True:
             try:
                 for period in await self.digests.due(self.clock.now()):
                     await self.build_digest(period["recipient_id"], period["period"])
+                for burst in await self.bursts.due(self.clock.now()):
+                    await self.build_summary(burst)
             except Exception as exc:
                 log.warning("digest_pass_failed", error=repr(exc))
             await asyncio.sleep(self.settings.notify_dispatch_poll_s)
+
+    async def build_summary(self, burst: Document) -> None:
+        """One message for the events a burst window counted (with its first, sent as it
+        came): "和平社区新报到志愿者 3,018 名". Its id comes from the window, so a pass
+        repeated after a crash sends nothing twice."""
+        key, rid = burst["_id"], burst["recipient_id"]
+        more = await self.bursts.count(key)
+        if more:
+            community = burst["community_id"]
+            profile = await self.profiles.get(rid)
+            name = community_name(community, await self.read_model.org_unit_name(community))
+            message = render_burst(burst["type"], name, more + 1, profile.prefs.language)
+            summary = CloudEvent(
+                id=f"summary:{key}:{burst['first_event_id']}",
+                source="/tongxin/notify",
+                type=SUMMARY_TYPE,
+                subject=burst["type"],
+                time=self.clock.now(),
+                dataschema="urn:tongxin:notify:summary:v1",
+                community=community,
+                correlationid=f"summary:{burst['first_event_id']}",
+                data={"recipient_id": rid, "type": burst["type"], "count": more + 1},
+            )
+            for target in digest_targets(profile):
+                await self.create(
+                    self._delivery(summary, rid, None, target, message, self.clock.now())
+                )
+            self.dispatcher.wake()
+        await self.bursts.close(key)
 
     async def build_digest(self, recipient_id: str, period: str) -> None:
         lines = await self.digests.lines_of(recipient_id, period)

@@ -16,8 +16,11 @@ def hidden(what: str, ident: str) -> ApiError:
     return ApiError(404, f"{what}不存在 / {what} not found", details={"id": ident})
 
 
-def own_inbox(principal: Principal, recipient_id: str) -> None:
-    if principal.sub != recipient_id:
+def own_inbox(principal: Principal, recipient_id: str, home_community: str | None) -> None:
+    """One's own inbox; an admin may read that of a volunteer whose community is in scope."""
+    if principal.sub == recipient_id:
+        return
+    if home_community is None or not principal.administers(home_community):
         raise ApiError(
             404, "收件箱不存在 / inbox not found", details={"recipient_id": recipient_id}
         )

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from pymongo.errors import DuplicateKeyError
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.notify.delivery import Delivery
 from services.notify.domain import (
     Claim,
     NeedView,
     Profile,
-    Roster,
     RosterEntry,
     Route,
     Subscription,
@@ -45,18 +46,25 @@ from shared.events.volunteers import (
     VolunteerRegistered,
 )
 from shared.mongo.client import Database, Document, find_by_ids
-from shared.mongo.store import AggregateStore, ConcurrencyConflict
+from shared.mongo.store import DUPLICATE_KEY, AggregateStore, ConcurrencyConflict, NewCommit
 from shared.orgpath import OrgPath
 
 M = TypeVar("M", bound=BaseModel)
 
 MAX_CONFLICT_RETRIES = 10
+# Names of org units and the subscribers of a scope, answered from memory this long.
+NAME_TTL_S = 30.0
+SCOPE_TTL_S = 5.0
 
 
 async def read_head(store: AggregateStore, aggregate_id: str) -> Document | None:
     """The cached newest state: one `_id` lookup, for reads that tolerate a moment's lag."""
     head = await store.heads.find_one({"_id": aggregate_id})
-    return None if head is None else {k: v for k, v in head.items() if k not in ("_id", "_version")}
+    return None if head is None else _strip_head(head)
+
+
+def _strip_head(head: Document) -> Document:
+    return {k: v for k, v in head.items() if k not in ("_id", "_version")}
 
 
 async def update_aggregate(
@@ -142,53 +150,97 @@ class AppendLog:
 
 
 class ReadModel:
-    """What notify knows of other services, built from their events: volunteers and the
-    rosters of their communities, teams, org units, needs and their claims."""
+    """What notify knows of other services, built from their events: volunteers (one document
+    each, mirrored in memory by community for matching), teams, org units, needs and claims.
+
+    A registration costs O(1): the mirror changes in memory and the volunteer's document is
+    written with the rest of its consumer batch (`flush`, one bulk write). The mirror is
+    loaded at start-up (`load`); with several replicas each would hold only the communities
+    of its partitions (one consumer replica today)."""
 
     def __init__(self, db: Database) -> None:
         self.volunteers = db["volunteers"]
-        self.rosters = AggregateStore(db, "rosters")
         self.teams = db["teams"]
         self.org_units = db["org_units"]
         self.needs = db["needs"]
+        self._members: dict[str, dict[str, RosterEntry]] = {}
+        self._home: dict[str, str] = {}
+        self._interests: dict[str, list[str]] = {}
+        self._names: dict[str, tuple[float, str | None]] = {}
+        self._pending: dict[str, Document] = {}
+        self.loaded = False
 
-    # volunteers and rosters
+    # volunteers
 
-    async def put_volunteer(self, v: VolunteerRegistered) -> Document | None:
-        """Stores the volunteer; returns what was stored before."""
-        doc = {
-            "_id": v.volunteer_id,
+    async def load(self) -> None:
+        """Fills the mirror from the stored documents (start-up; streamed, no list held)."""
+        async for doc in self.volunteers.find({}):
+            self._mirror(doc["_id"], doc)
+        self.loaded = True
+
+    def not_loaded(self) -> str | None:
+        return None if self.loaded else "志愿者名册加载中 / volunteer mirror loading"
+
+    def put_volunteer(self, v: VolunteerRegistered) -> None:
+        """Mirrors the volunteer at once; their document is stored by the next `flush`."""
+        fields: Document = {
             "home_community_id": v.home_community_id,
             "skills": v.skills,
             "location": v.location.model_dump() if v.location else None,
             "active": v.active,
         }
-        before = await self.volunteers.find_one({"_id": v.volunteer_id})
-        await self.volunteers.replace_one({"_id": v.volunteer_id}, doc, upsert=True)
-        return before
+        self._pending[v.volunteer_id] = {**self._pending.get(v.volunteer_id, {}), **fields}
+        self._mirror(v.volunteer_id, fields)
 
-    async def volunteer(self, volunteer_id: str) -> Document | None:
-        return await self.volunteers.find_one({"_id": volunteer_id})
+    async def set_interests(self, volunteer_id: str, interests: list[str]) -> None:
+        """A recipient's interests (from preferences and subscriptions) join their entry."""
+        await self.volunteers.update_one(
+            {"_id": volunteer_id}, {"$set": {"interests": interests}}, upsert=True
+        )
+        self._interests[volunteer_id] = interests
+        community = self._home.get(volunteer_id)
+        entry = self._members.get(community or "", {}).get(volunteer_id)
+        if entry is not None:
+            self._members[community or ""][volunteer_id] = entry.model_copy(
+                update={"interests": interests}
+            )
 
-    async def roster(self, community_id: str) -> Roster:
-        state, _ = await self.rosters.load(community_id)
-        return Roster.model_validate(state) if state else Roster(community_id=community_id)
+    async def flush(self) -> None:
+        """Stores the volunteers changed since the last flush (the consumer's batch): one bulk
+        write. Until it succeeds the batch's offsets are not committed."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        ops = [UpdateOne({"_id": vid}, {"$set": f}, upsert=True) for vid, f in pending.items()]
+        try:
+            await upsert_bulk(self.volunteers, ops)
+        except BaseException:
+            for vid, fields in pending.items():  # kept for the next try
+                self._pending[vid] = {**fields, **self._pending.get(vid, {})}
+            raise
 
-    async def put_member(self, community_id: str, volunteer_id: str, entry: RosterEntry) -> None:
-        def add(roster: Roster | None) -> Roster:
-            roster = roster or Roster(community_id=community_id)
-            return roster.model_copy(update={"members": {**roster.members, volunteer_id: entry}})
+    def home_of(self, volunteer_id: str) -> str | None:
+        """The volunteer's home community, if notify knows them."""
+        return self._home.get(volunteer_id)
 
-        await update_aggregate(self.rosters, community_id, Roster, add)
+    def members(self, community_id: str) -> dict[str, RosterEntry]:
+        """The active volunteers of a community, as matching needs them."""
+        return self._members.get(community_id, {})
 
-    async def remove_member(self, community_id: str, volunteer_id: str) -> None:
-        def remove(roster: Roster | None) -> Roster | None:
-            if roster is None or volunteer_id not in roster.members:
-                return None
-            members = {k: v for k, v in roster.members.items() if k != volunteer_id}
-            return roster.model_copy(update={"members": members})
-
-        await update_aggregate(self.rosters, community_id, Roster, remove)
+    def _mirror(self, volunteer_id: str, doc: Document) -> None:
+        if "interests" in doc:
+            self._interests[volunteer_id] = list(doc["interests"] or [])
+        community = doc.get("home_community_id")
+        if community is None:
+            return
+        before = self._home.get(volunteer_id)
+        if before is not None:
+            self._members.get(before, {}).pop(volunteer_id, None)
+        self._home[volunteer_id] = community
+        if doc.get("active", True):
+            self._members.setdefault(community, {})[volunteer_id] = entry_for(
+                doc, self._interests.get(volunteer_id, [])
+            )
 
     # teams and org units (events of one team share a partition: applied in order)
 
@@ -237,6 +289,7 @@ class ReadModel:
         return out
 
     async def put_org_unit(self, unit: OrgUnitUpdated) -> None:
+        self._names.pop(unit.path, None)
         await self.org_units.replace_one(
             {"_id": unit.path},
             {"_id": unit.path, "name": unit.name, "level": unit.level, "parent": unit.parent},
@@ -244,8 +297,15 @@ class ReadModel:
         )
 
     async def org_unit_name(self, path: str) -> str | None:
+        """An org unit's name; answered from memory for NAME_TTL_S after a lookup."""
+        now = time.monotonic()
+        cached = self._names.get(path)
+        if cached is not None and now - cached[0] < NAME_TTL_S:
+            return cached[1]
         doc = await self.org_units.find_one({"_id": path}, {"name": 1})
-        return str(doc["name"]) if doc else None
+        name = str(doc["name"]) if doc else None
+        self._names[path] = (now, name)
+        return name
 
     # needs (events of one need share a partition: applied in order)
 
@@ -295,10 +355,21 @@ class Profiles:
         self.store = AggregateStore(db, "recipients")
         self.owners = db["subscription_owners"]
         self.scopes = AggregateStore(db, "scope_subscribers")
+        self._scope_cache: dict[str, tuple[float, list[str]]] = {}
 
     async def get(self, recipient_id: str) -> Profile:
         state = await read_head(self.store, recipient_id)
         return Profile.model_validate(state) if state else Profile(recipient_id=recipient_id)
+
+    async def get_many(self, recipient_ids: Sequence[str]) -> dict[str, Profile]:
+        """The profiles of many recipients at once (one `_id` lookup each, side by side)."""
+        heads = await find_by_ids(self.store.heads, recipient_ids)
+        return {
+            rid: Profile.model_validate(_strip_head(heads[rid]))
+            if rid in heads
+            else Profile(recipient_id=rid)
+            for rid in recipient_ids
+        }
 
     async def update(
         self, recipient_id: str, change: Callable[[Profile], Profile | None]
@@ -341,6 +412,8 @@ class Profiles:
         return profile.subscriptions.get(subscription_id)
 
     async def _scope_index(self, scope: str, sub_id: str, recipient_id: str | None) -> None:
+        self._scope_cache.clear()
+
         def change(state: _ScopeSubscribers | None) -> _ScopeSubscribers:
             subs = dict(state.subscriptions if state else {})
             if recipient_id is None:
@@ -352,7 +425,18 @@ class Profiles:
         await update_aggregate(self.scopes, scope, _ScopeSubscribers, change)
 
     async def scope_subscribers(self, community: str) -> list[str]:
-        """Recipients with a scope subscription covering `community`."""
+        """Recipients with a scope subscription covering `community`: from memory for
+        SCOPE_TTL_S (a subscription made here is seen at once, one made by another replica
+        within SCOPE_TTL_S)."""
+        now = time.monotonic()
+        cached = self._scope_cache.get(community)
+        if cached is not None and now - cached[0] < SCOPE_TTL_S:
+            return cached[1]
+        found = await self._scope_subscribers(community)
+        self._scope_cache[community] = (now, found)
+        return found
+
+    async def _scope_subscribers(self, community: str) -> list[str]:
         scopes: list[str] = list(OrgPath(community).ancestors())
         heads = await find_by_ids(self.scopes.heads, scopes)
         found: list[str] = []
@@ -378,23 +462,105 @@ class _ScopeSubscribers(BaseModel):
 
 
 class Routes:
-    """The route decided for each (event, recipient), stored once so that a redelivered event
-    is routed as it was the first time."""
+    """The route decided for each (event, recipient), inserted once for all of an event's
+    recipients so that a redelivered event is routed as it was the first time; and, in memory,
+    what caps and fair selection need: each volunteer's need messages per local day and when
+    each was last alerted. Both are loaded at start-up from insert-only documents."""
 
     def __init__(self, db: Database) -> None:
         self.routes = db["routes"]
+        self.alerted = db["last_alerted"]
+        self.last: dict[str, datetime] = {}
+        self._today: dict[tuple[str, str], int] = {}
 
-    async def get(self, event_id: str, recipient_id: str) -> Route | None:
-        doc = await self.routes.find_one({"_id": f"{event_id}:{recipient_id}"})
-        return Route.model_validate(doc) if doc else None
+    async def load(self, now: datetime) -> None:
+        """Counts today's (and yesterday's, for other time zones) need messages; who was
+        alerted when (one document per volunteer)."""
+        self._today.clear()
+        since = now - timedelta(hours=48)
+        async for doc in self.routes.find({"counted": True, "at": {"$gte": since}}):
+            key = (doc["recipient_id"], doc["day"])
+            self._today[key] = self._today.get(key, 0) + 1
+        async for doc in self.alerted.find({}):
+            self.last[doc["_id"]] = max(doc["at"], self.last.get(doc["_id"], doc["at"]))
 
-    async def record(self, event_id: str, recipient_id: str, route: Route) -> Route:
-        key = f"{event_id}:{recipient_id}"
-        try:
-            await self.routes.insert_one({"_id": key, **route.model_dump()})
-            return route
-        except DuplicateKeyError:
-            return await self.get(event_id, recipient_id) or route
+    def reserve(self, recipient_id: str, day: str, now: datetime, cap: int) -> bool:
+        """Counts a need message for the volunteer's day; False (nothing counted) over cap.
+        Alerted now either way: fair selection moves on to others."""
+        self.last[recipient_id] = now
+        key = (recipient_id, day)
+        if self._today.get(key, 0) >= cap:
+            return False
+        self._today[key] = self._today.get(key, 0) + 1
+        return True
+
+    def release(self, recipient_id: str, day: str) -> None:
+        key = (recipient_id, day)
+        self._today[key] = max(0, self._today.get(key, 0) - 1)
+
+    async def record(
+        self, event_id: str, decided: dict[str, tuple[Route, str | None]], now: datetime
+    ) -> dict[str, Route]:
+        """Stores the routes (one insert); a route stored before (the event came again) wins
+        and what this pass counted for it is released."""
+        docs = [
+            {
+                "_id": f"{event_id}:{rid}",
+                "recipient_id": rid,
+                "counted": day is not None,
+                "day": day,
+                "at": now,
+                **route.model_dump(),
+            }
+            for rid, (route, day) in decided.items()
+        ]
+        routes = {rid: route for rid, (route, _) in decided.items()}
+        if not docs:
+            return routes
+        taken = await insert_new(self.routes, docs)
+        if taken:
+            stored = await find_by_ids(self.routes, [docs[i]["_id"] for i in taken])
+            for i in taken:
+                rid = docs[i]["recipient_id"]
+                day = decided[rid][1]
+                if day is not None:
+                    self.release(rid, day)
+                doc = stored.get(docs[i]["_id"])
+                if doc is not None:
+                    routes[rid] = Route.model_validate(doc)
+        alerted = [
+            UpdateOne({"_id": d["recipient_id"]}, {"$max": {"at": now}}, upsert=True)
+            for i, d in enumerate(docs)
+            if d["counted"] and i not in taken
+        ]
+        if alerted:
+            await upsert_bulk(self.alerted, alerted)
+        return routes
+
+
+async def insert_new(collection: Any, docs: Sequence[Document]) -> set[int]:
+    """Inserts what is new (one unordered bulk insert); the indexes of documents whose `_id`
+    was taken."""
+    try:
+        await collection.insert_many(list(docs), ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        return {int(e["index"]) for e in errors}
+    return set()
+
+
+async def upsert_bulk(collection: Any, ops: Sequence[UpdateOne]) -> None:
+    """Upserts in one bulk write; two first upserts of one document may race (FerretDB): the
+    loser is applied again as an update."""
+    try:
+        await collection.bulk_write(list(ops), ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        await collection.bulk_write([ops[int(e["index"])] for e in errors], ordered=False)
 
 
 class Digests:
@@ -434,6 +600,48 @@ class Digests:
         await self.periods.delete_one({"_id": key})
 
 
+class Bursts:
+    """Bursts of one event type in one scope for one subscriber (a bulk import): the first
+    event goes out as itself and opens a window; what follows within it is counted (one
+    insert-only item per event) and told once, in a summary, when the window closes."""
+
+    def __init__(self, db: Database) -> None:
+        self.windows = db["burst_windows"]
+        self.items = db["burst_items"]
+        self._open: dict[str, datetime] = {}
+
+    @staticmethod
+    def key(recipient_id: str, event_type: str, community: str) -> str:
+        return f"{recipient_id}|{event_type}|{community}"
+
+    async def load(self) -> None:
+        self._open = {d["_id"]: d["due_at"] async for d in self.windows.find({})}
+
+    def is_open(self, key: str) -> bool:
+        return key in self._open
+
+    def open(self, key: str, due_at: datetime) -> None:
+        self._open[key] = due_at
+
+    async def record(self, opened: Sequence[Document], folded: Sequence[Document]) -> None:
+        """New windows and counted events: one insert each, either may have come before."""
+        if opened:
+            await insert_new(self.windows, opened)
+        if folded:
+            await insert_new(self.items, folded)
+
+    async def due(self, now: datetime) -> list[Document]:
+        return await self.windows.find({"due_at": {"$lte": now}}).to_list()
+
+    async def count(self, key: str) -> int:
+        return int(await self.items.count_documents({"key": key}))
+
+    async def close(self, key: str) -> None:
+        await self.items.delete_many({"key": key})
+        await self.windows.delete_one({"_id": key})
+        self._open.pop(key, None)
+
+
 class Deliveries:
     """Delivery aggregates, and the queue of those still pending (small: only what is due
     or held) that the dispatcher scans."""
@@ -454,6 +662,23 @@ class Deliveries:
             return None
         await self.enqueue(delivery)
         return version
+
+    async def create_delivered(
+        self, delivered: Sequence[tuple[Delivery, EventPayload]]
+    ) -> list[bool]:
+        """Stores deliveries made in their first commit (in-app: the inbox item is in it),
+        with their `notification.delivered`: a few bulk writes for all. Per delivery True, or
+        False when it existed (the event came again)."""
+        commits = [
+            NewCommit(
+                d.id,
+                0,
+                d.model_dump(mode="json"),
+                [(self._topic, CloudEvent.wrap(e, correlation_id=d.correlation_id))],
+            )
+            for d, e in delivered
+        ]
+        return await self.store.commit_many(commits)
 
     async def load(self, delivery_id: str) -> tuple[Delivery | None, int]:
         state, version = await self.store.load(delivery_id)
@@ -481,7 +706,12 @@ class Deliveries:
         return version
 
     async def enqueue(self, delivery: Delivery) -> None:
-        doc = {"_id": delivery.id, "due_at": delivery.due_at}
+        doc = {
+            "_id": delivery.id,
+            "due_at": delivery.due_at,
+            "channel": delivery.channel,
+            "need_id": delivery.need_id,
+        }
         try:
             await self.queue.replace_one({"_id": delivery.id}, doc, upsert=True)
         except DuplicateKeyError:  # a concurrent upsert created it first
@@ -490,13 +720,20 @@ class Deliveries:
     async def dequeue(self, delivery_id: str) -> None:
         await self.queue.delete_one({"_id": delivery_id})
 
-    async def due(self, now: datetime, limit: int) -> list[Document]:
+    async def due(self, now: datetime, limit: int, channel: str | None = None) -> list[Document]:
+        """Due entries of one channel's backlog (None: entries queued before they carried
+        their channel)."""
+        where = {"$exists": False} if channel is None else channel
         return (
-            await self.queue.find({"due_at": {"$lte": now}})
+            await self.queue.find({"due_at": {"$lte": now}, "channel": where})
             .sort("due_at", 1)
             .limit(limit)
             .to_list()
         )
+
+    async def pending_for_need(self, need_id: str) -> list[Document]:
+        """Queue entries of a need (the queue is small: only what is due or held)."""
+        return await self.queue.find({"need_id": need_id}).to_list()
 
     async def next_due(self) -> datetime | None:
         doc = await self.queue.find({}).sort("due_at", 1).limit(1).to_list()

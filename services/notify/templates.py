@@ -192,3 +192,17 @@ def render_digest(period: str, lines: Sequence[DigestLine], language: Language =
     head = f"{len(lines)} new notifications on {period}:"
     tail = [f"... and {more} more in the app."] if more else []
     return Message(f"Tongxin daily digest ({period})", "\n".join([head, *rows, *tail]))
+
+
+def render_burst(event_type: str, community: str, count: int, language: Language = "zh") -> Message:
+    """One message for a burst of one event type in one scope (a bulk import)."""
+    zh = language == "zh"
+    if event_type == "org.tongxin.volunteer.registered":
+        if zh:
+            return Message("志愿者报到汇总", f"{community}新报到志愿者 {count:,} 名")
+        return Message(
+            "Volunteers registered", f"{count:,} new volunteers registered in {community}"
+        )
+    if zh:
+        return Message("消息汇总", f"{community}：{event_type} 共 {count:,} 条，请在应用中查看。")
+    return Message("Summary", f"{community}: {count:,} × {event_type}; see the app.")

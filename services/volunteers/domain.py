@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from shared.categories import skill_slug
 from shared.errors import DomainError
 from shared.events.needs import Location
 from shared.events.volunteers import (
@@ -144,9 +145,12 @@ def split_skills(text: str) -> list[str]:
 
 
 def normalize_skills(skills: list[str]) -> list[str]:
+    """Words of the skills vocabulary (Chinese labels, synonyms) become its slugs; any other
+    word is kept as a free tag."""
     out: list[str] = []
     for skill in skills:
         s = clean_text(skill, "skills", "技能", 40, required=False)
+        s = (skill_slug(s) or s) if s else s
         if s and s not in out:
             out.append(s)
     if len(out) > 30:

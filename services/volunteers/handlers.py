@@ -9,6 +9,7 @@ splits into handlers/ with the planned re-layout of every service.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -346,7 +347,7 @@ async def _community_of_row(deps: VolunteersDeps, actor: Principal, given: str) 
     (an ambiguous one is refused naming the candidates), or its path."""
     if not given:
         raise DomainError(
-            422, "所在社区不能为空 / community is required", field="home_community_id"
+            "invalid", "所在社区不能为空 / community is required", field="home_community_id"
         )
     units = await deps.repo.communities_named(given, actor.scope)
     if len(units) == 1:
@@ -358,17 +359,17 @@ async def _community_of_row(deps: VolunteersDeps, actor: Principal, given: str) 
             for u, p in zip(units, parents, strict=True)
         )
         raise DomainError(
-            422,
+            "invalid",
             f"社区名称“{given}”不唯一：{where}，请填写其完整编码 / "
             f"community name {given!r} is ambiguous: {', '.join(u.path for u in units)}",
             field="home_community_id",
             candidates=[u.path for u in units],
         )
     try:
-        domain.validate_path(given)
+        OrgPath.parse(given, field="home_community_id")
     except DomainError:
         raise DomainError(
-            422,
+            "invalid",
             f"未找到名为“{given}”的社区 / no community named {given!r} in your scope",
             field="home_community_id",
         ) from None

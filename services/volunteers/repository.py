@@ -66,7 +66,7 @@ class VolunteersRepository:
     async def communities_named(self, name: str, scope: str) -> list[OrgUnit]:
         """The communities called `name` inside `scope` (an import names them, not paths)."""
         query = {**scope_filter("path", scope), "name": name, "level": "community"}
-        docs = self.orgs.heads.find(query).sort("_id", 1)
+        docs = self._stores["org_units"].heads.find(query).sort("_id", 1)
         return [_model(OrgUnit, d) async for d in docs]
 
     async def children(self, path: str) -> list[OrgUnit]:

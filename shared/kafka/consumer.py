@@ -18,7 +18,13 @@ from shared.events.registry import UnknownEventType, payload_of
 from shared.kafka.deadletter import dead_letter_headers
 from shared.kafka.producer import EventProducer, Headers
 from shared.logging import get_logger, log_context
-from shared.metrics import CONSUMER_BATCH, CONSUMER_DURATION, CONSUMER_EVENTS, CONSUMER_LAG
+from shared.metrics import (
+    CONSUMER_BATCH,
+    CONSUMER_DURATION,
+    CONSUMER_EVENTS,
+    CONSUMER_LAG,
+    CONSUMER_STALLED,
+)
 from shared.mongo.ledger import ProcessedEvents
 from shared.settings import Settings, Topics
 
@@ -65,6 +71,11 @@ class ConsumerRunner:
     _task: asyncio.Task[None] | None = field(default=None, init=False)
     _stopping: bool = field(default=False, init=False)
     assigned: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    # Stall watch: when each partition's record in hand was taken up, the last lag seen per
+    # partition, and when the runner last moved (a record handled, or nothing to do).
+    _in_hand: dict[TopicPartition, float] = field(default_factory=dict, init=False)
+    _lag: dict[TopicPartition, int] = field(default_factory=dict, init=False)
+    _moved_at: float = field(default_factory=time.monotonic, init=False)
 
     def __post_init__(self) -> None:
         if self.flush is not None and self.ledger is not None:
@@ -102,7 +113,27 @@ class ConsumerRunner:
         # A replica restarted after a crash joins a group that still counts its dead
         # predecessor until the session times out: wait that long, not just a request's time.
         await asyncio.wait_for(self._consumer.start(), s.kafka_timeout_s + SESSION_TIMEOUT_S + 5)
+        self._moved_at = time.monotonic()
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-consumer")
+        for topic in self.topics:  # read at each scrape, even while the loop is stuck
+            CONSUMER_STALLED.labels(self.service, topic).set_function(
+                lambda t=topic: float(t in self.stalled())  # type: ignore[misc]
+            )
+
+    def stalled(self) -> list[str]:
+        """Topics on which the consumer makes no progress while it has work: a record in hand
+        for longer than `consumer_stall_after_s` (a handler that blocks, a dependency that
+        stays down), or lag with nothing handled for as long. Empty when all is well."""
+        if self._consumer is None or self._stopping:
+            return []
+        now = time.monotonic()
+        limit = self.settings.consumer_stall_after_s
+        if self._task is not None and self._task.done():
+            return list(self.topics)  # the loop itself died
+        stuck = {tp.topic for tp, since in self._in_hand.items() if now - since > limit}
+        if now - self._moved_at > limit:
+            stuck |= {tp.topic for tp, lag in self._lag.items() if lag > 0}
+        return sorted(stuck)
 
     async def stop(self, drain_timeout_s: float = 15.0) -> None:
         """Finishes the batch in hand, commits it, then leaves the group."""
@@ -118,6 +149,19 @@ class ConsumerRunner:
                 await asyncio.wait_for(self._consumer.stop(), self.settings.kafka_timeout_s)
             except (TimeoutError, KafkaError):
                 log.warning("consumer_stop_timeout", service=self.service)
+
+    async def caught_up(self) -> bool:
+        """Every record on the assigned partitions so far is handled and its offset committed
+        (for consumers without a ledger to ask)."""
+        consumer = self._consumer
+        if consumer is None or not consumer.assignment():
+            return False
+        partitions = list(consumer.assignment())
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            if (await consumer.committed(tp) or 0) < ends[tp]:
+                return False
+        return True
 
     async def _run(self) -> None:
         assert self._consumer is not None
@@ -135,6 +179,8 @@ class ConsumerRunner:
                 self.assigned.set()
             if not batch:
                 await self._record_lag()
+                if not any(self._lag.values()):
+                    self._moved_at = time.monotonic()
                 continue
             # Partitions are handled side by side, each in its own order (as replicas would).
             done = await asyncio.gather(*(self._handle_partition(r) for r in batch.values()))
@@ -152,8 +198,14 @@ class ConsumerRunner:
         next_offset: int | None = None
         count = 0
         for record in records:
-            if not await self._handle(record):
-                break  # stopping in the middle of an outage: this record comes again
+            tp = TopicPartition(record.topic, record.partition)
+            self._in_hand[tp] = time.monotonic()
+            try:
+                if not await self._handle(record):
+                    break  # stopping in the middle of an outage: this record comes again
+            finally:
+                self._in_hand.pop(tp, None)
+            self._moved_at = time.monotonic()
             next_offset = record.offset + 1
             count += 1
         return next_offset, count
@@ -208,9 +260,8 @@ class ConsumerRunner:
                 position = await self._consumer.position(tp)
             except KafkaError:
                 continue
-            CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(
-                max(0, highwater - position)
-            )
+            self._lag[tp] = max(0, highwater - position)
+            CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(self._lag[tp])
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> bool:
         """Handles one record; False only when stopping before it could be handled. Handler

@@ -106,6 +106,7 @@ def test_prometheus_configuration_and_alert_rules_pass_promtool() -> None:
     exprs = {r["alert"]: r["expr"] for g in alerts["groups"] for r in g["rules"]}
     assert 'outcome="dead_lettered"' in exprs["TongxinDeadLetters"]
     assert "tongxin_consumer_lag_messages" in exprs["TongxinConsumerLagGrowing"]
+    assert "tongxin_consumer_stalled" in exprs["TongxinConsumerStalled"]
     assert (
         "up{" in exprs["TongxinServiceDown"] and "probe_success" in exprs["TongxinServiceNotReady"]
     )

@@ -13,6 +13,7 @@ from tests.integration.test_notify_support import (
     NEAR,
     A,
     approved,
+    claimed,
     inbox_count,
     notify_service,
     notify_settings,
@@ -128,3 +129,36 @@ async def test_volunteer_over_the_daily_cap_gets_the_rest_of_a_campaign_in_the_d
             await settled(deps)
             assert len(await inbox_count(client, s, "v3", 3)) == 3
             assert len(smtp.mails) == 3
+
+
+async def test_a_need_filled_before_its_held_invitation_went_out_sends_no_invitation(
+    settings: Settings,
+) -> None:
+    clock = ManualClock(datetime(2026, 3, 2, 23, 0, tzinfo=SHANGHAI))
+    async with smtp_server() as smtp, publisher(settings) as kafka:
+        s = notify_settings(settings, smtp_port=smtp.port)
+        async with notify_service(s, clock) as (client, deps, app):
+            me = auth(s, "volunteer", A, "v4")
+            resp = await client.put(
+                "/v1/preferences/v4",
+                json={"quiet_hours": {"start": "22:00", "end": "07:00"}},
+                headers=me,
+            )
+            assert resp.status_code == 200, resp.text
+            body = {"recipient_id": "v4", "channel": "email", "target": "v4@example.org"}
+            assert (await client.post("/v1/subscriptions", json=body, headers=me)).is_success
+            await handled(app, *await publish(kafka, s, volunteer("v4", A, ["elderly_care"], NEAR)))
+            need = approved(title="夜里送药")
+            await handled(app, *await publish(kafka, s, need))
+            assert await deps.dispatcher.idle() is True  # the email is held for the morning
+            assert len(await inbox_count(client, s, "v4", 1)) == 1
+            filled = claimed(A, "v-other").model_copy(
+                update={"need_id": need.need_id, "need_status": "claimed", "slots_taken": 2}
+            )
+            await handled(app, *await publish(kafka, s, filled))
+            clock.set(datetime(2026, 3, 3, 7, 0, 1, tzinfo=SHANGHAI))
+            deps.dispatcher.wake()
+            await asyncio.sleep(1.5)
+            await settled(deps)
+            assert smtp.to("v4@example.org") == []
+            assert await deps.notifier.deliveries.pending() == 0

@@ -14,7 +14,6 @@ from services.notify.domain import (
     Preferences,
     Profile,
     QuietHours,
-    Roster,
     RosterEntry,
     Route,
     Subscription,
@@ -76,31 +75,50 @@ def ids(found: list[Addressee]) -> list[str]:
 
 
 def test_matching_volunteers_are_those_whose_skills_or_interests_fit_nearest_first() -> None:
-    roster = Roster(
-        community_id=A,
-        members={
-            "far-ok": entry(["elderly_care"], 29.570),
-            "near": entry(["Driving"], 29.5605),  # the need asks for driving
-            "interest": entry(["cooking"], interests=["elderly_care"]),
-            "nowhere": entry(["elderly_care"]),  # location unknown: included, after the located
-            "too-far": entry(["elderly_care"], 29.600),
-            "no-fit": entry(["legal_aid"], 29.560),
-        },
-    )
+    roster = {
+        "far-ok": entry(["elderly_care"], 29.570),
+        "near": entry(["Driving"], 29.5605),  # the need asks for driving
+        "interest": entry(["cooking"], interests=["elderly_care"]),
+        "nowhere": entry(["elderly_care"]),  # location unknown: included, after the located
+        "too-far": entry(["elderly_care"], 29.600),
+        "no-fit": entry(["legal_aid"], 29.560),
+    }
     found = match_volunteers(
         need(["driving"], Location(lat=29.560, lon=106.55)), roster, radius_km=1.5, cap=50
     )
-    assert ids(found) == ["near", "far-ok", "interest", "nowhere"]
+    # Located ones nearest first; of those without a location the better skill fit first.
+    assert ids(found) == ["near", "far-ok", "nowhere", "interest"]
     assert found[0].distance_km == pytest.approx(0.056, abs=0.01)
     assert all(a.reason == "match" for a in found)
 
 
 def test_without_a_need_location_everyone_matching_is_included_up_to_the_cap() -> None:
-    roster = Roster(
-        community_id=A, members={f"v{i:02d}": entry(["elderly_care"], 40.0) for i in range(60)}
-    )
+    roster = {f"v{i:02d}": entry(["elderly_care"], 40.0) for i in range(60)}
     found = match_volunteers(need(), roster, radius_km=1.5, cap=50)
     assert len(found) == 50 and found[0].distance_km is None
+
+
+def test_over_the_cap_who_was_alerted_least_recently_goes_first_then_the_nearest() -> None:
+    roster = {f"v{i}": entry(["助老"], 29.560 + i * 0.001) for i in range(10)}
+    last: dict[str, datetime] = {}
+    counts = dict.fromkeys(roster, 0)
+    for n in range(10):
+        found = match_volunteers(
+            need(location=Location(lat=29.560, lon=106.55)), roster, 1.5, 3, last
+        )
+        for a in found:
+            counts[a.recipient_id] += 1
+            last[a.recipient_id] = T0 + timedelta(minutes=n)
+    assert all(2 <= c <= 4 for c in counts.values()), counts
+    first = match_volunteers(need(location=Location(lat=29.560, lon=106.55)), roster, 1.5, 3)
+    assert ids(first) == ["v0", "v1", "v2"]  # nobody alerted yet: the nearest
+
+
+def test_coarse_locations_widen_the_radius_by_their_rounding() -> None:
+    roster = {"v": entry(["elderly_care"], 29.578)}  # ~2 km away as rounded
+    at = need(location=Location(lat=29.560, lon=106.55))
+    assert match_volunteers(at, roster, 1.5, 5) == []
+    assert ids(match_volunteers(at, roster, 1.5, 5, coarse_km=1.0)) == ["v"]
 
 
 def test_distance_is_great_circle_kilometres() -> None:

@@ -143,7 +143,7 @@ def test_reporting_in_needs_a_signed_pledge_and_an_existing_community() -> None:
     v, events = domain.register_volunteer(
         community=unit(COMMUNITY), community_id=COMMUNITY, pledge_signed=True, **args
     )
-    assert v.skills == ["法律咨询", "唱歌"]
+    assert v.skills == ["legal_advice", "performance"]  # the vocabulary's slugs
     assert "phone" not in events[0].model_dump() and events[0].home_community_id == COMMUNITY
 
 
