@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from services.volunteers.domain import Organization, OrgUnit, Team, Volunteer
 from services.volunteers.passbook import LedgerEntry, Passbook
+from shared.categories import skill_slug
 from shared.events.envelope import EventPayload
 from shared.mongo.client import Document, find_by_ids
 from shared.mongo.store import AggregateStore, NewCommit, commit_id
@@ -106,8 +107,8 @@ class VolunteersRepository:
         limit: int,
     ) -> tuple[list[Volunteer], str | None]:
         query: dict[str, Any] = scope_filter("home_community_id", scope)
-        if skill:
-            query["skills"] = skill
+        if skill:  # a word people write (理发) finds the slug it is stored as (haircut)
+            query["skills"] = skill_slug(skill) or skill
         if q:
             query["name"] = {"$regex": re.escape(q), "$options": "i"}
         if not include_inactive:
