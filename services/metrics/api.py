@@ -18,6 +18,7 @@ from services.metrics.projection import Projection
 from shared.auth import CurrentPrincipal
 from shared.categories import CATEGORIES
 from shared.http import ApiError
+from shared.inputs import Day
 from shared.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
@@ -45,8 +46,8 @@ CATEGORY_EN = {
 router = APIRouter(prefix="/v1", tags=["stats"])
 pages = APIRouter(tags=["dashboard"])
 
-From = Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD), inclusive.")]
-To = Annotated[date | None, Query(alias="to", description="Last day (YYYY-MM-DD), inclusive.")]
+From = Annotated[Day | None, Query(alias="from", description="First day (YYYY-MM-DD), inclusive.")]
+To = Annotated[Day | None, Query(alias="to", description="Last day (YYYY-MM-DD), inclusive.")]
 
 
 class NeedFigures(BaseModel):

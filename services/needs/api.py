@@ -33,6 +33,7 @@ from services.needs.views import (
 from shared.auth import CurrentPrincipal
 from shared.events.needs import Kind
 from shared.http import CorrelationId
+from shared.inputs import Cursor
 
 
 class ErrorDetail(BaseModel):
@@ -109,7 +110,7 @@ async def list_needs(
     status: NeedStatus | None = None,
     category: Annotated[str | None, Query(max_length=60)] = None,
     kind: Kind | None = None,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    cursor: Annotated[Cursor | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> NeedPage:
     """Needs the caller may see, newest first; `next_cursor` fetches the following page."""

@@ -24,6 +24,7 @@ from shared.categories import known_categories
 from shared.events.notify import Channel as ChannelName
 from shared.events.registry import EVENT_TYPES
 from shared.http import ApiError
+from shared.inputs import SeqCursor
 
 router = APIRouter(prefix="/v1", tags=["notify"])
 
@@ -204,7 +205,7 @@ async def inbox(
     principal: CurrentPrincipal,
     deps: Deps,
     recipient_id: str = Query(min_length=1),
-    cursor: str | None = None,
+    cursor: Annotated[SeqCursor | None, Query()] = None,
     limit: int = Query(default=50, ge=1, le=200),
 ) -> dict[str, Any]:
     """The caller's inbox, newest first, with the unread count; `next_cursor` pages on."""

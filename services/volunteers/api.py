@@ -31,6 +31,7 @@ from services.volunteers.schemas import (
 )
 from shared.auth import CurrentPrincipal, Principal
 from shared.http import ApiError, CorrelationId
+from shared.inputs import Cursor as PageCursor
 
 
 async def get_deps(request: Request) -> VolunteersDeps:
@@ -39,7 +40,7 @@ async def get_deps(request: Request) -> VolunteersDeps:
 
 
 Deps = Annotated[VolunteersDeps, Depends(get_deps)]
-Cursor = Annotated[str | None, Query(max_length=100)]
+Cursor = Annotated[PageCursor | None, Query(max_length=100)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 

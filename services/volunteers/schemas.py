@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.volunteers.domain import (
     Organization,
@@ -18,14 +19,12 @@ from services.volunteers.domain import (
 from services.volunteers.passbook import LedgerEntry, Passbook
 from shared.events.needs import Location
 from shared.events.volunteers import OrgLevel
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from shared.inputs import GeoPoint, Name, Points
+from shared.inputs import StrictBody as Strict
 
 
 class OrgUnitPut(Strict):
-    name: str = Field(min_length=1, max_length=60, examples=["东风社区"])
+    name: Name = Field(min_length=1, max_length=60, examples=["东风社区"])
 
 
 class OrgUnitRef(BaseModel):
@@ -49,23 +48,25 @@ class OrgUnitPublic(OrgUnitRef):
 
 
 class VolunteerCreate(Strict):
-    name: str = Field(min_length=1, max_length=60)
+    name: Name = Field(max_length=60)
     phone: str = Field(min_length=5, max_length=24, examples=["13812345678"])
     home_community_id: str = Field(min_length=1, max_length=200)
-    party_org: str | None = Field(default=None, max_length=120)
-    skills: list[str] = Field(default=[], max_length=30)
-    pledge_signed: bool = Field(description="must be true: the service pledge (服务承诺书)")
-    location: Location | None = None
+    party_org: Name | None = Field(default=None, max_length=120)
+    skills: list[Annotated[Name, Field(max_length=40)]] = Field(default=[], max_length=30)
+    pledge_signed: bool = Field(
+        strict=True, description="must be true: the service pledge (服务承诺书)"
+    )
+    location: GeoPoint | None = None
 
 
 class VolunteerUpdate(Strict):
     """Phone and home community identify a report-in and cannot change: to move or change
     number, deactivate and report in again."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=60)
-    party_org: str | None = Field(default=None, max_length=120)
-    skills: list[str] | None = Field(default=None, max_length=30)
-    location: Location | None = None
+    name: Name | None = Field(default=None, max_length=60)
+    party_org: Name | None = Field(default=None, max_length=120)
+    skills: list[Annotated[Name, Field(max_length=40)]] | None = Field(default=None, max_length=30)
+    location: GeoPoint | None = None
 
 
 class VolunteerPublic(BaseModel):
@@ -94,7 +95,7 @@ class VolunteerPage(BaseModel):
 
 
 class OrganizationCreate(Strict):
-    name: str = Field(min_length=1, max_length=120)
+    name: Name = Field(max_length=120)
     kind: OrganizationKind
     community_id: str = Field(min_length=1, max_length=200)
 
@@ -118,7 +119,7 @@ class OrganizationPage(BaseModel):
 
 class TeamCreate(Strict):
     community_id: str = Field(min_length=1, max_length=200)
-    name: str = Field(min_length=1, max_length=60)
+    name: Name = Field(max_length=60)
     service_type: TeamServiceType
     leader_id: str = Field(min_length=1, max_length=64)
 
@@ -168,8 +169,8 @@ class PassbookPublic(BaseModel):
 
 
 class RedemptionCreate(Strict):
-    item: str = Field(min_length=1, max_length=120, examples=["大米 5kg"])
-    points: int = Field(gt=0, le=1_000_000)
+    item: Name = Field(max_length=120, examples=["大米 5kg"])
+    points: Points
 
 
 class RedemptionPublic(BaseModel):
