@@ -12,7 +12,9 @@ from datetime import datetime
 from typing import Literal, get_args
 
 from pydantic import BaseModel
+from pydantic_core import PydanticCustomError
 
+from shared import inputs
 from shared.events.needs import Location
 from shared.events.volunteers import (
     OrganizationRegistered,
@@ -24,6 +26,8 @@ from shared.events.volunteers import (
     VolunteerRegistered,
     VolunteerUpdated,
 )
+from shared.messages import SIMPLE
+from shared.visibility import coarse_location, mask_name
 
 LEVELS: tuple[OrgLevel, ...] = get_args(OrgLevel)
 SEGMENT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -58,7 +62,12 @@ def derived_id(*parts: str) -> str:
 
 
 def clean_text(value: str, field: str, label: str, max_len: int, required: bool = True) -> str:
-    text = " ".join(value.split())
+    """Spaces collapsed; control, bidi and invisible characters refused (as at the API)."""
+    try:
+        text = " ".join(inputs.clean_text(value).split())
+    except PydanticCustomError as exc:
+        problem = SIMPLE[exc.type].format(label=label)
+        raise DomainError(422, f"{problem} / {field}: {exc.message()}", field=field) from None
     if required and not text:
         raise DomainError(422, f"{label}不能为空 / {field} is required", field=field)
     if len(text) > max_len:
@@ -170,10 +179,6 @@ def normalize_phone(raw: str) -> str:
     return phone
 
 
-def mask_phone(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
-
-
 def split_skills(text: str) -> list[str]:
     """Skills as people type them: separated by 、,，;； or spaces."""
     return [s for s in SKILL_SEPARATORS.split(text) if s]
@@ -218,14 +223,14 @@ class Volunteer(BaseModel):
         )
 
     def _event_fields(self) -> dict[str, object]:
-        # Never the phone number.
+        # The public stream's view (shared.visibility): never the phone number or the party
+        # organisation, the name masked, the home rounded to about 1 km.
         return {
             "volunteer_id": self.id,
-            "name": self.name,
+            "name": mask_name(self.name),
             "home_community_id": self.home_community_id,
-            "party_org": self.party_org,
             "skills": self.skills,
-            "location": self.location,
+            "location": coarse_location(self.location),
             "active": self.active,
         }
 

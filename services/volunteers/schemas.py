@@ -14,13 +14,13 @@ from services.volunteers.domain import (
     Team,
     TeamServiceType,
     Volunteer,
-    mask_phone,
 )
 from services.volunteers.passbook import LedgerEntry, Passbook
 from shared.events.needs import Location
 from shared.events.volunteers import OrgLevel
 from shared.inputs import GeoPoint, Name, Points
 from shared.inputs import StrictBody as Strict
+from shared.visibility import FieldView
 
 
 class OrgUnitPut(Strict):
@@ -71,22 +71,26 @@ class VolunteerUpdate(Strict):
 
 class VolunteerPublic(BaseModel):
     id: str
-    name: str
+    name: str = Field(description="whole for admins in scope and the volunteer; else 王**")
     phone: str = Field(description="whole for admins in scope and the volunteer; else masked")
     home_community_id: str
-    party_org: str | None
+    party_org: str | None = Field(description="admins in scope and the volunteer only")
     skills: list[str]
-    location: Location | None
+    location: Location | None = Field(
+        description="exact for admins in scope and the volunteer; else rounded to 0.01° (≈1 km)"
+    )
     pledge_signed: bool
     active: bool
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def of(cls, v: Volunteer, whole_phone: bool) -> VolunteerPublic:
-        data = v.model_dump(exclude={"registered_by"})
-        data["phone"] = v.phone if whole_phone else mask_phone(v.phone)
-        return cls(**data)
+    def of(cls, v: Volunteer, view: FieldView) -> VolunteerPublic:
+        data = v.model_dump(exclude={"registered_by", "location"})
+        data["name"] = view.name(v.name)
+        data["phone"] = view.phone(v.phone)
+        data["party_org"] = view.party_org(v.party_org)
+        return cls(**data, location=view.location(v.location))
 
 
 class VolunteerPage(BaseModel):

@@ -9,6 +9,7 @@ import pytest
 from services.volunteers import domain, passbook, policy
 from services.volunteers.domain import DomainError, OrgUnit, Volunteer
 from shared.auth import Principal
+from shared.visibility import mask_phone
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
 COMMUNITY = "zhongshan.hongyan.dongfeng"
@@ -106,7 +107,7 @@ def test_phone_numbers_are_normalized_so_one_person_gets_one_id_per_community() 
         with pytest.raises(DomainError) as exc:
             domain.normalize_phone(bad)
         assert exc.value.details["field"] == "phone"
-    assert domain.mask_phone("13812345678") == "138****5678"
+    assert mask_phone("13812345678") == "138****5678"
 
 
 def test_reporting_in_needs_a_signed_pledge_and_an_existing_community() -> None:
