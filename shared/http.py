@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -11,7 +12,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -206,7 +207,18 @@ async def correlation_id(request: Request) -> str | None:
 CorrelationId = Annotated[str | None, Depends(correlation_id)]
 
 
-def health_router(readiness: ReadinessCheck) -> APIRouter:
+def scrape_allowed(authorization: str | None, token: str | None, required: bool) -> bool:
+    """/metrics carries per-district business series: with a scrape token set (and always
+    in the prod profile) only a scraper presenting it as a bearer token reads them."""
+    if token is None:
+        return not required
+    scheme, _, presented = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.encode(), token.encode())
+
+
+def health_router(
+    readiness: ReadinessCheck, scrape_token: str | None = None, token_required: bool = False
+) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
@@ -221,7 +233,11 @@ def health_router(readiness: ReadinessCheck) -> APIRouter:
         return JSONResponse({"status": "ready"})
 
     @router.get("/metrics", include_in_schema=False)
-    async def metrics() -> PlainTextResponse:
+    async def metrics(request: Request) -> Response:
+        if not scrape_allowed(request.headers.get("authorization"), scrape_token, token_required):
+            return error_response(
+                401, "unauthorized", "需要抓取令牌 / /metrics needs the scrape token"
+            )
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -164,10 +164,17 @@ def create_service_app(
         runtime: Runtime | None = getattr(app.state, "runtime", None)
         return {"service": "starting"} if runtime is None else await runtime.readiness()
 
-    app.include_router(health_router(readiness))
+    app.include_router(
+        health_router(
+            readiness, settings.metrics_scrape_token, token_required=settings.profile == "prod"
+        )
+    )
     for router in routers:
         app.include_router(router)
     app.add_middleware(
-        RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes
+        RequestContextMiddleware,
+        service=service,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
     )
     return app

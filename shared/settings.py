@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = Field(default=10.0, gt=0)
     sms_provider: Literal["log"] = "log"
 
+    # security (issue 19): request header bounds; the bearer token Prometheus presents to
+    # /metrics (required there in the prod profile: without it /metrics answers 401).
+    max_header_bytes: int = Field(default=16_384, ge=1024)
+    metrics_scrape_token: str | None = Field(default=None, min_length=16)
+
     @model_validator(mode="after")
     def _secret_outside_dev(self) -> Settings:
         if self.jwt_secret is None:
