@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     # /metrics (required there in the prod profile: without it /metrics answers 401).
     max_header_bytes: int = Field(default=16_384, ge=1024)
     metrics_scrape_token: str | None = Field(default=None, min_length=16)
+    # Networks (CIDR) outbound webhooks may reach although not public, e.g. ["10.1.2.0/24"]
+    # for an intranet receiver; loopback, private and link-local targets are refused otherwise.
+    outbound_allow_networks: list[str] = Field(default_factory=list)
+    # notify: subscriptions one recipient may hold.
+    notify_max_subscriptions_per_recipient: int = Field(default=10, ge=1)
 
     @model_validator(mode="after")
     def _secret_outside_dev(self) -> Settings:

@@ -19,12 +19,13 @@ from services.notify.domain import Audience, Preferences, Subscription
 from services.notify.handlers import NewSubscription, NotifyDeps
 from services.notify.inbox import item_seq
 from services.notify.metrics import SSE_CLIENTS
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, Principal
 from shared.categories import known_categories
 from shared.events.notify import Channel as ChannelName
 from shared.events.registry import EVENT_TYPES
 from shared.http import ApiError
 from shared.inputs import SeqCursor
+from shared.outbound import OutboundRefused, check_target, networks
 
 router = APIRouter(prefix="/v1", tags=["notify"])
 
@@ -122,10 +123,23 @@ class InboxPage(BaseModel):
     next_cursor: str | None
 
 
-def _check_webhook(deps: NotifyDeps, body: SubscriptionCreate) -> None:
-    if deps.settings.profile == "prod" and body.channel == "webhook":
-        if not (body.target or "").startswith("https://"):
-            raise ApiError(422, "生产环境仅支持 https 回调 / webhooks must use https in production")
+async def _check_webhook(deps: NotifyDeps, principal: Principal, body: SubscriptionCreate) -> None:
+    """Webhooks are for admins and service accounts, to public http(s) targets only
+    (shared.outbound: no loopback, private or metadata addresses in any spelling)."""
+    if body.channel != "webhook":
+        return
+    if not (principal.is_admin or principal.is_service):
+        raise ApiError(403, "仅管理员和服务账号可设置回调 / webhooks are for admins and services")
+    if deps.settings.profile == "prod" and not (body.target or "").startswith("https://"):
+        raise ApiError(422, "生产环境仅支持 https 回调 / webhooks must use https in production")
+    try:
+        await check_target(body.target or "", networks(deps.settings.outbound_allow_networks))
+    except OutboundRefused as exc:
+        raise ApiError(
+            422,
+            f"通知目标不可用：{exc}",
+            details=[{"field": "target", "label": "通知目标", "message": str(exc)}],
+        ) from None
 
 
 def _check_vocabulary(deps: NotifyDeps, event_types: list[str], categories: list[str]) -> None:
@@ -146,7 +160,7 @@ async def create_subscription(
     """Subscribes a recipient to events on a channel. A webhook's signing secret, when not
     given, is generated and returned in this answer only."""
     _check_vocabulary(deps, body.event_types, body.categories)
-    _check_webhook(deps, body)
+    await _check_webhook(deps, principal, body)
     new = NewSubscription(
         recipient_id=body.recipient_id,
         channel=body.channel,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 from fastapi import FastAPI
 
 from services.notify import api, consumers
@@ -30,6 +29,7 @@ from services.notify.repository import (
     ReadModel,
     Routes,
 )
+from shared.outbound import guarded_client, networks
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
 
@@ -48,7 +48,9 @@ def create_app(
         inbox = Inbox(db, hub)
         profiles = Profiles(db)
         deliveries = Deliveries(db, settings.topics.notify)
-        webhooks = httpx.AsyncClient(timeout=settings.notify_webhook_timeout_s)
+        webhooks = guarded_client(
+            networks(settings.outbound_allow_networks), settings.notify_webhook_timeout_s
+        )
         channels: dict[str, Channel] = {
             "inapp": InAppChannel(inbox),
             "webhook": WebhookChannel(webhooks),
