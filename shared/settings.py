@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     outbound_allow_networks: list[str] = Field(default_factory=list)
     # notify: subscriptions one recipient may hold.
     notify_max_subscriptions_per_recipient: int = Field(default=10, ge=1)
+    # notify: a resident's or volunteer's own email or phone is confirmed by a code before
+    # use (always in the prod profile; tests not about it turn it off).
+    notify_confirm_contacts: bool = True
 
     @model_validator(mode="after")
     def _secret_outside_dev(self) -> Settings:
@@ -103,6 +106,12 @@ class Settings(BaseSettings):
             self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32
         ):
             raise ValueError("TONGXIN_JWT_SECRET must be a non-default secret of 32+ characters")
+        return self
+
+    @model_validator(mode="after")
+    def _contacts_confirmed_in_prod(self) -> Settings:
+        if self.profile == "prod" and not self.notify_confirm_contacts:
+            raise ValueError("TONGXIN_NOTIFY_CONFIRM_CONTACTS cannot be off in the prod profile")
         return self
 
     @property

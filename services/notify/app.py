@@ -17,6 +17,7 @@ from services.notify.channels import (
     WebhookChannel,
 )
 from services.notify.clock import Clock, SystemClock
+from services.notify.contacts import ContactConfirmations
 from services.notify.dispatcher import Dispatcher
 from services.notify.handlers import NotifyDeps
 from services.notify.inbox import Inbox, InboxHub
@@ -60,6 +61,7 @@ def create_app(
         dispatcher = Dispatcher(
             settings, clock, deliveries, profiles, channels, runtime.producer, runtime.relay
         )
+        app.state.contacts = ContactConfirmations(db, channels)
         read_model = ReadModel(db)
         notifier = Notifier(
             settings=settings,
