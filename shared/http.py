@@ -61,13 +61,19 @@ class ApiError(Exception):
     """An error answered as {"error": {"code", "message", "details"}} with its status."""
 
     def __init__(
-        self, status: int, message: str, code: str | None = None, details: Any = None
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code or STATUS_CODES.get(status, "error")
         self.message = message
         self.details = details
+        self.headers = headers
 
 
 def not_found(what: str, ident: str) -> ApiError:
@@ -159,7 +165,9 @@ def _field_errors(request: Request, exc: RequestValidationError) -> list[dict[st
 def install_error_handlers(app: FastAPI) -> None:
     async def api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        response.headers.update(exc.headers or {})
+        return response
 
     async def validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from shared.http import RequestContextMiddleware, health_router, install_error_handlers
 from shared.kafka.consumer import ConsumerRunner, Handler
@@ -23,6 +23,7 @@ from shared.logging import configure_logging, get_logger
 from shared.mongo.client import Database, create_client
 from shared.mongo.ledger import ProcessedEvents
 from shared.mongo.outbox import Relay
+from shared.ratelimit import RateLimits, StreamSlots, rate_limited
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -155,8 +156,16 @@ def create_service_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, lifespan=lifespan, **fastapi_kwargs)
+    app = FastAPI(
+        title=title,
+        description=description,
+        lifespan=lifespan,
+        dependencies=[Depends(rate_limited)],
+        **fastapi_kwargs,
+    )
     app.state.settings = settings
+    app.state.rate_limits = RateLimits(settings)
+    app.state.stream_slots = StreamSlots(settings.sse_streams_per_user)
     app.state.service = service
     install_error_handlers(app)
 

@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     # notify: a resident's or volunteer's own email or phone is confirmed by a code before
     # use (always in the prod profile; tests not about it turn it off).
     notify_confirm_contacts: bool = True
+    # Rate limits ("<count>/<second|minute|hour>", moving windows per instance): every /v1
+    # request per client address, and per principal its writes and its reads; open event
+    # streams per user.
+    rate_limit_enabled: bool = True
+    rate_limit_per_address: str = "1200/minute"
+    rate_limit_writes: str = "120/minute"
+    rate_limit_reads: str = "600/minute"
+    sse_streams_per_user: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _secret_outside_dev(self) -> Settings:

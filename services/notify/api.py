@@ -27,6 +27,7 @@ from shared.events.registry import EVENT_TYPES
 from shared.http import ApiError
 from shared.inputs import SeqCursor
 from shared.outbound import OutboundRefused, check_target, networks
+from shared.ratelimit import StreamSlots
 from shared.visibility import mask_target
 
 router = APIRouter(prefix="/v1", tags=["notify"])
@@ -325,6 +326,8 @@ async def inbox_stream(
     """The inbox, live, as server-sent events: `event: notification` per new item (its id is
     the item id, so a reconnecting client's Last-Event-ID resumes), `: heartbeat` comments."""
     resume_after = handlers.stream_start(principal, recipient_id, last_event_id)
+    slots: StreamSlots = request.app.state.stream_slots
+    slots.take(principal.sub)  # 429 past settings.sse_streams_per_user
     hub = deps.inbox.hub
     queue = hub.subscribe(recipient_id)  # before answering: nothing created from now is missed
     heartbeat = deps.settings.notify_sse_heartbeat_s
@@ -353,6 +356,7 @@ async def inbox_stream(
                     yield _sse(item)
         finally:
             hub.unsubscribe(recipient_id, queue)
+            slots.give_back(principal.sub)
             SSE_CLIENTS.dec()
 
     return StreamingResponse(
