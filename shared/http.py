@@ -11,8 +11,10 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -74,6 +76,49 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.headers = headers
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """Every error: `{"error": {"code", "message", "details"}}` (contract.md)."""
+
+    error: ErrorDetail
+
+
+# Answers any operation may give (the middleware, the framework, the rate limits), added to
+# every operation's documented responses by `document_common_errors`.
+COMMON_ERRORS = {
+    400: "malformed request (e.g. a body that is not JSON) / 请求格式有误",
+    413: "body too large / 请求体过大",
+    422: "bad input: which field and why / 输入无效",
+    429: "too many requests: see Retry-After / 请求过于频繁",
+    431: "request headers too large / 请求头过大",
+    503: "a dependency is unavailable: retry / 暂不可用",
+}
+
+
+def _reads_token(dependant: Dependant) -> bool:
+    return any(
+        getattr(d.call, "__name__", "") == "current_principal" or _reads_token(d)
+        for d in dependant.dependencies
+    )
+
+
+def document_common_errors(app: FastAPI) -> None:
+    """Adds COMMON_ERRORS (and 401 where a bearer token is read) to every operation."""
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        statuses = dict(COMMON_ERRORS)
+        if _reads_token(route.dependant):
+            statuses[401] = "no or bad token / 未认证"
+        for status, description in statuses.items():
+            route.responses.setdefault(status, {"model": ErrorBody, "description": description})
 
 
 def not_found(what: str, ident: str) -> ApiError:
@@ -180,9 +225,11 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         status = exc.status_code
         chinese = HTTP_MESSAGES.get(status, "请求无法处理")
-        return error_response(
+        response = error_response(
             status, STATUS_CODES.get(status, "error"), f"{chinese} / {exc.detail}"
         )
+        response.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return response
 
     async def dependency_down(_: Request, exc: Exception) -> JSONResponse:
         # The exception's text (hosts, timeouts) goes to the log, never to the client.

@@ -15,7 +15,12 @@ from typing import Any
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI
 
-from shared.http import RequestContextMiddleware, health_router, install_error_handlers
+from shared.http import (
+    RequestContextMiddleware,
+    document_common_errors,
+    health_router,
+    install_error_handlers,
+)
 from shared.kafka.consumer import ConsumerRunner, Handler
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import ensure_topics
@@ -180,6 +185,7 @@ def create_service_app(
     )
     for router in routers:
         app.include_router(router)
+    document_common_errors(app)
     app.add_middleware(
         RequestContextMiddleware,
         service=service,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
-from pydantic import BaseModel
 
 from services.needs import handlers
 from services.needs.commands import (
@@ -32,21 +31,8 @@ from services.needs.views import (
 )
 from shared.auth import CurrentPrincipal
 from shared.events.needs import Kind
-from shared.http import CorrelationId
+from shared.http import CorrelationId, ErrorBody
 from shared.inputs import Cursor
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: Any = None
-
-
-class ErrorBody(BaseModel):
-    """Every error: `{"error": {"code", "message", "details"}}` (contract.md)."""
-
-    error: ErrorDetail
-
 
 ERRORS = {
     401: "no or bad token / 未认证",
