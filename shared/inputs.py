@@ -11,11 +11,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from shared.events.needs import Location
 
@@ -27,8 +37,24 @@ DAY_MAX = date(2100, 12, 31)
 BIDI_CONTROLS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
-# Joiners that emoji and some scripts need; every other format character is refused.
-JOINERS = frozenset("\u200c\u200d")
+# Joiners that emoji and some scripts need (allowed, but not as a whole name).
+JOINERS = "\u200c\u200d"
+# What a name or text may not contain, as a regular-expression class (also the documented
+# pattern): control characters (C0, DEL, C1), surrogates, the soft hyphen, bidi controls,
+# zero-width characters but the joiners, word joiners and invisible operators, the BOM.
+_CONTROLS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f"
+_REFUSED = (
+    "\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060-\\u206f"
+    "\\ufeff\\ufff9-\\ufffb\\ud800-\\udfff"
+)
+# One line: none of those, no tabs or newlines, and at least one visible character.
+NAME_PATTERN = (
+    f"^[^{_CONTROLS}\\t\\n\\r{_REFUSED}]*[^\\s{JOINERS}{_CONTROLS}{_REFUSED}]"
+    f"[^{_CONTROLS}\\t\\n\\r{_REFUSED}]*$"
+)
+TEXT_PATTERN = f"^[^{_CONTROLS}{_REFUSED}]*$"
+_REFUSED_IN_NAME = re.compile(f"[{_CONTROLS}\\t\\n\\r{_REFUSED}]")
+_REFUSED_IN_TEXT = re.compile(f"[{_CONTROLS}{_REFUSED}]")
 
 
 def _refuse(kind: str, message: str) -> PydanticCustomError:
@@ -39,19 +65,32 @@ def clean_text(value: str, multiline: bool = False) -> str:
     """NFC, trimmed; refuses control, surrogate, bidi and invisible characters, and a text
     that is only invisible characters."""
     value = unicodedata.normalize("NFC", value).strip()
-    for ch in value:
-        if multiline and ch in "\n\r\t":
-            continue
-        category = unicodedata.category(ch)
-        if category in ("Cc", "Cs"):
+    found = (_REFUSED_IN_TEXT if multiline else _REFUSED_IN_NAME).search(value)
+    if found:
+        ch = found.group()
+        if unicodedata.category(ch) in ("Cc", "Cs"):
             raise _refuse("control_character", "must not contain control characters")
         if ch in BIDI_CONTROLS:
             raise _refuse("bidi_character", "must not contain direction overrides")
-        if category == "Cf" and ch not in JOINERS:
-            raise _refuse("invisible_character", "must not contain invisible characters")
+        raise _refuse("invisible_character", "must not contain invisible characters")
     if value and all(ch.isspace() or ch in JOINERS for ch in value):
         raise _refuse("blank", "must not be blank")
     return value
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    """Documents a pattern in the JSON Schema (the validator above enforces it, with
+    messages that say which rule a text broke)."""
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        out = handler(schema)
+        out["pattern"] = self.pattern
+        return out
 
 
 def _one_line(value: str) -> str:
@@ -64,10 +103,18 @@ def _many_lines(value: str) -> str:
 
 # A name or a one-line label: give max_length at the field.
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_one_line)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1),
+    AfterValidator(_one_line),
+    _Pattern(NAME_PATTERN),
 ]
 # Free text (descriptions, notes, comments): newlines and tabs allowed, may be empty.
-Text = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_many_lines)]
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True),
+    AfterValidator(_many_lines),
+    _Pattern(TEXT_PATTERN),
+]
 
 Count = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
 Points = Annotated[int, Field(strict=True, gt=0, le=1_000_000)]
