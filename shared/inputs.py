@@ -40,13 +40,16 @@ BIDI_CONTROLS = frozenset(
 # Joiners that emoji and some scripts need (allowed, but not as a whole name).
 JOINERS = "\u200c\u200d"
 # What a name or text may not contain, as a regular-expression class (also the documented
-# pattern): control characters (C0, DEL, C1), surrogates, the soft hyphen, bidi controls,
+# pattern): control characters (C0, DEL, C1), the soft hyphen, bidi controls,
 # zero-width characters but the joiners, word joiners and invisible operators, the BOM.
 _CONTROLS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f"
 _REFUSED = (
     "\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060-\\u206f"
-    "\\ufeff\\ufff9-\\ufffb\\ud800-\\udfff"
+    "\\ufeff\\ufff9-\\ufffb"
 )
+# Lone surrogates (which JSON can carry and MongoDB cannot store) are refused too; they are
+# left out of the documented pattern, which regex engines of other languages cannot read.
+_SURROGATES = re.compile("[\\ud800-\\udfff]")
 # One line: none of those, no tabs or newlines, and at least one visible character.
 NAME_PATTERN = (
     f"^[^{_CONTROLS}\\t\\n\\r{_REFUSED}]*[^\\s{JOINERS}{_CONTROLS}{_REFUSED}]"
@@ -65,7 +68,9 @@ def clean_text(value: str, multiline: bool = False) -> str:
     """NFC, trimmed; refuses control, surrogate, bidi and invisible characters, and a text
     that is only invisible characters."""
     value = unicodedata.normalize("NFC", value).strip()
-    found = (_REFUSED_IN_TEXT if multiline else _REFUSED_IN_NAME).search(value)
+    found = (_REFUSED_IN_TEXT if multiline else _REFUSED_IN_NAME).search(
+        value
+    ) or _SURROGATES.search(value)
     if found:
         ch = found.group()
         if unicodedata.category(ch) in ("Cc", "Cs"):
