@@ -1,4 +1,4 @@
-"""The error shape of contract.md, health endpoints, and the ASGI middleware every service uses."""
+"""The error shape of docs/contract.md, health endpoints, the ASGI middleware of every service."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.errors import DomainError, ErrorKind
 from shared.inputs import safe_correlation_id
 from shared.logging import get_logger, log_context
 from shared.messages import describe, field_label
@@ -54,6 +55,15 @@ HTTP_MESSAGES = {
     413: "请求体过大",
     415: "不支持的内容类型",
     429: "请求过于频繁，请稍后再试",
+}
+
+# The one mapping of a domain rule's refusal to HTTP.
+KIND_STATUS: dict[ErrorKind, int] = {
+    "invalid": 422,
+    "not_found": 404,
+    "forbidden": 403,
+    "conflict": 409,
+    "busy": 503,
 }
 
 
@@ -239,6 +249,14 @@ def install_error_handlers(app: FastAPI) -> None:
         response.headers.update(exc.headers or {})
         return response
 
+    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+        """A refused rule answers like every other error: which field (if any), and why."""
+        assert isinstance(exc, DomainError)
+        status = KIND_STATUS[exc.kind]
+        field = exc.details.get("field")
+        message = f"{field}: {exc.message}" if field else exc.message
+        return error_response(status, STATUS_CODES[status], message, exc.details or None)
+
     async def validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         fields = _field_errors(request, exc)
@@ -269,6 +287,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(Exception, unexpected)
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, http_error)
     for exc_type in (ConnectionFailure, ServerSelectionTimeoutError, KafkaError, TimeoutError):

@@ -26,6 +26,7 @@ from shared.kafka.producer import EventProducer
 from shared.kafka.topics import ensure_topics
 from shared.logging import configure_logging, get_logger
 from shared.mongo.client import Database, create_client
+from shared.mongo.lease import Lease, replica_id
 from shared.mongo.ledger import ProcessedEvents
 from shared.mongo.outbox import Relay
 from shared.ratelimit import RateLimits, StreamSlots, rate_limited
@@ -44,8 +45,14 @@ class Runtime:
         self.mongo = create_client(settings)
         self.db: Database = self.mongo[settings.database_name(service)]
         self.producer = EventProducer(settings)
+        # One replica's relay publishes the outbox at a time: a second one would send copies.
         self.relay = Relay(
-            self.db, self.producer, service, settings.relay_poll_s, settings.relay_batch_size
+            self.db,
+            self.producer,
+            service,
+            settings.relay_poll_s,
+            settings.relay_batch_size,
+            Lease(self.db, "relay", replica_id(), settings.relay_lease_s),
         )
         self.ledger = ProcessedEvents(self.db)
         self.consumer: ConsumerRunner | None = None
@@ -53,26 +60,26 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._checks: dict[str, Callable[[], str | None]] = {}
 
-    def subscribe(
+    def subscribe(self, streams: list[str], handlers: Mapping[str, Handler]) -> None:
+        """The service's consumer reads these streams and hands these event types on; the
+        processed-event ledger makes each event's effect happen once."""
+        topics = [self.settings.topics.for_stream(s) for s in streams]
+        self.consumer = ConsumerRunner(
+            self.settings, self.service, topics, handlers, self.ledger, self.producer
+        )
+
+    def subscribe_in_batches(
         self,
         streams: list[str],
         handlers: Mapping[str, Handler],
-        *,
-        ledger: bool = True,
-        flush: Callable[[], Awaitable[None]] | None = None,
+        flush: Callable[[], Awaitable[None]],
     ) -> None:
-        """The service's consumer reads these streams and hands these event types on.
-        `ledger=False` for handlers that dedup by event id in their own writes; `flush` stores
-        what the handlers gathered from a batch, before its offsets are committed."""
+        """A batch-flush consumer (`ConsumerRunner.batch_flush`): the handlers gather, `flush`
+        stores a batch's effects before its offsets are committed, deduplicating by the
+        event ids its writes record."""
         topics = [self.settings.topics.for_stream(s) for s in streams]
-        self.consumer = ConsumerRunner(
-            self.settings,
-            self.service,
-            topics,
-            handlers,
-            self.ledger if ledger else None,
-            self.producer,
-            flush=flush,
+        self.consumer = ConsumerRunner.batch_flush(
+            self.settings, self.service, topics, handlers, self.producer, flush
         )
 
     def require(self, name: str, check: Callable[[], str | None]) -> None:

@@ -13,14 +13,10 @@ from dataclasses import dataclass
 
 from shared.auth import Principal
 from shared.events.needs import Location
+from shared.privacy import mask_phone
 
 # 0.01° of latitude is 1.1 km; of longitude at 40° N, 0.85 km.
 COARSE_DECIMALS = 2
-
-
-def mask_phone(phone: str) -> str:
-    """`13812345678` → `138****5678`."""
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
 
 
 def mask_name(name: str) -> str:

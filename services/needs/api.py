@@ -12,7 +12,6 @@ from services.needs.commands import (
     ClaimNeed,
     CompleteNeed,
     ConfirmNeed,
-    OrgPath,
     PostNeed,
     RejectNeed,
 )
@@ -33,6 +32,7 @@ from shared.auth import CurrentPrincipal
 from shared.events.needs import Kind
 from shared.http import CorrelationId, ErrorBody
 from shared.inputs import Cursor
+from shared.orgpath import OrgPath
 
 ERRORS = {
     401: "no or bad token / 未认证",

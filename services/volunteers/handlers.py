@@ -2,24 +2,24 @@
 
 Every change is decided on freshly loaded state and committed as the next version; when
 another writer took that version first, the command is decided again (bounded, jittered).
+
+Long because it holds the commands of four aggregates, the bulk import and the passbook; it
+splits into handlers/ with the planned re-layout of every service.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
 from services.volunteers import domain, passbook, policy
 from services.volunteers.domain import (
-    DomainError,
     Organization,
     OrganizationKind,
     OrgUnit,
@@ -39,39 +39,42 @@ from services.volunteers.metrics import (
 from services.volunteers.passbook import LedgerEntry, Passbook
 from services.volunteers.repository import VolunteersRepository
 from shared.auth import Principal
+from shared.clock import Clock, SystemClock
+from shared.errors import DomainError
+from shared.events.envelope import CloudEvent
 from shared.events.needs import Location, TaskCompleted
 from shared.events.volunteers import VolunteerRegistered
 from shared.http import not_found
+from shared.kafka.handlers import EventHandlers, on
 from shared.logging import get_logger
-from shared.mongo.outbox import Relay
-from shared.mongo.store import ConcurrencyConflict
+from shared.mongo.unit_of_work import Backoff, Duplicate, GaveUp, until_committed
+from shared.orgpath import OrgPath
 
 log = get_logger(__name__)
 T = TypeVar("T")
 
-MAX_ATTEMPTS = 50
+BACKOFF = Backoff(base_s=0.004, cap_s=0.2, max_attempts=50)
 IMPORT_BATCH = 1000
 
 
 @dataclass
 class VolunteersDeps:
     repo: VolunteersRepository
-    relay: Relay
     import_max_rows: int = 20_000
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Clock = field(default_factory=SystemClock)
 
 
 async def decided_again(aggregate: str, attempt: Callable[[], Awaitable[T]]) -> T:
     """Runs `attempt` (load, decide, commit) until its commit is not beaten by another."""
-    for n in range(1, MAX_ATTEMPTS + 1):
-        try:
-            return await attempt()
-        except ConcurrencyConflict:
-            COMMIT_CONFLICTS.labels(aggregate).inc()
-            if n == MAX_ATTEMPTS:
-                break
-            await asyncio.sleep(random.uniform(0, min(0.2, 0.004 * 2 ** min(n, 8))))
-    raise DomainError(409, "并发修改过多，请重试 / too many concurrent changes; try again")
+    try:
+        done, _ = await until_committed(
+            attempt, BACKOFF, on_conflict=COMMIT_CONFLICTS.labels(aggregate).inc
+        )
+    except GaveUp:
+        raise DomainError(
+            "conflict", "并发修改过多，请重试 / too many concurrent changes; try again"
+        ) from None
+    return done
 
 
 # --- org tree -------------------------------------------------------------------------
@@ -81,17 +84,17 @@ async def put_org_unit(
     deps: VolunteersDeps, actor: Principal, path: str, name: str, cid: str | None
 ) -> tuple[OrgUnit, bool]:
     """Creates or renames a unit; True when it was created."""
-    domain.validate_path(path)
+    parent_path = OrgPath.parse(path).parent
     policy.require_org_writer(actor, path)
-    parent_path = domain.parent_of(path)
     parent = (await deps.repo.get_org(parent_path))[0] if parent_path else None
 
     async def attempt() -> tuple[OrgUnit, bool]:
         existing, version = await deps.repo.get_org(path)
-        unit, events = domain.put_org_unit(existing, path, name, parent, actor.sub, deps.clock())
+        unit, events = domain.put_org_unit(
+            existing, path, name, parent, actor.sub, deps.clock.now()
+        )
         if events:
             await deps.repo.save_org(unit, version, events, cid)
-            deps.relay.wake()
         return unit, existing is None
 
     return await decided_again("org_units", attempt)
@@ -99,7 +102,7 @@ async def put_org_unit(
 
 async def get_org_unit(deps: VolunteersDeps, path: str) -> tuple[OrgUnit, list[OrgUnit]]:
     """The org tree is readable by every authenticated caller: names are not secrets."""
-    domain.validate_path(path)
+    OrgPath.parse(path)
     unit, _ = await deps.repo.get_org(path)
     if unit is None:
         raise not_found("org unit", path)
@@ -134,18 +137,17 @@ async def register_volunteer(
         pledge_signed=cmd.pledge_signed,
         location=cmd.location,
         actor=actor.sub,
-        now=deps.clock(),
+        now=deps.clock.now(),
     )
     try:
-        await deps.repo.save_volunteer(volunteer, 0, events, cid)
-    except ConcurrencyConflict:
+        await deps.repo.volunteers.create(volunteer.id, volunteer, events, cid)
+    except Duplicate:
         raise DomainError(
-            409,
+            "conflict",
             f"该手机号已在 {cmd.home_community_id} 报到，志愿者 {volunteer.id} / this phone "
             f"number already reported in to this community as volunteer {volunteer.id}",
             volunteer_id=volunteer.id,
         ) from None
-    deps.relay.wake()
     VOLUNTEERS_REGISTERED.labels("api").inc()
     return volunteer
 
@@ -185,10 +187,11 @@ async def update_volunteer(
         else:
             policy.require_volunteer_editor(actor, volunteer)
         fields = changes.model_dump(exclude_none=True) if changes else {}
-        updated, events = domain.update_volunteer(volunteer, deps.clock(), **fields, active=active)
+        updated, events = domain.update_volunteer(
+            volunteer, deps.clock.now(), **fields, active=active
+        )
         if events:
             await deps.repo.save_volunteer(updated, version, events, cid)
-            deps.relay.wake()
         return updated
 
     return await decided_again("volunteers", attempt)
@@ -241,7 +244,7 @@ async def import_volunteers(
     version-1 commit of each derived id tells a new volunteer from a duplicate."""
     started = time.perf_counter()
     policy.require_importer(actor)
-    now = deps.clock()
+    now = deps.clock.now()
     communities: dict[str, OrgUnit | None] = {}
     results: list[RowResult] = []
     first_row_of: dict[str, int] = {}
@@ -272,8 +275,6 @@ async def import_volunteers(
             result.status = "created" if ok else "duplicate"
             if not ok:
                 result.reason = "已报到 / already reported in"
-    if pending:
-        deps.relay.wake()
     report = ImportReport(
         total=len(results),
         created=sum(r.status == "created" for r in results),
@@ -304,15 +305,12 @@ async def _volunteer_of_row(
     community_id = f.get("home_community_id", "").strip()
     if not community_id:
         raise DomainError(
-            422, "所在社区不能为空 / community is required", field="home_community_id"
+            "invalid", "所在社区不能为空 / community is required", field="home_community_id"
         )
-    try:
-        domain.validate_path(community_id)
-    except DomainError as exc:
-        raise DomainError(422, exc.message, field="home_community_id") from None
+    OrgPath.parse(community_id, field="home_community_id")
     if not actor.administers(community_id):
         raise DomainError(
-            403,
+            "forbidden",
             f"{community_id} 不在您的管理范围 / {community_id} is outside your scope",
             field="home_community_id",
         )
@@ -358,18 +356,17 @@ async def register_organization(
         community=community,
         community_id=community_id,
         actor=actor.sub,
-        now=deps.clock(),
+        now=deps.clock.now(),
     )
     try:
-        await deps.repo.save_organization(org, 0, events, cid)
-    except ConcurrencyConflict:
+        await deps.repo.organizations.create(org.id, org, events, cid)
+    except Duplicate:
         raise DomainError(
-            409,
+            "conflict",
             f"本社区已登记同名组织 {org.id} / an organisation of this name is already "
             f"registered in this community: {org.id}",
             organization_id=org.id,
         ) from None
-    deps.relay.wake()
     return org
 
 
@@ -402,18 +399,17 @@ async def form_team(
         leader=leader,
         leader_id=leader_id,
         actor=actor.sub,
-        now=deps.clock(),
+        now=deps.clock.now(),
     )
     try:
-        await deps.repo.save_team(team, 0, events, cid)
-    except ConcurrencyConflict:
+        await deps.repo.teams.create(team.id, team, events, cid)
+    except Duplicate:
         raise DomainError(
-            409,
+            "conflict",
             f"本社区已有同名服务队 {team.id} / a team of this name already exists in this "
             f"community: {team.id}",
             team_id=team.id,
         ) from None
-    deps.relay.wake()
     return team
 
 
@@ -438,10 +434,9 @@ async def add_team_member(
         team, version = await _load_team(deps, actor, team_id)
         policy.require_team_manager(actor, team)
         volunteer, _ = await deps.repo.get_volunteer(volunteer_id)
-        joined, events = domain.join_team(team, volunteer, volunteer_id, deps.clock())
+        joined, events = domain.join_team(team, volunteer, volunteer_id, deps.clock.now())
         if events:
             await deps.repo.save_team(joined, version, events, cid)
-            deps.relay.wake()
         return joined, bool(events)
 
     return await decided_again("teams", attempt)
@@ -453,10 +448,9 @@ async def change_team_leader(
     async def attempt() -> Team:
         team, version = await _load_team(deps, actor, team_id)
         policy.require_team_manager(actor, team)
-        changed, events = domain.change_leader(team, volunteer_id, deps.clock())
+        changed, events = domain.change_leader(team, volunteer_id, deps.clock.now())
         if events:
             await deps.repo.save_team(changed, version, events, cid)
-            deps.relay.wake()
         return changed
 
     return await decided_again("teams", attempt)
@@ -473,7 +467,7 @@ async def _passbook_or_empty(deps: VolunteersDeps, volunteer_id: str) -> tuple[P
     volunteer, _ = await deps.repo.get_volunteer(volunteer_id)
     if volunteer is None:
         raise not_found("passbook", volunteer_id)
-    return passbook.empty(volunteer_id, volunteer.home_community_id, deps.clock()), 0
+    return passbook.empty(volunteer_id, volunteer.home_community_id, deps.clock.now()), 0
 
 
 async def get_passbook(
@@ -500,15 +494,18 @@ async def redeem_points(
         book, version = await _passbook_or_empty(deps, volunteer_id)
         policy.require_redeemer(actor, volunteer_id, book.community_id)
         spent, entry, event = passbook.redeem(
-            book, redemption_id=redemption_id, item=item, points=points, now=deps.clock()
+            book, redemption_id=redemption_id, item=item, points=points, now=deps.clock.now()
         )
         await deps.repo.save_passbook(spent, version, entry, [event], cid)
-        deps.relay.wake()
         return spent, entry
 
     spent, entry = await decided_again("passbooks", attempt)
     POINTS_REDEEMED.inc(points)
     return spent, entry
+
+
+async def on_task_completed(deps: VolunteersDeps, event: CloudEvent, task: TaskCompleted) -> None:
+    await credit_task_hours(deps, task, event.correlationid)
 
 
 async def credit_task_hours(deps: VolunteersDeps, task: TaskCompleted, cid: str | None) -> None:
@@ -527,19 +524,21 @@ async def credit_task_hours(deps: VolunteersDeps, task: TaskCompleted, cid: str 
                 if volunteer is None:
                     log.warning("credit_for_unknown_volunteer", volunteer_id=volunteer_id)
                 community = volunteer.home_community_id if volunteer else task.community_id
-                book = passbook.empty(volunteer_id, community, deps.clock())
+                book = passbook.empty(volunteer_id, community, deps.clock.now())
             credited = passbook.credit(
                 book,
                 need_id=task.need_id,
                 completion_id=task.completion_id,
                 hours=served,
-                now=deps.clock(),
+                now=deps.clock.now(),
             )
             if credited is None:
                 return
             updated, entry, event = credited
             await deps.repo.save_passbook(updated, version, entry, [event], cid)
-            deps.relay.wake()
             POINTS_CREDITED.inc(entry.points)
 
         await decided_again("passbooks", attempt)
+
+
+EVENT_HANDLERS = EventHandlers[VolunteersDeps](on(TaskCompleted, on_task_completed))

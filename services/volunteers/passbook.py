@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from services.volunteers.domain import DomainError
+from shared.errors import DomainError
 from shared.events.volunteers import PointsCredited, PointsRedeemed
 
 POINTS_PER_HOUR = 10
@@ -120,10 +120,10 @@ def redeem(
 ) -> tuple[Passbook, LedgerEntry, PointsRedeemed]:
     """Spends points at the love supermarket (爱心超市); the balance never goes negative."""
     if points <= 0:
-        raise DomainError(422, "积分须为正数 / points must be positive", field="points")
+        raise DomainError("invalid", "积分须为正数 / points must be positive", field="points")
     if points > passbook.balance:
         raise DomainError(
-            409,
+            "conflict",
             f"积分不足：余额 {passbook.balance}，需要 {points} / "
             f"balance {passbook.balance} is short of {points} points",
             balance=passbook.balance,

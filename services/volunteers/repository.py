@@ -7,16 +7,19 @@ FerretDB does for any other filter anyway (a district is ~5,000 volunteers).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from services.volunteers.domain import Organization, OrgUnit, Team, Volunteer
 from services.volunteers.passbook import LedgerEntry, Passbook
-from shared.events.envelope import CloudEvent, EventPayload
-from shared.mongo.client import Database, Document, find_by_ids
+from shared.events.envelope import EventPayload
+from shared.mongo.client import Document, find_by_ids
 from shared.mongo.store import AggregateStore, NewCommit, commit_id
+from shared.mongo.unit_of_work import UnitOfWork
+from shared.orgpath import OrgPath
 from shared.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -27,74 +30,61 @@ def _model(cls: type[M], doc: Document) -> M:
 
 
 def scope_filter(field: str, scope: str) -> Document:
-    return {field: {"$regex": f"^{re.escape(scope)}(\\.|$)"}}
+    return OrgPath(scope).mongo_filter(field)
 
 
 class VolunteersRepository:
-    def __init__(self, db: Database, settings: Settings) -> None:
-        self.orgs = AggregateStore(db, "org_units")
-        self.volunteers = AggregateStore(db, "volunteers")
-        self.organizations = AggregateStore(db, "organizations")
-        self.teams = AggregateStore(db, "teams")
-        self.passbooks = AggregateStore(db, "passbooks")
-        self._topic = settings.topics.volunteers
-
-    def envelopes(
-        self, events: Sequence[EventPayload], correlation_id: str | None
-    ) -> list[tuple[str, CloudEvent]]:
-        return [(self._topic, CloudEvent.wrap(e, correlation_id=correlation_id)) for e in events]
-
-    async def _get(self, store: AggregateStore, cls: type[M], ident: str) -> tuple[M | None, int]:
-        state, version = await store.load(ident)
-        return (cls.model_validate(state) if state else None), version
-
-    async def _save(
+    def __init__(
         self,
-        store: AggregateStore,
-        ident: str,
-        obj: BaseModel,
-        expected_version: int,
-        events: Sequence[EventPayload],
-        correlation_id: str | None,
-        meta: Document | None = None,
-    ) -> int:
-        return await store.commit(
-            ident,
-            expected_version,
-            obj.model_dump(mode="json"),
-            self.envelopes(events, correlation_id),
-            meta,
-        )
+        stores: Callable[[str], AggregateStore],
+        settings: Settings,
+        now: Callable[[], datetime],
+    ) -> None:
+        """`stores` makes the store of an aggregate by name (on the service's database)."""
+
+        self._stores: dict[str, AggregateStore] = {}
+
+        def unit(name: str, model: type[M]) -> UnitOfWork[M]:
+            self._stores[name] = stores(name)
+            return UnitOfWork(self._stores[name], model, settings.topics.volunteers, now)
+
+        self.orgs = unit("org_units", OrgUnit)
+        self.volunteers = unit("volunteers", Volunteer)
+        self.organizations = unit("organizations", Organization)
+        self.teams = unit("teams", Team)
+        self.passbooks = unit("passbooks", Passbook)
 
     # --- org tree
     async def get_org(self, path: str) -> tuple[OrgUnit | None, int]:
-        return await self._get(self.orgs, OrgUnit, path)
+        return await self.orgs.get(path)
 
     async def save_org(
         self, unit: OrgUnit, version: int, events: Sequence[EventPayload], cid: str | None
     ) -> int:
-        return await self._save(self.orgs, unit.path, unit, version, events, cid)
+        return await self.orgs.commit(unit.path, unit, version, events, cid)
 
     async def children(self, path: str) -> list[OrgUnit]:
-        docs = self.orgs.heads.find({"parent": path}).sort("_id", 1)
+        docs = self._stores["org_units"].heads.find({"parent": path}).sort("_id", 1)
         return [_model(OrgUnit, d) async for d in docs]
 
     # --- volunteers
     async def get_volunteer(self, volunteer_id: str) -> tuple[Volunteer | None, int]:
-        return await self._get(self.volunteers, Volunteer, volunteer_id)
+        return await self.volunteers.get(volunteer_id)
 
     async def save_volunteer(
         self, v: Volunteer, version: int, events: Sequence[EventPayload], cid: str | None
     ) -> int:
-        return await self._save(self.volunteers, v.id, v, version, events, cid)
+        return await self.volunteers.commit(v.id, v, version, events, cid)
 
     async def register_many(
         self, registrations: Sequence[tuple[Volunteer, Sequence[EventPayload]]], cid: str | None
     ) -> list[bool]:
         """Version-1 commits of many volunteers at once; False where the id was taken."""
-        return await self.volunteers.commit_many(
+        return await self._stores["volunteers"].commit_many(
             [
-                NewCommit(v.id, 0, v.model_dump(mode="json"), self.envelopes(events, cid))
+                NewCommit(
+                    v.id, 0, v.model_dump(mode="json"), self.volunteers.envelopes(events, cid)
+                )
                 for v, events in registrations
             ]
         )
@@ -116,11 +106,11 @@ class VolunteersRepository:
             query["name"] = {"$regex": re.escape(q), "$options": "i"}
         if not include_inactive:
             query["active"] = True
-        return await self._page(self.volunteers, Volunteer, query, cursor, limit)
+        return await self._page("volunteers", Volunteer, query, cursor, limit)
 
     async def _page(
         self,
-        store: AggregateStore,
+        store: str,
         cls: type[M],
         query: dict[str, Any],
         cursor: str | None,
@@ -128,33 +118,33 @@ class VolunteersRepository:
     ) -> tuple[list[M], str | None]:
         if cursor:
             query = {**query, "_id": {"$gt": cursor}}
-        docs = await store.heads.find(query).sort("_id", 1).limit(limit + 1).to_list()
+        docs = await self._stores[store].heads.find(query).sort("_id", 1).limit(limit + 1).to_list()
         items = [_model(cls, d) for d in docs[:limit]]
         next_cursor = str(docs[limit - 1]["_id"]) if len(docs) > limit else None
         return items, next_cursor
 
     # --- organisations and teams
     async def get_organization(self, org_id: str) -> tuple[Organization | None, int]:
-        return await self._get(self.organizations, Organization, org_id)
+        return await self.organizations.get(org_id)
 
     async def save_organization(
         self, org: Organization, version: int, events: Sequence[EventPayload], cid: str | None
     ) -> int:
-        return await self._save(self.organizations, org.id, org, version, events, cid)
+        return await self.organizations.commit(org.id, org, version, events, cid)
 
     async def list_organizations(
         self, scope: str, cursor: str | None, limit: int
     ) -> tuple[list[Organization], str | None]:
         query = scope_filter("community_id", scope)
-        return await self._page(self.organizations, Organization, query, cursor, limit)
+        return await self._page("organizations", Organization, query, cursor, limit)
 
     async def get_team(self, team_id: str) -> tuple[Team | None, int]:
-        return await self._get(self.teams, Team, team_id)
+        return await self.teams.get(team_id)
 
     async def save_team(
         self, team: Team, version: int, events: Sequence[EventPayload], cid: str | None
     ) -> int:
-        return await self._save(self.teams, team.id, team, version, events, cid)
+        return await self.teams.commit(team.id, team, version, events, cid)
 
     async def list_teams(
         self, scope: str, service_type: str | None, cursor: str | None, limit: int
@@ -162,11 +152,11 @@ class VolunteersRepository:
         query = scope_filter("community_id", scope)
         if service_type:
             query["service_type"] = service_type
-        return await self._page(self.teams, Team, query, cursor, limit)
+        return await self._page("teams", Team, query, cursor, limit)
 
     # --- passbooks
     async def get_passbook(self, volunteer_id: str) -> tuple[Passbook | None, int]:
-        return await self._get(self.passbooks, Passbook, volunteer_id)
+        return await self.passbooks.get(volunteer_id)
 
     async def save_passbook(
         self,
@@ -178,14 +168,14 @@ class VolunteersRepository:
     ) -> int:
         """One commit per ledger entry: the entry rides in the commit's meta."""
         meta = {"entry": entry.model_dump(mode="json")}
-        return await self._save(
-            self.passbooks, passbook.volunteer_id, passbook, version, events, cid, meta
+        return await self.passbooks.commit(
+            passbook.volunteer_id, passbook, version, events, cid, meta
         )
 
     async def ledger(self, volunteer_id: str, version: int, limit: int) -> list[LedgerEntry]:
         """The newest `limit` entries, newest first: the commits looked up by `_id`."""
         ids = [commit_id(volunteer_id, v) for v in range(version, max(0, version - limit), -1)]
-        found = await find_by_ids(self.passbooks.commits, ids)
+        found = await find_by_ids(self._stores["passbooks"].commits, ids)
         return [
             LedgerEntry.model_validate(found[i]["meta"]["entry"])
             for i in ids

@@ -44,6 +44,9 @@ class VolunteerRegistered(VolunteersEvent):
     party_org: str | None = Field(
         default=None, description="no longer sent (personal data): always null"
     )
+    # A party member (党员: a party organisation is recorded), as a flag: metrics counts party
+    # members apart from other volunteers without the stream carrying the organisation.
+    party_member: bool = False
     skills: list[str] = []
     location: Location | None = Field(
         default=None, description="home, rounded to 0.01° (about 1 km); never exact"

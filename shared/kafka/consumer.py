@@ -15,6 +15,7 @@ from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.registry import UnknownEventType, payload_of
+from shared.kafka.deadletter import dead_letter_headers
 from shared.kafka.producer import EventProducer, Headers
 from shared.logging import get_logger, log_context
 from shared.metrics import CONSUMER_BATCH, CONSUMER_DURATION, CONSUMER_EVENTS, CONSUMER_LAG
@@ -32,6 +33,10 @@ INFRA_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 log = get_logger(__name__)
+
+
+# How long the broker keeps a silent group member (aiokafka's default, made explicit).
+SESSION_TIMEOUT_S = 10
 
 
 class PoisonMessage(Exception):
@@ -67,6 +72,21 @@ class ConsumerRunner:
             # a crash in between would lose what the flush was to store.
             raise ValueError("a consumer with a flush dedups in its own writes: no ledger")
 
+    @classmethod
+    def batch_flush(
+        cls,
+        settings: Settings,
+        service: str,
+        topics: list[str],
+        handlers: Mapping[str, Handler],
+        producer: EventProducer,
+        flush: Callable[[], Awaitable[None]],
+    ) -> ConsumerRunner:
+        """The batch-flush kind of consumer: its handlers gather a batch's effects, `flush`
+        stores them at once before the batch's offsets are committed, and what it stores
+        records the event ids merged (no ledger)."""
+        return cls(settings, service, topics, handlers, None, producer, flush=flush)
+
     async def start(self) -> None:
         s = self.settings
         self._consumer = AIOKafkaConsumer(
@@ -77,8 +97,11 @@ class ConsumerRunner:
             auto_offset_reset=s.consumer_offset_reset,
             request_timeout_ms=int(s.kafka_timeout_s * 1000) + 30_000,
             max_poll_records=s.consumer_batch_size,
+            session_timeout_ms=SESSION_TIMEOUT_S * 1000,
         )
-        await asyncio.wait_for(self._consumer.start(), s.kafka_timeout_s)
+        # A replica restarted after a crash joins a group that still counts its dead
+        # predecessor until the session times out: wait that long, not just a request's time.
+        await asyncio.wait_for(self._consumer.start(), s.kafka_timeout_s + SESSION_TIMEOUT_S + 5)
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-consumer")
 
     async def stop(self, drain_timeout_s: float = 15.0) -> None:
@@ -255,18 +278,15 @@ class ConsumerRunner:
         self, record: ConsumerRecord[bytes, bytes], exc: BaseException, attempts: int, etype: str
     ) -> None:
         headers: Headers = [(k, v) for k, v in (record.headers or [])]
-        headers += [
-            ("tongxin-error", f"{type(exc).__name__}: {exc}"[:4000].encode()),
-            ("tongxin-error-type", type(exc).__name__.encode()),
-            ("tongxin-original-topic", record.topic.encode()),
-            ("tongxin-original-partition", str(record.partition).encode()),
-            ("tongxin-original-offset", str(record.offset).encode()),
-            ("tongxin-attempts", str(attempts).encode()),
-            (
-                "tongxin-consumer-group",
-                (self.group_id or self.settings.consumer_group(self.service)).encode(),
-            ),
-        ]
+        headers += dead_letter_headers(
+            f"{type(exc).__name__}: {exc}",
+            type(exc).__name__,
+            attempts,
+            original_topic=record.topic,
+            original_partition=str(record.partition),
+            original_offset=str(record.offset),
+            consumer_group=self.group_id or self.settings.consumer_group(self.service),
+        )
         await self.producer.send_raw(
             Topics.dlq(record.topic), [(record.key, record.value or b"", headers)]
         )
