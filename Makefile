@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 .PHONY: help install deps venv infra-up infra-down infra-status run test test-fast faults lint format bench clean
 
 help:
-	@echo "make run      install, start Kafka + FerretDB + Prometheus and the four services"
+	@echo "make run      install, start Kafka + FerretDB + Prometheus and the five services"
 	@echo "make test     install, start the infrastructure, run every test"
 	@echo "make lint     ruff + mypy"
 	@echo "make bench    benchmarks (ratios against same-run baselines)"

@@ -19,14 +19,32 @@ from collections.abc import Callable
 from shared.auth import ROLES, mint_token
 from shared.settings import SERVICE_PORTS, Settings
 
-COMMAND_MODULES: list[str] = ["shared.ops.cli", "services.metrics.cli", "services.volunteers.cli"]
+COMMAND_MODULES: list[str] = [
+    "shared.ops.cli",
+    "services.metrics.cli",
+    "services.volunteers.cli",
+    "services.identity.cli",
+]
 
 Command = Callable[[argparse.Namespace], int]
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    token = mint_token(Settings(), args.role, args.scope, args.sub or f"{args.role}-dev")
-    print(f"# role={args.role} scope={args.scope} sub={args.sub or f'{args.role}-dev'}")
+    """Signed with the key the identity service publishes (dev: made under var/ on first
+    use); outside dev only with TONGXIN_JWT_KEYS_DIR, the private key files."""
+    from datetime import timedelta
+
+    from shared.signing import NoSigningKey
+
+    sub = args.sub or f"{args.role}-dev"
+    try:
+        token = mint_token(
+            Settings(), args.role, args.scope, sub, ttl=timedelta(minutes=args.minutes)
+        )
+    except NoSigningKey as exc:
+        print(f"✗ {exc}", file=sys.stderr)
+        return 2
+    print(f"# role={args.role} scope={args.scope} sub={sub} ({args.minutes} min)")
     print(token)
     return 0
 
@@ -59,11 +77,16 @@ def _ready(port: int) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Starts the four services, waits until each is ready, stops them all on Ctrl-C."""
+    """Starts the five services, waits until each is ready, stops them all on Ctrl-C."""
     procs: dict[str, subprocess.Popen[bytes]] = {}
     log_dir = args.log_dir
     os.makedirs(log_dir, exist_ok=True)
     ports = {name: port + args.port_offset for name, port in SERVICE_PORTS.items()}
+    # Unless told otherwise, every service trusts the identity service started here.
+    identity = f"http://127.0.0.1:{ports['identity']}"
+    env = dict(os.environ)
+    env.setdefault("TONGXIN_JWT_ISSUER", identity)
+    env.setdefault("TONGXIN_JWKS_URL", f"{identity}/.well-known/jwks.json")
     for name, port in ports.items():
         log = open(os.path.join(log_dir, f"{name}.log"), "ab")
         procs[name] = subprocess.Popen(
@@ -80,6 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=env,
         )
     stopping = False
 
@@ -105,6 +129,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         stopping = True
     if not stopping:
         print(f"Dashboard 看板: http://127.0.0.1:{ports['metrics']}/dashboard")
+        sms_log = os.path.join(env.get("TONGXIN_VAR_DIR", "var"), "log", "sms.jsonl")
+        print(f"Sign in 登录: {identity}/v1/auth/otp, any phone; the code is in {sms_log}")
         print(f"All services up; logs in {log_dir}/. Ctrl-C stops them.")
         if args.once:
             stopping = True
@@ -130,10 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tongxin", description="同心 Tongxin platform tools")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("token", help="mint a JWT with the configured secret")
+    p = sub.add_parser("token", help="mint an EdDSA access token with the identity signing key")
     p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--scope", required=True, help="org path, e.g. zhongshan.hongyan.dongfeng")
     p.add_argument("--sub", help="user or volunteer id (default: <role>-dev)")
+    p.add_argument("--minutes", type=int, default=15, choices=range(1, 721), metavar="1..720")
     p.set_defaults(func=cmd_token)
 
     p = sub.add_parser("serve", help="serve one service with uvicorn")
@@ -142,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("run", help="run all four services until Ctrl-C")
+    p = sub.add_parser("run", help="run all five services until Ctrl-C")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--wait", type=float, default=90.0, help="seconds to wait for readiness")
     p.add_argument("--log-dir", default="var/log")

@@ -83,7 +83,7 @@ class ApiError(Exception):
         self.code = code or STATUS_CODES.get(status, "error")
         self.message = message
         self.details = details
-        self.headers = headers
+        self.headers = headers  # e.g. Retry-After of a 429
 
 
 class ErrorDetail(BaseModel):
@@ -164,9 +164,17 @@ def conflict(message: str, **details: Any) -> ApiError:
     return ApiError(409, message, details=details or None)
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     return JSONResponse(
-        {"error": {"code": code, "message": message, "details": details}}, status_code=status
+        {"error": {"code": code, "message": message, "details": details}},
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -245,9 +253,7 @@ def _field_errors(request: Request, exc: RequestValidationError) -> list[dict[st
 def install_error_handlers(app: FastAPI) -> None:
     async def api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        response = error_response(exc.status, exc.code, exc.message, exc.details)
-        response.headers.update(exc.headers or {})
-        return response
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     async def domain_error(_: Request, exc: Exception) -> JSONResponse:
         """A refused rule answers like every other error: which field (if any), and why."""

@@ -8,9 +8,16 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_JWT_SECRET = "tongxin-dev-secret-not-for-production-use"
+DEV_PHONE_LINK_KEY = "tongxin-dev-phone-link-key-not-for-production"
+DEV_ISSUER = "http://127.0.0.1:8005"
 
-SERVICE_PORTS = {"needs": 8001, "volunteers": 8002, "notify": 8003, "metrics": 8004}
+SERVICE_PORTS = {
+    "needs": 8001,
+    "volunteers": 8002,
+    "notify": 8003,
+    "metrics": 8004,
+    "identity": 8005,
+}
 
 
 class Settings(BaseSettings):
@@ -42,8 +49,14 @@ class Settings(BaseSettings):
     # One replica publishes a service's outbox at a time; a dead one is replaced within 2 terms.
     relay_lease_s: float = Field(default=5.0, gt=0)
 
-    jwt_secret: str | None = None
-    jwt_algorithm: Literal["HS256"] = "HS256"
+    # Tokens (#14): every service verifies with the identity provider's JWKS, issuer and
+    # audience; only the identity service (and the dev CLI) holds the signing keys.
+    jwks_url: str | None = None  # dev: the local identity service's
+    jwt_issuer: str = DEV_ISSUER  # also the identity service's public base URL (OIDC)
+    jwt_audience: str = "tongxin"
+    jwt_keys_dir: str | None = None  # Ed25519 private keys (PEM); dev: <var_dir>/identity/keys
+    # State directory (also infra.sh's TONGXIN_VAR_DIR): dev keys, var/log/sms.jsonl.
+    var_dir: str = "var"
 
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -85,6 +98,20 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = Field(default=10.0, gt=0)
     sms_provider: Literal["log"] = "log"
 
+    # identity (#14): sign-in codes, sessions, service clients, the volunteer phone link.
+    identity_access_ttl_s: int = Field(default=900, ge=30, le=900)
+    identity_refresh_ttl_s: int = Field(default=30 * 86400, ge=60)
+    identity_code_ttl_s: int = Field(default=300, ge=30)
+    identity_code_max_attempts: int = Field(default=5, ge=1)
+    identity_code_cooldown_s: int = Field(default=60, ge=0)
+    identity_codes_per_phone_per_day: int = Field(default=10, ge=1)
+    identity_codes_per_address_per_day: int = Field(default=100, ge=1)
+    # OAuth2 client credentials: client id → {"secret": ..., "scope": org path}.
+    identity_service_clients: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # HMAC key of the normalised phone the volunteers service puts on its events, so that
+    # identity links a signed-in phone to its volunteers without phones on the stream.
+    phone_link_key: str | None = None
+
     # security (issue 19): request header bounds; the bearer token Prometheus presents to
     # /metrics (required there in the prod profile: without it /metrics answers 401).
     max_header_bytes: int = Field(default=16_384, ge=1024)
@@ -107,15 +134,22 @@ class Settings(BaseSettings):
     sse_streams_per_user: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
-    def _secret_outside_dev(self) -> Settings:
-        if self.jwt_secret is None:
-            if self.profile != "dev":
-                raise ValueError("TONGXIN_JWT_SECRET must be set outside the dev profile")
-            self.jwt_secret = DEV_JWT_SECRET
-        elif self.profile != "dev" and (
-            self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32
+    def _no_defaults_outside_dev(self) -> Settings:
+        dev = self.profile == "dev"
+        if self.jwks_url is None:
+            if not dev:
+                raise ValueError("TONGXIN_JWKS_URL must be set outside the dev profile")
+            self.jwks_url = f"{DEV_ISSUER}/.well-known/jwks.json"
+        if self.phone_link_key is None:
+            if not dev:
+                raise ValueError("TONGXIN_PHONE_LINK_KEY must be set outside the dev profile")
+            self.phone_link_key = DEV_PHONE_LINK_KEY
+        elif not dev and (
+            self.phone_link_key == DEV_PHONE_LINK_KEY or len(self.phone_link_key) < 32
         ):
-            raise ValueError("TONGXIN_JWT_SECRET must be a non-default secret of 32+ characters")
+            raise ValueError("TONGXIN_PHONE_LINK_KEY must be a non-default key of 32+ characters")
+        if self.jwt_keys_dir is None and dev:
+            self.jwt_keys_dir = f"{self.var_dir}/identity/keys"
         return self
 
     @model_validator(mode="after")
@@ -125,9 +159,14 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def secret(self) -> str:
-        assert self.jwt_secret is not None  # set by the validator
-        return self.jwt_secret
+    def jwks(self) -> str:
+        assert self.jwks_url is not None  # set by the validator
+        return self.jwks_url
+
+    @property
+    def link_key(self) -> str:
+        assert self.phone_link_key is not None  # set by the validator
+        return self.phone_link_key
 
     def database_name(self, service: str) -> str:
         return f"{self.mongodb_database_prefix}_{service}"
@@ -141,16 +180,17 @@ class Settings(BaseSettings):
 
 
 class Topics:
-    """The three streams of docs/contract.md and their dead-letter twins."""
+    """The streams of docs/contract.md (and identity, #14) and their dead-letter twins."""
 
     def __init__(self, namespace: str) -> None:
         self.needs = f"{namespace}.needs.v1"
         self.volunteers = f"{namespace}.volunteers.v1"
         self.notify = f"{namespace}.notify.v1"
+        self.identity = f"{namespace}.identity.v1"
 
     @property
     def streams(self) -> list[str]:
-        return [self.needs, self.volunteers, self.notify]
+        return [self.needs, self.volunteers, self.notify, self.identity]
 
     @staticmethod
     def dlq(topic: str) -> str:
@@ -162,4 +202,9 @@ class Topics:
 
     def for_stream(self, stream: str) -> str:
         """`needs` -> `<namespace>.needs.v1`."""
-        return {"needs": self.needs, "volunteers": self.volunteers, "notify": self.notify}[stream]
+        return {
+            "needs": self.needs,
+            "volunteers": self.volunteers,
+            "notify": self.notify,
+            "identity": self.identity,
+        }[stream]

@@ -43,7 +43,47 @@ def isolated_settings(**overrides: Any) -> Settings:
         "rate_limit_reads": "30000/minute",
     }
     values.update(overrides)
-    return Settings(**values)
+    settings = Settings(**values)
+    if "jwks_url" not in overrides:
+        # Tokens are verified the real way: the JWKS fetched over HTTP (see jwks_url_for).
+        assert settings.jwt_keys_dir is not None
+        settings = Settings(**{**values, "jwks_url": jwks_url_for(settings.jwt_keys_dir)})
+    return settings
+
+
+_jwks_server: Any = None
+
+
+def jwks_url_for(keys_dir: str) -> str:
+    """A JWKS URL publishing the public keys of `keys_dir` (read on every request, so a
+    rotation shows), from a small HTTP server of this test process, as the identity
+    service publishes them."""
+    global _jwks_server
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import quote, unquote
+
+    from shared.signing import jwks
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            directory = unquote(self.path.removeprefix("/").removesuffix("/jwks.json"))
+            body = json.dumps(jwks(Settings(jwt_keys_dir=directory))).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    if _jwks_server is None:
+        _jwks_server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=_jwks_server.serve_forever, daemon=True).start()
+    port = _jwks_server.server_address[1]
+    return f"http://127.0.0.1:{port}/{quote(keys_dir, safe='')}/jwks.json"
 
 
 # Every database a test may make: dropped by name, since FerretDB's listDatabases has been
@@ -56,6 +96,7 @@ TEST_DATABASES = (
     "storetest",
     "runnertest",
     "redrivetest",
+    "identity",
 )
 
 
@@ -106,7 +147,16 @@ async def handled(app: FastAPI, *events: CloudEvent) -> None:
 
 
 def token(settings: Settings, role: str, scope: str, sub: str | None = None) -> str:
+    """An EdDSA access token signed by the dev key the identity service publishes."""
     return mint_token(settings, role, scope, sub or f"{role}-{uuid.uuid4().hex[:8]}")
+
+
+def forged_auth(role: str, scope: str, sub: str = "intruder") -> dict[str, str]:
+    """A well-formed token signed by a key set no service trusts."""
+    import tempfile
+
+    stranger = Settings(jwt_keys_dir=tempfile.mkdtemp(prefix="tongxin-stranger-keys-"))
+    return {"Authorization": f"Bearer {token(stranger, role, scope, sub)}"}
 
 
 def auth(settings: Settings, role: str, scope: str, sub: str | None = None) -> dict[str, str]:
@@ -123,6 +173,35 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, port: int) -> AsyncIterator[str]:
+    """The app served over real HTTP on 127.0.0.1:`port` in this event loop (for URLs other
+    services fetch, such as the identity service's JWKS). Yields its base URL."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", access_log=False
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: _started(server, task), timeout=60)
+        runtime = app.state.runtime
+        if runtime.consumer is not None:
+            await asyncio.wait_for(runtime.consumer.assigned.wait(), 30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+
+
+async def _started(server: Any, task: asyncio.Task[None]) -> bool:
+    if task.done():
+        task.result()  # raises what stopped it
+        raise AssertionError("server stopped before it started")
+    return bool(server.started)
 
 
 async def eventually(

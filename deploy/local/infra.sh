@@ -259,7 +259,7 @@ ferretdb_is_local() {
 
 topic_names() {
   local s
-  for s in needs volunteers notify; do
+  for s in needs volunteers notify identity; do
     printf '%s\n' "$TOPIC_NAMESPACE.$s.v1" "$TOPIC_NAMESPACE.$s.v1.dlq"
   done
 }

@@ -26,6 +26,7 @@ from shared.events.needs import (
     NeedCancelled,
     NeedPosted,
     NeedRejected,
+    OnBehalfOf,
     ProjectClaimed,
     ProjectClaimReleased,
     TaskCompleted,
@@ -133,6 +134,8 @@ class Need(BaseModel):
     due_at: datetime | None = None
     status: NeedStatus
     posted_by: str
+    # Posted by a grid worker for this resident (the requester_id is the worker's).
+    on_behalf_of: OnBehalfOf | None = None
     request_hash: str | None = None
     created_at: datetime
     updated_at: datetime
@@ -247,6 +250,8 @@ def post_need(need: Need, now: datetime) -> Change:
         posted_by=posted.posted_by,
         status=posted.status,
         posted_at=posted.created_at,
+        on_behalf_of=posted.on_behalf_of,
+        acted_by=posted.posted_by if posted.on_behalf_of else None,
     )
     return posted, [event]
 
@@ -534,6 +539,8 @@ def confirm(need: Need, rating: int, comment: str | None, by: str, now: datetime
     confirmation = Confirmation(rating=rating, comment=comment, confirmed_by=by, confirmed_at=now)
     done = [c for c in need.claims if c.status == "completed"]
     confirmed = _derived(need, status="confirmed", confirmation=confirmation, updated_at=now)
+    # The grid worker who posted for a resident confirms for them too.
+    behalf = need.on_behalf_of if by == need.requester_id else None
     return confirmed, [
         TaskConfirmed(
             **_need_ids(need),
@@ -545,6 +552,8 @@ def confirm(need: Need, rating: int, comment: str | None, by: str, now: datetime
             confirmed_at=now,
             title=need.title,
             requester_id=need.requester_id,
+            on_behalf_of=behalf,
+            acted_by=by if behalf else None,
         )
     ]
 

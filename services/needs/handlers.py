@@ -53,7 +53,7 @@ from shared.categories import known_categories
 from shared.clock import Clock, SystemClock
 from shared.errors import DomainError
 from shared.events.envelope import CloudEvent
-from shared.events.needs import VolunteerHours
+from shared.events.needs import OnBehalfOf, VolunteerHours
 from shared.events.volunteers import (
     OrganizationRegistered,
     OrgUnitUpdated,
@@ -68,6 +68,7 @@ from shared.kafka.handlers import EventHandlers, on
 from shared.logging import get_logger, log_context
 from shared.mongo.client import Document
 from shared.mongo.unit_of_work import Audit, Duplicate, GaveUp
+from shared.privacy import mask_phone
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -201,6 +202,11 @@ async def post_need(
         due_at=cmd.due_at,
         status="pending_review",
         posted_by=p.sub,
+        on_behalf_of=(
+            OnBehalfOf(name=cmd.requester.name, phone=mask_phone(cmd.requester.phone))
+            if p.role == "grid_worker"
+            else None
+        ),
         request_hash=body_hash,
         created_at=now,
         updated_at=now,

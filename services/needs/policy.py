@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from services.needs.domain import Claim, Need
-from shared.auth import Principal
+from shared.auth import Principal, in_scope
 from shared.http import ApiError
 from shared.orgpath import OrgPath
 
@@ -115,6 +115,13 @@ def authorize(p: Principal, need: Need, action: Action, facts: Facts | None = No
 
 def authorize_post(p: Principal, community_id: str, requester_id: str | None) -> None:
     """Residents post for their own community; admins (and services) inside their scope."""
+    if p.role == "grid_worker":
+        # For a resident who is not online, in the worker's grid or community.
+        if not (p.covers(community_id) or in_scope(p.scope, community_id)):
+            raise ApiError(403, "社区不在您的网格范围 / community outside your grid")
+        if requester_id not in (None, p.sub):
+            raise ApiError(403, "网格员以本人账号代为发布 / grid workers post as themselves")
+        return
     if p.role == "resident":
         if not p.covers(community_id):
             raise ApiError(403, "居民只能为本社区发布需求 / residents post for their own community")

@@ -24,7 +24,7 @@ from services.needs.domain import (
 )
 from services.needs.policy import sees_phone
 from shared.auth import Principal
-from shared.events.needs import Kind, Location
+from shared.events.needs import Kind, Location, OnBehalfOf
 from shared.http import ApiError
 from shared.mongo.client import Document
 from shared.visibility import view_for
@@ -68,6 +68,7 @@ class NeedPublic(BaseModel):
     completion: Completion | None
     confirmation: Confirmation | None
     posted_by: str
+    on_behalf_of: OnBehalfOf | None = None  # the resident a grid worker posted for
     created_at: datetime
     updated_at: datetime
     version: int
@@ -94,6 +95,9 @@ class HistoryEntry(BaseModel):
     at: datetime
     status: NeedStatus
     events: list[str]
+    # A grid worker's act for a resident: whom for, and who acted.
+    on_behalf_of: OnBehalfOf | None = None
+    acted_by: str | None = None
     # the claims this change concerned (claimed, released, expired, completed, cancelled)
     claim_ids: list[str] = []
 
@@ -139,6 +143,7 @@ def need_view(p: Principal, need: Need, version: int) -> NeedPublic:
         completion=need.completion,
         confirmation=need.confirmation,
         cancellation=cancellation,
+        on_behalf_of=need.on_behalf_of,
         requester=RequesterPublic(
             name=view.name(need.requester.name), phone=view.phone(need.requester.phone)
         ),
@@ -160,6 +165,7 @@ def history_view(commits: list[Document]) -> HistoryPage:
     items = []
     for commit in commits:
         meta: dict[str, Any] = commit.get("meta") or {}
+        behalf = _on_behalf(commit)
         items.append(
             HistoryEntry(
                 version=commit["version"],
@@ -171,9 +177,19 @@ def history_view(commits: list[Document]) -> HistoryPage:
                 status=commit["state"]["status"],
                 events=[e["type"] for e in commit.get("events", [])],
                 claim_ids=_claims_concerned(commit),
+                on_behalf_of=behalf[0] if behalf else None,
+                acted_by=behalf[1] if behalf else None,
             )
         )
     return HistoryPage(items=items)
+
+
+def _on_behalf(commit: Document) -> tuple[OnBehalfOf, str] | None:
+    for stored in commit.get("events", []):
+        data = json.loads(stored["body"]).get("data", {})
+        if data.get("on_behalf_of") and data.get("acted_by"):
+            return OnBehalfOf.model_validate(data["on_behalf_of"]), str(data["acted_by"])
+    return None
 
 
 def _claims_concerned(commit: Document) -> list[str]:

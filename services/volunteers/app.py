@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             repo=VolunteersRepository(partial(AggregateStore, runtime.db), settings, clock.now),
             import_max_rows=settings.volunteers_import_max_rows,
             clock=clock,
+            phone_link_key=settings.link_key,
         )
         app.state.deps = deps
         runtime.subscribe(consumers.STREAMS, handlers.EVENT_HANDLERS.bind(deps))

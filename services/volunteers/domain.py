@@ -32,6 +32,7 @@ from shared.events.volunteers import (
 )
 from shared.messages import SIMPLE
 from shared.orgpath import OrgPath
+from shared.phones import normal_phone, phone_link
 from shared.visibility import coarse_location, mask_name
 
 TeamServiceType = Literal[
@@ -135,20 +136,14 @@ def require_community(unit: OrgUnit | None, path: str, field: str) -> OrgUnit:
 
 # --- volunteers -----------------------------------------------------------------------
 
-PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
 SKILL_SEPARATORS = re.compile(r"[、,，;；\s]+")
 
 
 def normalize_phone(raw: str) -> str:
     """Digits only; a +86/0086 country prefix before a mobile number is dropped."""
-    phone = PHONE_SEPARATORS.sub("", raw)
-    for prefix in ("+86", "0086"):
-        if phone.startswith(prefix) and len(phone) == len(prefix) + 11:
-            phone = phone[len(prefix) :]
-    if not re.fullmatch(r"\+?[0-9]{7,15}", phone):
+    phone = normal_phone(raw)
+    if phone is None:
         raise DomainError("invalid", f"手机号无效 / invalid phone number: {raw!r}", field="phone")
-    if len(phone) == 11 and phone.startswith("1") and not re.fullmatch(r"1[3-9][0-9]{9}", phone):
-        raise DomainError("invalid", f"手机号无效 / invalid mobile number: {raw!r}", field="phone")
     return phone
 
 
@@ -183,6 +178,8 @@ class Volunteer(BaseModel):
     location: Location | None = None
     pledge_signed: bool
     active: bool = True
+    # The keyed hash of the phone (shared.phones.phone_link) the identity service links by.
+    phone_link: str | None = None
     registered_by: str
     created_at: datetime
     updated_at: datetime
@@ -206,6 +203,7 @@ class Volunteer(BaseModel):
             "skills": self.skills,
             "location": coarse_location(self.location),
             "active": self.active,
+            "identity_link": self.phone_link,
         }
 
 
@@ -221,6 +219,7 @@ def register_volunteer(
     location: Location | None,
     actor: str,
     now: datetime,
+    phone_link_key: str | None = None,
 ) -> tuple[Volunteer, list[VolunteerRegistered]]:
     """Reporting in (报到): a signed pledge, a community that exists, a valid phone."""
     if not pledge_signed:
@@ -243,6 +242,7 @@ def register_volunteer(
         location=location,
         pledge_signed=True,
         active=True,
+        phone_link=phone_link(phone_link_key, clean_phone) if phone_link_key else None,
         registered_by=actor,
         created_at=now,
         updated_at=now,

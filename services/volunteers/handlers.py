@@ -61,6 +61,7 @@ IMPORT_BATCH = 1000
 class VolunteersDeps:
     repo: VolunteersRepository
     import_max_rows: int = 20_000
+    phone_link_key: str | None = None  # the volunteer events' phone link (#14)
     clock: Clock = field(default_factory=SystemClock)
 
 
@@ -138,6 +139,7 @@ async def register_volunteer(
         location=cmd.location,
         actor=actor.sub,
         now=deps.clock.now(),
+        phone_link_key=deps.phone_link_key,
     )
     try:
         await deps.repo.volunteers.create(volunteer.id, volunteer, events, cid)
@@ -329,6 +331,7 @@ async def _volunteer_of_row(
         location=None,
         actor=actor.sub,
         now=now,
+        phone_link_key=deps.phone_link_key,
     )
 
 

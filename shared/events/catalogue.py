@@ -33,6 +33,7 @@ STREAMS: dict[str, tuple[str, str]] = {
         "组织树、志愿者、服务队与积分 / org tree, volunteers, organisations, teams, points",
     ),
     "notify": ("notify", "通知投递结果 / notification deliveries"),
+    "identity": ("identity", "任命与免职 / appointments to offices and their end"),
 }
 
 # What each contract type means, Chinese first. A type missing here falls back to its docstring.
@@ -100,6 +101,15 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "org.tongxin.notification.failed": (
         "通知投递失败",
         "A notification could not be delivered after its retries.",
+    ),
+    "org.tongxin.appointment.made": (
+        "已任命",
+        "An admin (or a service, for a district's first admin) appointed a person to an "
+        "office in a scope: community/street/district admin, operator or grid worker.",
+    ),
+    "org.tongxin.appointment.ended": (
+        "已免职",
+        "An appointment ended; the person's next token no longer carries the role.",
     ),
 }
 

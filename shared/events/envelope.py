@@ -18,7 +18,7 @@ class EventPayload(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     type: ClassVar[str]
-    stream: ClassVar[str]  # "needs", "volunteers" or "notify"
+    stream: ClassVar[str]  # "needs", "volunteers", "notify" or "identity"
     source: ClassVar[str]
     version: ClassVar[int] = 1
 

@@ -25,6 +25,14 @@ class VolunteerHours(BaseModel):
     hours: float
 
 
+class OnBehalfOf(BaseModel):
+    """The resident a grid worker (网格员) acted for: their name and masked phone."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    name: str
+    phone: str
+
+
 class NeedEvent(EventPayload):
     stream: ClassVar[str] = "needs"
     source: ClassVar[str] = "/tongxin/needs"
@@ -53,6 +61,9 @@ class NeedPosted(NeedEvent):
     posted_by: str
     status: str
     posted_at: datetime
+    # Set when a grid worker posted for a resident who is not online (acted_by: the worker).
+    on_behalf_of: OnBehalfOf | None = None
+    acted_by: str | None = None
 
 
 class NeedApproved(NeedEvent):
@@ -154,6 +165,9 @@ class TaskConfirmed(NeedEvent):
     confirmed_at: datetime
     title: str | None = None
     requester_id: str | None = None
+    # Set when a grid worker confirmed for the resident they posted for.
+    on_behalf_of: OnBehalfOf | None = None
+    acted_by: str | None = None
 
 
 NEEDS_EVENTS: list[type[EventPayload]] = [

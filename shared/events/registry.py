@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from shared.events.envelope import CloudEvent, EventPayload, schema_uri
+from shared.events.identity import IDENTITY_EVENTS
 from shared.events.needs import NEEDS_EVENTS
 from shared.events.notify import NOTIFY_EVENTS
 from shared.events.volunteers import VOLUNTEERS_EVENTS
 
 EVENT_TYPES: dict[str, type[EventPayload]] = {
-    cls.type: cls for cls in [*NEEDS_EVENTS, *VOLUNTEERS_EVENTS, *NOTIFY_EVENTS]
+    cls.type: cls for cls in [*NEEDS_EVENTS, *VOLUNTEERS_EVENTS, *NOTIFY_EVENTS, *IDENTITY_EVENTS]
 }
 
 

@@ -52,6 +52,9 @@ class VolunteerRegistered(VolunteersEvent):
         default=None, description="home, rounded to 0.01° (about 1 km); never exact"
     )
     active: bool = True
+    # HMAC of the normalised phone under TONGXIN_PHONE_LINK_KEY (shared.phones): the
+    # identity service links a signed-in phone to its volunteers by it. Not the number.
+    identity_link: str | None = None
     registered_at: datetime
 
     def subject(self) -> str:

@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="append",
         default=[],
         dest="topics",
-        help="stream name (needs, volunteers, notify) or topic; repeatable (default: all streams)",
+        help="stream (needs, volunteers, notify, identity) or topic; repeatable (default: all)",
     )
     p.add_argument("--json", action="store_true", help="one CloudEvent JSON per line")
     p.add_argument("--max", type=int, help="stop after this many events")
@@ -77,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _stream_topics(settings: Settings, names: list[str]) -> list[str]:
     if not names:
         return settings.topics.streams
-    streams = ("needs", "volunteers", "notify")
+    streams = ("needs", "volunteers", "notify", "identity")
     return [settings.topics.for_stream(n) if n in streams else n for n in names]
 
 

@@ -15,7 +15,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.metrics.app import create_app
-from shared.settings import Settings
+from shared.settings import SERVICE_PORTS, Settings
 from tests.helpers import running
 from tests.integration.test_metrics_scenario import caught_up, generate_district, publish
 
@@ -124,13 +124,10 @@ def test_prometheus_configuration_and_alert_rules_pass_promtool(tmp_path: Path) 
         return {t for c in jobs[job]["static_configs"] for t in c["targets"]}
 
     assert targets(PROMETHEUS / "prometheus.yml", "tongxin") == {
-        "needs:8001",
-        "volunteers:8002",
-        "notify:8003",
-        "metrics:8004",
+        f"{name}:{port}" for name, port in SERVICE_PORTS.items()
     }
     assert targets(ROOT / "deploy" / "local" / "prometheus.yml", "tongxin") == {
-        f"localhost:{port}" for port in (8001, 8002, 8003, 8004)
+        f"localhost:{port}" for port in SERVICE_PORTS.values()
     }
 
 

@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from shared.settings import Settings
-from tests.helpers import auth, cleanup, isolated_settings
+from tests.helpers import auth, cleanup, forged_auth, isolated_settings
 from tests.needs_support import COMMUNITY, OTHER_COMMUNITY, need_body, needs_service
 from tests.needs_support import organization as org_event
 from tests.needs_support import volunteer as volunteer_event
@@ -233,6 +233,6 @@ async def test_every_endpoint_refuses_a_missing_or_forged_token_with_401(
     method, url, body = request_for(endpoint, "volunteer", "vol-in", need_id, claim_id)
     missing = await world.client.request(method, url, json=body)
     assert missing.status_code == 401, missing.text
-    forged = auth(isolated_settings(jwt_secret="x" * 40), "district_admin", "zhongshan")
+    forged = forged_auth("district_admin", "zhongshan")
     resp = await world.client.request(method, url, json=body, headers=forged)
     assert resp.status_code == 401, resp.text

@@ -1,0 +1,62 @@
+"""Bootstrap of the identity service: settings, wiring, lifespan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from services.identity import api, consumers
+from services.identity.domain import DomainError
+from services.identity.handlers import IdentityDeps
+from services.identity.repository import IdentityRepository
+from services.identity.sms import SmsLogFile
+from shared.http import STATUS_CODES, error_response
+from shared.runtime import Runtime, create_service_app
+from shared.settings import Settings
+from shared.signing import signing_keys
+
+
+async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return error_response(
+        exc.status,
+        STATUS_CODES.get(exc.status, "error"),
+        exc.message,
+        exc.details or None,
+        exc.headers,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    async def wire(app: FastAPI, runtime: Runtime) -> None:
+        signing_keys(settings)  # no key, no start (dev: the first one is made under var/)
+        deps = IdentityDeps(
+            repo=IdentityRepository(runtime.db, settings),
+            relay=runtime.relay,
+            settings=settings,
+            sms=SmsLogFile(Path(settings.var_dir) / "log" / "sms.jsonl"),
+        )
+        app.state.deps = deps
+        runtime.subscribe(consumers.STREAMS, consumers.event_handlers(deps))
+
+    app = create_service_app(
+        "identity",
+        settings,
+        title="Tongxin identity / 同心·统一身份",
+        description=(
+            "Sign-in with phone and text-message code (手机号 + 验证码), sessions with "
+            "rotating refresh tokens, roles from data (resident of the chosen community, "
+            "volunteer where the phone reported in, appointed offices: grid worker, "
+            "community/street/district admin, operator), OAuth2 client credentials for "
+            "services, and the keys every service verifies tokens with "
+            "(`/.well-known/jwks.json`, EdDSA)."
+        ),
+        routers=api.routers,
+        wire=wire,
+    )
+    app.add_exception_handler(DomainError, domain_error)
+    return app
