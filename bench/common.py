@@ -83,6 +83,8 @@ def bench_settings(**overrides: Any) -> Settings:
         "relay_poll_s": 0.5,
         "log_level": "INFO",
         "log_format": "json",
+        # benchmarks load the services on purpose: rate limits off
+        "rate_limit_enabled": False,
     }
     values.update(overrides)
     tag = "b" + uuid.uuid4().hex[:10]

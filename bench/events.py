@@ -113,7 +113,6 @@ class Campaign:
             volunteer_id=volunteer_id,
             name=self._rng.choice(NAMES),
             home_community_id=community,
-            party_org=f"{DISTRICT} 机关第{self._rng.randint(1, 9)}党支部",
             skills=sorted({self._rng.choice(NEED_KINDS)[1] for _ in range(2)}),
             location=self._location(),
             registered_at=self._tick(),

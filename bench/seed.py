@@ -176,7 +176,7 @@ async def register_volunteers(
                     "name": template.name,
                     "phone": f"139{abs(hash((community, n))) % 10**8:08d}",
                     "home_community_id": community,
-                    "party_org": template.party_org,
+                    "party_org": "机关党支部",
                     "skills": skills or template.skills,
                     "pledge_signed": True,
                     # Without a location a volunteer hears of every matching need around.

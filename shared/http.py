@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import DomainError, ErrorKind
+from shared.inputs import safe_correlation_id
 from shared.logging import get_logger, log_context
+from shared.messages import describe, field_label
 from shared.metrics import HTTP_DURATION, HTTP_REQUESTS
 
 log = get_logger(__name__)
@@ -32,10 +38,24 @@ STATUS_CODES = {
     413: "payload_too_large",
     422: "validation_failed",
     429: "throttled",
+    431: "headers_too_large",
     500: "internal_error",
     503: "unavailable",
 }
 
+
+# Chinese for the errors the framework raises itself (unknown path, wrong method, bad body).
+HTTP_MESSAGES = {
+    400: "请求格式有误",
+    401: "未登录或登录已失效",
+    403: "无权限",
+    404: "未找到",
+    405: "不支持该请求方法",
+    406: "无法提供所要求的格式",
+    413: "请求体过大",
+    415: "不支持的内容类型",
+    429: "请求过于频繁，请稍后再试",
+}
 
 # The one mapping of a domain rule's refusal to HTTP.
 KIND_STATUS: dict[ErrorKind, int] = {
@@ -66,6 +86,76 @@ class ApiError(Exception):
         self.headers = headers  # e.g. Retry-After of a 429
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """Every error: `{"error": {"code", "message", "details"}}` (contract.md)."""
+
+    error: ErrorDetail
+
+
+# Answers any operation may give (the middleware, the framework, the rate limits), added to
+# every operation's documented responses by `document_common_errors`.
+COMMON_ERRORS = {
+    400: "malformed request (e.g. a body that is not JSON) / 请求格式有误",
+    413: "body too large / 请求体过大",
+    422: "bad input: which field and why / 输入无效",
+    429: "too many requests: see Retry-After / 请求过于频繁",
+    431: "request headers too large / 请求头过大",
+    503: "a dependency is unavailable: retry / 暂不可用",
+}
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {},
+            },
+        }
+    },
+}
+
+
+def document_common_errors(app: FastAPI) -> None:
+    """The OpenAPI document lists COMMON_ERRORS (and 401 under /v1, where a bearer token is
+    read) for every operation, besides what each declares."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = generate()
+        for path, operations in spec.get("paths", {}).items():
+            statuses = dict(COMMON_ERRORS)
+            if path.startswith("/v1/"):
+                statuses[401] = "no or bad token / 未认证"
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in statuses.items():
+                    responses.setdefault(
+                        str(status),
+                        {
+                            "description": description,
+                            "content": {"application/json": {"schema": ERROR_SCHEMA}},
+                        },
+                    )
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def not_found(what: str, ident: str) -> ApiError:
     return ApiError(404, f"{what} {ident} not found / 未找到", details={"id": ident})
 
@@ -88,11 +178,75 @@ def error_response(
     )
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+def _unwrap(annotation: Any) -> Any:
+    """The model or scalar inside Optional[...] and list[...]."""
+    while True:
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if get_origin(annotation) in (Union, UnionType, list) and args:
+            annotation = args[0]
+        elif get_origin(annotation) is Annotated:
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def _declared_bounds(request: Request, loc: tuple[Any, ...]) -> dict[str, Any]:
+    """The ge/gt/le/lt declared on the field a validation error is about (for `须在 1 到 5
+    之间`), found through the route's parameters and the body's models."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None or len(loc) < 2:
+        return {}
+    params = {
+        "body": dependant.body_params,
+        "query": dependant.query_params,
+        "path": dependant.path_params,
+        "header": dependant.header_params,
+    }.get(str(loc[0]), [])
+    path = list(loc[1:])
+    info: FieldInfo | None = None
+    annotation: Any = None
+    for param in params:
+        if param.alias == path[0] or param.name == path[0]:
+            info, annotation, path = param.field_info, param.field_info.annotation, path[1:]
+            break
+    else:
+        if len(params) == 1:  # a single body model: loc names its fields directly
+            info, annotation = params[0].field_info, params[0].field_info.annotation
+    for part in path:
+        model = _unwrap(annotation)
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return {}
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return {}
+        info, annotation = field, field.annotation
+    if info is None:
+        return {}
+    return {
+        key: getattr(m, key)
+        for m in info.metadata
+        for key in ("ge", "gt", "le", "lt")
+        if getattr(m, key, None) is not None
+    }
+
+
+def _field_errors(request: Request, exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
-        out.append({"field": ".".join(loc), "message": err.get("msg", ""), "type": err.get("type")})
+        loc = tuple(err.get("loc", ()))
+        names = [str(p) for p in loc[1:] if not isinstance(p, int)] if len(loc) > 1 else []
+        field = names[-1] if names else ""
+        out.append(
+            {
+                "field": ".".join(str(p) for p in loc[1:]),
+                "label": field_label(field) if field else "请求体",
+                "message": describe(err, field, _declared_bounds(request, loc)),
+                "reason": err.get("msg", ""),
+                "type": err.get("type"),
+            }
+        )
     return out
 
 
@@ -109,24 +263,28 @@ def install_error_handlers(app: FastAPI) -> None:
         message = f"{field}: {exc.message}" if field else exc.message
         return error_response(status, STATUS_CODES[status], message, exc.details or None)
 
-    async def validation(_: Request, exc: Exception) -> JSONResponse:
+    async def validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        fields = _field_errors(exc)
-        names = ", ".join(f["field"] or "body" for f in fields)
-        return error_response(
-            422, "validation_failed", f"invalid input / 输入无效: {names}", fields
-        )
+        fields = _field_errors(request, exc)
+        chinese = "；".join(dict.fromkeys(f["message"] for f in fields))
+        english = "; ".join(f"{f['field'] or 'body'}: {f['reason']}" for f in fields)
+        return error_response(422, "validation_failed", f"{chinese} / {english}", fields)
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return error_response(
-            exc.status_code, STATUS_CODES.get(exc.status_code, "error"), str(exc.detail)
+        status = exc.status_code
+        chinese = HTTP_MESSAGES.get(status, "请求无法处理")
+        response = error_response(
+            status, STATUS_CODES.get(status, "error"), f"{chinese} / {exc.detail}"
         )
+        response.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return response
 
     async def dependency_down(_: Request, exc: Exception) -> JSONResponse:
+        # The exception's text (hosts, timeouts) goes to the log, never to the client.
         log.warning("dependency_unavailable", error=repr(exc))
         return error_response(
-            503, "unavailable", "a dependency is unavailable / 依赖服务不可用", repr(exc)[:300]
+            503, "unavailable", "依赖服务暂不可用，请稍后重试 / a dependency is unavailable"
         )
 
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -154,7 +312,18 @@ async def correlation_id(request: Request) -> str | None:
 CorrelationId = Annotated[str | None, Depends(correlation_id)]
 
 
-def health_router(readiness: ReadinessCheck) -> APIRouter:
+def scrape_allowed(authorization: str | None, token: str | None, required: bool) -> bool:
+    """/metrics carries per-district business series: with a scrape token set (and always
+    in the prod profile) only a scraper presenting it as a bearer token reads them."""
+    if token is None:
+        return not required
+    scheme, _, presented = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.encode(), token.encode())
+
+
+def health_router(
+    readiness: ReadinessCheck, scrape_token: str | None = None, token_required: bool = False
+) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
@@ -169,44 +338,61 @@ def health_router(readiness: ReadinessCheck) -> APIRouter:
         return JSONResponse({"status": "ready"})
 
     @router.get("/metrics", include_in_schema=False)
-    async def metrics() -> PlainTextResponse:
+    async def metrics(request: Request) -> Response:
+        if not scrape_allowed(request.headers.get("authorization"), scrape_token, token_required):
+            return error_response(
+                401, "unauthorized", "需要抓取令牌 / /metrics needs the scrape token"
+            )
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
 
 class RequestContextMiddleware:
-    """Pure ASGI: correlation id in and out, body size limit, request metrics and logs."""
+    """Pure ASGI: correlation id in and out, header and body size limits, request metrics
+    and logs. A client's correlation id is kept only if it is a short id of safe characters;
+    the body is read whole (at most max_body_bytes, however it is sent) before the app runs."""
 
-    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, service: str, max_body_bytes: int, max_header_bytes: int = 16_384
+    ) -> None:
         self.app = app
         self.service = service
         self.max_body = max_body_bytes
+        self.max_headers = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        correlation_id = headers.get(b"x-correlation-id", b"").decode() or str(uuid.uuid4())
+        raw_headers = scope.get("headers") or []
+        headers = dict(raw_headers)
+        correlation_id = safe_correlation_id(headers.get(b"x-correlation-id", b"")) or str(
+            uuid.uuid4()
+        )
         scope.setdefault("state", {})["correlation_id"] = correlation_id
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+        if sum(len(k) + len(v) + 4 for k, v in raw_headers) > self.max_headers:
             await error_response(
-                413, "payload_too_large", f"body over {self.max_body} bytes / 请求体过大"
+                431,
+                "headers_too_large",
+                f"请求头过大 / request headers over {self.max_headers} bytes",
+            )(scope, receive, send)
+            return
+        body = await self._read_body(headers, receive)
+        if body is None:
+            await error_response(
+                413, "payload_too_large", f"请求体过大 / body over {self.max_body} bytes"
             )(scope, receive, send)
             return
         status = 500
-        received = 0
+        replayed = False
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise ApiError(413, f"body over {self.max_body} bytes / 请求体过大")
-            return message
+        async def replay_receive() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -220,7 +406,7 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         with log_context(correlation_id=correlation_id):
             try:
-                await self.app(scope, limited_receive, send_with_id)
+                await self.app(scope, replay_receive, send_with_id)
             finally:
                 route = scope.get("route")
                 template = getattr(route, "path", "unmatched")
@@ -230,3 +416,23 @@ class RequestContextMiddleware:
                 HTTP_DURATION.labels(self.service, method, template).observe(elapsed)
                 if status >= 500:
                     log.error("http_request", method=method, route=template, status=status)
+
+    async def _read_body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes | None:
+        """The whole body, or None if it is over the limit (declared or as it arrives)."""
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)

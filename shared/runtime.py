@@ -13,10 +13,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from shared.docs import install_docs
-from shared.http import RequestContextMiddleware, health_router, install_error_handlers
+from shared.http import (
+    RequestContextMiddleware,
+    document_common_errors,
+    health_router,
+    install_error_handlers,
+)
 from shared.kafka.consumer import ConsumerRunner, Handler
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import ensure_topics
@@ -25,6 +30,7 @@ from shared.mongo.client import Database, create_client
 from shared.mongo.lease import Lease, replica_id
 from shared.mongo.ledger import ProcessedEvents
 from shared.mongo.outbox import Relay
+from shared.ratelimit import RateLimits, StreamSlots, rate_limited
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -172,12 +178,15 @@ def create_service_app(
         title=title,
         description=description,
         lifespan=lifespan,
+        dependencies=[Depends(rate_limited)],
         docs_url=None,
         redoc_url=None,
         **fastapi_kwargs,
     )
     install_docs(app)  # offline Swagger UI with an Authorize button
     app.state.settings = settings
+    app.state.rate_limits = RateLimits(settings)
+    app.state.stream_slots = StreamSlots(settings.sse_streams_per_user)
     app.state.service = service
     install_error_handlers(app)
 
@@ -185,10 +194,18 @@ def create_service_app(
         runtime: Runtime | None = getattr(app.state, "runtime", None)
         return {"service": "starting"} if runtime is None else await runtime.readiness()
 
-    app.include_router(health_router(readiness))
+    app.include_router(
+        health_router(
+            readiness, settings.metrics_scrape_token, token_required=settings.profile == "prod"
+        )
+    )
     for router in routers:
         app.include_router(router)
+    document_common_errors(app)
     app.add_middleware(
-        RequestContextMiddleware, service=service, max_body_bytes=settings.max_body_bytes
+        RequestContextMiddleware,
+        service=service,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
     )
     return app

@@ -124,6 +124,26 @@ class Settings(BaseSettings):
 
     # web (#18): where people open the apps; `make run` prints it first.
     gateway_url: str = "http://127.0.0.1:8080"
+    # security (issue 19): request header bounds; the bearer token Prometheus presents to
+    # /metrics (required there in the prod profile: without it /metrics answers 401).
+    max_header_bytes: int = Field(default=16_384, ge=1024)
+    metrics_scrape_token: str | None = Field(default=None, min_length=16)
+    # Networks (CIDR) outbound webhooks may reach although not public, e.g. ["10.1.2.0/24"]
+    # for an intranet receiver; loopback, private and link-local targets are refused otherwise.
+    outbound_allow_networks: list[str] = Field(default_factory=list)
+    # notify: subscriptions one recipient may hold.
+    notify_max_subscriptions_per_recipient: int = Field(default=10, ge=1)
+    # notify: a resident's or volunteer's own email or phone is confirmed by a code before
+    # use (always in the prod profile; tests not about it turn it off).
+    notify_confirm_contacts: bool = True
+    # Rate limits ("<count>/<second|minute|hour>", moving windows per instance): every /v1
+    # request per client address, and per principal its writes and its reads; open event
+    # streams per user.
+    rate_limit_enabled: bool = True
+    rate_limit_per_address: str = "1200/minute"
+    rate_limit_writes: str = "120/minute"
+    rate_limit_reads: str = "600/minute"
+    sse_streams_per_user: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _no_defaults_outside_dev(self) -> Settings:
@@ -142,6 +162,12 @@ class Settings(BaseSettings):
             raise ValueError("TONGXIN_PHONE_LINK_KEY must be a non-default key of 32+ characters")
         if self.jwt_keys_dir is None and dev:
             self.jwt_keys_dir = f"{self.var_dir}/identity/keys"
+        return self
+
+    @model_validator(mode="after")
+    def _contacts_confirmed_in_prod(self) -> Settings:
+        if self.profile == "prod" and not self.notify_confirm_contacts:
+            raise ValueError("TONGXIN_NOTIFY_CONFIRM_CONTACTS cannot be off in the prod profile")
         return self
 
     @property

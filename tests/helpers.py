@@ -36,6 +36,11 @@ def isolated_settings(**overrides: Any) -> Settings:
         "relay_poll_s": 0.1,
         "log_level": "WARNING",
         "log_format": "json",
+        # limits on, but far above what a test's own traffic from one principal reaches
+        # (tests/integration/test_rate_limits.py sets its own)
+        "rate_limit_per_address": "60000/minute",
+        "rate_limit_writes": "6000/minute",
+        "rate_limit_reads": "30000/minute",
     }
     values.update(overrides)
     settings = Settings(**values)

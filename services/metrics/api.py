@@ -30,6 +30,7 @@ from services.metrics.schemas import (
 from shared.auth import CurrentPrincipal, Principal
 from shared.categories import CATEGORIES
 from shared.http import ApiError
+from shared.inputs import Day
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -60,8 +61,8 @@ CATEGORY_EN = {
 router = APIRouter(prefix="/v1", tags=["stats"])
 pages = APIRouter(tags=["dashboard"])
 
-From = Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD), inclusive.")]
-To = Annotated[date | None, Query(alias="to", description="Last day (YYYY-MM-DD), inclusive.")]
+From = Annotated[Day | None, Query(alias="from", description="First day (YYYY-MM-DD), inclusive.")]
+To = Annotated[Day | None, Query(alias="to", description="Last day (YYYY-MM-DD), inclusive.")]
 
 
 async def _projection(request: Request) -> Projection:

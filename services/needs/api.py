@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
-from pydantic import BaseModel
 
 from services.needs import handlers
 from services.needs.commands import (
@@ -31,21 +30,9 @@ from services.needs.views import (
 )
 from shared.auth import CurrentPrincipal
 from shared.events.needs import Kind
-from shared.http import CorrelationId
+from shared.http import CorrelationId, ErrorBody
+from shared.inputs import Cursor
 from shared.orgpath import OrgPath
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: Any = None
-
-
-class ErrorBody(BaseModel):
-    """Every error: `{"error": {"code", "message", "details"}}` (docs/contract.md)."""
-
-    error: ErrorDetail
-
 
 ERRORS = {
     401: "no or bad token / 未认证",
@@ -109,7 +96,7 @@ async def list_needs(
     status: NeedStatus | None = None,
     category: Annotated[str | None, Query(max_length=60)] = None,
     kind: Kind | None = None,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    cursor: Annotated[Cursor | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> NeedPage:
     """Needs the caller may see, newest first; `next_cursor` fetches the following page."""

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Annotated, Self
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,12 +20,11 @@ from pydantic import (
 )
 
 from services.needs.domain import Requester, ms
-from shared.events.needs import Kind, Location
+from shared.events.needs import Kind
+from shared.inputs import Count, GeoPoint, Moment, Name, Text
 from shared.orgpath import OrgPath
 
 Ident = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s]+$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True)]
-Count = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
 Slots = Annotated[int, Field(strict=True, ge=1, le=500)]
 
 
@@ -34,19 +32,11 @@ class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class GeoPoint(Command):
-    lat: float = Field(strict=True, ge=-90, le=90)
-    lon: float = Field(strict=True, ge=-180, le=180)
-
-    def to_location(self) -> Location:
-        return Location(lat=self.lat, lon=self.lon)
-
-
 class PostNeed(Command):
     community_id: OrgPath
-    title: Annotated[Text, StringConstraints(min_length=1, max_length=120)]
+    title: Annotated[Name, StringConstraints(max_length=120)]
     description: Annotated[Text, StringConstraints(max_length=4000)] = ""
-    category: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    category: Annotated[Name, StringConstraints(max_length=60)]
     kind: Kind = "wish"
     slots: Slots = 1
     requester: Requester
@@ -54,10 +44,10 @@ class PostNeed(Command):
     requester_id: Ident | None = None
     beneficiaries: Count = 0
     location: GeoPoint | None = None
-    skills: list[Annotated[Text, StringConstraints(min_length=1, max_length=40)]] = Field(
+    skills: list[Annotated[Name, StringConstraints(max_length=40)]] = Field(
         default=[], max_length=20
     )
-    due_at: AwareDatetime | None = None
+    due_at: Moment | None = None
 
     @field_validator("due_at")
     @classmethod

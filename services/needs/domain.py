@@ -33,6 +33,7 @@ from shared.events.needs import (
     TaskConfirmed,
     VolunteerHours,
 )
+from shared.inputs import Name
 
 NeedStatus = Literal[
     "pending_review", "open", "claimed", "completed", "confirmed", "rejected", "cancelled"
@@ -61,7 +62,7 @@ def ms(moment: datetime) -> datetime:
 
 class Requester(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=60)
+    name: Name = Field(max_length=60)
     phone: str = Field(pattern=r"^\+?[0-9][0-9 -]{5,19}$")
 
 

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.needs.domain import (
     Claim,
@@ -27,10 +27,13 @@ from shared.auth import Principal
 from shared.events.needs import Kind, Location, OnBehalfOf
 from shared.http import ApiError
 from shared.mongo.client import Document
-from shared.privacy import mask_phone
+from shared.visibility import view_for
 
 
 class RequesterPublic(BaseModel):
+    """Whole for admins in scope, active claimers and the requester; else 王** and
+    138****5678."""
+
     name: str
     phone: str
 
@@ -53,7 +56,9 @@ class NeedPublic(BaseModel):
     requester: RequesterPublic
     requester_id: str
     beneficiaries: int
-    location: Location | None
+    location: Location | None = Field(
+        description="exact for admins in scope, active claimers and the requester; else 0.01°"
+    )
     skills: list[str]
     due_at: datetime | None
     status: NeedStatus
@@ -103,7 +108,9 @@ class HistoryPage(BaseModel):
 
 
 def need_view(p: Principal, need: Need, version: int) -> NeedPublic:
-    phone = need.requester.phone if sees_phone(p, need) else mask_phone(need.requester.phone)
+    # The requester's phone, name and exact place: admins in scope, active claimers, the
+    # requester (shared.visibility).
+    view = view_for(p, need.community_id, need.requester_id, also=sees_phone(p, need))
     cancellation = (
         CancellationPublic(**need.cancellation.model_dump(include={"by", "at", "reason"}))
         if need.cancellation
@@ -130,14 +137,16 @@ def need_view(p: Principal, need: Need, version: int) -> NeedPublic:
                 "updated_at",
             }
         ),
-        location=need.location,
+        location=view.location(need.location),
         claims=need.claims,
         review=need.review,
         completion=need.completion,
         confirmation=need.confirmation,
         cancellation=cancellation,
         on_behalf_of=need.on_behalf_of,
-        requester=RequesterPublic(name=need.requester.name, phone=phone),
+        requester=RequesterPublic(
+            name=view.name(need.requester.name), phone=view.phone(need.requester.phone)
+        ),
         version=version,
     )
 

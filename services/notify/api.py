@@ -11,10 +11,11 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.notify import handlers
+from services.notify import handlers, policy
+from services.notify.contacts import ContactConfirmations
 from services.notify.domain import Audience, Preferences, Subscription
 from services.notify.handlers import NewSubscription, NotifyDeps
 from services.notify.inbox import item_seq
@@ -25,6 +26,10 @@ from shared.categories import known_categories
 from shared.events.notify import Channel as ChannelName
 from shared.events.registry import EVENT_TYPES
 from shared.http import ApiError
+from shared.inputs import SeqCursor
+from shared.outbound import OutboundRefused, check_target, networks
+from shared.ratelimit import StreamSlots
+from shared.visibility import mask_target
 
 router = APIRouter(prefix="/v1", tags=["notify"])
 
@@ -123,10 +128,23 @@ class InboxPage(BaseModel):
     next_cursor: str | None
 
 
-def _check_webhook(deps: NotifyDeps, body: SubscriptionCreate) -> None:
-    if deps.settings.profile == "prod" and body.channel == "webhook":
-        if not (body.target or "").startswith("https://"):
-            raise ApiError(422, "生产环境仅支持 https 回调 / webhooks must use https in production")
+async def _check_webhook(deps: NotifyDeps, principal: Principal, body: SubscriptionCreate) -> None:
+    """Webhooks are for admins and service accounts, to public http(s) targets only
+    (shared.outbound: no loopback, private or metadata addresses in any spelling)."""
+    if body.channel != "webhook":
+        return
+    if not (principal.is_admin or principal.is_service):
+        raise ApiError(403, "仅管理员和服务账号可设置回调 / webhooks are for admins and services")
+    if deps.settings.profile == "prod" and not (body.target or "").startswith("https://"):
+        raise ApiError(422, "生产环境仅支持 https 回调 / webhooks must use https in production")
+    try:
+        await check_target(body.target or "", networks(deps.settings.outbound_allow_networks))
+    except OutboundRefused as exc:
+        raise ApiError(
+            422,
+            f"通知目标不可用：{exc}",
+            details=[{"field": "target", "label": "通知目标", "message": str(exc)}],
+        ) from None
 
 
 def _check_vocabulary(deps: NotifyDeps, event_types: list[str], categories: list[str]) -> None:
@@ -140,15 +158,88 @@ def _check_vocabulary(deps: NotifyDeps, event_types: list[str], categories: list
         )
 
 
-@router.post("/subscriptions", status_code=201, response_model=SubscriptionPublic)
+class PendingConfirmation(BaseModel):
+    pending_id: str
+    channel: ChannelName
+    target: str = Field(description="masked")
+    expires_at: datetime
+    message: str
+
+
+class ConfirmationCode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pending_id: str = Field(min_length=1, max_length=64)
+    code: str = Field(pattern=r"^[0-9]{6}$")
+
+
+def _contacts(request: Request) -> ContactConfirmations:
+    contacts: ContactConfirmations = request.app.state.contacts
+    return contacts
+
+
+Contacts = Annotated[ContactConfirmations, Depends(_contacts)]
+
+
+@router.post(
+    "/subscriptions",
+    status_code=201,
+    response_model=SubscriptionPublic,
+    responses={202: {"model": PendingConfirmation, "description": "a code was sent"}},
+)
 async def create_subscription(
-    body: SubscriptionCreate, principal: CurrentPrincipal, deps: Deps
-) -> SubscriptionPublic:
+    body: SubscriptionCreate, principal: CurrentPrincipal, deps: Deps, contacts: Contacts
+) -> SubscriptionPublic | JSONResponse:
     """Subscribes a recipient to events on a channel. A webhook's signing secret, when not
-    given, is generated and returned in this answer only."""
+    given, is generated and returned in this answer only. A resident or volunteer
+    subscribing their own email or phone first confirms it: the answer is 202 and a
+    six-digit code goes to the contact, for `POST /v1/subscriptions/confirmation`."""
     _check_vocabulary(deps, body.event_types, body.categories)
-    _check_webhook(deps, body)
-    recipient_id = body.recipient_id or principal.sub
+    await _check_webhook(deps, principal, body)
+    needs_code = (
+        body.channel in ("email", "sms")
+        and not (principal.is_admin or principal.is_service)
+        and deps.settings.notify_confirm_contacts
+    )
+    target = body.target or ""
+    if needs_code and not await contacts.is_verified(principal.sub, body.channel, target):
+        # the same checks as the subscription itself, before anything is sent
+        scope = body.scope or principal.scope
+        policy.subscription_audience(
+            principal, body.recipient_id or principal.sub, scope, body.audience
+        )
+        pending_id, expires = await contacts.start(
+            principal.sub,
+            body.channel,
+            target,
+            body.model_dump(mode="json"),
+            scope,
+            deps.clock.now(),
+        )
+        pending = PendingConfirmation(
+            pending_id=pending_id,
+            channel=body.channel,
+            target=mask_target(body.channel, target),
+            expires_at=expires,
+            message="验证码已发送，请在 15 分钟内确认 / a code was sent: confirm it in 15 minutes",
+        )
+        return JSONResponse(pending.model_dump(mode="json"), status_code=202)
+    return await _subscribe(deps, principal, body)
+
+
+@router.post("/subscriptions/confirmation", status_code=201, response_model=SubscriptionPublic)
+async def confirm_subscription(
+    body: ConfirmationCode, principal: CurrentPrincipal, deps: Deps, contacts: Contacts
+) -> SubscriptionPublic:
+    """Confirms one's own email or phone with the code sent to it; the subscription asked
+    for is then made."""
+    request = await contacts.confirm(body.pending_id, principal.sub, body.code, deps.clock.now())
+    return await _subscribe(deps, principal, SubscriptionCreate.model_validate(request))
+
+
+async def _subscribe(
+    deps: NotifyDeps, principal: Principal, body: SubscriptionCreate
+) -> SubscriptionPublic:
+    recipient_id = body.recipient_id or principal.sub  # default: the caller
     new = NewSubscription(
         recipient_id=recipient_id,
         channel=body.channel,
@@ -222,7 +313,7 @@ async def inbox(
     principal: CurrentPrincipal,
     deps: Deps,
     recipient_id: str | None = Query(default=None, min_length=1),
-    cursor: str | None = None,
+    cursor: Annotated[SeqCursor | None, Query()] = None,
     limit: int = Query(default=50, ge=1, le=200),
 ) -> dict[str, Any]:
     """The caller's inbox (the token's `sub`), newest first, with the unread count;
@@ -281,6 +372,8 @@ async def inbox_stream(
     of `POST /v1/inbox/stream-ticket`."""
     recipient_id = recipient_id or principal.sub
     resume_after = handlers.stream_start(principal, recipient_id, last_event_id)
+    slots: StreamSlots = request.app.state.stream_slots
+    slots.take(principal.sub)  # 429 past settings.sse_streams_per_user
     hub = deps.inbox.hub
     queue = hub.subscribe(recipient_id)  # before answering: nothing created from now is missed
     heartbeat = deps.settings.notify_sse_heartbeat_s
@@ -309,6 +402,7 @@ async def inbox_stream(
                     yield _sse(item)
         finally:
             hub.unsubscribe(recipient_id, queue)
+            slots.give_back(principal.sub)
             SSE_CLIENTS.dec()
 
     return StreamingResponse(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 from fastapi import FastAPI
 from pymongo.errors import PyMongoError
 
@@ -18,6 +17,7 @@ from services.notify.channels import (
     SmsProvider,
     WebhookChannel,
 )
+from services.notify.contacts import ContactConfirmations
 from services.notify.dispatcher import Dispatcher
 from services.notify.handlers import NotifyDeps
 from services.notify.inbox import Inbox, InboxHub
@@ -32,6 +32,7 @@ from services.notify.repository import (
 )
 from shared.clock import Clock, SystemClock
 from shared.logging import get_logger
+from shared.outbound import guarded_client, networks
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
 
@@ -52,7 +53,9 @@ def create_app(
         inbox = Inbox(db, hub)
         profiles = Profiles(db)
         deliveries = Deliveries(db, settings.topics.notify)
-        webhooks = httpx.AsyncClient(timeout=settings.notify_webhook_timeout_s)
+        webhooks = guarded_client(
+            networks(settings.outbound_allow_networks), settings.notify_webhook_timeout_s
+        )
         channels: dict[str, Channel] = {
             "inapp": InAppChannel(inbox),
             "webhook": WebhookChannel(webhooks),
@@ -62,6 +65,7 @@ def create_app(
         dispatcher = Dispatcher(
             settings, clock, deliveries, profiles, channels, runtime.producer, runtime.relay
         )
+        app.state.contacts = ContactConfirmations(db, channels)
         read_model = ReadModel(db)
         routes = Routes(db)
         bursts = Bursts(db)

@@ -21,6 +21,7 @@ from services.notify.inbox import Inbox, InboxEntry
 from shared.events.envelope import CONTENT_TYPE
 from shared.events.notify import Channel as ChannelName
 from shared.logging import get_logger
+from shared.outbound import OutboundRefused
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -108,8 +109,12 @@ class WebhookChannel:
         }
         try:
             resp = await self._client.post(notification.target, content=body, headers=headers)
+        except OutboundRefused as exc:  # checked again at connect time: DNS may have changed
+            raise DeliveryError(str(exc), permanent=True) from exc
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+        if 300 <= resp.status_code < 400:
+            raise DeliveryError(f"HTTP {resp.status_code}: redirects are not followed", True)
         if resp.status_code >= 300:
             # 4xx but 408/429 will not change by asking again.
             permanent = 400 <= resp.status_code < 500 and resp.status_code not in (408, 429)

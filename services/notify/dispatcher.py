@@ -27,6 +27,7 @@ from shared.logging import get_logger, log_context
 from shared.mongo.outbox import Relay
 from shared.mongo.store import ConcurrencyConflict
 from shared.settings import Settings, Topics
+from shared.visibility import mask_target
 
 log = get_logger(__name__)
 
@@ -229,9 +230,11 @@ class Dispatcher:
     async def _dead_letter(self, delivery: Delivery, error: str) -> None:
         """The notify stream's dead-letter topic gets what could not be delivered: the event
         (or, for messages built here, the notification) with why, in headers."""
-        body = delivery.event_json or json.dumps(
-            delivery.model_dump(mode="json", exclude={"event_json"}), ensure_ascii=False
-        )
+        record = delivery.model_dump(mode="json", exclude={"event_json"})
+        record["target"] = mask_target(delivery.channel, delivery.target)
+        if delivery.target:  # a channel's error may quote its target
+            error = error.replace(delivery.target, record["target"])
+        body = delivery.event_json or json.dumps(record, ensure_ascii=False)
         headers = [("content-type", CONTENT_TYPE.encode())]
         headers += dead_letter_headers(
             error,

@@ -146,7 +146,14 @@ async def subscribe(
     """Creates the subscription; returns it with the webhook secret when one was generated
     (shown this once)."""
     audience = policy.subscription_audience(principal, new.recipient_id, new.scope, new.audience)
+    if new.recipient_id != principal.sub:  # an admin subscribing a volunteer of their own
+        known = await deps.read_model.volunteers.find_one({"_id": new.recipient_id})
+        home = known.get("home_community_id") if known else None
+        policy.require_recipient_in_scope(principal, home)
     profile = await deps.profiles.get(new.recipient_id)
+    policy.require_below_cap(
+        len(profile.subscriptions), deps.settings.notify_max_subscriptions_per_recipient
+    )
     for existing in profile.subscriptions.values():
         if (
             existing.channel == new.channel

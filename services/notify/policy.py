@@ -56,6 +56,23 @@ def subscription_audience(
     return "personal"
 
 
+def require_recipient_in_scope(principal: Principal, home_community: str | None) -> None:
+    """An admin subscribes a volunteer of their own part of the tree only."""
+    if home_community is not None and not principal.administers(home_community):
+        raise ApiError(
+            403, "该志愿者不在您的辖区 / the recipient is a volunteer outside your scope"
+        )
+
+
+def require_below_cap(held: int, cap: int) -> None:
+    if held >= cap:
+        raise ApiError(
+            409,
+            f"订阅数量已达上限（{cap} 个）/ a recipient holds at most {cap} subscriptions",
+            details={"limit": cap},
+        )
+
+
 def may_manage(principal: Principal, sub: Subscription) -> bool:
     return sub.recipient_id == principal.sub or principal.administers(sub.scope)
 

@@ -35,6 +35,8 @@ from services.volunteers.schemas import (
 )
 from shared.auth import CurrentPrincipal, Principal
 from shared.http import ApiError, CorrelationId
+from shared.inputs import Cursor as PageCursor
+from shared.visibility import view_for
 
 
 async def get_deps(request: Request) -> VolunteersDeps:
@@ -43,7 +45,7 @@ async def get_deps(request: Request) -> VolunteersDeps:
 
 
 Deps = Annotated[VolunteersDeps, Depends(get_deps)]
-Cursor = Annotated[str | None, Query(max_length=100)]
+Cursor = Annotated[PageCursor | None, Query(max_length=100)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
@@ -99,7 +101,7 @@ async def get_org_unit(path: str, principal: CurrentPrincipal, deps: Deps) -> Or
 
 
 def _public(principal: Principal, v: Volunteer) -> VolunteerPublic:
-    return VolunteerPublic.of(v, policy.sees_phone(principal, v))
+    return VolunteerPublic.of(v, view_for(principal, v.home_community_id, v.id))
 
 
 @volunteers.post(

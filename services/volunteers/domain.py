@@ -15,7 +15,9 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
+from pydantic_core import PydanticCustomError
 
+from shared import inputs
 from shared.categories import skill_slug
 from shared.errors import DomainError
 from shared.events.needs import Location
@@ -29,8 +31,10 @@ from shared.events.volunteers import (
     VolunteerRegistered,
     VolunteerUpdated,
 )
+from shared.messages import SIMPLE
 from shared.orgpath import OrgPath
 from shared.phones import normal_phone, phone_link
+from shared.visibility import coarse_location, mask_name
 
 TeamServiceType = Literal[
     "dispute_mediation",
@@ -52,7 +56,12 @@ def derived_id(*parts: str) -> str:
 
 
 def clean_text(value: str, field: str, label: str, max_len: int, required: bool = True) -> str:
-    text = " ".join(value.split())
+    """Spaces collapsed; control, bidi and invisible characters refused (as at the API)."""
+    try:
+        text = " ".join(inputs.clean_text(value).split())
+    except PydanticCustomError as exc:
+        problem = SIMPLE[exc.type].format(label=label)
+        raise DomainError("invalid", f"{problem} / {field}: {exc.message()}", field=field) from None
     if required and not text:
         raise DomainError("invalid", f"{label}不能为空 / {field} is required", field=field)
     if len(text) > max_len:
@@ -188,15 +197,15 @@ class Volunteer(BaseModel):
         )
 
     def _event_fields(self) -> dict[str, object]:
-        # Never the phone number.
+        # The public stream's view (shared.visibility): never the phone number or the party
+        # organisation, the name masked, the home rounded to about 1 km.
         return {
             "volunteer_id": self.id,
-            "name": self.name,
+            "name": mask_name(self.name),
             "home_community_id": self.home_community_id,
-            "party_org": self.party_org,
             "party_member": self.party_org is not None,
             "skills": self.skills,
-            "location": self.location,
+            "location": coarse_location(self.location),
             "active": self.active,
             "identity_link": self.phone_link,
         }

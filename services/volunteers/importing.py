@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
 # Column → the headers accepted for it (Chinese first, as committees write them).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "name": ("姓名", "name"),
@@ -110,7 +114,8 @@ def _xlsx_table(content: bytes) -> list[tuple[int, list[str]]]:
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # zipfile, XML and openpyxl errors alike
-        raise ImportFileError(f"无法读取 XLSX 文件 / unreadable XLSX file: {exc}") from None
+        log.info("xlsx_unreadable", error=repr(exc))  # the parser's text stays in the log
+        raise ImportFileError("无法读取 XLSX 文件 / unreadable XLSX file") from None
     try:
         sheet = book.worksheets[0]
         return [

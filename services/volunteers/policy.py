@@ -74,10 +74,6 @@ def require_volunteer_editor(actor: Principal, volunteer: Volunteer) -> None:
     require_admin(actor, volunteer.home_community_id, "volunteer", volunteer.id)
 
 
-def sees_phone(actor: Principal, volunteer: Volunteer) -> bool:
-    return is_self(actor, volunteer.id) or actor.administers(volunteer.home_community_id)
-
-
 def require_scope(actor: Principal, scope: str) -> None:
     if not actor.covers(scope):
         raise forbidden(f"{scope} 不在您的范围内 / {scope} is outside your scope ({actor.scope})")

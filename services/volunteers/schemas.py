@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.volunteers.domain import (
     Organization,
@@ -17,15 +18,13 @@ from services.volunteers.domain import (
 from services.volunteers.passbook import LedgerEntry, Passbook
 from shared.events.needs import Location
 from shared.events.volunteers import OrgLevel
-from shared.privacy import mask_phone
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from shared.inputs import GeoPoint, Name, Points
+from shared.inputs import StrictBody as Strict
+from shared.visibility import FieldView
 
 
 class OrgUnitPut(Strict):
-    name: str = Field(min_length=1, max_length=60, examples=["东风社区"])
+    name: Name = Field(min_length=1, max_length=60, examples=["东风社区"])
 
 
 class OrgUnitRef(BaseModel):
@@ -49,43 +48,49 @@ class OrgUnitPublic(OrgUnitRef):
 
 
 class VolunteerCreate(Strict):
-    name: str = Field(min_length=1, max_length=60)
+    name: Name = Field(max_length=60)
     phone: str = Field(min_length=5, max_length=24, examples=["13812345678"])
     home_community_id: str = Field(min_length=1, max_length=200)
-    party_org: str | None = Field(default=None, max_length=120)
-    skills: list[str] = Field(default=[], max_length=30)
-    pledge_signed: bool = Field(description="must be true: the service pledge (服务承诺书)")
-    location: Location | None = None
+    party_org: Name | None = Field(default=None, max_length=120)
+    skills: list[Annotated[Name, Field(max_length=40)]] = Field(default=[], max_length=30)
+    pledge_signed: bool = Field(
+        strict=True, description="must be true: the service pledge (服务承诺书)"
+    )
+    location: GeoPoint | None = None
 
 
 class VolunteerUpdate(Strict):
     """Phone and home community identify a report-in and cannot change: to move or change
     number, deactivate and report in again."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=60)
-    party_org: str | None = Field(default=None, max_length=120)
-    skills: list[str] | None = Field(default=None, max_length=30)
-    location: Location | None = None
+    name: Name | None = Field(default=None, max_length=60)
+    party_org: Name | None = Field(default=None, max_length=120)
+    skills: list[Annotated[Name, Field(max_length=40)]] | None = Field(default=None, max_length=30)
+    location: GeoPoint | None = None
 
 
 class VolunteerPublic(BaseModel):
     id: str
-    name: str
+    name: str = Field(description="whole for admins in scope and the volunteer; else 王**")
     phone: str = Field(description="whole for admins in scope and the volunteer; else masked")
     home_community_id: str
-    party_org: str | None
+    party_org: str | None = Field(description="admins in scope and the volunteer only")
     skills: list[str]
-    location: Location | None
+    location: Location | None = Field(
+        description="exact for admins in scope and the volunteer; else rounded to 0.01° (≈1 km)"
+    )
     pledge_signed: bool
     active: bool
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def of(cls, v: Volunteer, whole_phone: bool) -> VolunteerPublic:
-        data = v.model_dump(exclude={"registered_by"})
-        data["phone"] = v.phone if whole_phone else mask_phone(v.phone)
-        return cls(**data)
+    def of(cls, v: Volunteer, view: FieldView) -> VolunteerPublic:
+        data = v.model_dump(exclude={"registered_by", "location"})
+        data["name"] = view.name(v.name)
+        data["phone"] = view.phone(v.phone)
+        data["party_org"] = view.party_org(v.party_org)
+        return cls(**data, location=view.location(v.location))
 
 
 class VolunteerPage(BaseModel):
@@ -94,7 +99,7 @@ class VolunteerPage(BaseModel):
 
 
 class OrganizationCreate(Strict):
-    name: str = Field(min_length=1, max_length=120)
+    name: Name = Field(max_length=120)
     kind: OrganizationKind
     community_id: str = Field(min_length=1, max_length=200)
 
@@ -118,7 +123,7 @@ class OrganizationPage(BaseModel):
 
 class TeamCreate(Strict):
     community_id: str = Field(min_length=1, max_length=200)
-    name: str = Field(min_length=1, max_length=60)
+    name: Name = Field(max_length=60)
     service_type: TeamServiceType
     leader_id: str = Field(min_length=1, max_length=64)
 
@@ -168,8 +173,8 @@ class PassbookPublic(BaseModel):
 
 
 class RedemptionCreate(Strict):
-    item: str = Field(min_length=1, max_length=120, examples=["大米 5kg"])
-    points: int = Field(gt=0, le=1_000_000)
+    item: Name = Field(max_length=120, examples=["大米 5kg"])
+    points: Points
 
 
 class RedemptionPublic(BaseModel):

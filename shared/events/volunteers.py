@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from shared.events.envelope import EventPayload
 from shared.events.needs import Location
 
@@ -35,14 +37,20 @@ class OrgUnitUpdated(VolunteersEvent):
 class VolunteerRegistered(VolunteersEvent):
     type: ClassVar[str] = "org.tongxin.volunteer.registered"
     volunteer_id: str
-    name: str
+    # The public stream's view of a person (shared.visibility): the name masked (王**), the
+    # home rounded to 0.01° (≈1 km), never the phone or the party organisation.
+    name: str = Field(description="masked: the first character, then * (王**)")
     home_community_id: str
-    party_org: str | None = None
+    party_org: str | None = Field(
+        default=None, description="no longer sent (personal data): always null"
+    )
     # A party member (党员: a party organisation is recorded), as a flag: metrics counts party
     # members apart from other volunteers without the stream carrying the organisation.
     party_member: bool = False
     skills: list[str] = []
-    location: Location | None = None
+    location: Location | None = Field(
+        default=None, description="home, rounded to 0.01° (about 1 km); never exact"
+    )
     active: bool = True
     # HMAC of the normalised phone under TONGXIN_PHONE_LINK_KEY (shared.phones): the
     # identity service links a signed-in phone to its volunteers by it. Not the number.

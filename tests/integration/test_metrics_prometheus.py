@@ -92,8 +92,16 @@ async def test_metrics_output_passes_promtool_with_business_series_by_district_a
     )
 
 
-def test_prometheus_configuration_and_alert_rules_pass_promtool() -> None:
-    for config in (PROMETHEUS / "prometheus.yml", ROOT / "deploy" / "local" / "prometheus.yml"):
+def test_prometheus_configuration_and_alert_rules_pass_promtool(tmp_path: Path) -> None:
+    # promtool wants the scrape token's file (a compose secret at run time) to exist.
+    token = tmp_path / "tongxin_scrape_token"
+    token.write_text("scrape-token-for-the-check")
+    deployed = (PROMETHEUS / "prometheus.yml").read_text()
+    assert "credentials_file: /run/secrets/tongxin_scrape_token" in deployed
+    checked = tmp_path / "prometheus.yml"
+    checked.write_text(deployed.replace("/run/secrets/tongxin_scrape_token", str(token)))
+    (tmp_path / "alerts.yml").write_text((PROMETHEUS / "alerts.yml").read_text())
+    for config in (checked, ROOT / "deploy" / "local" / "prometheus.yml"):
         result = promtool("check", "config", str(config))
         assert result.returncode == 0, result.stdout + result.stderr
     rules = promtool("check", "rules", str(PROMETHEUS / "alerts.yml"))

@@ -459,7 +459,7 @@ async def test_requester_phone_is_whole_only_for_admins_in_scope_and_active_clai
         assert await phone(claimer) == PHONE
         assert await phone(operator) == "138****5678"
         assert await phone(other_vol) == "138****5678"
-        assert await phone(resident) == "138****5678"
+        assert await phone(resident) == PHONE  # their own number (issue 18)
 
         await client.delete(f"/v1/needs/{need_id}/claims/{claim['id']}", headers=claimer)
         assert await phone(claimer) == "138****5678"  # no longer an active claimer

@@ -36,11 +36,13 @@ async def test_approved_need_reaches_matching_volunteers_of_its_community_once_o
         async with notify_service(s) as (client, deps, app):
             # a1 matches by skill and wants email and a webhook too; a3 by a subscribed category.
             a1 = auth(s, "volunteer", A, "a1")
-            for body in (
-                {"recipient_id": "a1", "channel": "email", "target": "a1@example.org"},
-                {"recipient_id": "a1", "channel": "webhook", "target": receiver.at("/hook")},
+            admin = auth(s, "community_admin", A, "admin-a")  # webhooks are set up by admins
+            hook = {"channel": "webhook", "target": receiver.at("/hook"), "audience": "personal"}
+            for body, who in (
+                ({"recipient_id": "a1", "channel": "email", "target": "a1@example.org"}, a1),
+                ({"recipient_id": "a1", **hook}, admin),
             ):
-                resp = await client.post("/v1/subscriptions", json=body, headers=a1)
+                resp = await client.post("/v1/subscriptions", json=body, headers=who)
                 assert resp.status_code == 201, resp.text
                 assert resp.json()["audience"] == "personal"
             receiver.secrets["/hook"] = resp.json()["secret"]  # shown this once

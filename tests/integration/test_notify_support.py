@@ -52,6 +52,11 @@ def notify_settings(settings: Settings, **overrides: Any) -> Settings:
         "notify_max_attempts": 4,
         "notify_webhook_timeout_s": 3.0,
         "smtp_timeout_s": 3.0,
+        # the tests' webhook receivers listen on 127.0.0.1, which webhooks may not reach
+        # unless allow-listed (shared.outbound)
+        "outbound_allow_networks": ["127.0.0.1/32"],
+        # own contacts are confirmed by code (test_contact_confirmation.py); not here
+        "notify_confirm_contacts": False,
     }
     values.update(overrides)
     return settings.model_copy(update=values)

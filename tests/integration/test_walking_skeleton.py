@@ -46,7 +46,7 @@ async def test_posted_need_reaches_kafka_as_cloudevent_and_metrics_and_notify(
         assert resp.status_code == 201, resp.text
         need = resp.json()
         assert need["status"] == "pending_review"
-        assert need["requester"]["phone"] == "138****5678"
+        assert need["requester"]["phone"] == "13812345678"  # the requester's own (issue 18)
 
         async def counted() -> int:
             r = await metrics.get("/v1/stats", params={"scope": "zhongshan"}, headers=operator)
