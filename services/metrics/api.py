@@ -69,6 +69,11 @@ class NeedFigures(BaseModel):
     volunteer_hours: float = Field(description="decimal hours")
     goods_count: int
     funds_cents: int = Field(description="fen")
+    pending_completions: int = Field(description="completions whose hours await verification")
+    pending_beneficiaries_served: int
+    pending_volunteer_hours: float = Field(description="declared, not yet verified")
+    pending_goods_count: int
+    pending_funds_cents: int
     average_rating: float | None
     on_time_rate: float | None
 

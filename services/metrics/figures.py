@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 
 from services.metrics.domain import (
+    CompletionFact,
     Fact,
     FactKind,
     NeedFact,
@@ -50,7 +51,9 @@ an event counts once however often it is delivered.
   community), volunteer service teams formed, enterprises / social organisations registered
   in the window.
 - `beneficiaries_served`, `volunteer_hours` (decimal hours), `goods_count`, `funds_cents`
-  (fen): sums over completions recorded in the window.
+  (fen): sums of the verified figures (the newest revision) of completions recorded in the
+  window; `pending_completions` and the `pending_*` sums are the declared figures of those
+  not verified yet (awaiting the resident, under review or in dispute).
 - `average_rating`: mean rating (1–5) of confirmations in the window; null when none.
 - `volunteer_participation`: share of the volunteers registered by the window's end whose
   home is in the scope and who took part in a claim made, or a completion recorded, in the
@@ -99,6 +102,11 @@ NEED_FIGURES = (
     "volunteer_hours",
     "goods_count",
     "funds_cents",
+    "pending_completions",
+    "pending_beneficiaries_served",
+    "pending_volunteer_hours",
+    "pending_goods_count",
+    "pending_funds_cents",
     "average_rating",
     "on_time_rate",
 )
@@ -191,6 +199,7 @@ class Tally:
     hours: list[float] = field(default_factory=list)
     goods_count: int = 0
     funds_cents: int = 0
+    pending: Pending = field(default_factory=lambda: Pending())
     ratings: list[int] = field(default_factory=list)
     volunteers_registered: int = 0
     volunteers_known: int = 0
@@ -224,11 +233,39 @@ class Tally:
             "volunteer_hours": round(math.fsum(self.hours), 4),
             "goods_count": self.goods_count,
             "funds_cents": self.funds_cents,
+            **self.pending.figures(),
             "average_rating": ratio(sum(self.ratings), len(self.ratings)),
             "volunteer_participation": ratio(self.volunteers_active, self.volunteers_known),
             "on_time_rate": ratio(self.on_time, self.tasks_completed),
             "notifications_delivered": self.notifications_delivered,
             "notifications_failed": self.notifications_failed,
+        }
+
+
+@dataclass
+class Pending:
+    """Declared figures of completions not verified yet: shown apart, never in the sums."""
+
+    completions: int = 0
+    beneficiaries_served: int = 0
+    hours: list[float] = field(default_factory=list)
+    goods_count: int = 0
+    funds_cents: int = 0
+
+    def add(self, done: CompletionFact) -> None:
+        self.completions += 1
+        self.beneficiaries_served += done.beneficiaries_served
+        self.hours.extend(h.hours for h in done.hours)
+        self.goods_count += done.goods_count
+        self.funds_cents += done.funds_cents
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "pending_completions": self.completions,
+            "pending_beneficiaries_served": self.beneficiaries_served,
+            "pending_volunteer_hours": round(math.fsum(self.hours), 4),
+            "pending_goods_count": self.goods_count,
+            "pending_funds_cents": self.funds_cents,
         }
 
 
@@ -294,10 +331,14 @@ def add_need(need: NeedFact, pick: Pick) -> None:
                 t.complete_seconds.append(max(0.0, (completed - filled).total_seconds()))
     for done in need.completions.values():
         for t in pick(done.completed_at):
-            t.beneficiaries_served += done.beneficiaries_served
-            t.hours.extend(h.hours for h in done.hours)
-            t.goods_count += done.goods_count
-            t.funds_cents += done.funds_cents
+            counted = done.counted()
+            if counted is None:
+                t.pending.add(done)
+                continue
+            t.beneficiaries_served += counted.beneficiaries_served
+            t.hours.extend(h.hours for h in counted.hours)
+            t.goods_count += counted.goods_count
+            t.funds_cents += counted.funds_cents
         for t in pick(done.confirmed_at):
             t.tasks_confirmed += 1
             if done.rating is not None:

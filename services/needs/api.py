@@ -13,9 +13,11 @@ from services.needs.commands import (
     ClaimNeed,
     CompleteNeed,
     ConfirmNeed,
+    DisputeCompletion,
     OrgPath,
     PostNeed,
     RejectNeed,
+    VerifyCompletion,
 )
 from services.needs.domain import NeedStatus
 from services.needs.handlers import NeedFilters, NeedsDeps
@@ -201,4 +203,31 @@ async def confirm_need(
     need_id: str, body: ConfirmNeed, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> NeedPublic:
     need, version = await handlers.confirm_need(deps, principal, need_id, body, cid)
+    return need_view(principal, need, version)
+
+
+@router.post("/{need_id}/completion/verification", response_model=NeedPublic, responses=ACTING)
+async def verify_completion(
+    need_id: str,
+    body: VerifyCompletion,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> NeedPublic:
+    """Verifies the declared hours (admin, or grid worker for the resident); an admin also
+    settles hours under review or in dispute, or corrects verified ones, with a reason."""
+    need, version = await handlers.verify_completion(deps, principal, need_id, body, cid)
+    return need_view(principal, need, version)
+
+
+@router.post("/{need_id}/completion/dispute", response_model=NeedPublic, responses=ACTING)
+async def dispute_completion(
+    need_id: str,
+    body: DisputeCompletion,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> NeedPublic:
+    """The requester or an admin disputes the hours or figures; an admin settles it."""
+    need, version = await handlers.dispute_completion(deps, principal, need_id, body, cid)
     return need_view(principal, need, version)

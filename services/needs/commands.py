@@ -120,6 +120,20 @@ class CompleteNeed(Command):
     ] = Field(default=[], max_length=20)
 
 
+class VerifyCompletion(Command):
+    """An admin's or grid worker's verification; corrected figures (admin) need a reason."""
+
+    hours: list[HoursEntry] | None = Field(default=None, min_length=1, max_length=500)
+    beneficiaries_served: Count | None = None
+    goods_count: Count | None = None
+    funds_cents: Annotated[int, Field(strict=True, ge=0, le=10**12)] | None = None
+    reason: Annotated[Text, StringConstraints(min_length=1, max_length=500)] | None = None
+
+
+class DisputeCompletion(Command):
+    reason: Annotated[Text, StringConstraints(min_length=1, max_length=500)]
+
+
 class ConfirmNeed(Command):
     rating: int = Field(strict=True, ge=1, le=5)
     comment: Annotated[Text, StringConstraints(max_length=1000)] | None = None

@@ -16,16 +16,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.events.envelope import EventPayload
 from shared.events.needs import (
     ClaimantType,
+    HoursVerified,
     Kind,
     Location,
     NeedApproved,
     NeedCancelled,
     NeedPosted,
     NeedRejected,
+    Openness,
     ProjectClaimed,
     ProjectClaimReleased,
     TaskCompleted,
     TaskConfirmed,
+    VerifiedVia,
     VolunteerHours,
 )
 
@@ -34,6 +37,8 @@ NeedStatus = Literal[
 ]
 ClaimStatus = Literal["active", "released", "completed"]
 ReleaseReason = Literal["released", "expired", "cancelled"]
+# declared → verified, or → review (implausible) / disputed → verified by an admin.
+CompletionHours = Literal["declared", "review", "disputed", "verified"]
 
 # The statuses a command may start from (contract.md); everything else is 409.
 ALLOWED_FROM: dict[str, tuple[NeedStatus, ...]] = {
@@ -42,7 +47,8 @@ ALLOWED_FROM: dict[str, tuple[NeedStatus, ...]] = {
     "cancel": ("pending_review", "open"),
     "claim": ("open",),
     "release": ("open", "claimed"),
-    "complete": ("claimed",),
+    # An open need with active claims completes with the claimers who came.
+    "complete": ("open", "claimed"),
     "confirm": ("completed",),
 }
 MAX_HOURS_PER_COMPLETION = 24.0
@@ -111,6 +117,16 @@ class Completion(BaseModel):
     evidence_urls: list[str] = []
     completed_by: str
     completed_at: datetime
+    # Stored completions from before verification existed were final: "verified".
+    hours_status: CompletionHours = "verified"
+    review_reasons: list[str] = []
+    revision: int = 0  # of the newest `hours.verified`
+    verified_by: str | None = None
+    verified_at: datetime | None = None
+    verified_via: VerifiedVia | None = None
+    dispute_reason: str | None = None
+    auto_confirm_at: datetime | None = None
+    slots_unfilled: int = 0
 
 
 class Confirmation(BaseModel):
@@ -136,6 +152,7 @@ class Need(BaseModel):
     location: Location | None = None
     skills: list[str] = []
     due_at: datetime | None = None
+    openness: Openness = "community"
     status: NeedStatus
     posted_by: str
     request_hash: str | None = None
@@ -150,6 +167,7 @@ class Need(BaseModel):
     slots_taken: int = 0
     participants: list[str] = []
     next_claim_expiry: datetime | None = None
+    next_auto_confirm: datetime | None = None
 
     def active_claims(self) -> list[Claim]:
         return [c for c in self.claims if c.status == "active"]
@@ -183,6 +201,9 @@ class CompletionRecord:
     funds_cents: int = 0
     note: str | None = None
     evidence_urls: tuple[str, ...] = ()
+    # Set by the handler from the district's rules and the plausibility rules.
+    review_reasons: tuple[str, ...] = ()
+    auto_confirm_days: int = 7
 
 
 Change = tuple[Need, list[EventPayload]]
@@ -211,7 +232,7 @@ _ZH = {
 }
 
 
-def _derived(need: Need, **changes: object) -> Need:
+def derived(need: Need, **changes: object) -> Need:
     """The need with `changes` applied and its claim-derived fields recomputed."""
     updated = need.model_copy(update=changes)
     active = updated.active_claims()
@@ -221,11 +242,14 @@ def _derived(need: Need, **changes: object) -> Need:
             if who not in participants:
                 participants.append(who)
     expiries = [c.expires_at for c in active if c.expires_at is not None]
+    done = updated.completion
+    waiting = done is not None and done.hours_status == "declared"
     return updated.model_copy(
         update={
             "slots_taken": sum(c.slots for c in active),
             "participants": participants,
             "next_claim_expiry": min(expiries) if expiries else None,
+            "next_auto_confirm": done.auto_confirm_at if done is not None and waiting else None,
         }
     )
 
@@ -234,7 +258,7 @@ def post_need(need: Need, now: datetime) -> Change:
     """A new need waits for the committee's review."""
     if need.due_at is not None and need.due_at <= now:
         raise DomainError(422, "截止时间须在将来 / due_at must be in the future", field="due_at")
-    posted = _derived(need, status="pending_review", claims=[])
+    posted = derived(need, status="pending_review", claims=[])
     event = NeedPosted(
         need_id=posted.id,
         community_id=posted.community_id,
@@ -256,7 +280,7 @@ def post_need(need: Need, now: datetime) -> Change:
 
 def approve(need: Need, by: str, now: datetime) -> Change:
     _require(need, "approve")
-    approved = _derived(
+    approved = derived(
         need,
         status="open",
         review=Review(decision="approved", by=by, at=now),
@@ -280,7 +304,7 @@ def approve(need: Need, by: str, now: datetime) -> Change:
 
 def reject(need: Need, by: str, reason: str, now: datetime) -> Change:
     _require(need, "reject")
-    rejected = _derived(
+    rejected = derived(
         need,
         status="rejected",
         review=Review(decision="rejected", by=by, at=now, reason=reason),
@@ -315,7 +339,7 @@ def cancel(need: Need, by: str, reason: str | None, now: datetime) -> Change:
         else c
         for c in need.claims
     ]
-    cancelled = _derived(
+    cancelled = derived(
         need,
         status="cancelled",
         claims=claims,
@@ -380,7 +404,7 @@ def claim_slots(need: Need, request: ClaimRequest, now: datetime, expiry_days: i
         expires_at=need.due_at or now + timedelta(days=expiry_days),
     )
     taken = need.slots_taken + request.slots
-    claimed = _derived(
+    claimed = derived(
         need,
         claims=[*need.claims, claim],
         status="claimed" if taken == need.slots else "open",
@@ -445,7 +469,7 @@ def _release(
         else c
         for c in need.claims
     ]
-    released = _derived(need, claims=claims, status="open", updated_at=now)
+    released = derived(need, claims=claims, status="open", updated_at=now)
     events: list[EventPayload] = []
     for claim in claims:
         if claim.id in claim_ids:
@@ -461,8 +485,16 @@ def _release(
 
 
 def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Change:
-    """The claimers' record of what was done; every active claim is completed."""
+    """The claimers' record of what was done; every active claim is completed. Slots nobody
+    took close as `slots_unfilled`. The hours are declared, not yet verified: they wait for
+    the resident (or go to review when `record.review_reasons` flags them)."""
     _require(need, "complete")
+    if not need.active_claims():
+        raise DomainError(
+            409,
+            "没有有效认领，不能登记完成 / no active claim to complete",
+            status=need.status,
+        )
     allowed = need.active_volunteers()
     seen: set[str] = set()
     for i, entry in enumerate(record.hours):
@@ -481,6 +513,7 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
         if not 0 < entry.hours <= MAX_HOURS_PER_COMPLETION:
             raise DomainError(422, "时长须在 0–24 小时 / hours must be 0 < h ≤ 24", field=field)
     active = need.active_claims()
+    review = bool(record.review_reasons)
     completion = Completion(
         id=record.completion_id,
         hours=list(record.hours),
@@ -491,6 +524,10 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
         evidence_urls=list(record.evidence_urls),
         completed_by=by,
         completed_at=now,
+        hours_status="review" if review else "declared",
+        review_reasons=list(record.review_reasons),
+        auto_confirm_at=None if review else now + timedelta(days=record.auto_confirm_days),
+        slots_unfilled=need.slots - need.slots_taken,
     )
     claims = [
         c.model_copy(update={"status": "completed", "completed_at": now})
@@ -498,7 +535,7 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
         else c
         for c in need.claims
     ]
-    completed = _derived(
+    completed = derived(
         need, claims=claims, status="completed", completion=completion, updated_at=now
     )
     return completed, [
@@ -519,18 +556,33 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
             due_at=need.due_at,
             completed_at=now,
             title=need.title,
+            hours_status=completion.hours_status,
+            review_reasons=completion.review_reasons,
+            slots_unfilled=completion.slots_unfilled,
         )
     ]
 
 
-def confirm(need: Need, rating: int, comment: str | None, by: str, now: datetime) -> Change:
+def confirm(
+    need: Need,
+    rating: int,
+    comment: str | None,
+    by: str,
+    now: datetime,
+    via: VerifiedVia = "resident",
+) -> Change:
+    """The resident's rating; it verifies declared hours (not hours under review or in
+    dispute: those wait for an admin)."""
     _require(need, "confirm")
     if not 1 <= rating <= 5:
         raise DomainError(422, "评分须为 1–5 / rating must be 1–5", field="rating")
     assert need.completion is not None  # every completed need has its record
     confirmation = Confirmation(rating=rating, comment=comment, confirmed_by=by, confirmed_at=now)
     done = [c for c in need.claims if c.status == "completed"]
-    confirmed = _derived(need, status="confirmed", confirmation=confirmation, updated_at=now)
+    confirmed = derived(need, status="confirmed", confirmation=confirmation, updated_at=now)
+    events: list[EventPayload] = []
+    if need.completion.hours_status == "declared":
+        confirmed, events = verify_hours(confirmed, by, via, now)
     return confirmed, [
         TaskConfirmed(
             **_need_ids(need),
@@ -542,6 +594,52 @@ def confirm(need: Need, rating: int, comment: str | None, by: str, now: datetime
             confirmed_at=now,
             title=need.title,
             requester_id=need.requester_id,
+        ),
+        *events,
+    ]
+
+
+def verify_hours(
+    need: Need,
+    by: str,
+    via: VerifiedVia,
+    now: datetime,
+    *,
+    corrected: Completion | None = None,
+    reason: str | None = None,
+) -> Change:
+    """The completion's hours and figures (or `corrected` ones) become the verified record,
+    as the next revision; the rules of who may do it from which state are in
+    `verification.py`."""
+    assert need.completion is not None
+    done = (corrected or need.completion).model_copy(
+        update={
+            "hours_status": "verified",
+            "revision": need.completion.revision + 1,
+            "verified_by": by,
+            "verified_at": now,
+            "verified_via": via,
+            "dispute_reason": None,
+        }
+    )
+    verified = derived(need, completion=done, updated_at=now)
+    return verified, [
+        HoursVerified(
+            **_need_ids(need),
+            completion_id=done.id,
+            revision=done.revision,
+            hours=done.hours,
+            beneficiaries_served=done.beneficiaries_served,
+            goods_count=done.goods_count,
+            funds_cents=done.funds_cents,
+            via=via,
+            auto=via == "auto",
+            reason=reason,
+            verified_by=by,
+            verified_at=now,
+            completed_at=done.completed_at,
+            requester_id=need.requester_id,
+            title=need.title,
         )
     ]
 

@@ -14,18 +14,20 @@ import json
 import random
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from services.needs import domain, eligibility
+from services.needs import domain, eligibility, verification
 from services.needs.commands import (
     CancelNeed,
     ClaimNeed,
     CompleteNeed,
     ConfirmNeed,
+    DisputeCompletion,
     PostNeed,
     RejectNeed,
+    VerifyCompletion,
 )
 from services.needs.directory import Directory
 from services.needs.domain import Change, Claim, CompletionRecord, DomainError, Need
@@ -41,6 +43,7 @@ from services.needs.policy import (
     Facts,
     authorize,
     authorize_post,
+    is_grid_worker,
     scope_filter,
     visible_filter,
 )
@@ -48,8 +51,9 @@ from services.needs.repository import NeedsRepository
 from shared.auth import Principal
 from shared.categories import known_categories
 from shared.events.envelope import CloudEvent, EventPayload
-from shared.events.needs import VolunteerHours
+from shared.events.needs import VerifiedVia, VolunteerHours
 from shared.events.volunteers import (
+    DistrictRulesChanged,
     OrganizationRegistered,
     OrgUnitUpdated,
     TeamFormed,
@@ -70,6 +74,7 @@ log = get_logger(__name__)
 Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 100
 EXPIRY_REASON = "逾期未完成 / not completed in time"
+AUTO_CONFIRM_REASON = "逾期未确认，自动确认 / not confirmed in time: confirmed automatically"
 # Need ids of idempotent posts: uuid5(caller, key), so the first commit's insert arbitrates.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5f0c7a52-3c1e-4f7e-9a43-6d2b1c0e8a11")
 
@@ -372,12 +377,14 @@ async def expire_due_claims(deps: NeedsDeps) -> int:
 
 
 async def run_claim_expiry(deps: NeedsDeps) -> None:
-    """The background loop: looks for overdue claims every `claim_expiry_check_s`."""
+    """The background loop: every `claim_expiry_check_s` releases overdue claims and
+    verifies completions past their auto-confirm time."""
     while True:
-        try:
-            await expire_due_claims(deps)
-        except Exception as exc:  # the next pass tries again
-            log.warning("claim_expiry_failed", error=repr(exc))
+        for name, task in (("claim_expiry", expire_due_claims), ("auto_confirm", auto_confirm_due)):
+            try:
+                await task(deps)
+            except Exception as exc:  # the next pass tries again
+                log.warning(f"{name}_failed", error=repr(exc))
         await asyncio.sleep(deps.settings.claim_expiry_check_s)
 
 
@@ -389,6 +396,7 @@ async def complete_need(
 ) -> tuple[Need, int]:
     need = await _visible_need(deps, p, need_id)
     leaders = await _team_leaders(deps, need.active_claims())
+    rules = await deps.directory.rules(need.community_id)
     record = CompletionRecord(
         completion_id=str(uuid.uuid4()),
         hours=tuple(VolunteerHours(volunteer_id=h.volunteer_id, hours=h.hours) for h in cmd.hours),
@@ -397,11 +405,13 @@ async def complete_need(
         funds_cents=cmd.funds_cents,
         note=cmd.note,
         evidence_urls=tuple(cmd.evidence_urls),
+        auto_confirm_days=rules.auto_confirm_days,
     )
 
     def decide(need: Need, now: datetime) -> Change:
         authorize(p, need, Action.COMPLETE, Facts(team_leaders=leaders))
-        return domain.complete(need, record, p.sub, now)
+        reasons = tuple(verification.review_reasons(need, record))
+        return domain.complete(need, replace(record, review_reasons=reasons), p.sub, now)
 
     return await _change(deps, need_id, "complete", Actor.of(p), decide, correlation_id)
 
@@ -411,11 +421,71 @@ async def confirm_need(
 ) -> tuple[Need, int]:
     def decide(need: Need, now: datetime) -> Change:
         authorize(p, need, Action.CONFIRM)
-        return domain.confirm(need, cmd.rating, cmd.comment, p.sub, now)
+        via: VerifiedVia = "resident" if p.sub == need.requester_id else "admin"
+        return domain.confirm(need, cmd.rating, cmd.comment, p.sub, now, via)
 
     return await _change(
         deps, need_id, "confirm", Actor.of(p), decide, correlation_id, reason=cmd.comment
     )
+
+
+async def verify_completion(
+    deps: NeedsDeps, p: Principal, need_id: str, cmd: VerifyCompletion, correlation_id: str | None
+) -> tuple[Need, int]:
+    """An admin verifies, settles or corrects; a grid worker verifies for the resident."""
+    correction = verification.Correction(
+        hours=None
+        if cmd.hours is None
+        else tuple(VolunteerHours(volunteer_id=h.volunteer_id, hours=h.hours) for h in cmd.hours),
+        beneficiaries_served=cmd.beneficiaries_served,
+        goods_count=cmd.goods_count,
+        funds_cents=cmd.funds_cents,
+    )
+
+    def decide(need: Need, now: datetime) -> Change:
+        authorize(p, need, Action.VERIFY)
+        via: VerifiedVia = "admin" if p.administers(need.community_id) else "grid_worker"
+        if via == "grid_worker" and not is_grid_worker(p, need):
+            raise ApiError(403, "无权核实 / may not verify")
+        return verification.verify(need, p.sub, via, now, correction, cmd.reason)
+
+    return await _change(
+        deps, need_id, "verify", Actor.of(p), decide, correlation_id, reason=cmd.reason
+    )
+
+
+async def dispute_completion(
+    deps: NeedsDeps, p: Principal, need_id: str, cmd: DisputeCompletion, correlation_id: str | None
+) -> tuple[Need, int]:
+    def decide(need: Need, now: datetime) -> Change:
+        authorize(p, need, Action.DISPUTE)
+        return verification.dispute(need, p.sub, cmd.reason, now)
+
+    return await _change(
+        deps, need_id, "dispute", Actor.of(p), decide, correlation_id, reason=cmd.reason
+    )
+
+
+async def auto_confirm_due(deps: NeedsDeps) -> int:
+    """Verifies (`auto: true`) the declared hours nobody confirmed within the district's
+    auto-confirm days; returns how many."""
+    confirmed = 0
+    for need_id in await deps.repo.with_auto_confirm_due(deps.now()):
+        try:
+            need, _ = await _change(
+                deps,
+                need_id,
+                "auto_confirm",
+                SYSTEM,
+                verification.auto_confirm,
+                None,
+                reason=AUTO_CONFIRM_REASON,
+            )
+        except ApiError as exc:  # busy or gone: the next pass tries again
+            log.warning("auto_confirm_skipped", need_id=need_id, error=exc.message)
+            continue
+        confirmed += need.completion is not None and need.completion.verified_via == "auto"
+    return confirmed
 
 
 # reads ---------------------------------------------------------------------------------
@@ -492,6 +562,12 @@ async def on_volunteer(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
     READ_MODEL_UPDATES.labels("volunteer").inc()
 
 
+async def on_district_rules_changed(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
+    assert isinstance(e, DistrictRulesChanged)
+    await deps.directory.record_rules(e)
+    READ_MODEL_UPDATES.labels("district_rules").inc()
+
+
 async def on_organization_registered(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
     assert isinstance(e, OrganizationRegistered)
     await deps.directory.record_organization(e)
@@ -526,4 +602,5 @@ EVENT_HANDLERS: dict[str, EventHandler] = {
     TeamFormed.type: on_team_formed,
     TeamMemberJoined.type: on_team_member_joined,
     TeamLeaderChanged.type: on_team_leader_changed,
+    DistrictRulesChanged.type: on_district_rules_changed,
 }

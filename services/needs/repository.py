@@ -87,3 +87,10 @@ class NeedsRepository:
             {"_id": 1},
         ).limit(limit)
         return [doc["_id"] async for doc in cursor]
+
+    async def with_auto_confirm_due(self, now: datetime, limit: int = 500) -> list[str]:
+        """Ids of needs whose declared hours are past their auto-confirm time."""
+        cursor = self.store.heads.find({"next_auto_confirm": {"$lte": now}}, {"_id": 1}).limit(
+            limit
+        )
+        return [doc["_id"] async for doc in cursor]

@@ -31,6 +31,7 @@ from services.volunteers.schemas import (
 )
 from shared.auth import CurrentPrincipal, Principal
 from shared.http import ApiError, CorrelationId
+from shared.rules import DistrictRules
 
 
 async def get_deps(request: Request) -> VolunteersDeps:
@@ -89,6 +90,36 @@ async def put_org_unit(
 async def get_org_unit(path: str, principal: CurrentPrincipal, deps: Deps) -> OrgUnitPublic:
     unit, children = await handlers.get_org_unit(deps, path)
     return OrgUnitPublic.of(unit, children)
+
+
+@orgs.put(
+    "/{district}/rules",
+    response_model=DistrictRules,
+    summary="Set a district's local rules",
+    description=(
+        "Star thresholds (five rising cumulative hours), points per verified hour, days "
+        "until an unconfirmed completion is confirmed automatically, active-claim caps per "
+        "volunteer and per organisation, and whether check-in is required. The whole set "
+        "each time; defaults are the platform's rules. By the district's own admin or a "
+        "service token covering it. Emits `org.tongxin.district.rules_changed` when "
+        "something changed."
+    ),
+)
+async def put_district_rules(
+    district: str, body: DistrictRules, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+) -> DistrictRules:
+    return await handlers.put_district_rules(deps, principal, district, body, cid)
+
+
+@orgs.get(
+    "/{district}/rules",
+    response_model=DistrictRules,
+    description="A district's local rules (the defaults until it sets its own).",
+)
+async def get_district_rules(
+    district: str, principal: CurrentPrincipal, deps: Deps
+) -> DistrictRules:
+    return await handlers.get_district_rules(deps, district)
 
 
 # --- volunteers -----------------------------------------------------------------------
@@ -236,8 +267,8 @@ async def get_passbook(
     deps: Deps,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> PassbookPublic:
-    book, ledger = await handlers.get_passbook(deps, principal, volunteer_id, limit)
-    return PassbookPublic.of(book, ledger)
+    book, ledger, stars = await handlers.get_passbook(deps, principal, volunteer_id, limit)
+    return PassbookPublic.of(book, ledger, stars)
 
 
 @volunteers.post(

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from shared.events.needs import Location
 from shared.events.volunteers import (
+    DistrictRulesChanged,
     OrganizationRegistered,
     OrgLevel,
     OrgUnitUpdated,
@@ -24,6 +25,7 @@ from shared.events.volunteers import (
     VolunteerRegistered,
     VolunteerUpdated,
 )
+from shared.rules import DistrictRules
 
 LEVELS: tuple[OrgLevel, ...] = get_args(OrgLevel)
 SEGMENT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -149,6 +151,14 @@ def require_community(unit: OrgUnit | None, path: str, field: str) -> OrgUnit:
             field=field,
         )
     return unit
+
+
+def rules_changed(
+    district: str, rules: DistrictRules, actor: str, now: datetime
+) -> DistrictRulesChanged:
+    return DistrictRulesChanged(
+        district=district, **rules.model_dump(), changed_by=actor, changed_at=now
+    )
 
 
 # --- volunteers -----------------------------------------------------------------------

@@ -39,12 +39,13 @@ from services.volunteers.metrics import (
 from services.volunteers.passbook import LedgerEntry, Passbook
 from services.volunteers.repository import VolunteersRepository
 from shared.auth import Principal
-from shared.events.needs import Location, TaskCompleted
+from shared.events.needs import HoursVerified, Location, TaskCompleted
 from shared.events.volunteers import VolunteerRegistered
 from shared.http import not_found
 from shared.logging import get_logger
 from shared.mongo.outbox import Relay
 from shared.mongo.store import ConcurrencyConflict
+from shared.rules import DistrictRules, district_of
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -104,6 +105,38 @@ async def get_org_unit(deps: VolunteersDeps, path: str) -> tuple[OrgUnit, list[O
     if unit is None:
         raise not_found("org unit", path)
     return unit, await deps.repo.children(path)
+
+
+async def put_district_rules(
+    deps: VolunteersDeps, actor: Principal, district: str, rules: DistrictRules, cid: str | None
+) -> DistrictRules:
+    """Sets a district's local rules (its own district admin, or a service token); one
+    `district.rules_changed` event per change."""
+    domain.validate_path(district)
+    policy.require_rules_writer(actor, district)
+    unit, _ = await deps.repo.get_org(district)
+    if unit is None or unit.level != "district":
+        raise DomainError(
+            422,
+            f"{district} 不是已登记的区 / {district} is not a known district",
+            field="district",
+        )
+
+    async def attempt() -> DistrictRules:
+        current, version = await deps.repo.get_rules_version(district)
+        if version and current == rules:
+            return current
+        event = domain.rules_changed(district, rules, actor.sub, deps.clock())
+        await deps.repo.save_rules(district, rules, version, [event], cid)
+        deps.relay.wake()
+        return rules
+
+    return await decided_again("district_rules", attempt)
+
+
+async def get_district_rules(deps: VolunteersDeps, district: str) -> DistrictRules:
+    domain.validate_path(district)
+    return await deps.repo.get_rules(district)
 
 
 # --- volunteers -----------------------------------------------------------------------
@@ -478,10 +511,12 @@ async def _passbook_or_empty(deps: VolunteersDeps, volunteer_id: str) -> tuple[P
 
 async def get_passbook(
     deps: VolunteersDeps, actor: Principal, volunteer_id: str, limit: int
-) -> tuple[Passbook, list[LedgerEntry]]:
+) -> tuple[Passbook, list[LedgerEntry], int]:
+    """The passbook, its newest entries, and its stars by the district's thresholds."""
     book, version = await _passbook_or_empty(deps, volunteer_id)
     policy.require_passbook_reader(actor, volunteer_id, book.community_id)
-    return book, await deps.repo.ledger(volunteer_id, version, limit)
+    rules = await deps.repo.get_rules(district_of(book.community_id))
+    return book, await deps.repo.ledger(volunteer_id, version, limit), rules.stars_for(book.hours)
 
 
 async def redeem_points(
@@ -511,10 +546,19 @@ async def redeem_points(
     return spent, entry
 
 
-async def credit_task_hours(deps: VolunteersDeps, task: TaskCompleted, cid: str | None) -> None:
-    """10 points per hour to each volunteer of a completion, once per completion however
-    often it is delivered. A volunteer unknown here is still credited (the passbook exists
-    by id, in the completion's community): the hours were served and confirmed upstream."""
+async def credit_task_hours(
+    deps: VolunteersDeps, task: TaskCompleted | HoursVerified, cid: str | None
+) -> None:
+    """Points for verified hours (the district's points per hour) to each volunteer of a
+    completion, once per revision however often it is delivered; a later revision posts
+    the difference. Completions published before verification existed (`hours_status`
+    "verified") were final and count as revision 1; declared hours earn nothing yet.
+    A volunteer unknown here is still credited (the passbook exists by id, in the
+    completion's community): the hours were served and verified upstream."""
+    if isinstance(task, TaskCompleted) and task.hours_status != "verified":
+        return
+    revision = task.revision if isinstance(task, HoursVerified) else 1
+    rules = await deps.repo.get_rules(district_of(task.community_id))
     hours: dict[str, float] = {}
     for h in task.hours:
         hours[h.volunteer_id] = passbook.add_hours(hours.get(h.volunteer_id, 0.0), h.hours)
@@ -534,6 +578,8 @@ async def credit_task_hours(deps: VolunteersDeps, task: TaskCompleted, cid: str 
                 completion_id=task.completion_id,
                 hours=served,
                 now=deps.clock(),
+                revision=revision,
+                rules=rules,
             )
             if credited is None:
                 return

@@ -1,8 +1,11 @@
-"""The love passbook (爱心存折): points for service hours, redemptions, star levels. No I/O.
+"""The love passbook (爱心存折): points for verified hours, redemptions, star levels. No I/O.
 
 A passbook is one aggregate per volunteer id. Each change is one commit carrying one ledger
-entry, so the balance in the state and the ledger always agree, and the completion ids
-already credited live in the state: a credit and its dedup check are the same commit.
+entry, so the balance in the state and the ledger always agree, and what each completion
+has been credited (as of which verified revision) lives in the state: a credit and its
+dedup check are the same commit. A later revision posts the difference: a correction that
+lowers the hours is a reversing (negative) entry, so the ledger's sum stays the balance.
+Points per hour and star thresholds are the district's rules (shared.rules).
 """
 
 from __future__ import annotations
@@ -15,19 +18,16 @@ from pydantic import BaseModel
 
 from services.volunteers.domain import DomainError
 from shared.events.volunteers import PointsCredited, PointsRedeemed
-
-POINTS_PER_HOUR = 10
-# Cumulative service hours for ★ … ★★★★★ (the national volunteer-record standard).
-STAR_HOURS: tuple[int, ...] = (100, 300, 600, 1000, 1500)
+from shared.rules import DEFAULT_RULES, DistrictRules
 
 
-def stars_for(hours: float) -> int:
-    return sum(1 for threshold in STAR_HOURS if hours >= threshold)
+def stars_for(hours: float, rules: DistrictRules = DEFAULT_RULES) -> int:
+    return rules.stars_for(hours)
 
 
-def points_for(hours: float) -> int:
-    """10 points per hour, rounded half up to whole points (1.25 h → 13)."""
-    exact = Decimal(str(hours)) * POINTS_PER_HOUR
+def points_for(hours: float, per_hour: int = DEFAULT_RULES.points_per_hour) -> int:
+    """Points per hour (10 by default), rounded half up to whole points (1.25 h → 13)."""
+    exact = Decimal(str(hours)) * per_hour
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
@@ -36,23 +36,28 @@ def add_hours(total: float, hours: float) -> float:
     return float((Decimal(str(total)) + Decimal(str(hours))).quantize(Decimal("0.01")))
 
 
+class Credit(BaseModel):
+    """What one completion has put in the passbook, as of its verified revision."""
+
+    revision: int
+    points: int
+    hours: float
+
+
 class Passbook(BaseModel):
     volunteer_id: str
     community_id: str
     balance: int = 0
     hours: float = 0.0
-    credited: list[str] = []  # completion ids already credited
+    credited: list[str] = []  # completion ids credited before revisions were kept
+    credits: dict[str, Credit] = {}
     created_at: datetime
     updated_at: datetime
-
-    @property
-    def stars(self) -> int:
-        return stars_for(self.hours)
 
 
 class LedgerEntry(BaseModel):
     id: str
-    kind: Literal["credit", "redemption"]
+    kind: Literal["credit", "reversal", "redemption", "reservation", "release"]
     points: int  # signed: a redemption is negative
     balance: int  # after this entry
     hours: float = 0.0
@@ -75,27 +80,39 @@ def credit(
     completion_id: str,
     hours: float,
     now: datetime,
+    revision: int = 1,
+    rules: DistrictRules = DEFAULT_RULES,
 ) -> tuple[Passbook, LedgerEntry, PointsCredited] | None:
-    """Credits a completion's hours once; None when this completion was already credited."""
-    if completion_id in passbook.credited or hours <= 0:
+    """Brings a completion's credit to `hours` as verified in `revision`: the first credits
+    them, a later one posts the difference. None when this revision (or a later one) is in
+    already, or nothing changes."""
+    before = passbook.credits.get(completion_id)
+    if completion_id in passbook.credited or (before is not None and before.revision >= revision):
         return None
-    points = points_for(hours)
-    total = add_hours(passbook.hours, hours)
+    target = points_for(hours, rules.points_per_hour)
+    points = target - (before.points if before else 0)
+    served = float(Decimal(str(hours)) - Decimal(str(before.hours if before else 0.0)))
+    if points == 0 and served == 0:
+        return None
+    total = add_hours(passbook.hours, served)
     balance = passbook.balance + points
     updated = passbook.model_copy(
         update={
             "balance": balance,
             "hours": total,
-            "credited": [*passbook.credited, completion_id],
+            "credits": {
+                **passbook.credits,
+                completion_id: Credit(revision=revision, points=target, hours=hours),
+            },
             "updated_at": now,
         }
     )
     entry = LedgerEntry(
-        id=f"credit:{completion_id}",
-        kind="credit",
+        id=f"credit:{completion_id}" if before is None else f"credit:{completion_id}:{revision}",
+        kind="credit" if points >= 0 and served >= 0 else "reversal",
         points=points,
         balance=balance,
-        hours=hours,
+        hours=served,
         need_id=need_id,
         completion_id=completion_id,
         at=now,
@@ -107,10 +124,11 @@ def credit(
         balance=balance,
         need_id=need_id,
         completion_id=completion_id,
-        hours=hours,
+        hours=served,
         total_hours=total,
-        stars=stars_for(total),
+        stars=stars_for(total, rules),
         credited_at=now,
+        revision=revision,
     )
     return updated, entry, event
 

@@ -33,6 +33,15 @@ def require_org_writer(actor: Principal, path: str) -> None:
         )
 
 
+def require_rules_writer(actor: Principal, district: str) -> None:
+    """A district's rules: its own district admin, or a service token covering it."""
+    if level_of(district) != "district" or not may_write_org(actor, district):
+        raise forbidden(
+            f"只有 {district} 的区级管理员可以设置本区规则 / only the admin of district "
+            f"{district} may set its rules"
+        )
+
+
 def require_visible(actor: Principal, community: str, what: str, ident: str) -> None:
     if not actor.covers(community):
         raise not_found(what, ident)

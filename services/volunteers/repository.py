@@ -17,6 +17,7 @@ from services.volunteers.passbook import LedgerEntry, Passbook
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.mongo.client import Database, Document, find_by_ids
 from shared.mongo.store import AggregateStore, NewCommit, commit_id
+from shared.rules import DEFAULT_RULES, DistrictRules
 from shared.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -37,6 +38,7 @@ class VolunteersRepository:
         self.organizations = AggregateStore(db, "organizations")
         self.teams = AggregateStore(db, "teams")
         self.passbooks = AggregateStore(db, "passbooks")
+        self.district_rules = AggregateStore(db, "district_rules")
         self._topic = settings.topics.volunteers
 
     def envelopes(
@@ -78,6 +80,24 @@ class VolunteersRepository:
     async def children(self, path: str) -> list[OrgUnit]:
         docs = self.orgs.heads.find({"parent": path}).sort("_id", 1)
         return [_model(OrgUnit, d) async for d in docs]
+
+    # --- local rules
+    async def get_rules_version(self, district: str) -> tuple[DistrictRules, int]:
+        state, version = await self.district_rules.load(district)
+        return (DistrictRules.model_validate(state) if state else DEFAULT_RULES), version
+
+    async def get_rules(self, district: str) -> DistrictRules:
+        return (await self.get_rules_version(district))[0]
+
+    async def save_rules(
+        self,
+        district: str,
+        rules: DistrictRules,
+        version: int,
+        events: Sequence[EventPayload],
+        cid: str | None,
+    ) -> int:
+        return await self._save(self.district_rules, district, rules, version, events, cid)
 
     # --- volunteers
     async def get_volunteer(self, volunteer_id: str) -> tuple[Volunteer | None, int]:

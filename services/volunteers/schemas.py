@@ -152,17 +152,20 @@ class PassbookPublic(BaseModel):
     community_id: str
     balance: int = Field(description="points (积分)")
     hours: float = Field(description="cumulative service hours")
-    stars: int = Field(description="0-5: ★ 100 h, ★★ 300 h, ★★★ 600 h, ★★★★ 1,000 h, ★★★★★ 1,500 h")
+    stars: int = Field(
+        description="0-5 by the district's thresholds (default ★ 100 h, ★★ 300 h, ★★★ 600 h, "
+        "★★★★ 1,000 h, ★★★★★ 1,500 h)"
+    )
     ledger: list[LedgerEntry] = Field(description="newest first; credits positive")
 
     @classmethod
-    def of(cls, book: Passbook, ledger: list[LedgerEntry]) -> PassbookPublic:
+    def of(cls, book: Passbook, ledger: list[LedgerEntry], stars: int) -> PassbookPublic:
         return cls(
             volunteer_id=book.volunteer_id,
             community_id=book.community_id,
             balance=book.balance,
             hours=book.hours,
-            stars=book.stars,
+            stars=stars,
             ledger=ledger,
         )
 

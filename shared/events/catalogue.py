@@ -17,7 +17,7 @@ from shared.events.registry import EVENT_TYPES, all_schemas
 
 ASYNCAPI_VERSION = "3.0.0"
 # Bump the minor version when event types or optional fields are added.
-CATALOGUE_VERSION = "1.0.0"
+CATALOGUE_VERSION = "1.1.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 DEFAULT_NAMESPACE = "tongxin"
 
@@ -84,7 +84,25 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
     ),
     "org.tongxin.points.credited": (
         "积分已入账",
-        "Points were credited to a volunteer's love passbook (爱心存折) for a completion.",
+        "Points for a completion's verified hours entered a volunteer's love passbook "
+        "(爱心存折); a later revision posts the difference (negative: a reversing entry).",
+    ),
+    "org.tongxin.hours.verified": (
+        "服务时长已核实",
+        "A completion's hours and figures were verified (resident, admin, grid worker, or "
+        "automatically); a later revision corrects an earlier one.",
+    ),
+    "org.tongxin.hours.disputed": (
+        "服务时长有异议",
+        "The resident or an admin disputed a completion's hours or figures.",
+    ),
+    "org.tongxin.reminder.due": (
+        "提醒",
+        "A reminder: a claim's due date is near, or a completion awaits the resident.",
+    ),
+    "org.tongxin.district.rules_changed": (
+        "区级规则已变更",
+        "A district's local rules changed: stars, points, auto-confirm, caps, check-in.",
     ),
     "org.tongxin.points.redeemed": (
         "积分已兑换",

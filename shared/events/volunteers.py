@@ -119,6 +119,9 @@ class PointsEvent(VolunteersEvent):
 
 
 class PointsCredited(PointsEvent):
+    """Points for a completion's verified hours. A later revision carries the difference
+    (`points` and `hours` negative for a correction downwards: a reversing entry)."""
+
     type: ClassVar[str] = "org.tongxin.points.credited"
     need_id: str
     completion_id: str
@@ -126,6 +129,7 @@ class PointsCredited(PointsEvent):
     total_hours: float
     stars: int
     credited_at: datetime
+    revision: int = 1
 
 
 class PointsRedeemed(PointsEvent):
@@ -133,6 +137,27 @@ class PointsRedeemed(PointsEvent):
     redemption_id: str
     item: str
     redeemed_at: datetime
+
+
+class DistrictRulesChanged(VolunteersEvent):
+    """A district's local rules (shared.rules.DistrictRules); the whole set each time."""
+
+    type: ClassVar[str] = "org.tongxin.district.rules_changed"
+    district: str
+    star_hours: list[int]
+    points_per_hour: int
+    auto_confirm_days: int
+    volunteer_claim_cap: int
+    organization_claim_cap: int
+    check_in_required: bool
+    changed_by: str
+    changed_at: datetime
+
+    def subject(self) -> str:
+        return self.district
+
+    def community(self) -> str:
+        return self.district
 
 
 VOLUNTEERS_EVENTS: list[type[EventPayload]] = [
@@ -145,4 +170,5 @@ VOLUNTEERS_EVENTS: list[type[EventPayload]] = [
     TeamLeaderChanged,
     PointsCredited,
     PointsRedeemed,
+    DistrictRulesChanged,
 ]
