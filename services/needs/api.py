@@ -111,11 +111,16 @@ async def list_needs(
     status: NeedStatus | None = None,
     category: Annotated[str | None, Query(max_length=60)] = None,
     kind: Kind | None = None,
+    claims_expired: Annotated[
+        bool, Query(description="admins: only needs with claims that expired")
+    ] = False,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> NeedPage:
     """Needs the caller may see, newest first; `next_cursor` fetches the following page."""
-    filters = NeedFilters(scope=scope, status=status, category=category, kind=kind)
+    filters = NeedFilters(
+        scope=scope, status=status, category=category, kind=kind, claims_expired=claims_expired
+    )
     rows, last = await handlers.list_needs(deps, principal, filters, decode_cursor(cursor), limit)
     return NeedPage(
         items=[need_view(principal, need, version) for need, version in rows],

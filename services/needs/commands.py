@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from services.needs.domain import Requester, ms
-from shared.events.needs import Kind, Location
+from shared.events.needs import Kind, Location, Openness
 
 OrgPath = Annotated[
     str,
@@ -61,6 +61,9 @@ class PostNeed(Command):
         default=[], max_length=20
     )
     due_at: AwareDatetime | None = None
+    # Who may claim: the need's community (default), or volunteers of its whole street or
+    # district.
+    openness: Openness = "community"
 
     @field_validator("due_at")
     @classmethod

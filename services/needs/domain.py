@@ -168,6 +168,10 @@ class Need(BaseModel):
     participants: list[str] = []
     next_claim_expiry: datetime | None = None
     next_auto_confirm: datetime | None = None
+    open_to: str = ""  # the org path whose volunteers may claim (from `openness`)
+    active_volunteer_ids: list[str] = []
+    active_organization_ids: list[str] = []
+    has_expired_claims: bool = False
 
     def active_claims(self) -> list[Claim]:
         return [c for c in self.claims if c.status == "active"]
@@ -232,6 +236,15 @@ _ZH = {
 }
 
 
+OPENNESS_DEPTH: dict[Openness, int] = {"community": 3, "street": 2, "district": 1}
+
+
+def open_to(community_id: str, openness: Openness) -> str:
+    """The org path whose volunteers may claim: the need's own community (or grid's
+    community), or its street, or its district."""
+    return ".".join(community_id.split(".")[: OPENNESS_DEPTH[openness]])
+
+
 def derived(need: Need, **changes: object) -> Need:
     """The need with `changes` applied and its claim-derived fields recomputed."""
     updated = need.model_copy(update=changes)
@@ -246,6 +259,12 @@ def derived(need: Need, **changes: object) -> Need:
     waiting = done is not None and done.hours_status == "declared"
     return updated.model_copy(
         update={
+            "open_to": open_to(updated.community_id, updated.openness),
+            "active_volunteer_ids": sorted({v for c in active for v in c.volunteer_ids}),
+            "active_organization_ids": sorted(
+                {c.organization_id for c in active if c.organization_id}
+            ),
+            "has_expired_claims": any(c.release_reason == "expired" for c in updated.claims),
             "slots_taken": sum(c.slots for c in active),
             "participants": participants,
             "next_claim_expiry": min(expiries) if expiries else None,

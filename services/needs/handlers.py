@@ -216,6 +216,7 @@ async def post_need(
         location=cmd.location.to_location() if cmd.location else None,
         skills=cmd.skills,
         due_at=cmd.due_at,
+        openness=cmd.openness,
         status="pending_review",
         posted_by=p.sub,
         request_hash=body_hash,
@@ -301,6 +302,7 @@ async def claim_need(
     organization = (
         await directory.organization(cmd.organization_id) if cmd.organization_id else None
     )
+    await _within_caps(deps, need_id, cmd)
 
     def decide(need: Need, now: datetime) -> Change:
         if cmd.volunteer_id is not None:
@@ -328,6 +330,24 @@ async def claim_need(
     claim = need.find_claim(claim_id)
     assert claim is not None
     return need, version, claim
+
+
+async def _within_caps(deps: NeedsDeps, need_id: str, cmd: ClaimNeed) -> None:
+    """The district's caps on active claims per volunteer and per organisation, counted
+    over the other needs (a second claim on this need is refused by the need itself)."""
+    need, _ = await deps.repo.get(need_id)
+    if need is None:
+        raise need_not_found(need_id)
+    rules = await deps.directory.rules(need.community_id)
+    volunteer_ids = [cmd.volunteer_id] if cmd.volunteer_id else list(cmd.member_ids or [])
+    held = await asyncio.gather(
+        *(deps.repo.active_claims_of("volunteer", v) for v in volunteer_ids)
+    )
+    for volunteer_id, count in zip(volunteer_ids, held, strict=True):
+        eligibility.within_cap(count, rules.volunteer_claim_cap, f"志愿者 {volunteer_id} ")
+    if cmd.organization_id:
+        count = await deps.repo.active_claims_of("organization", cmd.organization_id)
+        eligibility.within_cap(count, rules.organization_claim_cap, "该组织")
 
 
 async def _team_leaders(deps: NeedsDeps, claims: list[Claim]) -> dict[str, str]:
@@ -513,6 +533,7 @@ class NeedFilters:
     status: str | None = None
     category: str | None = None
     kind: str | None = None
+    claims_expired: bool = False  # admins: the needs with claims that expired
 
 
 async def list_needs(
@@ -526,6 +547,10 @@ async def list_needs(
     clauses: list[dict[str, Any]] = [visible_filter(p)]
     if filters.scope:
         clauses.append(scope_filter(filters.scope))
+    if filters.claims_expired:
+        if not (p.is_admin or p.is_service):
+            raise ApiError(403, "仅管理员可查看逾期认领 / expired claims are for admins")
+        clauses.append({"has_expired_claims": True})
     for name in ("status", "category", "kind"):
         value = getattr(filters, name)
         if value is not None:

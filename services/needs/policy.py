@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from services.needs.domain import Claim, Need
-from shared.auth import Principal
+from shared.auth import Principal, in_scope
 from shared.http import ApiError
 
 # Statuses residents and volunteers see in their community; the rest only their own.
@@ -111,7 +111,8 @@ def can_see(p: Principal, need: Need) -> bool:
     if _is_requester(p, need) or p.sub in need.participants:
         return True
     return p.role in ("resident", "volunteer") and (
-        p.covers(need.community_id) and need.status in PUBLIC_STATUSES
+        (p.covers(need.community_id) or in_scope(p.scope, need.open_to or need.community_id))
+        and need.status in PUBLIC_STATUSES
     )
 
 
@@ -156,5 +157,10 @@ def visible_filter(p: Principal) -> dict[str, Any]:
         return scope_filter(p.scope)
     own: list[dict[str, Any]] = [{"requester_id": p.sub}, {"participants": p.sub}]
     if p.role in ("resident", "volunteer"):
-        own.append({**scope_filter(p.scope), "status": {"$in": list(PUBLIC_STATUSES)}})
+        public = {"status": {"$in": list(PUBLIC_STATUSES)}}
+        own.append({**scope_filter(p.scope), **public})
+        # needs of other communities opened to the caller's street or district
+        segments = p.scope.split(".")
+        reach = [".".join(segments[:n]) for n in range(1, len(segments))]
+        own.append({"open_to": {"$in": reach}, **public})
     return {"$or": own}

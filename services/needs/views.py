@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.needs.domain import (
     Claim,
@@ -24,7 +24,7 @@ from services.needs.domain import (
 )
 from services.needs.policy import sees_phone
 from shared.auth import Principal
-from shared.events.needs import Kind, Location
+from shared.events.needs import Kind, Location, Openness
 from shared.http import ApiError
 from shared.mongo.client import Document
 
@@ -55,8 +55,11 @@ class NeedPublic(BaseModel):
     location: Location | None
     skills: list[str]
     due_at: datetime | None
+    openness: Openness
     status: NeedStatus
-    claims: list[Claim]
+    claims: list[Claim] = Field(
+        description="expired claims (counted against nobody) are shown to admins in scope only"
+    )
     review: Review | None
     cancellation: CancellationPublic | None
     completion: Completion | None
@@ -124,6 +127,7 @@ def need_view(p: Principal, need: Need, version: int) -> NeedPublic:
                 "beneficiaries",
                 "skills",
                 "due_at",
+                "openness",
                 "status",
                 "posted_by",
                 "created_at",
@@ -131,7 +135,9 @@ def need_view(p: Principal, need: Need, version: int) -> NeedPublic:
             }
         ),
         location=need.location,
-        claims=need.claims,
+        claims=need.claims
+        if p.administers(need.community_id)
+        else [c for c in need.claims if c.release_reason != "expired"],
         review=need.review,
         completion=need.completion,
         confirmation=need.confirmation,
