@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
@@ -10,6 +11,7 @@ from pydantic import BaseModel
 from services.needs import handlers
 from services.needs.commands import (
     CancelNeed,
+    CheckIn,
     ClaimNeed,
     CompleteNeed,
     ConfirmNeed,
@@ -235,4 +237,48 @@ async def dispute_completion(
 ) -> NeedPublic:
     """The requester or an admin disputes the hours or figures; an admin settles it."""
     need, version = await handlers.dispute_completion(deps, principal, need_id, body, cid)
+    return need_view(principal, need, version)
+
+
+class CheckInCode(BaseModel):
+    code: str
+    valid_until: datetime
+
+
+@router.get("/{need_id}/check-in-code", response_model=CheckInCode, responses=ACTING)
+async def check_in_code(need_id: str, principal: CurrentPrincipal, deps: Deps) -> CheckInCode:
+    """The need's rotating 6-digit check-in code (requester, grid worker, admin in scope)."""
+    code, valid_until = await handlers.check_in_code(deps, principal, need_id)
+    return CheckInCode(code=code, valid_until=valid_until)
+
+
+@router.post("/{need_id}/claims/{claim_id}/check-in", response_model=NeedPublic, responses=ACTING)
+async def check_in(
+    need_id: str,
+    claim_id: str,
+    body: CheckIn,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> NeedPublic:
+    """The volunteer's arrival, with the code shown on the resident's phone."""
+    need, version = await handlers.record_attendance(
+        deps, principal, need_id, claim_id, "check_in", body, cid
+    )
+    return need_view(principal, need, version)
+
+
+@router.post("/{need_id}/claims/{claim_id}/check-out", response_model=NeedPublic, responses=ACTING)
+async def check_out(
+    need_id: str,
+    claim_id: str,
+    body: CheckIn,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> NeedPublic:
+    """The volunteer's departure, with the code shown then."""
+    need, version = await handlers.record_attendance(
+        deps, principal, need_id, claim_id, "check_out", body, cid
+    )
     return need_view(principal, need, version)

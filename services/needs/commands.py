@@ -133,6 +133,13 @@ class VerifyCompletion(Command):
     reason: Annotated[Text, StringConstraints(min_length=1, max_length=500)] | None = None
 
 
+class CheckIn(Command):
+    """The 6-digit code the resident's or grid worker's phone shows."""
+
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+    volunteer_id: Ident | None = None  # defaults to the caller
+
+
 class DisputeCompletion(Command):
     reason: Annotated[Text, StringConstraints(min_length=1, max_length=500)]
 

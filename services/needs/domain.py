@@ -76,6 +76,18 @@ class Requester(BaseModel):
     phone: str = Field(pattern=r"^\+?[0-9][0-9 -]{5,19}$")
 
 
+class Attendance(BaseModel):
+    """A volunteer's check-in and check-out on a claim (attendance.py)."""
+
+    check_in_at: datetime | None = None
+    check_out_at: datetime | None = None
+
+    def interval_hours(self) -> float | None:
+        if self.check_in_at is None or self.check_out_at is None:
+            return None
+        return (self.check_out_at - self.check_in_at).total_seconds() / 3600
+
+
 class Claim(BaseModel):
     id: str
     claimant_type: ClaimantType
@@ -91,6 +103,7 @@ class Claim(BaseModel):
     released_by: str | None = None
     release_reason: ReleaseReason | None = None
     completed_at: datetime | None = None
+    attendance: dict[str, Attendance] = {}  # by volunteer id
 
 
 class Review(BaseModel):

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from services.needs import domain, eligibility, verification
+from services.needs import attendance, domain, eligibility, verification
 from services.needs.commands import (
     CancelNeed,
+    CheckIn,
     ClaimNeed,
     CompleteNeed,
     ConfirmNeed,
@@ -428,12 +429,51 @@ async def complete_need(
         auto_confirm_days=rules.auto_confirm_days,
     )
 
+    declared: dict[str, float] = {}
+    for h in record.hours:
+        declared[h.volunteer_id] = declared.get(h.volunteer_id, 0.0) + h.hours
+
     def decide(need: Need, now: datetime) -> Change:
         authorize(p, need, Action.COMPLETE, Facts(team_leaders=leaders))
-        reasons = tuple(verification.review_reasons(need, record))
+        reasons = (
+            *verification.review_reasons(need, record),
+            *attendance.check_hours(need, declared, rules.check_in_required),
+        )
         return domain.complete(need, replace(record, review_reasons=reasons), p.sub, now)
 
     return await _change(deps, need_id, "complete", Actor.of(p), decide, correlation_id)
+
+
+async def check_in_code(deps: NeedsDeps, p: Principal, need_id: str) -> tuple[str, datetime]:
+    """The need's rotating code, for the requester's (or a grid worker's, an admin's)
+    phone to show the volunteers."""
+    need = await _visible_need(deps, p, need_id)
+    authorize(p, need, Action.SHOW_CODE)
+    return attendance.current_code(_code_key(deps), need_id, deps.now())
+
+
+def _code_key(deps: NeedsDeps) -> bytes:
+    return attendance.code_key(deps.settings.secret)
+
+
+async def record_attendance(
+    deps: NeedsDeps,
+    p: Principal,
+    need_id: str,
+    claim_id: str,
+    step: attendance.Step,
+    cmd: CheckIn,
+    correlation_id: str | None,
+) -> tuple[Need, int]:
+    """The volunteer enters the code on arrival (check_in) and departure (check_out)."""
+    volunteer_id = cmd.volunteer_id or p.sub
+
+    def decide(need: Need, now: datetime) -> Change:
+        authorize(p, need, Action.CHECK_IN, Facts(volunteer_id=volunteer_id))
+        ok = attendance.code_matches(_code_key(deps), need_id, cmd.code, now)
+        return attendance.record(need, claim_id, volunteer_id, step, ok, now)
+
+    return await _change(deps, need_id, step, Actor.of(p), decide, correlation_id)
 
 
 async def confirm_need(

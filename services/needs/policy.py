@@ -31,6 +31,8 @@ class Action(StrEnum):
     COMPLETE = "complete"
     CONFIRM = "confirm"
     VERIFY = "verify"
+    SHOW_CODE = "show_code"
+    CHECK_IN = "check_in"
     DISPUTE = "dispute"
     HISTORY = "history"
 
@@ -100,6 +102,8 @@ RULES: dict[Action, Rule] = {
     Action.CONFIRM: _requester_or_admin,
     Action.VERIFY: lambda p, need, f: _admin(p, need, f) or is_grid_worker(p, need),
     Action.DISPUTE: _requester_or_admin,
+    Action.SHOW_CODE: lambda p, need, f: _requester_or_admin(p, need, f) or is_grid_worker(p, need),
+    Action.CHECK_IN: lambda p, need, f: p.role == "volunteer" and f.volunteer_id == p.sub,
     Action.HISTORY: _admin,
 }
 

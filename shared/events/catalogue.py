@@ -92,6 +92,10 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
         "A completion's hours and figures were verified (resident, admin, grid worker, or "
         "automatically); a later revision corrects an earlier one.",
     ),
+    "org.tongxin.claim.attendance": (
+        "签到/签退",
+        "A volunteer checked in or out of a claim with the need's rotating code.",
+    ),
     "org.tongxin.hours.disputed": (
         "服务时长有异议",
         "The resident or an admin disputed a completion's hours or figures.",

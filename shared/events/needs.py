@@ -167,6 +167,16 @@ class TaskConfirmed(NeedEvent):
     requester_id: str | None = None
 
 
+class ClaimAttendance(NeedEvent):
+    """A volunteer checked in (arrival) or out (departure) with the need's rotating code."""
+
+    type: ClassVar[str] = "org.tongxin.claim.attendance"
+    claim_id: str
+    volunteer_id: str
+    step: Literal["check_in", "check_out"]
+    at: datetime
+
+
 class HoursVerified(NeedEvent):
     """The hours and figures of a completion as verified; a later revision replaces the
     earlier one (a correction): consumers apply the difference."""
@@ -231,4 +241,5 @@ NEEDS_EVENTS: list[type[EventPayload]] = [
     HoursVerified,
     HoursDisputed,
     ReminderDue,
+    ClaimAttendance,
 ]
