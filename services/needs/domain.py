@@ -52,6 +52,10 @@ ALLOWED_FROM: dict[str, tuple[NeedStatus, ...]] = {
     "confirm": ("completed",),
 }
 MAX_HOURS_PER_COMPLETION = 24.0
+# Claimers hear of a claim's due date this long before it; the resident is reminded to
+# confirm this often after completion (reminders.py).
+CLAIM_REMINDER_BEFORE = timedelta(hours=24)
+CONFIRM_REMINDER_EVERY = timedelta(days=1)
 SYSTEM = "system"
 
 
@@ -104,6 +108,7 @@ class Claim(BaseModel):
     release_reason: ReleaseReason | None = None
     completed_at: datetime | None = None
     attendance: dict[str, Attendance] = {}  # by volunteer id
+    reminded_at: datetime | None = None  # of the due date
 
 
 class Review(BaseModel):
@@ -140,6 +145,8 @@ class Completion(BaseModel):
     dispute_reason: str | None = None
     auto_confirm_at: datetime | None = None
     slots_unfilled: int = 0
+    next_reminder_at: datetime | None = None  # to confirm, while the resident has not
+    reminders_sent: int = 0
 
 
 class Confirmation(BaseModel):
@@ -181,6 +188,7 @@ class Need(BaseModel):
     participants: list[str] = []
     next_claim_expiry: datetime | None = None
     next_auto_confirm: datetime | None = None
+    next_reminder: datetime | None = None
     open_to: str = ""  # the org path whose volunteers may claim (from `openness`)
     active_volunteer_ids: list[str] = []
     active_organization_ids: list[str] = []
@@ -270,8 +278,16 @@ def derived(need: Need, **changes: object) -> Need:
     expiries = [c.expires_at for c in active if c.expires_at is not None]
     done = updated.completion
     waiting = done is not None and done.hours_status == "declared"
+    reminders = [
+        c.expires_at - CLAIM_REMINDER_BEFORE
+        for c in active
+        if c.expires_at is not None and c.reminded_at is None
+    ]
+    if updated.status == "completed" and done is not None and done.next_reminder_at:
+        reminders.append(done.next_reminder_at)
     return updated.model_copy(
         update={
+            "next_reminder": min(reminders) if reminders else None,
             "open_to": open_to(updated.community_id, updated.openness),
             "active_volunteer_ids": sorted({v for c in active for v in c.volunteer_ids}),
             "active_organization_ids": sorted(
@@ -560,6 +576,7 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
         review_reasons=list(record.review_reasons),
         auto_confirm_at=None if review else now + timedelta(days=record.auto_confirm_days),
         slots_unfilled=need.slots - need.slots_taken,
+        next_reminder_at=now + CONFIRM_REMINDER_EVERY,
     )
     claims = [
         c.model_copy(update={"status": "completed", "completed_at": now})
@@ -652,6 +669,8 @@ def verify_hours(
             "verified_at": now,
             "verified_via": via,
             "dispute_reason": None,
+            # confirmed automatically: nobody is reminded any more
+            **({"next_reminder_at": None} if via == "auto" else {}),
         }
     )
     verified = derived(need, completion=done, updated_at=now)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from services.needs import attendance, domain, eligibility, verification
+from services.needs import attendance, domain, eligibility, reminders, verification
 from services.needs.commands import (
     CancelNeed,
     CheckIn,
@@ -401,7 +401,11 @@ async def run_claim_expiry(deps: NeedsDeps) -> None:
     """The background loop: every `claim_expiry_check_s` releases overdue claims and
     verifies completions past their auto-confirm time."""
     while True:
-        for name, task in (("claim_expiry", expire_due_claims), ("auto_confirm", auto_confirm_due)):
+        for name, task in (
+            ("claim_expiry", expire_due_claims),
+            ("auto_confirm", auto_confirm_due),
+            ("reminders", send_reminders),
+        ):
             try:
                 await task(deps)
             except Exception as exc:  # the next pass tries again
@@ -524,6 +528,28 @@ async def dispute_completion(
     return await _change(
         deps, need_id, "dispute", Actor.of(p), decide, correlation_id, reason=cmd.reason
     )
+
+
+async def send_reminders(deps: NeedsDeps) -> int:
+    """Commits the reminders due now (claim due dates, completions to confirm); returns how
+    many were sent."""
+    sent = 0
+    for need_id in await deps.repo.with_reminders_due(deps.now()):
+        count = 0
+
+        def decide(need: Need, now: datetime) -> Change:
+            nonlocal count
+            changed, events = reminders.due(need, now)
+            count = len(events)  # the count of the attempt that committed
+            return changed, events
+
+        try:
+            await _change(deps, need_id, "remind", SYSTEM, decide, None)
+        except ApiError as exc:  # busy or gone: the next pass tries again
+            log.warning("reminder_skipped", need_id=need_id, error=exc.message)
+            continue
+        sent += count
+    return sent
 
 
 async def auto_confirm_due(deps: NeedsDeps) -> int:

@@ -92,6 +92,11 @@ class NeedsRepository:
         """How many needs hold an active claim of this volunteer or organisation."""
         return await self.store.heads.count_documents({f"active_{kind}_ids": ident})
 
+    async def with_reminders_due(self, now: datetime, limit: int = 500) -> list[str]:
+        """Ids of needs with a reminder due."""
+        cursor = self.store.heads.find({"next_reminder": {"$lte": now}}, {"_id": 1}).limit(limit)
+        return [doc["_id"] async for doc in cursor]
+
     async def with_auto_confirm_due(self, now: datetime, limit: int = 500) -> list[str]:
         """Ids of needs whose declared hours are past their auto-confirm time."""
         cursor = self.store.heads.find({"next_auto_confirm": {"$lte": now}}, {"_id": 1}).limit(

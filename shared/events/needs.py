@@ -218,7 +218,7 @@ class ReminderDue(NeedEvent):
     resident after completion until they confirm (`confirm_service`)."""
 
     type: ClassVar[str] = "org.tongxin.reminder.due"
-    reminder: Literal["claim_due", "confirm_service"]
+    reason: Literal["claim_due", "confirm_service"]
     reminder_id: str
     recipient_ids: list[str]
     claim_id: str | None = None
