@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Query, Request, Response, UploadFile
 
-from services.volunteers import handlers, policy
+from services.volunteers import certificate_pdf, handlers, policy
+from services.volunteers.certificates import Certificate
 from services.volunteers.domain import Volunteer
 from services.volunteers.handlers import ImportReport, NewVolunteer, VolunteersDeps
 from services.volunteers.importing import ImportFileError, read_rows
 from services.volunteers.schemas import (
+    CertificateCheck,
+    CertificateRequest,
+    CertificateRevoke,
     OrganizationCreate,
     OrganizationPage,
     OrganizationPublic,
@@ -48,6 +52,7 @@ orgs = APIRouter(prefix="/v1/orgs", tags=["org tree / 组织架构"])
 volunteers = APIRouter(prefix="/v1/volunteers", tags=["volunteers / 志愿者"])
 organizations = APIRouter(prefix="/v1/organizations", tags=["organizations / 共建单位"])
 teams = APIRouter(prefix="/v1/teams", tags=["teams / 志愿服务队"])
+certificates = APIRouter(prefix="/v1/certificates", tags=["certificates / 志愿服务记录证明"])
 
 
 # --- org tree -------------------------------------------------------------------------
@@ -417,4 +422,92 @@ async def change_leader(
     return TeamPublic.of(team)
 
 
-routers = [orgs, volunteers, organizations, teams]
+# --- certificates (志愿服务记录证明) ------------------------------------------------------
+
+
+def verify_url(request: Request, serial: str) -> str:
+    return str(request.url_for("verify_certificate", serial=serial))
+
+
+@certificates.post(
+    "",
+    status_code=201,
+    response_model=Certificate,
+    description=(
+        "Issues a certificate of the volunteer's verified services in the period, by the "
+        "community that recorded them (`issuer_id`, default the volunteer's home). By the "
+        "volunteer or an admin of that community. Serial `TX-<district>-<year>-<seq>`, "
+        "unique in the district. Emits `org.tongxin.certificate.issued`."
+    ),
+)
+async def request_certificate(
+    body: CertificateRequest,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+    response: Response,
+) -> Certificate:
+    cert = await handlers.request_certificate(
+        deps,
+        principal,
+        body.volunteer_id,
+        body.period_from,
+        body.period_to,
+        body.issuer_id,
+        cid,
+    )
+    response.headers["Location"] = f"/v1/certificates/{cert.serial}"
+    return cert
+
+
+@certificates.get(
+    "/{serial}.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+    description="The certificate as a PDF (the volunteer, admins in scope).",
+)
+async def certificate_pdf_of(
+    serial: str, request: Request, principal: CurrentPrincipal, deps: Deps
+) -> Response:
+    cert = await handlers.get_certificate(deps, principal, serial)
+    pdf = await asyncio.to_thread(certificate_pdf.render, cert, verify_url(request, serial))
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{serial}.pdf"'},
+    )
+
+
+@certificates.get(
+    "/{serial}/verify",
+    response_model=CertificateCheck,
+    description=(
+        "No sign-in: valid or revoked, the masked name, hours, issuer and the document hash "
+        "printed on the certificate. A serial never issued is 404."
+    ),
+)
+async def verify_certificate(serial: str, deps: Deps) -> CertificateCheck:
+    return CertificateCheck.of(await handlers.verify_certificate(deps, serial))
+
+
+@certificates.get("/{serial}", response_model=Certificate)
+async def get_certificate(serial: str, principal: CurrentPrincipal, deps: Deps) -> Certificate:
+    return await handlers.get_certificate(deps, principal, serial)
+
+
+@certificates.post(
+    "/{serial}/revoke",
+    response_model=Certificate,
+    description="By an admin of the issuing community, with a reason.",
+)
+async def revoke_certificate(
+    serial: str,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+    body: Annotated[CertificateRevoke, Body()],
+) -> Certificate:
+    return await handlers.revoke_certificate(deps, principal, serial, body.reason, cid)
+
+
+routers = [orgs, volunteers, organizations, teams, certificates]

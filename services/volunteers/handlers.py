@@ -12,12 +12,13 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
-from services.volunteers import domain, passbook, policy
+from services.volunteers import certificates, domain, passbook, policy
+from services.volunteers.certificates import Certificate
 from services.volunteers.domain import (
     DomainError,
     Organization,
@@ -558,6 +559,15 @@ async def credit_task_hours(
     if isinstance(task, TaskCompleted) and task.hours_status != "verified":
         return
     revision = task.revision if isinstance(task, HoursVerified) else 1
+    service = passbook.Credit(
+        revision=revision,
+        points=0,
+        hours=0,
+        need_id=task.need_id,
+        title=task.title,
+        community_id=task.community_id,
+        served_at=task.completed_at,
+    )
     rules = await deps.repo.get_rules(district_of(task.community_id))
     hours: dict[str, float] = {}
     for h in task.hours:
@@ -580,6 +590,7 @@ async def credit_task_hours(
                 now=deps.clock(),
                 revision=revision,
                 rules=rules,
+                service=service,
             )
             if credited is None:
                 return
@@ -589,3 +600,93 @@ async def credit_task_hours(
             POINTS_CREDITED.inc(entry.points)
 
         await decided_again("passbooks", attempt)
+
+
+# --- certificates (志愿服务记录证明) ------------------------------------------------------
+
+MAX_SERIAL_ATTEMPTS = 200
+
+
+async def request_certificate(
+    deps: VolunteersDeps,
+    actor: Principal,
+    volunteer_id: str,
+    start: date,
+    end: date,
+    issuer_id: str | None,
+    cid: str | None,
+) -> Certificate:
+    """Issues a certificate of the verified services the issuing community recorded in the
+    period. The serial is the next free `TX-<district>-<year>-<seq>`: each number is tried
+    as a version-1 commit, and the unique insert gives it to exactly one request."""
+    volunteer, _ = await deps.repo.get_volunteer(volunteer_id)
+    if volunteer is None:
+        raise not_found("volunteer", volunteer_id)
+    issuer_id = issuer_id or volunteer.home_community_id
+    domain.validate_path(issuer_id)
+    policy.require_certificate_requester(actor, volunteer_id, issuer_id)
+    book, _ = await _passbook_or_empty(deps, volunteer_id)
+    issuer, _ = await deps.repo.get_org(issuer_id)
+    now = deps.clock()
+    district = district_of(issuer_id)
+    prefix = certificates.serial_for(district, now.year, 0)[:-6]
+    seq = await deps.repo.count_certificates(prefix)
+    for _ in range(MAX_SERIAL_ATTEMPTS):
+        seq += 1
+        serial = certificates.serial_for(district, now.year, seq)
+        cert, event = certificates.issue(
+            serial=serial,
+            volunteer=volunteer,
+            book=book,
+            issuer=issuer,
+            issuer_id=issuer_id,
+            start=start,
+            end=end,
+            by=actor.sub,
+            now=now,
+        )
+        try:
+            await deps.repo.save_certificate(cert, 0, [event], cid)
+        except ConcurrencyConflict:
+            continue  # another request took this number: the next one
+        deps.relay.wake()
+        log.info("certificate_issued", serial=serial, services=len(cert.services))
+        return cert
+    raise DomainError(503, "证明编号繁忙，请重试 / certificate numbers are busy; try again")
+
+
+async def _certificate(deps: VolunteersDeps, serial: str) -> tuple[Certificate, int]:
+    if not certificates.valid_serial(serial):
+        raise not_found("certificate", serial)
+    cert, version = await deps.repo.get_certificate(serial)
+    if cert is None:
+        raise not_found("certificate", serial)
+    return cert, version
+
+
+async def get_certificate(deps: VolunteersDeps, actor: Principal, serial: str) -> Certificate:
+    cert, _ = await _certificate(deps, serial)
+    policy.require_certificate_reader(actor, cert.volunteer_id, cert.issuer_id)
+    return cert
+
+
+async def verify_certificate(deps: VolunteersDeps, serial: str) -> Certificate:
+    """Anyone may check a serial: what it answers is masked (verify view)."""
+    return (await _certificate(deps, serial))[0]
+
+
+async def revoke_certificate(
+    deps: VolunteersDeps, actor: Principal, serial: str, reason: str, cid: str | None
+) -> Certificate:
+    reason = domain.clean_text(reason, "reason", "撤销理由", 500)
+
+    async def attempt() -> Certificate:
+        cert, version = await _certificate(deps, serial)
+        policy.require_certificate_reader(actor, cert.volunteer_id, cert.issuer_id)
+        policy.require_community_admin(actor, cert.issuer_id)
+        revoked, event = certificates.revoke(cert, reason, actor.sub, deps.clock())
+        await deps.repo.save_certificate(revoked, version, [event], cid)
+        deps.relay.wake()
+        return revoked
+
+    return await decided_again("certificates", attempt)

@@ -37,11 +37,16 @@ def add_hours(total: float, hours: float) -> float:
 
 
 class Credit(BaseModel):
-    """What one completion has put in the passbook, as of its verified revision."""
+    """What one completion has put in the passbook, as of its verified revision, and what
+    a service record (certificates.py) lists of it."""
 
     revision: int
     points: int
     hours: float
+    need_id: str | None = None
+    title: str | None = None  # the content of the service
+    community_id: str | None = None  # that recorded it (the need's)
+    served_at: datetime | None = None  # completed at
 
 
 class Passbook(BaseModel):
@@ -82,6 +87,7 @@ def credit(
     now: datetime,
     revision: int = 1,
     rules: DistrictRules = DEFAULT_RULES,
+    service: Credit | None = None,
 ) -> tuple[Passbook, LedgerEntry, PointsCredited] | None:
     """Brings a completion's credit to `hours` as verified in `revision`: the first credits
     them, a later one posts the difference. None when this revision (or a later one) is in
@@ -102,7 +108,9 @@ def credit(
             "hours": total,
             "credits": {
                 **passbook.credits,
-                completion_id: Credit(revision=revision, points=target, hours=hours),
+                completion_id: (service or Credit(revision=0, points=0, hours=0)).model_copy(
+                    update={"revision": revision, "points": target, "hours": hours}
+                ),
             },
             "updated_at": now,
         }

@@ -104,6 +104,20 @@ def require_passbook_reader(actor: Principal, volunteer_id: str, community: str)
         raise not_found("passbook", volunteer_id)
 
 
+def require_certificate_requester(actor: Principal, volunteer_id: str, issuer: str) -> None:
+    """The volunteer themself, or an admin of the issuing community."""
+    if not (is_self(actor, volunteer_id) or actor.administers(issuer)):
+        raise forbidden(
+            "只有志愿者本人或出具社区的管理员可以申请证明 / only the volunteer or an admin "
+            "of the issuing community may request a certificate"
+        )
+
+
+def require_certificate_reader(actor: Principal, volunteer_id: str, issuer: str) -> None:
+    if not (is_self(actor, volunteer_id) or actor.reads(issuer)):
+        raise not_found("certificate", volunteer_id)
+
+
 def require_redeemer(actor: Principal, volunteer_id: str, community: str) -> None:
     """The volunteer themself, or an admin of their community (the supermarket's counter)."""
     if is_self(actor, volunteer_id):

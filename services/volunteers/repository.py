@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from services.volunteers.certificates import Certificate
 from services.volunteers.domain import Organization, OrgUnit, Team, Volunteer
 from services.volunteers.passbook import LedgerEntry, Passbook
 from shared.events.envelope import CloudEvent, EventPayload
@@ -39,6 +40,7 @@ class VolunteersRepository:
         self.teams = AggregateStore(db, "teams")
         self.passbooks = AggregateStore(db, "passbooks")
         self.district_rules = AggregateStore(db, "district_rules")
+        self.certificates = AggregateStore(db, "certificates")
         self._topic = settings.topics.volunteers
 
     def envelopes(
@@ -80,6 +82,20 @@ class VolunteersRepository:
     async def children(self, path: str) -> list[OrgUnit]:
         docs = self.orgs.heads.find({"parent": path}).sort("_id", 1)
         return [_model(OrgUnit, d) async for d in docs]
+
+    # --- certificates
+    async def get_certificate(self, serial: str) -> tuple[Certificate | None, int]:
+        return await self._get(self.certificates, Certificate, serial)
+
+    async def save_certificate(
+        self, cert: Certificate, version: int, events: Sequence[EventPayload], cid: str | None
+    ) -> int:
+        return await self._save(self.certificates, cert.serial, cert, version, events, cid)
+
+    async def count_certificates(self, prefix: str) -> int:
+        """Serials issued under `TX-<district>-<year>-`: where the next number is tried."""
+        query = {"_id": {"$regex": f"^{re.escape(prefix)}"}}
+        return await self.certificates.heads.count_documents(query)
 
     # --- local rules
     async def get_rules_version(self, district: str) -> tuple[DistrictRules, int]:

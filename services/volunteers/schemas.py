@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.volunteers.certificates import Certificate, masked_name
 from services.volunteers.domain import (
     Organization,
     OrganizationKind,
@@ -167,6 +169,49 @@ class PassbookPublic(BaseModel):
             hours=book.hours,
             stars=stars,
             ledger=ledger,
+        )
+
+
+class CertificateRequest(Strict):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    volunteer_id: str = Field(min_length=1, max_length=100)
+    period_from: date = Field(alias="from")
+    period_to: date = Field(alias="to")
+    issuer_id: str | None = Field(
+        default=None, max_length=200, description="the recording community; default: home"
+    )
+
+
+class CertificateRevoke(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CertificateCheck(BaseModel):
+    """What anyone may learn of a serial: enough to check a printed copy, no more."""
+
+    serial: str
+    status: Literal["valid", "revoked"]
+    volunteer: str = Field(description="masked name")
+    total_hours: float
+    issuer_id: str
+    issuer_name: str
+    issued_on: date
+    document_hash: str = Field(description="SHA-256 printed on the certificate")
+    revoked_reason: str | None = None
+
+    @classmethod
+    def of(cls, cert: Certificate) -> CertificateCheck:
+        return cls(
+            serial=cert.serial,
+            status=cert.status,
+            volunteer=masked_name(cert.volunteer_name),
+            total_hours=cert.total_hours,
+            issuer_id=cert.issuer_id,
+            issuer_name=cert.issuer_name,
+            issued_on=cert.issued_on,
+            document_hash=cert.document_hash,
+            revoked_reason=cert.revoked_reason,
         )
 
 

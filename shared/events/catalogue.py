@@ -104,6 +104,14 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
         "提醒",
         "A reminder: a claim's due date is near, or a completion awaits the resident.",
     ),
+    "org.tongxin.certificate.issued": (
+        "志愿服务记录证明已出具",
+        "The community that recorded a volunteer's services issued a certificate of them.",
+    ),
+    "org.tongxin.certificate.revoked": (
+        "志愿服务记录证明已撤销",
+        "The issuing community revoked a certificate, with a reason.",
+    ),
     "org.tongxin.district.rules_changed": (
         "区级规则已变更",
         "A district's local rules changed: stars, points, auto-confirm, caps, check-in.",

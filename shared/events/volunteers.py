@@ -160,6 +160,36 @@ class DistrictRulesChanged(VolunteersEvent):
         return self.district
 
 
+class CertificateEvent(VolunteersEvent):
+    serial: str
+    volunteer_id: str
+    community_id: str  # the issuing community
+
+    def subject(self) -> str:
+        return self.serial
+
+    def community(self) -> str:
+        return self.community_id
+
+
+class CertificateIssued(CertificateEvent):
+    """A certificate of voluntary service (志愿服务记录证明) was issued; no personal data."""
+
+    type: ClassVar[str] = "org.tongxin.certificate.issued"
+    total_hours: float
+    services: int
+    document_hash: str
+    issued_by: str
+    issued_at: datetime
+
+
+class CertificateRevoked(CertificateEvent):
+    type: ClassVar[str] = "org.tongxin.certificate.revoked"
+    reason: str
+    revoked_by: str
+    revoked_at: datetime
+
+
 VOLUNTEERS_EVENTS: list[type[EventPayload]] = [
     OrgUnitUpdated,
     VolunteerRegistered,
@@ -171,4 +201,6 @@ VOLUNTEERS_EVENTS: list[type[EventPayload]] = [
     PointsCredited,
     PointsRedeemed,
     DistrictRulesChanged,
+    CertificateIssued,
+    CertificateRevoked,
 ]
