@@ -16,6 +16,10 @@ from services.volunteers.schemas import (
     CertificateCheck,
     CertificateRequest,
     CertificateRevoke,
+    HandOver,
+    ItemChange,
+    ItemCreate,
+    ItemPublic,
     OrganizationCreate,
     OrganizationPage,
     OrganizationPublic,
@@ -24,6 +28,7 @@ from services.volunteers.schemas import (
     PassbookPublic,
     RedemptionCreate,
     RedemptionPublic,
+    ReservationCreate,
     TeamCreate,
     TeamPage,
     TeamPublic,
@@ -33,6 +38,7 @@ from services.volunteers.schemas import (
     VolunteerRef,
     VolunteerUpdate,
 )
+from services.volunteers.supermarket import Reservation
 from shared.auth import CurrentPrincipal, Principal
 from shared.http import ApiError, CorrelationId
 from shared.rules import DistrictRules
@@ -52,6 +58,7 @@ orgs = APIRouter(prefix="/v1/orgs", tags=["org tree / 组织架构"])
 volunteers = APIRouter(prefix="/v1/volunteers", tags=["volunteers / 志愿者"])
 organizations = APIRouter(prefix="/v1/organizations", tags=["organizations / 共建单位"])
 teams = APIRouter(prefix="/v1/teams", tags=["teams / 志愿服务队"])
+supermarket = APIRouter(prefix="/v1/supermarket", tags=["love supermarket / 爱心超市"])
 certificates = APIRouter(prefix="/v1/certificates", tags=["certificates / 志愿服务记录证明"])
 
 
@@ -510,4 +517,108 @@ async def revoke_certificate(
     return await handlers.revoke_certificate(deps, principal, serial, body.reason, cid)
 
 
-routers = [orgs, volunteers, organizations, teams, certificates]
+# --- love supermarket (爱心超市) ----------------------------------------------------------
+
+
+@supermarket.post(
+    "/items",
+    status_code=201,
+    response_model=ItemPublic,
+    description="An item of the community's catalogue, by its admins (the shopkeepers).",
+)
+async def create_item(
+    body: ItemCreate, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+) -> ItemPublic:
+    item = await handlers.create_item(
+        deps,
+        principal,
+        community_id=body.community_id,
+        name=body.name,
+        points=body.points,
+        stock=body.stock,
+        cid=cid,
+    )
+    return ItemPublic.of(item, body.stock)
+
+
+@supermarket.get(
+    "/items",
+    response_model=list[ItemPublic],
+    description="A community's catalogue with the stock free now (anyone in scope).",
+)
+async def list_items(
+    principal: CurrentPrincipal,
+    deps: Deps,
+    community_id: Annotated[str, Query(min_length=1, max_length=200)],
+) -> list[ItemPublic]:
+    rows = await handlers.catalogue(deps, principal, community_id)
+    return [ItemPublic.of(item, stock) for item, stock in rows]
+
+
+@supermarket.patch(
+    "/items/{item_id}",
+    response_model=ItemPublic,
+    description="Reprice, restock (`add_stock`) or take off sale, by the community's admins.",
+)
+async def change_item(
+    item_id: str, body: ItemChange, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+) -> ItemPublic:
+    item = await handlers.change_item(
+        deps,
+        principal,
+        item_id,
+        points=body.points,
+        add_stock=body.add_stock,
+        active=body.active,
+        cid=cid,
+    )
+    [(_, stock)] = [
+        r
+        for r in await handlers.catalogue(deps, principal, item.community_id)
+        if r[0].id == item.id
+    ]
+    return ItemPublic.of(item, stock)
+
+
+@supermarket.post(
+    "/items/{item_id}/reservations",
+    status_code=201,
+    response_model=Reservation,
+    description=(
+        "A volunteer of the community reserves one unit: the points are held and a pick-up "
+        "code issued. 409 when out of stock or the balance is short; neither goes negative."
+    ),
+)
+async def reserve_item(
+    item_id: str,
+    body: ReservationCreate,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> Reservation:
+    return await handlers.reserve_item(deps, principal, item_id, body.volunteer_id, cid)
+
+
+@supermarket.get("/reservations/{reservation_id}", response_model=Reservation)
+async def get_reservation(
+    reservation_id: str, principal: CurrentPrincipal, deps: Deps
+) -> Reservation:
+    return await handlers.get_reservation(deps, principal, reservation_id)
+
+
+@supermarket.post(
+    "/reservations/{reservation_id}/handover",
+    response_model=Reservation,
+    description="The shopkeeper (a community admin) hands the item over against its code.",
+)
+async def hand_over(
+    reservation_id: str,
+    body: HandOver,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> Reservation:
+    return await handlers.hand_over(deps, principal, reservation_id, body.code, cid)
+
+
+routers = [orgs, volunteers, organizations, teams, supermarket, certificates]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.volunteers import api, consumers
+from services.volunteers import api, consumers, handlers
 from services.volunteers.domain import DomainError
-from services.volunteers.handlers import VolunteersDeps
+from services.volunteers.handlers import Clock, VolunteersDeps, system_clock
 from services.volunteers.repository import VolunteersRepository
 from shared.http import STATUS_CODES, error_response
 from shared.runtime import Runtime, create_service_app
@@ -21,7 +23,8 @@ async def domain_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> FastAPI:
+    """`clock` lets tests move time forward (reservations lapsing)."""
     settings = settings or Settings()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
@@ -29,9 +32,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             repo=VolunteersRepository(runtime.db, settings),
             relay=runtime.relay,
             import_max_rows=settings.volunteers_import_max_rows,
+            clock=clock,
         )
         app.state.deps = deps
         runtime.subscribe(consumers.STREAMS, consumers.event_handlers(deps))
+        runtime.run_in_background(partial(handlers.run_reservation_lapses, deps))
 
     app = create_service_app(
         "volunteers",

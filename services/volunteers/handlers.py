@@ -17,7 +17,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
-from services.volunteers import certificates, domain, passbook, policy
+from services.volunteers import certificates, domain, passbook, policy, supermarket
 from services.volunteers.certificates import Certificate
 from services.volunteers.domain import (
     DomainError,
@@ -39,6 +39,7 @@ from services.volunteers.metrics import (
 )
 from services.volunteers.passbook import LedgerEntry, Passbook
 from services.volunteers.repository import VolunteersRepository
+from services.volunteers.supermarket import Item, Reservation, Unit
 from shared.auth import Principal
 from shared.events.needs import HoursVerified, Location, TaskCompleted
 from shared.events.volunteers import VolunteerRegistered
@@ -55,12 +56,19 @@ MAX_ATTEMPTS = 50
 IMPORT_BATCH = 1000
 
 
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class VolunteersDeps:
     repo: VolunteersRepository
     relay: Relay
     import_max_rows: int = 20_000
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Clock = field(default=system_clock)
 
 
 async def decided_again(aggregate: str, attempt: Callable[[], Awaitable[T]]) -> T:
@@ -690,3 +698,265 @@ async def revoke_certificate(
         return revoked
 
     return await decided_again("certificates", attempt)
+
+
+# --- love supermarket (爱心超市) ----------------------------------------------------------
+
+
+async def create_item(
+    deps: VolunteersDeps,
+    actor: Principal,
+    *,
+    community_id: str,
+    name: str,
+    points: int,
+    stock: int,
+    cid: str | None,
+) -> Item:
+    """An item of the community's catalogue, by its admins (the shopkeepers)."""
+    policy.require_community_admin(actor, community_id)
+    community, _ = await deps.repo.get_org(community_id)
+    if community is None or community.level != "community":
+        raise DomainError(
+            422, f"社区 {community_id} 不存在 / no such community", field="community_id"
+        )
+    now = deps.clock()
+    item = Item(
+        id=str(uuid.uuid4()),
+        community_id=community_id,
+        name=domain.clean_text(name, "name", "商品名称", 60),
+        points=points,
+        units=stock,
+        created_at=now,
+        updated_at=now,
+    )
+    # units first: an item never names stock that is not there
+    await deps.repo.add_units(_units(item.id, 0, stock))
+    await deps.repo.save_item(item, 0, [supermarket.item_changed(item, actor.sub, now)], cid)
+    deps.relay.wake()
+    return item
+
+
+def _units(item_id: str, start: int, end: int) -> list[Unit]:
+    return [
+        Unit(id=supermarket.unit_id(item_id, n), item_id=item_id) for n in range(start + 1, end + 1)
+    ]
+
+
+async def change_item(
+    deps: VolunteersDeps,
+    actor: Principal,
+    item_id: str,
+    *,
+    points: int | None,
+    add_stock: int,
+    active: bool | None,
+    cid: str | None,
+) -> Item:
+    async def attempt() -> Item:
+        item, version = await _item(deps, actor, item_id)
+        policy.require_community_admin(actor, item.community_id)
+        now = deps.clock()
+        changed = supermarket.change_item(
+            item, points=points, add_stock=add_stock, active=active, now=now
+        )
+        await deps.repo.add_units(_units(item.id, item.units, changed.units))
+        await deps.repo.save_item(
+            changed, version, [supermarket.item_changed(changed, actor.sub, now)], cid
+        )
+        deps.relay.wake()
+        return changed
+
+    return await decided_again("shop_items", attempt)
+
+
+async def _item(deps: VolunteersDeps, actor: Principal, item_id: str) -> tuple[Item, int]:
+    item, version = await deps.repo.get_item(item_id)
+    if item is None:
+        raise not_found("item", item_id)
+    policy.require_visible(actor, item.community_id, "item", item_id)
+    return item, version
+
+
+async def catalogue(
+    deps: VolunteersDeps, actor: Principal, community_id: str
+) -> list[tuple[Item, int]]:
+    """The community's items with the stock free now."""
+    policy.require_visible(actor, community_id, "community", community_id)
+    items = await deps.repo.list_items(community_id)
+    stock = await asyncio.gather(*(deps.repo.free_units(i.id) for i in items))
+    return [(item, len(free)) for item, free in zip(items, stock, strict=True)]
+
+
+async def reserve_item(
+    deps: VolunteersDeps, actor: Principal, item_id: str, volunteer_id: str, cid: str | None
+) -> Reservation:
+    """Points held, then a free unit taken by its next commit: exactly as many reservations
+    succeed as there are units, however many race; a reservation left without a unit gives
+    its points back."""
+    item, _ = await _item(deps, actor, item_id)
+    book, _ = await _passbook_or_empty(deps, volunteer_id)
+    policy.require_reserver(actor, volunteer_id, item.community_id, book.community_id)
+    free = await deps.repo.free_units(item_id)
+    if not free:
+        raise _sold_out(item)
+    reservation = supermarket.pending(str(uuid.uuid4()), item, volunteer_id, deps.clock())
+    await deps.repo.save_reservation(reservation, 0, [], cid)
+    try:
+        await _hold_points(deps, reservation, cid)
+    except DomainError:
+        await deps.repo.save_reservation(
+            supermarket.failed(reservation).model_copy(update={"settled": True}), 1, [], cid
+        )
+        raise
+    unit = await _take_unit(deps, reservation.id, free) or await _take_unit(
+        deps, reservation.id, await deps.repo.free_units(item_id)
+    )
+    if unit is None:
+        await _settle(deps, supermarket.failed(reservation), 1, cid)
+        raise _sold_out(item)
+    done, event = supermarket.held(reservation, unit, deps.clock())
+    await deps.repo.save_reservation(done, 1, [event], cid)
+    deps.relay.wake()
+    return done
+
+
+def _sold_out(item: Item) -> DomainError:
+    return DomainError(409, f"“{item.name}”已无库存 / {item.name} is out of stock", stock=0)
+
+
+async def _take_unit(
+    deps: VolunteersDeps, reservation_id: str, candidates: list[str]
+) -> Unit | None:
+    """The first candidate unit this reservation's commit takes; None when all are taken.
+    A lost race on a unit is looked at again: it may have been taken, or freed."""
+    random.shuffle(candidates)  # racers spread over the units instead of queueing on one
+    for candidate in candidates:
+        while True:
+            unit, version = await deps.repo.get_unit(candidate)
+            taken = supermarket.take(unit, reservation_id) if unit else None
+            if taken is None:
+                break
+            try:
+                await deps.repo.save_unit(taken, version)
+            except ConcurrencyConflict:
+                COMMIT_CONFLICTS.labels("shop_units").inc()
+                continue
+            return taken
+    return None
+
+
+async def _hold_points(deps: VolunteersDeps, r: Reservation, cid: str | None) -> None:
+    async def attempt() -> None:
+        book, version = await _passbook_or_empty(deps, r.volunteer_id)
+        held = passbook.hold(
+            book, reservation_id=r.id, item=r.item_name, points=r.points, now=deps.clock()
+        )
+        if held is not None:
+            updated, entry, event = held
+            await deps.repo.save_passbook(updated, version, entry, [event], cid)
+            deps.relay.wake()
+
+    await decided_again("passbooks", attempt)
+
+
+async def _settle(deps: VolunteersDeps, r: Reservation, version: int, cid: str | None) -> None:
+    """A lapsed or failed reservation: its unit freed, its points back, then marked settled;
+    each step is idempotent, so a pass after a crash finishes the job."""
+    if r.unit_id is not None:
+
+        async def free_unit() -> None:
+            unit, unit_version = await deps.repo.get_unit(str(r.unit_id))
+            if unit is not None and unit.holder == r.id and not unit.handed_over:
+                await deps.repo.save_unit(unit.model_copy(update={"holder": None}), unit_version)
+
+        await decided_again("shop_units", free_unit)
+
+    async def points_back() -> None:
+        book, book_version = await _passbook_or_empty(deps, r.volunteer_id)
+        back = passbook.give_back(book, reservation_id=r.id, item=r.item_name, now=deps.clock())
+        if back is not None:
+            updated, entry, event = back
+            await deps.repo.save_passbook(updated, book_version, entry, [event], cid)
+
+    await decided_again("passbooks", points_back)
+    await deps.repo.save_reservation(r.model_copy(update={"settled": True}), version, [], cid)
+    deps.relay.wake()
+
+
+async def hand_over(
+    deps: VolunteersDeps, actor: Principal, reservation_id: str, code: str, cid: str | None
+) -> Reservation:
+    """The shopkeeper (an admin of the community) hands the item over against its code."""
+
+    async def attempt() -> Reservation:
+        r, version = await deps.repo.get_reservation(reservation_id)
+        if r is None:
+            raise not_found("reservation", reservation_id)
+        policy.require_visible(actor, r.community_id, "reservation", reservation_id)
+        policy.require_community_admin(actor, r.community_id)
+        done, event = supermarket.hand_over(r, code, actor.sub, deps.clock())
+        await deps.repo.save_reservation(done, version, [event], cid)
+        return done
+
+    done = await decided_again("reservations", attempt)
+    assert done.unit_id is not None
+
+    async def unit_gone() -> None:
+        unit, version = await deps.repo.get_unit(str(done.unit_id))
+        if unit is not None and not unit.handed_over:
+            await deps.repo.save_unit(unit.model_copy(update={"handed_over": True}), version)
+
+    await decided_again("shop_units", unit_gone)
+    deps.relay.wake()
+    return _shown_to(actor, done)
+
+
+async def get_reservation(
+    deps: VolunteersDeps, actor: Principal, reservation_id: str
+) -> Reservation:
+    r, _ = await deps.repo.get_reservation(reservation_id)
+    if r is None:
+        raise not_found("reservation", reservation_id)
+    policy.require_passbook_reader(actor, r.volunteer_id, r.community_id)
+    return _shown_to(actor, r)
+
+
+def _shown_to(actor: Principal, r: Reservation) -> Reservation:
+    """The pick-up code is the volunteer's: the shopkeeper must be told it."""
+    return r if policy.is_self(actor, r.volunteer_id) else r.model_copy(update={"code": None})
+
+
+async def lapse_reservations(deps: VolunteersDeps) -> int:
+    """Reservations not picked up in time lapse: unit and points return. Returns how many
+    were settled."""
+    settled = 0
+    for reservation_id in await deps.repo.reservations_to_settle(deps.clock()):
+        r, version = await deps.repo.get_reservation(reservation_id)
+        if r is None:
+            continue
+        try:
+            lapsed = supermarket.lapse(r, deps.clock())
+            if lapsed is not None:
+                r, event = lapsed
+                await deps.repo.save_reservation(r, version, [event], None)
+                version += 1
+            if r.status in ("lapsed", "failed") and not r.settled:
+                await _settle(deps, r, version, None)
+                settled += 1
+        except ConcurrencyConflict:  # handed over or settled meanwhile: the next pass sees
+            continue
+    return settled
+
+
+LAPSE_CHECK_S = 60.0
+
+
+async def run_reservation_lapses(deps: VolunteersDeps) -> None:
+    """The background loop: settles lapsed reservations every `LAPSE_CHECK_S`."""
+    while True:
+        try:
+            await lapse_reservations(deps)
+        except Exception as exc:  # the next pass tries again
+            log.warning("reservation_lapse_failed", error=repr(exc))
+        await asyncio.sleep(LAPSE_CHECK_S)

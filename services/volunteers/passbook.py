@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from services.volunteers.domain import DomainError
-from shared.events.volunteers import PointsCredited, PointsRedeemed
+from shared.events.volunteers import PointsCredited, PointsRedeemed, PointsReturned
 from shared.rules import DEFAULT_RULES, DistrictRules
 
 
@@ -56,6 +56,8 @@ class Passbook(BaseModel):
     hours: float = 0.0
     credited: list[str] = []  # completion ids credited before revisions were kept
     credits: dict[str, Credit] = {}
+    holds: dict[str, int] = {}  # reservation id → points held for it
+    returned: list[str] = []  # reservations whose points came back
     created_at: datetime
     updated_at: datetime
 
@@ -173,5 +175,83 @@ def redeem(
         redemption_id=redemption_id,
         item=item,
         redeemed_at=now,
+    )
+    return updated, entry, event
+
+
+def hold(
+    passbook: Passbook, *, reservation_id: str, item: str, points: int, now: datetime
+) -> tuple[Passbook, LedgerEntry, PointsRedeemed] | None:
+    """Holds a reservation's points (the love supermarket, 爱心超市); None when held already.
+    The balance never goes negative: a hold beyond it is refused."""
+    if reservation_id in passbook.holds or reservation_id in passbook.returned:
+        return None
+    if points > passbook.balance:
+        raise DomainError(
+            409,
+            f"积分不足：余额 {passbook.balance}，需要 {points} / "
+            f"balance {passbook.balance} is short of {points} points",
+            balance=passbook.balance,
+            requested=points,
+        )
+    balance = passbook.balance - points
+    updated = passbook.model_copy(
+        update={
+            "balance": balance,
+            "holds": {**passbook.holds, reservation_id: points},
+            "updated_at": now,
+        }
+    )
+    entry = LedgerEntry(
+        id=f"reservation:{reservation_id}",
+        kind="reservation",
+        points=-points,
+        balance=balance,
+        item=item,
+        at=now,
+    )
+    event = PointsRedeemed(
+        volunteer_id=passbook.volunteer_id,
+        community_id=passbook.community_id,
+        points=points,
+        balance=balance,
+        redemption_id=reservation_id,
+        item=item,
+        redeemed_at=now,
+    )
+    return updated, entry, event
+
+
+def give_back(
+    passbook: Passbook, *, reservation_id: str, item: str, now: datetime
+) -> tuple[Passbook, LedgerEntry, PointsReturned] | None:
+    """Returns a reservation's held points once; None when none are held for it."""
+    points = passbook.holds.get(reservation_id)
+    if points is None:
+        return None
+    balance = passbook.balance + points
+    updated = passbook.model_copy(
+        update={
+            "balance": balance,
+            "holds": {k: v for k, v in passbook.holds.items() if k != reservation_id},
+            "returned": [*passbook.returned, reservation_id],
+            "updated_at": now,
+        }
+    )
+    entry = LedgerEntry(
+        id=f"release:{reservation_id}",
+        kind="release",
+        points=points,
+        balance=balance,
+        item=item,
+        at=now,
+    )
+    event = PointsReturned(
+        volunteer_id=passbook.volunteer_id,
+        community_id=passbook.community_id,
+        points=points,
+        balance=balance,
+        reservation_id=reservation_id,
+        returned_at=now,
     )
     return updated, entry, event

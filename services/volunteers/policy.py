@@ -118,6 +118,18 @@ def require_certificate_reader(actor: Principal, volunteer_id: str, issuer: str)
         raise not_found("certificate", volunteer_id)
 
 
+def require_reserver(
+    actor: Principal, volunteer_id: str, item_community: str, home_community: str
+) -> None:
+    """A volunteer of the item's community reserves for themself (or its admin for them)."""
+    if home_community != item_community:
+        raise forbidden(
+            "只能在本社区的爱心超市预订 / reserve at your own community's love supermarket"
+        )
+    if not (is_self(actor, volunteer_id) or actor.administers(item_community)):
+        raise forbidden("只有志愿者本人可以预订 / only the volunteer may reserve")
+
+
 def require_redeemer(actor: Principal, volunteer_id: str, community: str) -> None:
     """The volunteer themself, or an admin of their community (the supermarket's counter)."""
     if is_self(actor, volunteer_id):

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from services.volunteers.certificates import Certificate
 from services.volunteers.domain import Organization, OrgUnit, Team, Volunteer
 from services.volunteers.passbook import LedgerEntry, Passbook
+from services.volunteers.supermarket import Item, Reservation, Unit
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.mongo.client import Database, Document, find_by_ids
 from shared.mongo.store import AggregateStore, NewCommit, commit_id
@@ -26,6 +28,11 @@ M = TypeVar("M", bound=BaseModel)
 
 def _model(cls: type[M], doc: Document) -> M:
     return cls.model_validate({k: v for k, v in doc.items() if k not in ("_id", "_version")})
+
+
+def _json_time(moment: datetime) -> str:
+    """A time as the JSON-dumped states store it (ISO, UTC 'Z'), so strings compare as times."""
+    return str(TypeAdapter(datetime).dump_python(moment.astimezone(UTC), mode="json"))
 
 
 def scope_filter(field: str, scope: str) -> Document:
@@ -41,6 +48,9 @@ class VolunteersRepository:
         self.passbooks = AggregateStore(db, "passbooks")
         self.district_rules = AggregateStore(db, "district_rules")
         self.certificates = AggregateStore(db, "certificates")
+        self.shop_items = AggregateStore(db, "shop_items")
+        self.shop_units = AggregateStore(db, "shop_units")
+        self.reservations = AggregateStore(db, "reservations")
         self._topic = settings.topics.volunteers
 
     def envelopes(
@@ -82,6 +92,56 @@ class VolunteersRepository:
     async def children(self, path: str) -> list[OrgUnit]:
         docs = self.orgs.heads.find({"parent": path}).sort("_id", 1)
         return [_model(OrgUnit, d) async for d in docs]
+
+    # --- love supermarket
+    async def get_item(self, item_id: str) -> tuple[Item | None, int]:
+        return await self._get(self.shop_items, Item, item_id)
+
+    async def save_item(
+        self, item: Item, version: int, events: Sequence[EventPayload], cid: str | None
+    ) -> int:
+        return await self._save(self.shop_items, item.id, item, version, events, cid)
+
+    async def list_items(self, community_id: str) -> list[Item]:
+        docs = self.shop_items.heads.find({"community_id": community_id}).sort("_id", 1)
+        return [_model(Item, d) async for d in docs]
+
+    async def add_units(self, units: Sequence[Unit]) -> None:
+        """Version-1 commits of new units; ones already there are left as they are."""
+        await self.shop_units.commit_many(
+            [NewCommit(u.id, 0, u.model_dump(mode="json")) for u in units]
+        )
+
+    async def get_unit(self, unit_id: str) -> tuple[Unit | None, int]:
+        return await self._get(self.shop_units, Unit, unit_id)
+
+    async def save_unit(self, unit: Unit, version: int) -> int:
+        return await self._save(self.shop_units, unit.id, unit, version, [], None)
+
+    async def free_units(self, item_id: str) -> list[str]:
+        """Units the heads show free (a head may lag: the commit insert decides)."""
+        query = {"item_id": item_id, "holder": None, "handed_over": False}
+        return [str(d["_id"]) async for d in self.shop_units.heads.find(query, {"_id": 1})]
+
+    async def get_reservation(self, reservation_id: str) -> tuple[Reservation | None, int]:
+        return await self._get(self.reservations, Reservation, reservation_id)
+
+    async def save_reservation(
+        self, r: Reservation, version: int, events: Sequence[EventPayload], cid: str | None
+    ) -> int:
+        return await self._save(self.reservations, r.id, r, version, events, cid)
+
+    async def reservations_to_settle(self, now: datetime, limit: int = 500) -> list[str]:
+        """Reservations past their time while held or pending, or lapsed/failed and not
+        yet settled (a crash between the steps)."""
+        query = {
+            "$or": [
+                {"status": {"$in": ["held", "pending"]}, "expires_at": {"$lte": _json_time(now)}},
+                {"status": {"$in": ["lapsed", "failed"]}, "settled": False},
+            ]
+        }
+        docs = self.reservations.heads.find(query, {"_id": 1}).limit(limit)
+        return [str(d["_id"]) async for d in docs]
 
     # --- certificates
     async def get_certificate(self, serial: str) -> tuple[Certificate | None, int]:

@@ -18,6 +18,7 @@ from services.volunteers.domain import (
     mask_phone,
 )
 from services.volunteers.passbook import LedgerEntry, Passbook
+from services.volunteers.supermarket import Item
 from shared.events.needs import Location
 from shared.events.volunteers import OrgLevel
 
@@ -213,6 +214,43 @@ class CertificateCheck(BaseModel):
             document_hash=cert.document_hash,
             revoked_reason=cert.revoked_reason,
         )
+
+
+class ItemCreate(Strict):
+    community_id: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=60, examples=["大米 5kg"])
+    points: int = Field(strict=True, ge=1, le=1_000_000)
+    stock: int = Field(strict=True, ge=0, le=10_000)
+
+
+class ItemChange(Strict):
+    points: int | None = Field(default=None, strict=True, ge=1, le=1_000_000)
+    add_stock: int = Field(default=0, strict=True, ge=0, le=10_000)
+    active: bool | None = Field(default=None, strict=True)
+
+
+class ItemPublic(BaseModel):
+    id: str
+    community_id: str
+    name: str
+    points: int
+    stock: int = Field(description="units free to reserve now")
+    active: bool
+
+    @classmethod
+    def of(cls, item: Item, stock: int) -> ItemPublic:
+        return cls(
+            **item.model_dump(include={"id", "community_id", "name", "points", "active"}),
+            stock=stock,
+        )
+
+
+class ReservationCreate(Strict):
+    volunteer_id: str = Field(min_length=1, max_length=100)
+
+
+class HandOver(Strict):
+    code: str = Field(pattern=r"^[0-9]{6}$")
 
 
 class RedemptionCreate(Strict):

@@ -104,6 +104,26 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
         "提醒",
         "A reminder: a claim's due date is near, or a completion awaits the resident.",
     ),
+    "org.tongxin.points.returned": (
+        "积分已退回",
+        "Points held for a love-supermarket reservation came back to the passbook.",
+    ),
+    "org.tongxin.shop_item.changed": (
+        "爱心超市商品已更新",
+        "A community's love supermarket item was created, repriced or restocked.",
+    ),
+    "org.tongxin.reservation.made": (
+        "商品已预订",
+        "A volunteer reserved an item with points held; a pick-up code was issued.",
+    ),
+    "org.tongxin.reservation.handed_over": (
+        "商品已领取",
+        "The shopkeeper handed the reserved item over against its pick-up code.",
+    ),
+    "org.tongxin.reservation.lapsed": (
+        "预订已过期",
+        "A reservation was not picked up in time; its item and points returned.",
+    ),
     "org.tongxin.certificate.issued": (
         "志愿服务记录证明已出具",
         "The community that recorded a volunteer's services issued a certificate of them.",

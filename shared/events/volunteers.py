@@ -160,6 +160,65 @@ class DistrictRulesChanged(VolunteersEvent):
         return self.district
 
 
+class PointsReturned(PointsEvent):
+    """Points held for a love-supermarket reservation came back (it lapsed, or no stock)."""
+
+    type: ClassVar[str] = "org.tongxin.points.returned"
+    reservation_id: str
+    returned_at: datetime
+
+
+class ShopItemChanged(VolunteersEvent):
+    """An item of a community's love supermarket (爱心超市): created, repriced, restocked."""
+
+    type: ClassVar[str] = "org.tongxin.shop_item.changed"
+    item_id: str
+    community_id: str
+    name: str
+    points: int
+    units: int  # stocked so far, handed over or not
+    active: bool
+    changed_by: str
+    changed_at: datetime
+
+    def subject(self) -> str:
+        return self.item_id
+
+    def community(self) -> str:
+        return self.community_id
+
+
+class ReservationEvent(VolunteersEvent):
+    reservation_id: str
+    item_id: str
+    community_id: str
+    volunteer_id: str
+    points: int
+
+    def subject(self) -> str:
+        return self.reservation_id
+
+    def community(self) -> str:
+        return self.community_id
+
+
+class ItemReserved(ReservationEvent):
+    type: ClassVar[str] = "org.tongxin.reservation.made"
+    expires_at: datetime
+    reserved_at: datetime
+
+
+class ItemHandedOver(ReservationEvent):
+    type: ClassVar[str] = "org.tongxin.reservation.handed_over"
+    handed_over_by: str
+    handed_over_at: datetime
+
+
+class ReservationLapsed(ReservationEvent):
+    type: ClassVar[str] = "org.tongxin.reservation.lapsed"
+    lapsed_at: datetime
+
+
 class CertificateEvent(VolunteersEvent):
     serial: str
     volunteer_id: str
@@ -203,4 +262,9 @@ VOLUNTEERS_EVENTS: list[type[EventPayload]] = [
     DistrictRulesChanged,
     CertificateIssued,
     CertificateRevoked,
+    PointsReturned,
+    ShopItemChanged,
+    ItemReserved,
+    ItemHandedOver,
+    ReservationLapsed,
 ]
