@@ -15,8 +15,9 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from services.needs import attendance, domain, eligibility, reminders, verification
 from services.needs.commands import (
@@ -436,16 +437,25 @@ async def complete_need(
     declared: dict[str, float] = {}
     for h in record.hours:
         declared[h.volunteer_id] = declared.get(h.volunteer_id, 0.0) + h.hours
+    start, end = _today(deps)
+    earlier = await deps.repo.hours_declared(list(declared), start, end, need_id)
 
     def decide(need: Need, now: datetime) -> Change:
         authorize(p, need, Action.COMPLETE, Facts(team_leaders=leaders))
         reasons = (
-            *verification.review_reasons(need, record),
+            *verification.review_reasons(need, record, earlier),
             *attendance.check_hours(need, declared, rules.check_in_required),
         )
         return domain.complete(need, replace(record, review_reasons=reasons), p.sub, now)
 
     return await _change(deps, need_id, "complete", Actor.of(p), decide, correlation_id)
+
+
+def _today(deps: NeedsDeps) -> tuple[datetime, datetime]:
+    """Today in the deployment's time zone, as a UTC interval."""
+    local = deps.now().astimezone(ZoneInfo(deps.settings.timezone))
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
 
 
 async def check_in_code(deps: NeedsDeps, p: Principal, need_id: str) -> tuple[str, datetime]:

@@ -9,6 +9,7 @@ A settlement or correction after verification is the next revision of `hours.ver
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,14 +32,18 @@ GOODS_CEILING = 10_000
 FUNDS_CEILING_CENTS = 100_000_000
 
 
-def review_reasons(need: Need, record: CompletionRecord) -> list[str]:
-    """Why a completion is implausible (it then goes to review); empty when plausible."""
+def review_reasons(
+    need: Need, record: CompletionRecord, earlier_today: Mapping[str, float] | None = None
+) -> list[str]:
+    """Why a completion is implausible (it then goes to review); empty when plausible.
+    `earlier_today`: hours each volunteer already declared today on other needs."""
     reasons: list[str] = []
     for entry in record.hours:
-        if entry.hours > MAX_HOURS_PER_DAY:
+        day = entry.hours + (earlier_today or {}).get(entry.volunteer_id, 0.0)
+        if day > MAX_HOURS_PER_DAY:
             reasons.append(
-                f"志愿者 {entry.volunteer_id} 一天登记 {entry.hours:g} 小时，超过 "
-                f"{MAX_HOURS_PER_DAY:g} 小时 / {entry.hours:g} h in a day for one person"
+                f"志愿者 {entry.volunteer_id} 一天登记 {day:g} 小时，超过 "
+                f"{MAX_HOURS_PER_DAY:g} 小时 / {day:g} h in a day for one person"
             )
     ceiling = max(need.beneficiaries * BENEFICIARIES_FACTOR, MIN_BENEFICIARIES_CEILING)
     if record.beneficiaries_served > ceiling:

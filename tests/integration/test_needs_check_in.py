@@ -1,5 +1,6 @@
 """Check-in and check-out (#15) on the real Kafka and FerretDB: the resident's rotating code,
-the volunteer's arrival and departure, and declared hours checked against the interval."""
+the volunteer's arrival and departure, declared hours checked against the interval; and a
+volunteer's hours of one day across needs."""
 
 from __future__ import annotations
 
@@ -99,3 +100,26 @@ async def test_without_the_rule_hours_beyond_the_interval_go_to_review(settings:
         )
         assert done.status_code == 200, done.text
         assert done.json()["completion"]["hours_status"] == "review"
+
+
+async def test_more_than_12_hours_a_day_across_needs_goes_to_review(settings: Settings) -> None:
+    admin = auth(settings, "community_admin", COMMUNITY)
+    vol = auth(settings, "volunteer", COMMUNITY, sub="v1")
+    async with needs_service(settings, volunteer("v1")) as (_, client):
+        statuses = []
+        for hours in (8, 6):
+            need_id = await open_need(client, admin)
+            r = await client.post(
+                f"/v1/needs/{need_id}/claims", json={"volunteer_id": "v1"}, headers=vol
+            )
+            assert r.status_code == 201, r.text
+            done = await client.post(
+                f"/v1/needs/{need_id}/completion",
+                json={"hours": [{"volunteer_id": "v1", "hours": hours}]},
+                headers=vol,
+            )
+            assert done.status_code == 200, done.text
+            statuses.append(done.json()["completion"]["hours_status"])
+        assert statuses == ["declared", "review"]
+        reasons = done.json()["completion"]["review_reasons"]
+        assert any("14 小时" in r for r in reasons), reasons
