@@ -288,8 +288,10 @@ async def get_passbook(
     status_code=201,
     response_model=RedemptionPublic,
     description=(
-        "Spends points at the love supermarket (爱心超市): by the volunteer or an admin in "
-        "scope. 409 when the balance is short; the balance never goes negative."
+        "Records points spent at the counter on something outside the love supermarket's "
+        "catalogue: by an admin of the volunteer's community only (volunteers reserve from "
+        "the catalogue, `/v1/supermarket`). 409 when the balance is short; the balance "
+        "never goes negative."
     ),
 )
 async def redeem(

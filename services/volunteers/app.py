@@ -45,11 +45,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         description=(
             "Org tree (区 → 街道 → 社区 → 网格), volunteers reporting in (报到) one by one or "
             "from a spreadsheet, organisations, volunteer service teams (志愿服务队), and the "
-            "love passbook (爱心存折): 10 points per service hour, credited once per "
-            "completion from `org.tongxin.task.completed` — also for a volunteer this "
-            "service does not know (the passbook exists by id, in the completion's "
-            "community) — redeemable at the love supermarket, with star levels by "
-            "cumulative hours."
+            "love passbook (爱心存折): points per verified service hour (10 by default, "
+            "the district's rule), credited once per verified revision from "
+            "`org.tongxin.hours.verified` — also for a volunteer this service does not "
+            "know — with star levels by cumulative hours (the district's thresholds); "
+            "the love supermarket (爱心超市); local rules by district; certificates of "
+            "voluntary service (志愿服务记录证明)."
         ),
         routers=api.routers,
         wire=wire,

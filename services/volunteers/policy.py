@@ -131,9 +131,11 @@ def require_reserver(
 
 
 def require_redeemer(actor: Principal, volunteer_id: str, community: str) -> None:
-    """The volunteer themself, or an admin of their community (the supermarket's counter)."""
-    if is_self(actor, volunteer_id):
-        return
+    """An admin of the volunteer's community, at the counter: a volunteer reserves from the
+    catalogue of the love supermarket instead of naming an item and a price themself."""
     require_passbook_reader(actor, volunteer_id, community)
     if not actor.administers(community):
-        raise forbidden("只有本人或社区管理员可以兑换 / only the volunteer or an admin may redeem")
+        raise forbidden(
+            "只有社区管理员可以登记兑换；志愿者请在爱心超市预订 / only a community admin "
+            "records a redemption; volunteers reserve at the love supermarket"
+        )

@@ -84,6 +84,12 @@ async def test_fifty_reservations_of_seven_units_exactly_seven_succeed(
         print("credited", time.monotonic() - t0, flush=True)
 
         volunteer = auth(settings, "volunteer", COMMUNITY, sub=first)
+        free_text = await client.post(
+            f"/v1/volunteers/{first}/redemptions",
+            json={"item": "随便什么", "points": 100},
+            headers=volunteer,
+        )
+        assert free_text.status_code == 403, free_text.text  # no price of one's own choosing
         not_admin = await client.post(
             "/v1/supermarket/items",
             json={"community_id": COMMUNITY, "name": "大米 5kg", "points": PRICE, "stock": STOCK},
