@@ -14,7 +14,7 @@ import hmac
 from datetime import UTC, datetime
 from typing import Literal
 
-from services.needs.domain import Attendance, Change, DomainError, Need, derived
+from services.needs.domain import Attendance, Change, DomainError, Need, derived, need_ids
 from shared.events.needs import ClaimAttendance
 
 CODE_PERIOD_S = 300
@@ -77,10 +77,7 @@ def record(
     ]
     return derived(need, claims=claims, updated_at=now), [
         ClaimAttendance(
-            need_id=need.id,
-            community_id=need.community_id,
-            category=need.category,
-            kind=need.kind,
+            **need_ids(need),
             claim_id=claim_id,
             volunteer_id=volunteer_id,
             step=step,

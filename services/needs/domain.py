@@ -336,7 +336,7 @@ def approve(need: Need, by: str, now: datetime) -> Change:
     )
     return approved, [
         NeedApproved(
-            **_need_ids(need),
+            **need_ids(need),
             title=need.title,
             slots=need.slots,
             skills=need.skills,
@@ -360,7 +360,7 @@ def reject(need: Need, by: str, reason: str, now: datetime) -> Change:
     )
     return rejected, [
         NeedRejected(
-            **_need_ids(need),
+            **need_ids(need),
             reason=reason,
             requester_id=need.requester_id,
             rejected_by=by,
@@ -396,7 +396,7 @@ def cancel(need: Need, by: str, reason: str | None, now: datetime) -> Change:
     )
     return cancelled, [
         NeedCancelled(
-            **_need_ids(need),
+            **need_ids(need),
             previous_status=need.status,
             requester_id=need.requester_id,
             cancelled_by=by,
@@ -589,7 +589,7 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
     )
     return completed, [
         TaskCompleted(
-            **_need_ids(need),
+            **need_ids(need),
             completion_id=completion.id,
             claim_ids=[c.id for c in active],
             **_claimants(active),
@@ -634,7 +634,7 @@ def confirm(
         confirmed, events = verify_hours(confirmed, by, via, now)
     return confirmed, [
         TaskConfirmed(
-            **_need_ids(need),
+            **need_ids(need),
             completion_id=need.completion.id,
             rating=rating,
             comment=comment,
@@ -676,7 +676,7 @@ def verify_hours(
     verified = derived(need, completion=done, updated_at=now)
     return verified, [
         HoursVerified(
-            **_need_ids(need),
+            **need_ids(need),
             completion_id=done.id,
             revision=done.revision,
             hours=done.hours,
@@ -695,7 +695,7 @@ def verify_hours(
     ]
 
 
-def _need_ids(need: Need) -> dict[str, str]:
+def need_ids(need: Need) -> dict[str, str]:
     return {
         "need_id": need.id,
         "community_id": need.community_id,
@@ -714,7 +714,7 @@ def _claimants(claims: Sequence[Claim]) -> dict[str, list[str]]:
 
 def _claim_fields(need: Need, claim: Claim) -> dict[str, object]:
     return {
-        **_need_ids(need),
+        **need_ids(need),
         "claim_id": claim.id,
         "claimant_type": claim.claimant_type,
         "volunteer_ids": claim.volunteer_ids,

@@ -376,24 +376,34 @@ async def release_claim(
     return await _change(deps, need_id, "release", Actor.of(p), decide, correlation_id)
 
 
-async def expire_due_claims(deps: NeedsDeps) -> int:
-    """Releases (reason "expired") every active claim past its deadline; returns how many."""
-    expired = 0
-    for need_id in await deps.repo.with_claims_due(deps.now()):
-        released = 0
+async def _system_pass(
+    deps: NeedsDeps, need_ids: list[str], action: str, decide: Decide, reason: str | None = None
+) -> int:
+    """Applies a rule of the system's own (expiry, auto-confirm, reminders) to each need;
+    returns how many events it committed."""
+    total = 0
+    for need_id in need_ids:
+        count = 0
 
-        def decide(need: Need, now: datetime) -> Change:
-            nonlocal released
-            changed, events = domain.expire_claims(need, now)
-            released = len(events)  # the count of the attempt that committed
+        def counted(need: Need, now: datetime) -> Change:
+            nonlocal count
+            changed, events = decide(need, now)
+            count = len(events)  # the count of the attempt that committed
             return changed, events
 
         try:
-            await _change(deps, need_id, "expire", SYSTEM, decide, None, reason=EXPIRY_REASON)
+            await _change(deps, need_id, action, SYSTEM, counted, None, reason=reason)
         except ApiError as exc:  # busy or gone: the next pass tries again
-            log.warning("claim_expiry_skipped", need_id=need_id, error=exc.message)
+            log.warning(f"{action}_skipped", need_id=need_id, error=exc.message)
             continue
-        expired += released
+        total += count
+    return total
+
+
+async def expire_due_claims(deps: NeedsDeps) -> int:
+    """Releases (reason "expired") every active claim past its deadline; returns how many."""
+    due = await deps.repo.with_claims_due(deps.now())
+    expired = await _system_pass(deps, due, "expire", domain.expire_claims, EXPIRY_REASON)
     CLAIMS_EXPIRED.inc(expired)
     return expired
 
@@ -543,45 +553,17 @@ async def dispute_completion(
 async def send_reminders(deps: NeedsDeps) -> int:
     """Commits the reminders due now (claim due dates, completions to confirm); returns how
     many were sent."""
-    sent = 0
-    for need_id in await deps.repo.with_reminders_due(deps.now()):
-        count = 0
-
-        def decide(need: Need, now: datetime) -> Change:
-            nonlocal count
-            changed, events = reminders.due(need, now)
-            count = len(events)  # the count of the attempt that committed
-            return changed, events
-
-        try:
-            await _change(deps, need_id, "remind", SYSTEM, decide, None)
-        except ApiError as exc:  # busy or gone: the next pass tries again
-            log.warning("reminder_skipped", need_id=need_id, error=exc.message)
-            continue
-        sent += count
-    return sent
+    due = await deps.repo.with_reminders_due(deps.now())
+    return await _system_pass(deps, due, "remind", reminders.due)
 
 
 async def auto_confirm_due(deps: NeedsDeps) -> int:
     """Verifies (`auto: true`) the declared hours nobody confirmed within the district's
     auto-confirm days; returns how many."""
-    confirmed = 0
-    for need_id in await deps.repo.with_auto_confirm_due(deps.now()):
-        try:
-            need, _ = await _change(
-                deps,
-                need_id,
-                "auto_confirm",
-                SYSTEM,
-                verification.auto_confirm,
-                None,
-                reason=AUTO_CONFIRM_REASON,
-            )
-        except ApiError as exc:  # busy or gone: the next pass tries again
-            log.warning("auto_confirm_skipped", need_id=need_id, error=exc.message)
-            continue
-        confirmed += need.completion is not None and need.completion.verified_via == "auto"
-    return confirmed
+    due = await deps.repo.with_auto_confirm_due(deps.now())
+    return await _system_pass(
+        deps, due, "auto_confirm", verification.auto_confirm, AUTO_CONFIRM_REASON
+    )
 
 
 # reads ---------------------------------------------------------------------------------

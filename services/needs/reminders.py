@@ -18,6 +18,7 @@ from services.needs.domain import (
     Claim,
     Need,
     derived,
+    need_ids,
 )
 from shared.events.envelope import EventPayload
 from shared.events.needs import ReminderDue
@@ -77,10 +78,7 @@ def due(need: Need, now: datetime) -> Change:
 
 def _reminder(need: Need, now: datetime, **fields: object) -> ReminderDue:
     return ReminderDue(
-        need_id=need.id,
-        community_id=need.community_id,
-        category=need.category,
-        kind=need.kind,
+        **need_ids(need),
         title=need.title,
         requester_id=need.requester_id,
         sent_at=now,

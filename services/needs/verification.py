@@ -19,6 +19,7 @@ from services.needs.domain import (
     DomainError,
     Need,
     derived,
+    need_ids,
     verify_hours,
 )
 from shared.events.needs import HoursDisputed, VerifiedVia, VolunteerHours
@@ -157,10 +158,7 @@ def dispute(need: Need, by: str, reason: str, now: datetime) -> Change:
     )
     return disputed, [
         HoursDisputed(
-            need_id=need.id,
-            community_id=need.community_id,
-            category=need.category,
-            kind=need.kind,
+            **need_ids(need),
             completion_id=done.id,
             reason=reason,
             was_verified=done.hours_status == "verified",

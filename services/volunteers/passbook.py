@@ -146,37 +146,10 @@ def credit(
 def redeem(
     passbook: Passbook, *, redemption_id: str, item: str, points: int, now: datetime
 ) -> tuple[Passbook, LedgerEntry, PointsRedeemed]:
-    """Spends points at the love supermarket (爱心超市); the balance never goes negative."""
+    """Points spent at the counter; the balance never goes negative."""
     if points <= 0:
         raise DomainError(422, "积分须为正数 / points must be positive", field="points")
-    if points > passbook.balance:
-        raise DomainError(
-            409,
-            f"积分不足：余额 {passbook.balance}，需要 {points} / "
-            f"balance {passbook.balance} is short of {points} points",
-            balance=passbook.balance,
-            requested=points,
-        )
-    balance = passbook.balance - points
-    updated = passbook.model_copy(update={"balance": balance, "updated_at": now})
-    entry = LedgerEntry(
-        id=f"redemption:{redemption_id}",
-        kind="redemption",
-        points=-points,
-        balance=balance,
-        item=item,
-        at=now,
-    )
-    event = PointsRedeemed(
-        volunteer_id=passbook.volunteer_id,
-        community_id=passbook.community_id,
-        points=points,
-        balance=balance,
-        redemption_id=redemption_id,
-        item=item,
-        redeemed_at=now,
-    )
-    return updated, entry, event
+    return _spend(passbook, "redemption", redemption_id, item, points, now, {})
 
 
 def hold(
@@ -186,6 +159,19 @@ def hold(
     The balance never goes negative: a hold beyond it is refused."""
     if reservation_id in passbook.holds or reservation_id in passbook.returned:
         return None
+    holds = {**passbook.holds, reservation_id: points}
+    return _spend(passbook, "reservation", reservation_id, item, points, now, {"holds": holds})
+
+
+def _spend(
+    passbook: Passbook,
+    kind: Literal["redemption", "reservation"],
+    spend_id: str,
+    item: str,
+    points: int,
+    now: datetime,
+    changes: dict[str, object],
+) -> tuple[Passbook, LedgerEntry, PointsRedeemed]:
     if points > passbook.balance:
         raise DomainError(
             409,
@@ -195,27 +181,16 @@ def hold(
             requested=points,
         )
     balance = passbook.balance - points
-    updated = passbook.model_copy(
-        update={
-            "balance": balance,
-            "holds": {**passbook.holds, reservation_id: points},
-            "updated_at": now,
-        }
-    )
+    updated = passbook.model_copy(update={"balance": balance, "updated_at": now, **changes})
     entry = LedgerEntry(
-        id=f"reservation:{reservation_id}",
-        kind="reservation",
-        points=-points,
-        balance=balance,
-        item=item,
-        at=now,
+        id=f"{kind}:{spend_id}", kind=kind, points=-points, balance=balance, item=item, at=now
     )
     event = PointsRedeemed(
         volunteer_id=passbook.volunteer_id,
         community_id=passbook.community_id,
         points=points,
         balance=balance,
-        redemption_id=reservation_id,
+        redemption_id=spend_id,
         item=item,
         redeemed_at=now,
     )

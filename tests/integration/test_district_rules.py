@@ -23,11 +23,14 @@ from tests.needs_support import need_body, needs_service, volunteer
 BEIJING = [100, 200, 500, 800, 1000]
 
 
-def verified(volunteer_id: str, hours: float) -> HoursVerified:
+def verified(
+    volunteer_id: str, hours: float, title: str | None = None, community: str = COMMUNITY
+) -> HoursVerified:
+    """A completion's hours as the needs service verifies them (revision 1)."""
     now = datetime.now(UTC)
     return HoursVerified(
         need_id=str(uuid.uuid4()),
-        community_id=COMMUNITY,
+        community_id=community,
         category="elderly_care",
         kind="wish",
         completion_id=str(uuid.uuid4()),
@@ -41,6 +44,7 @@ def verified(volunteer_id: str, hours: float) -> HoursVerified:
         verified_at=now,
         completed_at=now,
         requester_id="resident-1",
+        title=title,
     )
 
 

@@ -7,42 +7,21 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
-import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
 from services.volunteers.app import create_app
 from shared.events.envelope import CloudEvent
-from shared.events.needs import HoursVerified, VolunteerHours
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import ensure_topics
 from shared.settings import Settings
 from tests.helpers import auth, eventually, running
+from tests.integration.test_district_rules import verified
 from tests.integration.test_volunteers_passbook import COMMUNITY, passbook, report_in
 
 
 def service(volunteer_id: str, title: str, hours: float, community: str = COMMUNITY) -> CloudEvent:
-    now = datetime.now(UTC)
-    return CloudEvent.wrap(
-        HoursVerified(
-            need_id=str(uuid.uuid4()),
-            community_id=community,
-            category="elderly_care",
-            kind="wish",
-            completion_id=str(uuid.uuid4()),
-            revision=1,
-            hours=[VolunteerHours(volunteer_id=volunteer_id, hours=hours)],
-            beneficiaries_served=1,
-            goods_count=0,
-            funds_cents=0,
-            via="resident",
-            verified_by="resident-1",
-            verified_at=now,
-            completed_at=now,
-            requester_id="resident-1",
-            title=title,
-        )
-    )
+    return CloudEvent.wrap(verified(volunteer_id, hours, title, community))
 
 
 def pdf_text(pdf: bytes) -> str:
