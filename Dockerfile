@@ -33,6 +33,10 @@ LABEL org.opencontainers.image.title="tongxin" \
 RUN groupadd --system --gid 10001 tongxin \
     && useradd --system --uid 10001 --gid tongxin --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin tongxin
+# The CJK font that certificates of voluntary service embed (services/volunteers/certificate_pdf.py).
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-wqy-zenhei \
+    && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/tongxin /opt/tongxin
 ENV PATH=/opt/tongxin/bin:$PATH \
     PYTHONUNBUFFERED=1 \
