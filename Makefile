@@ -10,13 +10,14 @@ INFRA := bash deploy/local/infra.sh
 TEST_WORKERS ?= 3
 PYTEST_ARGS ?=
 
-.PHONY: help install deps venv infra-up infra-down infra-status run test test-fast lint format bench clean
+.PHONY: help install deps venv infra-up infra-down infra-status run test test-fast faults lint format bench clean
 
 help:
 	@echo "make run      install, start Kafka + FerretDB + Prometheus and the four services"
 	@echo "make test     install, start the infrastructure, run every test"
 	@echo "make lint     ruff + mypy"
 	@echo "make bench    benchmarks (ratios against same-run baselines)"
+	@echo "make faults   the long fault-injection run (kills and freezes under load)"
 	@echo "make infra-up | infra-down | infra-status"
 
 install: deps venv
@@ -45,8 +46,13 @@ run: install infra-up
 	@$(BIN)/tongxin run
 
 test: install infra-up
-	@$(BIN)/pytest -n $(TEST_WORKERS) -m "not serial" $(PYTEST_ARGS)
+	@$(BIN)/pytest -n $(TEST_WORKERS) -m "not serial and not faults" $(PYTEST_ARGS)
 	@$(BIN)/pytest -m serial $(PYTEST_ARGS)
+
+# The long fault-injection run on a private broker and FerretDB (tests/faults/test_nemesis.py);
+# e.g. TONGXIN_FAULTS_COUNT=20 make faults. Prints the checker's table.
+faults: install infra-up
+	@$(BIN)/pytest -m faults -s --timeout=0 tests/faults $(PYTEST_ARGS)
 
 # BENCH_ARGS="--quick" (about 3 min) or "--only pipeline,http"; never part of `make test`.
 BENCH_ARGS ?=

@@ -21,6 +21,7 @@ from shared.kafka.producer import EventProducer
 from shared.kafka.topics import ensure_topics
 from shared.logging import configure_logging, get_logger
 from shared.mongo.client import Database, create_client
+from shared.mongo.lease import Lease, replica_id
 from shared.mongo.ledger import ProcessedEvents
 from shared.mongo.outbox import Relay
 from shared.settings import Settings
@@ -38,8 +39,14 @@ class Runtime:
         self.mongo = create_client(settings)
         self.db: Database = self.mongo[settings.database_name(service)]
         self.producer = EventProducer(settings)
+        # One replica's relay publishes the outbox at a time: a second one would send copies.
         self.relay = Relay(
-            self.db, self.producer, service, settings.relay_poll_s, settings.relay_batch_size
+            self.db,
+            self.producer,
+            service,
+            settings.relay_poll_s,
+            settings.relay_batch_size,
+            Lease(self.db, "relay", replica_id(), settings.relay_lease_s),
         )
         self.ledger = ProcessedEvents(self.db)
         self.consumer: ConsumerRunner | None = None

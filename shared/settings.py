@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     relay_enabled: bool = True
     relay_poll_s: float = Field(default=0.5, gt=0)
     relay_batch_size: int = Field(default=500, ge=1)
+    # One replica publishes a service's outbox at a time; a dead one is replaced within 2 terms.
+    relay_lease_s: float = Field(default=5.0, gt=0)
 
     jwt_secret: str | None = None
     jwt_algorithm: Literal["HS256"] = "HS256"

@@ -199,7 +199,14 @@ def free_port() -> int:
 class ServiceProcess:
     """One service served by uvicorn in its own process, as `tongxin serve` runs it."""
 
-    def __init__(self, service: str, settings: Settings, log_path: str, **env: str) -> None:
+    def __init__(
+        self,
+        service: str,
+        settings: Settings,
+        log_path: str,
+        module: str = "shared.cli",
+        **env: str,
+    ) -> None:
         import subprocess
         import sys
 
@@ -207,7 +214,7 @@ class ServiceProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = open(log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "serve", service, "--port", str(self.port)],
+            [sys.executable, "-m", module, "serve", service, "--port", str(self.port)],
             env={**settings_env(settings), **env},
             stdout=self._log,
             stderr=self._log,

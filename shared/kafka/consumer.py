@@ -34,6 +34,10 @@ INFRA_ERRORS: tuple[type[BaseException], ...] = (
 log = get_logger(__name__)
 
 
+# How long the broker keeps a silent group member (aiokafka's default, made explicit).
+SESSION_TIMEOUT_S = 10
+
+
 class PoisonMessage(Exception):
     """The message can never be handled: not a CloudEvent, or a payload that fails its schema."""
 
@@ -77,8 +81,11 @@ class ConsumerRunner:
             auto_offset_reset=s.consumer_offset_reset,
             request_timeout_ms=int(s.kafka_timeout_s * 1000) + 30_000,
             max_poll_records=s.consumer_batch_size,
+            session_timeout_ms=SESSION_TIMEOUT_S * 1000,
         )
-        await asyncio.wait_for(self._consumer.start(), s.kafka_timeout_s)
+        # A replica restarted after a crash joins a group that still counts its dead
+        # predecessor until the session times out: wait that long, not just a request's time.
+        await asyncio.wait_for(self._consumer.start(), s.kafka_timeout_s + SESSION_TIMEOUT_S + 5)
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-consumer")
 
     async def stop(self, drain_timeout_s: float = 15.0) -> None:

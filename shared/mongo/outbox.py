@@ -15,6 +15,7 @@ from shared.kafka.producer import EventProducer
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_FAILURES, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from shared.mongo.client import Database, Document, find_by_ids
+from shared.mongo.lease import Lease
 from shared.mongo.store import OUTBOX, AggregateStore, parse_events
 
 log = get_logger(__name__)
@@ -33,8 +34,11 @@ class Relay:
         service: str,
         poll_s: float = 0.5,
         batch_size: int = 500,
+        lease: Lease | None = None,
     ) -> None:
+        """`lease`: with several replicas, only the one holding it publishes (None: always)."""
         self._db = db
+        self._lease = lease
         self._outbox = db[OUTBOX]
         self._producer = producer
         self._service = service
@@ -58,7 +62,10 @@ class Relay:
             return
         try:
             await asyncio.wait_for(asyncio.shield(self._task), 10)
-            await asyncio.wait_for(self.publish_pending(), 10)
+            if await self._owns():
+                await asyncio.wait_for(self.publish_pending(), 10)
+            if self._lease is not None:
+                await self._lease.release()
         except (TimeoutError, KafkaError, PyMongoError, RuntimeError) as exc:
             log.warning("relay_final_pass_failed", error=repr(exc))  # the next relay publishes
         finally:
@@ -69,7 +76,7 @@ class Relay:
         failures = 0
         while not self._stopping:
             try:
-                published = await self.publish_pending()
+                published = await self.publish_pending() if await self._owns() else 0
                 failures = 0
             except (KafkaError, PyMongoError, TimeoutError, RuntimeError) as exc:
                 failures += 1
@@ -80,6 +87,9 @@ class Relay:
             if published >= self._batch_size:
                 continue  # more may be waiting
             await nap(self._wakeup, self._poll_s)
+
+    async def _owns(self) -> bool:
+        return self._lease is None or await self._lease.held()
 
     async def publish_pending(self) -> int:
         """One pass: publishes what the outbox holds, oldest first. Returns events sent.

@@ -1,0 +1,31 @@
+"""A deliberately broken build for the checker's own test: the relay publishes and never
+marks what it published, so every restart sends everything again.
+
+Run as `python -m tests.faults.broken_relay serve needs --port N` in place of `shared.cli`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from shared import cli
+from shared.mongo import outbox
+
+
+async def _never_marked(self: outbox.Relay) -> int:
+    markers = await self._outbox.find({"stored": True}).sort("seq", 1).to_list()
+    events = [e for m in markers for e in outbox.parse_events(m)]
+    by_topic: dict[str, list[outbox.CloudEvent]] = {}
+    for topic, event in events:
+        by_topic.setdefault(topic, []).append(event)
+    for topic, batch in by_topic.items():
+        # a fresh producer session each pass, as a relay without memory would be
+        self._producer._delivered.clear()
+        await self._producer.publish(topic, batch)
+    return 0
+
+
+outbox.Relay.publish_pending = _never_marked  # type: ignore[method-assign]
+
+if __name__ == "__main__":
+    sys.exit(cli.main())
