@@ -1,4 +1,4 @@
-"""JWT bearer auth per contract.md: HS256 tokens carrying sub, role and scope."""
+"""JWT bearer auth per docs/contract.md: HS256 tokens carrying sub, role and scope."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import jwt
 from fastapi import Depends, Request
 
 from shared.http import ApiError
+from shared.orgpath import OrgPath
 from shared.settings import Settings
 
 Role = Literal[
@@ -26,8 +27,8 @@ ADMIN_ROLES = frozenset({"community_admin", "street_admin", "district_admin"})
 
 
 def in_scope(path: str, scope: str) -> bool:
-    """A scope covers itself and everything below it in the org tree."""
-    return path == scope or path.startswith(scope + ".")
+    """A scope covers itself and everything below it (the rule is `OrgPath.covers`)."""
+    return OrgPath(scope).covers(path)
 
 
 @dataclass(frozen=True)

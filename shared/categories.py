@@ -1,4 +1,4 @@
-"""Service categories of domain.md (stable slugs) with their Chinese names."""
+"""Service categories of docs/domain.md (stable slugs) with their Chinese names."""
 
 from __future__ import annotations
 

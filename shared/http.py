@@ -1,4 +1,4 @@
-"""The error shape of contract.md, health endpoints, and the ASGI middleware every service uses."""
+"""The error shape of docs/contract.md, health endpoints, the ASGI middleware of every service."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.errors import DomainError, ErrorKind
 from shared.logging import get_logger, log_context
 from shared.metrics import HTTP_DURATION, HTTP_REQUESTS
 
@@ -33,6 +34,16 @@ STATUS_CODES = {
     429: "throttled",
     500: "internal_error",
     503: "unavailable",
+}
+
+
+# The one mapping of a domain rule's refusal to HTTP.
+KIND_STATUS: dict[ErrorKind, int] = {
+    "invalid": 422,
+    "not_found": 404,
+    "forbidden": 403,
+    "conflict": 409,
+    "busy": 503,
 }
 
 
@@ -76,6 +87,14 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, ApiError)
         return error_response(exc.status, exc.code, exc.message, exc.details)
 
+    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+        """A refused rule answers like every other error: which field (if any), and why."""
+        assert isinstance(exc, DomainError)
+        status = KIND_STATUS[exc.kind]
+        field = exc.details.get("field")
+        message = f"{field}: {exc.message}" if field else exc.message
+        return error_response(status, STATUS_CODES[status], message, exc.details or None)
+
     async def validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         fields = _field_errors(exc)
@@ -102,6 +121,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(Exception, unexpected)
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, http_error)
     for exc_type in (ConnectionFailure, ServerSelectionTimeoutError, KafkaError, TimeoutError):

@@ -54,26 +54,26 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._checks: dict[str, Callable[[], str | None]] = {}
 
-    def subscribe(
+    def subscribe(self, streams: list[str], handlers: Mapping[str, Handler]) -> None:
+        """The service's consumer reads these streams and hands these event types on; the
+        processed-event ledger makes each event's effect happen once."""
+        topics = [self.settings.topics.for_stream(s) for s in streams]
+        self.consumer = ConsumerRunner(
+            self.settings, self.service, topics, handlers, self.ledger, self.producer
+        )
+
+    def subscribe_in_batches(
         self,
         streams: list[str],
         handlers: Mapping[str, Handler],
-        *,
-        ledger: bool = True,
-        flush: Callable[[], Awaitable[None]] | None = None,
+        flush: Callable[[], Awaitable[None]],
     ) -> None:
-        """The service's consumer reads these streams and hands these event types on.
-        `ledger=False` for handlers that dedup by event id in their own writes; `flush` stores
-        what the handlers gathered from a batch, before its offsets are committed."""
+        """A batch-flush consumer (`ConsumerRunner.batch_flush`): the handlers gather, `flush`
+        stores a batch's effects before its offsets are committed, deduplicating by the
+        event ids its writes record."""
         topics = [self.settings.topics.for_stream(s) for s in streams]
-        self.consumer = ConsumerRunner(
-            self.settings,
-            self.service,
-            topics,
-            handlers,
-            self.ledger if ledger else None,
-            self.producer,
-            flush=flush,
+        self.consumer = ConsumerRunner.batch_flush(
+            self.settings, self.service, topics, handlers, self.producer, flush
         )
 
     def require(self, name: str, check: Callable[[], str | None]) -> None:

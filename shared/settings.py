@@ -114,7 +114,7 @@ class Settings(BaseSettings):
 
 
 class Topics:
-    """The three streams of contract.md and their dead-letter twins."""
+    """The three streams of docs/contract.md and their dead-letter twins."""
 
     def __init__(self, namespace: str) -> None:
         self.needs = f"{namespace}.needs.v1"

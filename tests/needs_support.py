@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.needs.app import create_app
-from services.needs.handlers import Clock, system_clock
+from shared.clock import Clock
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.volunteers import (
     DistrictRulesChanged,
@@ -134,7 +134,7 @@ async def make_known(app: FastAPI, settings: Settings, *payloads: EventPayload) 
 
 @asynccontextmanager
 async def needs_service(
-    settings: Settings, *known: EventPayload, clock: Clock = system_clock
+    settings: Settings, *known: EventPayload, clock: Clock | None = None
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The needs service running in-process, knowing the four communities and `known`."""
     app = create_app(settings, clock=clock)

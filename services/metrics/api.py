@@ -1,4 +1,6 @@
-"""HTTP → queries of the metrics service: stats, daily series, ranking, the dashboard page."""
+"""HTTP → queries of the metrics service: stats, daily series, ranking, the figure
+catalogue, the lists behind counts, reports, the dashboard page. Over 300 lines because it
+is the service's one visible list of routes; each route only reads the projection."""
 
 from __future__ import annotations
 
@@ -6,19 +8,32 @@ import asyncio
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import HTMLResponse, Response
 
+from services.metrics import catalogue, reports, series
 from services.metrics.figures import DEFINITIONS
 from services.metrics.policy import ReadableScope
 from services.metrics.projection import Projection
-from shared.auth import CurrentPrincipal
+from services.metrics.schemas import (
+    Categories,
+    Category,
+    Daily,
+    FigureCatalogue,
+    FigureSpec,
+    Ranking,
+    Rows,
+    Stats,
+)
+from shared.auth import CurrentPrincipal, Principal
 from shared.categories import CATEGORIES
 from shared.http import ApiError
+from shared.logging import get_logger
 from shared.settings import Settings
+
+log = get_logger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 MAX_DAILY_DAYS = 366
@@ -47,101 +62,6 @@ pages = APIRouter(tags=["dashboard"])
 
 From = Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD), inclusive.")]
 To = Annotated[date | None, Query(alias="to", description="Last day (YYYY-MM-DD), inclusive.")]
-
-
-class NeedFigures(BaseModel):
-    needs_posted: int
-    needs_approved: int
-    needs_rejected: int
-    needs_cancelled: int
-    claims: int
-    team_claims: int
-    organization_claims: int
-    claims_released: int
-    needs_claimed: int
-    tasks_completed: int
-    tasks_confirmed: int
-    claim_rate: float | None = Field(description="0–1; null when needs_approved is 0")
-    completion_rate: float | None = Field(description="0–1; null when needs_claimed is 0")
-    median_time_to_claim_s: float | None
-    median_time_to_complete_s: float | None
-    beneficiaries_served: int
-    volunteer_hours: float = Field(description="decimal hours")
-    goods_count: int
-    funds_cents: int = Field(description="fen")
-    pending_completions: int = Field(description="completions whose hours await verification")
-    pending_beneficiaries_served: int
-    pending_volunteer_hours: float = Field(description="declared, not yet verified")
-    pending_goods_count: int
-    pending_funds_cents: int
-    average_rating: float | None
-    on_time_rate: float | None
-
-
-class UnitFigures(NeedFigures):
-    scope: str
-    name: str
-    level: str = Field(description="district, street, community or grid")
-    volunteers_registered: int
-    teams: int
-    organizations: int
-    volunteer_participation: float | None
-    notifications_delivered: int
-    notifications_failed: int
-    pioneer_index: float | None = Field(description="先锋指数 0–100")
-
-
-class Stats(UnitFigures):
-    window_from: date | None = Field(alias="from", serialization_alias="from")
-    window_to: date | None = Field(alias="to", serialization_alias="to")
-    timezone: str
-    generation: int = Field(description="the projection generation that answered")
-    by_category: dict[str, NeedFigures]
-    children: list[UnitFigures]
-
-
-class DailyRow(BaseModel):
-    day: date
-    needs_posted: int
-    needs_approved: int
-    needs_rejected: int
-    claims: int
-    needs_claimed: int
-    tasks_completed: int
-    tasks_confirmed: int
-    beneficiaries_served: int
-    volunteer_hours: float
-    volunteers_registered: int
-    teams: int
-
-
-class Daily(BaseModel):
-    scope: str
-    window_from: date = Field(alias="from", serialization_alias="from")
-    window_to: date = Field(alias="to", serialization_alias="to")
-    timezone: str
-    days: list[DailyRow]
-
-
-class RankedCommunity(UnitFigures):
-    rank: int
-
-
-class Ranking(BaseModel):
-    scope: str
-    window_from: date | None = Field(alias="from", serialization_alias="from")
-    window_to: date | None = Field(alias="to", serialization_alias="to")
-    items: list[RankedCommunity]
-
-
-class Category(BaseModel):
-    slug: str
-    zh: str
-    en: str
-
-
-class Categories(BaseModel):
-    items: list[Category]
 
 
 async def _projection(request: Request) -> Projection:
@@ -174,7 +94,13 @@ async def stats(
     scope: ReadableScope, request: Request, first: From = None, last: To = None
 ) -> dict[str, Any]:
     _check_window(first, last)
-    projection = await _projection(request)
+    return _stats_body(await _projection(request), scope, first, last)
+
+
+def _stats_body(
+    projection: Projection, scope: str, first: date | None, last: date | None
+) -> dict[str, Any]:
+    """The body of /v1/stats: the reports are made of exactly this."""
     return {
         **projection.stats(scope, first, last),
         "from": first,
@@ -239,13 +165,183 @@ async def stats_ranking(
     }
 
 
+@router.get(
+    "/figures",
+    response_model=FigureCatalogue,
+    summary="Names, labels, units and definitions of the figures / 指标说明",
+)
+async def figure_catalogue(_: CurrentPrincipal) -> FigureCatalogue:
+    return FigureCatalogue(
+        pioneer_formula_zh=catalogue.PIONEER_FORMULA_ZH,
+        pioneer_formula_en=catalogue.PIONEER_FORMULA_EN,
+        items=[
+            FigureSpec(
+                name=f.name,
+                zh=f.zh,
+                en=f.en,
+                unit=f.unit,
+                unit_zh=f.unit_zh,
+                unit_en=f.unit_en,
+                definition=f.definition,
+                definition_zh=f.definition_zh,
+                group=f.group,
+                daily=f.daily,
+                rows=f.rows,
+            )
+            for f in catalogue.FIGURES
+        ],
+    )
+
+
+@router.get(
+    "/lists/{figure}",
+    response_model=Rows,
+    response_model_by_alias=True,
+    summary="The list behind a count / 指标明细",
+    description="The needs (or claims, completions, volunteers) a count figure of /v1/stats "
+    "counts, with the same scope, window and definition, newest first; `total` equals the "
+    "figure. Figures with a list: " + ", ".join(f"`{n}`" for n in catalogue.LISTED) + ".",
+)
+async def rows_behind(
+    figure: str,
+    scope: ReadableScope,
+    request: Request,
+    first: From = None,
+    last: To = None,
+    category: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9_]+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=20000)] = 5000,
+) -> dict[str, Any]:
+    if figure not in catalogue.LISTED:
+        raise ApiError(
+            404,
+            f"该指标没有明细 / figure {figure} has no list",
+            details={"figure": figure, "listed": list(catalogue.LISTED)},
+        )
+    if category is not None and catalogue.BY_NAME[figure].group != "need":
+        raise ApiError(
+            422,
+            "该指标不分类别 / this figure is not given per category",
+            details=[{"field": "category", "message": "only need figures have categories"}],
+        )
+    _check_window(first, last)
+    projection = await _projection(request)
+    rows = projection.rows(figure, scope, first, last, category)
+    return {
+        "figure": figure,
+        "scope": scope,
+        "from": first,
+        "to": last,
+        "category": category,
+        "total": len(rows),
+        "items": rows[:limit],
+    }
+
+
+def _report_days(projection: Projection, first: date | None, last: date | None) -> list[date]:
+    """The daily series' days for a report: the window, at most MAX_DAILY_DAYS of its end."""
+    last = last or projection.today()
+    first = first or last - timedelta(days=DEFAULT_DAILY_DAYS - 1)
+    first = max(first, last - timedelta(days=MAX_DAILY_DAYS - 1))
+    return [first, last]
+
+
+def _category_names(settings: Settings) -> dict[str, str]:
+    return {c.slug: c.zh for c in _categories(settings)}
+
+
+async def _report(
+    principal: Principal,
+    scope: str,
+    request: Request,
+    first: date | None,
+    last: date | None,
+    what: str,
+) -> tuple[Projection, dict[str, Any], list[dict[str, Any]]]:
+    _check_window(first, last)
+    projection = await _projection(request)
+    body = _stats_body(projection, scope, first, last)
+    day0, day1 = _report_days(projection, first, last)
+    days = projection.daily(scope, day0, day1)
+    series.REPORTS_EXPORTED.labels(what).inc()
+    log.info(
+        "report_exported",
+        report=what,
+        sub=principal.sub,
+        role=principal.role,
+        scope=scope,
+        window_from=str(first),
+        window_to=str(last),
+    )
+    return projection, body, days
+
+
+REPORT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+@router.get(
+    "/reports/summary.{fmt}",
+    tags=["reports"],
+    summary="The scope's figures as a workbook or CSV / 统计报表（Excel、CSV）",
+    response_class=Response,
+    responses={200: {"content": {t.split(";")[0]: {} for t in REPORT_TYPES.values()}}},
+    description="`summary.xlsx` has sheets: the scope's figures, one per child unit, one per "
+    "category, the daily series (the window, default the last 30 days, at most 366), and the "
+    "definitions. The values are those of /v1/stats for the same scope and window (rates "
+    "0–1, seconds, fen); headers give the Chinese and English names and units. `summary.csv` "
+    "holds every sheet in one UTF-8 table (with BOM): the sheet's title in the first column, "
+    "then the sheet's row. Scoped like /v1/stats; each export is logged with who asked.",
+)
+async def summary(
+    fmt: Literal["xlsx", "csv"],
+    principal: CurrentPrincipal,
+    scope: ReadableScope,
+    request: Request,
+    first: From = None,
+    last: To = None,
+) -> Response:
+    _, body, days = await _report(principal, scope, request, first, last, f"summary.{fmt}")
+    found = reports.sheets(body, days, _category_names(request.app.state.settings))
+    content = reports.workbook(found) if fmt == "xlsx" else reports.csv_text(found)
+    name = f"tongxin-{scope}-{first or 'start'}-{last or 'now'}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return Response(content, media_type=REPORT_TYPES[fmt], headers=headers)
+
+
+Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+
+
+@router.get(
+    "/reports/monthly",
+    tags=["reports"],
+    response_class=HTMLResponse,
+    summary="A printable monthly report / 月度报告",
+    description="An HTML page for one calendar month of the scope: headline figures, the "
+    "funnel, the daily trend, the units below and the ranking, from the same figures as "
+    "/v1/stats. Scoped and logged like the other reports.",
+)
+async def monthly_report(
+    principal: CurrentPrincipal, scope: ReadableScope, request: Request, month: Month
+) -> HTMLResponse:
+    year, number = (int(p) for p in month.split("-"))
+    first = date(year, number, 1)
+    last = date(year + number // 12, number % 12 + 1, 1) - timedelta(days=1)
+    projection, body, days = await _report(principal, scope, request, first, last, "monthly")
+    ranked = projection.ranking(scope, first, last)
+    html = reports.monthly_page(month, body, days, ranked)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
 @router.get("/categories", response_model=Categories, summary="Category names / 服务类别")
 async def categories(_: CurrentPrincipal, request: Request) -> Categories:
-    settings: Settings = request.app.state.settings
+    return Categories(items=_categories(request.app.state.settings))
+
+
+def _categories(settings: Settings) -> list[Category]:
     slugs = [*CATEGORIES, *(s for s in settings.extra_categories if s not in CATEGORIES)]
-    return Categories(
-        items=[Category(slug=s, zh=CATEGORIES.get(s, s), en=CATEGORY_EN.get(s, s)) for s in slugs]
-    )
+    return [Category(slug=s, zh=CATEGORIES.get(s, s), en=CATEGORY_EN.get(s, s)) for s in slugs]
 
 
 @lru_cache(maxsize=1)

@@ -26,11 +26,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.projection = projection
         # Facts record the event ids merged into them: the shared ledger's writes per event
         # would only repeat that. A batch's facts are stored together, before its commit.
-        runtime.subscribe(
-            consumers.STREAMS,
-            consumers.event_handlers(projection),
-            ledger=False,
-            flush=projection.flush,
+        runtime.subscribe_in_batches(
+            consumers.STREAMS, consumers.EVENT_HANDLERS.bind(projection), projection.flush
         )
         runtime.run_in_background(projection.run)
         runtime.require(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from services.metrics.domain import MERGERS
 from services.metrics.projection import Projection
-from shared.kafka.consumer import Handler
+from shared.kafka.handlers import EventHandlers, on
 
 STREAMS: list[str] = ["needs", "volunteers", "notify"]
 
-
-def event_handlers(projection: Projection) -> dict[str, Handler]:
-    """Every event type a fact merges; others (points) are ignored by the runner."""
-    return {payload_type.type: projection.handle for payload_type in MERGERS}
+# Every event type a fact merges; others (points) are ignored by the runner.
+EVENT_HANDLERS = EventHandlers[Projection](*(on(p, Projection.handle) for p in MERGERS))

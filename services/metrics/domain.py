@@ -5,6 +5,9 @@ notification) and remembers the ids of the events merged into it, so a redeliver
 changes nothing. Merges commute: a `task.completed` merged before its `project.claimed`
 ends in the same fact as the other way round. Times are the events' own (`posted_at`,
 `claimed_at`, ...), never the time an event arrived.
+
+Long because every fact and the merge of every event type it depends on are kept together:
+that merges commute can only be checked with all of them in view.
 """
 
 from __future__ import annotations
@@ -151,6 +154,8 @@ class Latest(Record):
 class VolunteerFact(Fact):
     registered_at: Time | None = None
     active: bool = True
+    party_org: bool = False  # a party organisation is recorded: a party member (党员)
+    name_masked: str = ""  # the first character only: the metrics store holds no full name
     profile: Latest = Latest()
 
 
@@ -365,7 +370,15 @@ def _volunteer(fact: Fact, p: VolunteerRegistered, event_id: str) -> None:
     at = p.updated_at if isinstance(p, VolunteerUpdated) else p.registered_at
     if fact.profile.older_than(at, event_id):
         fact.community, fact.active = p.home_community_id, p.active
+        fact.party_org = p.party_member or bool(p.party_org)
+        fact.name_masked = mask_name(p.name)
         fact.profile = Latest(at=at, event_id=event_id)
+
+
+def mask_name(name: str) -> str:
+    """张三丰 → 张**: a name as lists outside the volunteers service may show it."""
+    name = name.strip()
+    return name[:1] + "*" * max(1, len(name) - 1) if name else ""
 
 
 def _team(fact: Fact, p: TeamEvent) -> TeamFact:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
+from services.metrics import catalogue
 from services.metrics.domain import (
     CompletionFact,
     Fact,
@@ -23,106 +24,22 @@ from services.metrics.domain import (
     TeamFact,
     VolunteerFact,
 )
+from shared.orgpath import COMMUNITY_DEPTH, OrgPath
 
-DEFINITIONS = """\
+DEFINITIONS = f"""\
 Figures for the scope (an org path and everything below it) and the window: `from` and `to`
 are calendar days (inclusive) in the deployment's time zone (`TONGXIN_TIMEZONE`,
 default Asia/Shanghai); without them the window is open on that side. Each figure counts by
 the time written in the event (`posted_at`, `claimed_at`, ...), never by arrival time, and
-an event counts once however often it is delivered.
+an event counts once however often it is delivered. `by_category` gives the need figures
+per category slug (categories with any need activity in the window); `children` the same
+figures for each org unit one level below the scope; `ancestors` the units above the scope
+(for a breadcrumb). Names, labels and units of every figure: `GET /v1/figures`.
 
-- `needs_posted`, `needs_approved`, `needs_rejected`, `needs_cancelled`: needs posted,
-  approved (or posted straight into the project library), rejected, cancelled in the window.
-- `claims`: claims made in the window, of any claimant type, released later or not;
-  `team_claims` and `organization_claims` are its subsets; `claims_released` counts releases
-  (by the claimer, an admin, or expiry) in the window.
-- `needs_claimed`: needs that reached `claimed` (every slot taken) for the first time in
-  the window.
-- `tasks_completed`, `tasks_confirmed`: needs completed / completions confirmed in the window.
-- `claim_rate` = (needs approved in the window that have reached `claimed` since) /
-  `needs_approved`; `completion_rate` = (needs that reached `claimed` in the window and have
-  been completed since) / `needs_claimed`. Both are fractions 0–1 of the same cohort, and
-  **null** when the denominator is 0.
-- `median_time_to_claim_s`: median seconds from approval to the first time every slot was
-  taken, over `needs_claimed`; `median_time_to_complete_s`: median seconds from that moment
-  to completion, over `tasks_completed`. Exact medians (mean of the two middle values for
-  an even count); null when there is none.
-- `volunteers_registered`, `teams`, `organizations`: volunteers reported in (by home
-  community), volunteer service teams formed, enterprises / social organisations registered
-  in the window.
-- `beneficiaries_served`, `volunteer_hours` (decimal hours), `goods_count`, `funds_cents`
-  (fen): sums of the verified figures (the newest revision) of completions recorded in the
-  window; `pending_completions` and the `pending_*` sums are the declared figures of those
-  not verified yet (awaiting the resident, under review or in dispute).
-- `average_rating`: mean rating (1–5) of confirmations in the window; null when none.
-- `volunteer_participation`: share of the volunteers registered by the window's end whose
-  home is in the scope and who took part in a claim made, or a completion recorded, in the
-  window (anywhere); null when none is registered.
-- `on_time_rate`: share of `tasks_completed` completed by the need's `due_at` (a need
-  without `due_at` counts as on time); null when none.
-- `notifications_delivered`, `notifications_failed`: notifications about the scope's events.
-- `pioneer_index` (先锋指数), 0–100. For a community (and a grid) it is
-  100 × (0.25 completion_rate + 0.25 claim_rate + 0.20 volunteer_participation
-  + 0.15 (average_rating − 1) / 4 + 0.15 on_time_rate), a null part counting as 0.
-  For a street or a district it is the plain mean of the indices of the communities below
-  it (each community counts once, active or not); null when it has none.
-- `by_category`: the need figures (no volunteer figures, no index) per category slug, for
-  the categories with any need activity in the window.
-- `children`: the same figures for each org unit one level below the scope.
+{catalogue.definitions()}
 """
 
-PIONEER_WEIGHTS: dict[str, float] = {
-    "completion_rate": 0.25,
-    "claim_rate": 0.25,
-    "volunteer_participation": 0.20,
-    "average_rating": 0.15,
-    "on_time_rate": 0.15,
-}
-
-LEVELS = {1: "district", 2: "street", 3: "community"}
-COMMUNITY_DEPTH = 3
-
-NEED_FIGURES = (
-    "needs_posted",
-    "needs_approved",
-    "needs_rejected",
-    "needs_cancelled",
-    "claims",
-    "team_claims",
-    "organization_claims",
-    "claims_released",
-    "needs_claimed",
-    "tasks_completed",
-    "tasks_confirmed",
-    "claim_rate",
-    "completion_rate",
-    "median_time_to_claim_s",
-    "median_time_to_complete_s",
-    "beneficiaries_served",
-    "volunteer_hours",
-    "goods_count",
-    "funds_cents",
-    "pending_completions",
-    "pending_beneficiaries_served",
-    "pending_volunteer_hours",
-    "pending_goods_count",
-    "pending_funds_cents",
-    "average_rating",
-    "on_time_rate",
-)
-DAILY_FIGURES = (
-    "needs_posted",
-    "needs_approved",
-    "needs_rejected",
-    "claims",
-    "needs_claimed",
-    "tasks_completed",
-    "tasks_confirmed",
-    "beneficiaries_served",
-    "volunteer_hours",
-    "volunteers_registered",
-    "teams",
-)
+PENDING_REVIEW = timedelta(days=catalogue.PENDING_REVIEW_DAYS)
 
 
 class FactSource(Protocol):
@@ -137,18 +54,6 @@ class FactSource(Protocol):
         """Every org path known at or below the scope (org units and facts' paths)."""
 
     def unit_name(self, path: str) -> str: ...
-
-
-def depth(path: str) -> int:
-    return path.count(".") + 1
-
-
-def level_of(path: str) -> str:
-    return LEVELS.get(depth(path), "grid")
-
-
-def prefix(path: str, n: int) -> str:
-    return ".".join(path.split(".")[:n])
 
 
 @dataclass(frozen=True)
@@ -177,19 +82,73 @@ def days_of(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+Count = tuple[str, datetime | None, str]  # (figure, when it happened, claim/completion id)
+
+
+class Times(NamedTuple):
+    """A need's derived moments, worked out once per need and pass."""
+
+    opened: datetime | None
+    filled: datetime | None
+    completed: datetime | None
+
+
+def times_of(need: NeedFact) -> Times:
+    return Times(need.opened_at, need.filled_at, need.completed_at)
+
+
+def need_counts(need: NeedFact, times: Times | None = None) -> list[Count]:
+    """Every count figure a need adds one to, with the time that decides the window. The
+    tally and the lists behind the figures both read this, so a list is as long as its count."""
+    opened, filled, completed = times or times_of(need)
+    out: list[Count] = [
+        ("needs_posted", need.posted_at, ""),
+        ("needs_approved", opened, ""),
+        ("needs_rejected", need.rejected_at, ""),
+        ("needs_cancelled", need.cancelled_at, ""),
+        ("needs_claimed", filled, ""),
+        ("tasks_completed", completed, ""),
+    ]
+    for claim_id, claim in need.claims.items():
+        out.append(("claims", claim.claimed_at, claim_id))
+        if claim.claimant_type != "volunteer":
+            out.append((f"{claim.claimant_type}_claims", claim.claimed_at, claim_id))
+        out.append(("claims_released", claim.released_at, claim_id))
+    for completion_id, done in need.completions.items():
+        out.append(("tasks_confirmed", done.confirmed_at, completion_id))
+    return out
+
+
+def volunteer_counts(vol: VolunteerFact) -> Iterator[Count]:
+    yield "volunteers_registered", vol.registered_at, ""
+    if vol.party_org:
+        yield "party_members_registered", vol.registered_at, ""
+
+
+def team_counts(team: TeamFact) -> Iterator[Count]:
+    yield "teams", team.formed_at, ""
+
+
+def backlog(need: NeedFact, now: datetime, times: Times | None = None) -> str | None:
+    """The backlog figure the need is in at `now` (a state, not a flow), if any."""
+    if need.cancelled_at is not None or need.rejected_at is not None:
+        return None
+    opened, _, completed = times or times_of(need)
+    if completed is not None:
+        confirmed = any(c.confirmed_at for c in need.completions.values())
+        return None if confirmed else "completed_unconfirmed"
+    if opened is None:
+        waited = need.posted_at is not None and now - need.posted_at > PENDING_REVIEW
+        return "pending_review_over_3d" if waited else None
+    if need.due_at is None or need.due_at >= now:
+        return None
+    held = any(c.claimed_at is not None and c.released_at is None for c in need.claims.values())
+    return "claimed_overdue" if held else None
+
+
 @dataclass
 class Tally:
-    needs_posted: int = 0
-    needs_approved: int = 0
-    needs_rejected: int = 0
-    needs_cancelled: int = 0
-    claims: int = 0
-    team_claims: int = 0
-    organization_claims: int = 0
-    claims_released: int = 0
-    needs_claimed: int = 0
-    tasks_completed: int = 0
-    tasks_confirmed: int = 0
+    counts: dict[str, int] = field(default_factory=dict)  # the count figures
     approved_then_claimed: int = 0
     claimed_then_completed: int = 0
     on_time: int = 0
@@ -201,44 +160,33 @@ class Tally:
     funds_cents: int = 0
     pending: Pending = field(default_factory=lambda: Pending())
     ratings: list[int] = field(default_factory=list)
-    volunteers_registered: int = 0
     volunteers_known: int = 0
-    volunteers_active: int = 0
-    teams: int = 0
-    organizations: int = 0
-    notifications_delivered: int = 0
-    notifications_failed: int = 0
+
+    def add(self, name: str, n: int = 1) -> None:
+        if n:
+            self.counts[name] = self.counts.get(name, 0) + n
 
     def figures(self) -> dict[str, Any]:
-        return {
-            "needs_posted": self.needs_posted,
-            "needs_approved": self.needs_approved,
-            "needs_rejected": self.needs_rejected,
-            "needs_cancelled": self.needs_cancelled,
-            "claims": self.claims,
-            "team_claims": self.team_claims,
-            "organization_claims": self.organization_claims,
-            "claims_released": self.claims_released,
-            "needs_claimed": self.needs_claimed,
-            "tasks_completed": self.tasks_completed,
-            "tasks_confirmed": self.tasks_confirmed,
-            "claim_rate": ratio(self.approved_then_claimed, self.needs_approved),
-            "completion_rate": ratio(self.claimed_then_completed, self.needs_claimed),
+        """Every figure of the catalogue but the pioneer index (which needs the units below)."""
+        c = self.counts
+        derived = {
+            "claim_rate": ratio(self.approved_then_claimed, c.get("needs_approved", 0)),
+            "completion_rate": ratio(self.claimed_then_completed, c.get("needs_claimed", 0)),
             "median_time_to_claim_s": median(self.claim_seconds),
             "median_time_to_complete_s": median(self.complete_seconds),
-            "volunteers_registered": self.volunteers_registered,
-            "teams": self.teams,
-            "organizations": self.organizations,
             "beneficiaries_served": self.beneficiaries_served,
             "volunteer_hours": round(math.fsum(self.hours), 4),
             "goods_count": self.goods_count,
             "funds_cents": self.funds_cents,
             **self.pending.figures(),
             "average_rating": ratio(sum(self.ratings), len(self.ratings)),
-            "volunteer_participation": ratio(self.volunteers_active, self.volunteers_known),
-            "on_time_rate": ratio(self.on_time, self.tasks_completed),
-            "notifications_delivered": self.notifications_delivered,
-            "notifications_failed": self.notifications_failed,
+            "volunteer_participation": ratio(c.get("volunteers_active", 0), self.volunteers_known),
+            "on_time_rate": ratio(self.on_time, c.get("tasks_completed", 0)),
+        }
+        return {
+            name: derived[name] if name in derived else c.get(name, 0)
+            for name in catalogue.UNIT_FIGURES
+            if name != "pioneer_index"
         }
 
 
@@ -282,50 +230,41 @@ def median(values: Sequence[float]) -> float | None:
 
 
 def pioneer_index(figures: dict[str, Any]) -> float:
-    """The community formula of DEFINITIONS; a null part counts as 0."""
+    """The community formula of the catalogue; a null part counts as 0."""
     rating = figures["average_rating"]
+    active = figures["volunteers_active"] or 0
     parts = {
         "completion_rate": figures["completion_rate"],
         "claim_rate": figures["claim_rate"],
-        "volunteer_participation": figures["volunteer_participation"],
+        "participation": min(1.0, active / catalogue.ACTIVE_VOLUNTEERS_NORM),
         "average_rating": None if rating is None else (rating - 1) / 4,
         "on_time_rate": figures["on_time_rate"],
     }
-    return 100 * math.fsum(w * (parts[k] or 0.0) for k, w in PIONEER_WEIGHTS.items())
+    weights = catalogue.PIONEER_WEIGHTS
+    return 100 * math.fsum(w * (parts[k] or 0.0) for k, w in weights.items())
 
 
 Pick = Callable[[datetime | None], Sequence[Tally]]
 
 
-def add_need(need: NeedFact, pick: Pick) -> None:
+def add_need(need: NeedFact, pick: Pick, times: Times | None = None) -> None:
     """Adds one need's figures to the tallies `pick` chooses for each of its times."""
-    opened, filled, completed = need.opened_at, need.filled_at, need.completed_at
-    for t in pick(need.posted_at):
-        t.needs_posted += 1
+    times = times or times_of(need)
+    for name, at, _ in need_counts(need, times):
+        if at is not None:
+            for t in pick(at):
+                t.counts[name] = t.counts.get(name, 0) + 1
+    opened, filled, completed = times
     for t in pick(opened):
-        t.needs_approved += 1
         t.approved_then_claimed += filled is not None
-    for t in pick(need.rejected_at):
-        t.needs_rejected += 1
-    for t in pick(need.cancelled_at):
-        t.needs_cancelled += 1
-    for claim in need.claims.values():
-        for t in pick(claim.claimed_at):
-            t.claims += 1
-            t.team_claims += claim.claimant_type == "team"
-            t.organization_claims += claim.claimant_type == "organization"
-        for t in pick(claim.released_at):
-            t.claims_released += 1
     if filled is not None:
         start = opened or need.posted_at
         for t in pick(filled):
-            t.needs_claimed += 1
             t.claimed_then_completed += completed is not None
             if start is not None:
                 t.claim_seconds.append(max(0.0, (filled - start).total_seconds()))
     if completed is not None:
         for t in pick(completed):
-            t.tasks_completed += 1
             t.on_time += need.due_at is None or completed <= need.due_at
             if filled is not None:
                 t.complete_seconds.append(max(0.0, (completed - filled).total_seconds()))
@@ -340,7 +279,6 @@ def add_need(need: NeedFact, pick: Pick) -> None:
             t.goods_count += counted.goods_count
             t.funds_cents += counted.funds_cents
         for t in pick(done.confirmed_at):
-            t.tasks_confirmed += 1
             if done.rating is not None:
                 t.ratings.append(done.rating)
 
@@ -363,26 +301,30 @@ def add_others(src: FactSource, scope: str, route: Callable[[Fact], Pick]) -> No
     """Teams, organisations and notifications of the scope, by their own times."""
     for team in src.under("team", scope):
         assert isinstance(team, TeamFact)
-        for t in route(team)(team.formed_at):
-            t.teams += 1
+        pick = route(team)
+        for name, at, _ in team_counts(team):
+            for t in pick(at):
+                t.add(name)
     for org in src.under("organization", scope):
         assert isinstance(org, OrganizationFact)
         for t in route(org)(org.registered_at):
-            t.organizations += 1
+            t.add("organizations")
     for note in src.under("notification", scope):
         assert isinstance(note, NotificationFact)
         pick = route(note)
         for t in pick(note.delivered_at):
-            t.notifications_delivered += 1
+            t.add("notifications_delivered")
         for t in pick(note.failed_at):
-            t.notifications_failed += 1
+            t.add("notifications_failed")
 
 
 class ScopeTallies:
     """One pass over a scope's facts into tallies for the scope, each unit one level
     below it, each community below it, and each category."""
 
-    def __init__(self, src: FactSource, scope: str, window: Window, active: set[str]) -> None:
+    def __init__(
+        self, src: FactSource, scope: str, window: Window, active: set[str], now: datetime
+    ) -> None:
         self.src, self.scope, self.window = src, scope, window
         self.units: dict[str, Tally] = defaultdict(Tally)
         self.categories: dict[str, Tally] = defaultdict(Tally)
@@ -390,17 +332,24 @@ class ScopeTallies:
         self.units[scope] = Tally()
         for need in src.under("need", scope):
             assert isinstance(need, NeedFact)
-            tallies = [*self.tallies_of(need.community), self.categories[need.category]]
-            add_need(need, self._picker(tallies))
+            units = self.tallies_of(need.community)
+            times = times_of(need)
+            add_need(need, self._picker([*units, self.categories[need.category]]), times)
+            state = backlog(need, now, times)
+            if state is not None:
+                for t in units:
+                    t.add(state)
         for vol in src.under("volunteer", scope):
             assert isinstance(vol, VolunteerFact)
             tallies = self.tallies_of(vol.community)
-            registered = vol.registered_at in window
+            pick = self._picker(tallies)
+            for name, at, _ in volunteer_counts(vol):
+                for t in pick(at):
+                    t.add(name)
             known = window.reached(vol.registered_at)
             for t in tallies:
-                t.volunteers_registered += registered
                 t.volunteers_known += known
-                t.volunteers_active += known and vol.id in active
+                t.add("volunteers_active", known and vol.id in active)
         add_others(src, scope, lambda fact: self._picker(self.tallies_of(fact.community)))
 
     def _picker(self, tallies: list[Tally]) -> Pick:
@@ -412,12 +361,13 @@ class ScopeTallies:
         cached = self._paths.get(path)
         if cached is not None:
             return cached
-        d, pd = depth(self.scope), depth(path)
+        at = OrgPath(path)
+        d, pd = OrgPath(self.scope).depth, at.depth
         units = [self.scope]
         if pd > d:
-            units.append(prefix(path, d + 1))
+            units.append(at.upto(d + 1))
         if d < COMMUNITY_DEPTH <= pd:
-            units.append(prefix(path, COMMUNITY_DEPTH))
+            units.append(at.upto(COMMUNITY_DEPTH))
         tallies = [self.units[u] for u in dict.fromkeys(units)]
         self._paths[path] = tallies
         return tallies
@@ -426,31 +376,33 @@ class ScopeTallies:
         return self.units.get(unit, Tally()).figures()
 
     def communities(self, unit: str) -> list[str]:
-        if depth(unit) >= COMMUNITY_DEPTH:
-            return [unit] if depth(unit) == COMMUNITY_DEPTH else []
-        return sorted(
-            {
-                prefix(p, COMMUNITY_DEPTH)
-                for p in self.src.units_under(unit)
-                if depth(p) >= COMMUNITY_DEPTH
-            }
-        )
+        if OrgPath(unit).depth >= COMMUNITY_DEPTH:
+            return [unit] if OrgPath(unit).depth == COMMUNITY_DEPTH else []
+        below = (OrgPath(p) for p in self.src.units_under(unit))
+        return sorted({p.upto(COMMUNITY_DEPTH) for p in below if p.depth >= COMMUNITY_DEPTH})
 
     def pioneer(self, unit: str) -> float | None:
-        if depth(unit) >= COMMUNITY_DEPTH:
+        if OrgPath(unit).depth >= COMMUNITY_DEPTH:
             return pioneer_index(self.figures(unit))
         indices = [pioneer_index(self.figures(c)) for c in self.communities(unit)]
         return math.fsum(indices) / len(indices) if indices else None
 
     def children(self) -> list[str]:
-        d = depth(self.scope)
-        return sorted({prefix(p, d + 1) for p in self.src.units_under(self.scope) if depth(p) > d})
+        d = OrgPath(self.scope).depth
+        below = (OrgPath(p) for p in self.src.units_under(self.scope))
+        return sorted({p.upto(d + 1) for p in below if p.depth > d})
+
+    def ancestors(self) -> list[dict[str, str]]:
+        """The units above the scope, top first, with their names."""
+        parts = self.scope.split(".")
+        paths = [".".join(parts[:i]) for i in range(1, len(parts))]
+        return [{"scope": p, "name": self.src.unit_name(p)} for p in paths]
 
     def unit(self, path: str) -> dict[str, Any]:
         return {
             "scope": path,
             "name": self.src.unit_name(path),
-            "level": level_of(path),
+            "level": OrgPath(path).level,
             **self.figures(path),
             "pioneer_index": self.pioneer(path),
         }
@@ -463,30 +415,35 @@ def _by_category(tallies: dict[str, Tally]) -> dict[str, dict[str, Any]]:
         if tally == Tally():
             continue
         figures = tally.figures()
-        out[slug] = {k: figures[k] for k in NEED_FIGURES}
+        out[slug] = {k: figures[k] for k in catalogue.NEED_FIGURES}
     return out
 
 
-def scope_stats(src: FactSource, scope: str, window: Window, active: set[str]) -> dict[str, Any]:
+def scope_stats(
+    src: FactSource, scope: str, window: Window, active: set[str], now: datetime
+) -> dict[str, Any]:
     """The body of GET /v1/stats (without the window fields)."""
-    tallies = ScopeTallies(src, scope, window, active)
+    tallies = ScopeTallies(src, scope, window, active, now)
     return {
         **tallies.unit(scope),
+        "ancestors": tallies.ancestors(),
         "by_category": _by_category(tallies.categories),
         "children": [tallies.unit(child) for child in tallies.children()],
     }
 
 
-def ranking(src: FactSource, scope: str, window: Window, active: set[str]) -> list[dict[str, Any]]:
+def ranking(
+    src: FactSource, scope: str, window: Window, active: set[str], now: datetime
+) -> list[dict[str, Any]]:
     """The communities at or below the scope, best pioneer index first."""
-    tallies = ScopeTallies(src, scope, window, active)
+    tallies = ScopeTallies(src, scope, window, active, now)
     rows = [tallies.unit(c) for c in tallies.communities(scope)]
     rows.sort(key=lambda r: (-(r["pioneer_index"] or 0.0), r["scope"]))
     return [{"rank": i + 1, **row} for i, row in enumerate(rows)]
 
 
 def daily(src: FactSource, scope: str, first: date, last: date, tz: tzinfo) -> list[dict[str, Any]]:
-    """Per calendar day of first..last: the flows of DAILY_FIGURES for the scope."""
+    """Per calendar day of first..last: the catalogue's daily flows for the scope."""
     window = window_of(first, last, tz)
     days = {day: Tally() for day in days_of(first, last)}
 
@@ -498,11 +455,12 @@ def daily(src: FactSource, scope: str, first: date, last: date, tz: tzinfo) -> l
         add_need(need, pick)
     for vol in src.under("volunteer", scope):
         assert isinstance(vol, VolunteerFact)
-        for t in pick(vol.registered_at):
-            t.volunteers_registered += 1
+        for name, at, _ in volunteer_counts(vol):
+            for t in pick(at):
+                t.add(name)
     add_others(src, scope, lambda _: pick)
     rows = []
     for day, tally in days.items():
         figures = tally.figures()
-        rows.append({"day": day.isoformat(), **{k: figures[k] for k in DAILY_FIGURES}})
+        rows.append({"day": day.isoformat(), **{k: figures[k] for k in catalogue.DAILY_FIGURES}})
     return rows

@@ -8,8 +8,7 @@ from fastapi import Depends, Query
 
 from shared.auth import CurrentPrincipal
 from shared.http import ApiError
-
-SCOPE_PATTERN = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+from shared.orgpath import MAX_LENGTH, PATTERN
 
 
 async def readable_scope(
@@ -18,8 +17,8 @@ async def readable_scope(
         str,
         Query(
             min_length=1,
-            max_length=200,
-            pattern=SCOPE_PATTERN,
+            max_length=MAX_LENGTH,
+            pattern=PATTERN,
             description="Org path, e.g. `zhongshan` or `zhongshan.hongyan.dongfeng`.",
         ),
     ],

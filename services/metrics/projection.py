@@ -10,7 +10,6 @@ configured, reloads the mirror now and then to pick up what other instances merg
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -20,15 +19,16 @@ from zoneinfo import ZoneInfo
 
 from pymongo.errors import PyMongoError
 
-from services.metrics import domain, figures, series
+from services.metrics import domain, figures, lists, series
 from services.metrics.domain import FACT_KINDS, Fact, FactKind, OrgUnitFact
 from services.metrics.figures import Window
-from services.metrics.repository import MAX_ATTEMPTS, FactStore, Generations, Pointer, Versioned
-from shared.auth import in_scope
+from services.metrics.repository import BACKOFF, FactStore, Generations, Pointer, Versioned
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.logging import get_logger
 from shared.mongo.client import Database
 from shared.mongo.store import ConcurrencyConflict
+from shared.mongo.unit_of_work import until_committed
+from shared.orgpath import OrgPath
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -79,14 +79,14 @@ class FactCache:
     # FactSource
     def under(self, kind: FactKind, scope: str) -> Iterator[Fact]:
         for path, facts in self._paths[kind].items():
-            if in_scope(path, scope):
+            if OrgPath(scope).covers(path):
                 yield from facts.values()
 
     def everywhere(self, kind: FactKind) -> Iterable[Fact]:
         return self._facts[kind].values()
 
     def units_under(self, scope: str) -> Iterator[str]:
-        return (u for u in self._units if in_scope(u, scope))
+        return (u for u in self._units if OrgPath(scope).covers(u))
 
     def unit_name(self, path: str) -> str:
         unit = self._facts["org_unit"].get(path)
@@ -138,38 +138,41 @@ class Projection:
             return
         await self.ready.wait()
         async with self._lock:
-            for attempt in range(1, MAX_ATTEMPTS + 1):
-                assert self.store is not None
-                folds: dict[tuple[FactKind, str], tuple[int, Fact | None, list[domain.Move]]] = {}
-                writes: dict[FactKind, list[Versioned]] = defaultdict(list)
-                for (kind, fact_id), queued in self._queued.items():
-                    fact, version = self.cache.get(kind, fact_id) or (None, 0)
-                    merged, moves = domain.fold(fact, queued.items())
-                    folds[(kind, fact_id)] = (version + 1, merged, moves)
-                    if merged is not None:
-                        writes[kind].append((merged, version + 1))
-                taken: set[tuple[FactKind, str]] = set()
-                for kind, versions in writes.items():
-                    taken |= {(kind, i) for i in await self.store.insert_versions(kind, versions)}
-                for key, (version, merged, moves) in folds.items():
-                    if key in taken:
-                        continue
-                    del self._queued[key]
-                    if merged is not None:
-                        self.cache.put(key[0], merged, version)
-                        for payload, before, after in moves:
-                            series.observe(payload, before, after)
-                for kind in writes:
-                    series.FACTS.labels(kind).set(self.cache.count(kind))
-                if not taken:
-                    return
-                for kind, fact_id in taken:
-                    known = self.cache.get(kind, fact_id)
-                    newer = await self.store.newest_after(kind, fact_id, known[1] if known else 0)
-                    if newer is not None:
-                        self.cache.put(kind, *newer)
-                await asyncio.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
-            raise ConcurrencyConflict(f"{len(self._queued)} facts: gave up after {MAX_ATTEMPTS}")
+            await until_committed(self._flush_once, BACKOFF)
+
+    async def _flush_once(self) -> None:
+        """One attempt of `flush`; raises ConcurrencyConflict, after catching up with what
+        the other writer stored, when some fact's next version was taken."""
+        assert self.store is not None
+        folds: dict[tuple[FactKind, str], tuple[int, Fact | None, list[domain.Move]]] = {}
+        writes: dict[FactKind, list[Versioned]] = defaultdict(list)
+        for (kind, fact_id), queued in self._queued.items():
+            fact, version = self.cache.get(kind, fact_id) or (None, 0)
+            merged, moves = domain.fold(fact, queued.items())
+            folds[(kind, fact_id)] = (version + 1, merged, moves)
+            if merged is not None:
+                writes[kind].append((merged, version + 1))
+        taken: set[tuple[FactKind, str]] = set()
+        for kind, versions in writes.items():
+            taken |= {(kind, i) for i in await self.store.insert_versions(kind, versions)}
+        for key, (version, merged, moves) in folds.items():
+            if key in taken:
+                continue
+            del self._queued[key]
+            if merged is not None:
+                self.cache.put(key[0], merged, version)
+                for payload, before, after in moves:
+                    series.observe(payload, before, after)
+        for kind in writes:
+            series.FACTS.labels(kind).set(self.cache.count(kind))
+        if not taken:
+            return
+        for kind, fact_id in taken:
+            known = self.cache.get(kind, fact_id)
+            newer = await self.store.newest_after(kind, fact_id, known[1] if known else 0)
+            if newer is not None:
+                self.cache.put(kind, *newer)
+        raise ConcurrencyConflict(f"{len(taken)} facts: their next version was taken")
 
     # --- the background loop ------------------------------------------------------------
 
@@ -259,19 +262,40 @@ class Projection:
         )
         return result
 
+    def now(self) -> datetime:
+        """The moment backlog figures are taken at: whole minutes, so answers cache."""
+        return datetime.now(UTC).replace(second=0, microsecond=0)
+
     def stats(self, scope: str, first: date | None, last: date | None) -> dict[str, Any]:
-        window = self.window(first, last)
+        window, now = self.window(first, last), self.now()
         result: dict[str, Any] = self._cached(
-            ("stats", scope, window),
-            lambda: figures.scope_stats(self.cache, scope, window, self._active(window)),
+            ("stats", scope, window, now),
+            lambda: figures.scope_stats(self.cache, scope, window, self._active(window), now),
         )
         return result
 
     def ranking(self, scope: str, first: date | None, last: date | None) -> list[dict[str, Any]]:
-        window = self.window(first, last)
+        window, now = self.window(first, last), self.now()
         result: list[dict[str, Any]] = self._cached(
-            ("ranking", scope, window),
-            lambda: figures.ranking(self.cache, scope, window, self._active(window)),
+            ("ranking", scope, window, now),
+            lambda: figures.ranking(self.cache, scope, window, self._active(window), now),
+        )
+        return result
+
+    def rows(
+        self,
+        figure: str,
+        scope: str,
+        first: date | None,
+        last: date | None,
+        category: str | None = None,
+    ) -> list[dict[str, Any]]:
+        window, now = self.window(first, last), self.now()
+        result: list[dict[str, Any]] = self._cached(
+            ("rows", figure, scope, window, now, category),
+            lambda: lists.rows_behind(
+                self.cache, figure, scope, window, self._active(window), now, category
+            ),
         )
         return result
 

@@ -12,8 +12,6 @@ active one.
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,12 +24,13 @@ from services.metrics.domain import Fact, FactKind
 from shared.events.envelope import EventPayload
 from shared.mongo.client import Database
 from shared.mongo.store import DUPLICATE_KEY, ConcurrencyConflict
+from shared.mongo.unit_of_work import Backoff, until_committed
 
 POINTER = "projection_pointer"
 GENERATIONS = "projection_generations"
 POINTER_ID = "pointer"
 LOCK_ID = "rebuild-lock"
-MAX_ATTEMPTS = 50
+BACKOFF = Backoff(base_s=0.005, cap_s=0.2, max_attempts=50)
 BULK = 500
 
 Versioned = tuple[Fact, int]
@@ -182,19 +181,23 @@ class FactStore:
         version; if another writer stored it first, merges into theirs and tries again.
         Returns the new (fact, version), or None when the fact held every event already."""
         fact, version = known if known is not None else (None, 0)
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+
+        async def attempt() -> Versioned | None:
+            nonlocal fact, version
             merged, _ = domain.fold(fact, events)
             if merged is None:
                 return None
             try:
                 await self.insert(kind, merged, version + 1)
-                return merged, version + 1
             except ConcurrencyConflict:
                 newer = await self.newest_after(kind, key, version)
                 if newer is not None:
                     fact, version = newer
-                await asyncio.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
-        raise ConcurrencyConflict(f"{kind} {key}: gave up after {MAX_ATTEMPTS} attempts")
+                raise
+            return merged, version + 1
+
+        stored, _ = await until_committed(attempt, BACKOFF)
+        return stored
 
     async def newest(self, kind: FactKind) -> dict[str, Versioned]:
         """The newest version of every fact (a full scan: at start and on refresh only),

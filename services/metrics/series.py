@@ -111,6 +111,9 @@ STATS_DURATION = Histogram(
     ["query"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+REPORTS_EXPORTED = Counter(
+    "tongxin_metrics_reports_exported_total", "Reports exported, by report.", ["report"]
+)
 
 
 def place(path: str) -> tuple[str, str]:

@@ -16,7 +16,6 @@ from services.needs.commands import (
     CompleteNeed,
     ConfirmNeed,
     DisputeCompletion,
-    OrgPath,
     PostNeed,
     RejectNeed,
     VerifyCompletion,
@@ -37,6 +36,7 @@ from services.needs.views import (
 from shared.auth import CurrentPrincipal
 from shared.events.needs import Kind
 from shared.http import CorrelationId
+from shared.orgpath import OrgPath
 
 
 class ErrorDetail(BaseModel):
@@ -46,7 +46,7 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every error: `{"error": {"code", "message", "details"}}` (contract.md)."""
+    """Every error: `{"error": {"code", "message", "details"}}` (docs/contract.md)."""
 
     error: ErrorDetail
 

@@ -4,43 +4,34 @@ from __future__ import annotations
 
 from functools import partial
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
-from services.needs import api, consumers, handlers
+from services.needs import api, consumers, domain, handlers
 from services.needs.directory import Directory
-from services.needs.domain import DomainError
-from services.needs.handlers import Clock, NeedsDeps, system_clock
+from services.needs.handlers import NeedsDeps
 from services.needs.repository import NeedsRepository
-from shared.http import STATUS_CODES, error_response
+from shared.clock import Clock, SystemClock
+from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
 
 
-async def domain_error(_: Request, exc: Exception) -> JSONResponse:
-    """A refused rule answers like every other error: which field (if any), and why."""
-    assert isinstance(exc, DomainError)
-    field = exc.details.get("field")
-    message = f"{field}: {exc.message}" if field else exc.message
-    return error_response(
-        exc.status, STATUS_CODES.get(exc.status, "error"), message, exc.details or None
-    )
-
-
-def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """`clock` lets tests move time forward (claim expiry); it defaults to the system's."""
     settings = settings or Settings()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
+        time = clock or SystemClock()
         deps = NeedsDeps(
-            repo=NeedsRepository(runtime.db, settings),
+            repo=NeedsRepository(
+                AggregateStore(runtime.db, "needs"), settings, lambda: domain.ms(time.now())
+            ),
             directory=Directory(runtime.db),
-            relay=runtime.relay,
             settings=settings,
-            clock=clock,
+            clock=time,
         )
         app.state.deps = deps
-        runtime.subscribe(consumers.STREAMS, consumers.event_handlers(deps))
+        runtime.subscribe(consumers.STREAMS, handlers.EVENT_HANDLERS.bind(deps))
         runtime.run_in_background(partial(handlers.run_claim_expiry, deps))
 
     app = create_service_app(
@@ -54,5 +45,4 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         routers=[api.router],
         wire=wire,
     )
-    app.add_exception_handler(DomainError, domain_error)
     return app

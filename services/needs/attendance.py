@@ -14,7 +14,8 @@ import hmac
 from datetime import UTC, datetime
 from typing import Literal
 
-from services.needs.domain import Attendance, Change, DomainError, Need, derived, need_ids
+from services.needs.domain import Attendance, Change, Need, derived, need_ids
+from shared.errors import DomainError
 from shared.events.needs import ClaimAttendance
 
 CODE_PERIOD_S = 300
@@ -54,20 +55,20 @@ def record(
     """Records a volunteer's arrival or departure on their active claim."""
     if not ok:
         raise DomainError(
-            422, "签到码不正确或已过期 / the code is wrong or has expired", field="code"
+            "invalid", "签到码不正确或已过期 / the code is wrong or has expired", field="code"
         )
     claim = need.find_claim(claim_id)
     if claim is None or claim.status != "active" or volunteer_id not in claim.volunteer_ids:
         raise DomainError(
-            409,
+            "conflict",
             "只能为自己进行中的认领签到 / check in on your own active claim only",
             claim_id=claim_id,
         )
     seen = claim.attendance.get(volunteer_id, Attendance())
     if step == "check_in" and seen.check_in_at is not None:
-        raise DomainError(409, "已签到 / already checked in")
+        raise DomainError("conflict", "已签到 / already checked in")
     if step == "check_out" and (seen.check_in_at is None or seen.check_out_at is not None):
-        raise DomainError(409, "未签到或已签退 / not checked in, or already checked out")
+        raise DomainError("conflict", "未签到或已签退 / not checked in, or already checked out")
     updated = seen.model_copy(update={f"{step}_at": now})
     claims = [
         c.model_copy(update={"attendance": {**c.attendance, volunteer_id: updated}})
@@ -99,7 +100,7 @@ def check_hours(need: Need, hours: dict[str, float], required: bool) -> list[str
         if interval is None:
             if required:
                 raise DomainError(
-                    422,
+                    "invalid",
                     f"本区要求签到签退：志愿者 {volunteer_id} 未完成签到签退 / check-in and "
                     "check-out are required in this district",
                     field="hours",
@@ -112,6 +113,6 @@ def check_hours(need: Need, hours: dict[str, float], required: bool) -> list[str
                 f"{declared:g} h against a {interval:.1f} h check-in interval"
             )
             if required:
-                raise DomainError(422, message, field="hours", volunteer_id=volunteer_id)
+                raise DomainError("invalid", message, field="hours", volunteer_id=volunteer_id)
             reasons.append(message)
     return reasons

@@ -22,11 +22,8 @@ from pydantic import (
 
 from services.needs.domain import Requester, ms
 from shared.events.needs import Kind, Location, Openness
+from shared.orgpath import OrgPath
 
-OrgPath = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*){0,7}$", max_length=200),
-]
 Ident = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s]+$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True)]
 Count = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]

@@ -2,6 +2,9 @@
 
 Every command is a function of the current state that returns the new state and the
 events it causes, or raises DomainError. The caller stores both in one commit.
+
+Long because it is one aggregate with a lifecycle of nine commands whose rules depend on each
+other (slots, claims, expiry, completion): they are read and tested together.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.errors import DomainError
 from shared.events.envelope import EventPayload
 from shared.events.needs import (
     ClaimantType,
@@ -40,7 +44,7 @@ ReleaseReason = Literal["released", "expired", "cancelled"]
 # declared → verified, or → review (implausible) / disputed → verified by an admin.
 CompletionHours = Literal["declared", "review", "disputed", "verified"]
 
-# The statuses a command may start from (contract.md); everything else is 409.
+# The statuses a command may start from (docs/contract.md); everything else is 409.
 ALLOWED_FROM: dict[str, tuple[NeedStatus, ...]] = {
     "approve": ("pending_review",),
     "reject": ("pending_review",),
@@ -57,16 +61,6 @@ MAX_HOURS_PER_COMPLETION = 24.0
 CLAIM_REMINDER_BEFORE = timedelta(hours=24)
 CONFIRM_REMINDER_EVERY = timedelta(days=1)
 SYSTEM = "system"
-
-
-class DomainError(Exception):
-    """A rule refused the command; `status` is the HTTP status it maps to."""
-
-    def __init__(self, http_status: int, message: str, /, **details: object) -> None:
-        super().__init__(message)
-        self.status = http_status
-        self.message = message
-        self.details = details
 
 
 def ms(moment: datetime) -> datetime:
@@ -238,7 +232,7 @@ def _require(need: Need, action: str) -> None:
     allowed = ALLOWED_FROM[action]
     if need.status not in allowed:
         raise DomainError(
-            409,
+            "conflict",
             f"当前状态为 {need.status}，不能{_ZH[action]} / "
             f"cannot {action} a need that is {need.status}",
             status=need.status,
@@ -305,7 +299,9 @@ def derived(need: Need, **changes: object) -> Need:
 def post_need(need: Need, now: datetime) -> Change:
     """A new need waits for the committee's review."""
     if need.due_at is not None and need.due_at <= now:
-        raise DomainError(422, "截止时间须在将来 / due_at must be in the future", field="due_at")
+        raise DomainError(
+            "invalid", "截止时间须在将来 / due_at must be in the future", field="due_at"
+        )
     posted = derived(need, status="pending_review", claims=[])
     event = NeedPosted(
         need_id=posted.id,
@@ -414,28 +410,30 @@ def claim_slots(need: Need, request: ClaimRequest, now: datetime, expiry_days: i
     _require(need, "claim")
     if need.due_at is not None and need.due_at <= now:
         raise DomainError(
-            409, "需求已过截止时间 / the need is past its due date", status=need.status
+            "conflict", "需求已过截止时间 / the need is past its due date", status=need.status
         )
     if request.slots < 1:
-        raise DomainError(422, "至少认领一个名额 / claim at least one slot", field="slots")
+        raise DomainError("invalid", "至少认领一个名额 / claim at least one slot", field="slots")
     if len(set(request.volunteer_ids)) != len(request.volunteer_ids):
-        raise DomainError(422, "志愿者重复 / a volunteer is listed twice", field="member_ids")
+        raise DomainError("invalid", "志愿者重复 / a volunteer is listed twice", field="member_ids")
     busy = sorted(need.active_volunteers() & set(request.volunteer_ids))
     if busy:
         raise DomainError(
-            409,
+            "conflict",
             "志愿者已认领此需求 / volunteer already holds an active claim on this need",
             volunteer_ids=busy,
         )
     for claim in need.active_claims():
         if request.team_id is not None and claim.team_id == request.team_id:
-            raise DomainError(409, "该服务队已认领此需求 / team already claimed this need")
+            raise DomainError("conflict", "该服务队已认领此需求 / team already claimed this need")
         if request.organization_id is not None and claim.organization_id == request.organization_id:
-            raise DomainError(409, "该组织已认领此需求 / organisation already claimed this need")
+            raise DomainError(
+                "conflict", "该组织已认领此需求 / organisation already claimed this need"
+            )
     free = need.slots - need.slots_taken
     if request.slots > free:
         raise DomainError(
-            409,
+            "conflict",
             f"名额不足，仅剩 {free} 个 / only {free} slot(s) left",
             status=need.status,
             slots_free=free,
@@ -475,10 +473,12 @@ def release_claim(
     """Ends an active claim; its slots reopen (a `claimed` need is `open` again)."""
     claim = need.find_claim(claim_id)
     if claim is None:
-        raise DomainError(404, f"认领 {claim_id} 不存在 / claim {claim_id} not found", id=claim_id)
+        raise DomainError(
+            "not_found", f"认领 {claim_id} 不存在 / claim {claim_id} not found", id=claim_id
+        )
     if claim.status != "active":
         raise DomainError(
-            409,
+            "conflict",
             f"认领已是 {claim.status} 状态 / claim is already {claim.status}",
             claim_status=claim.status,
             status=need.status,
@@ -539,7 +539,7 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
     _require(need, "complete")
     if not need.active_claims():
         raise DomainError(
-            409,
+            "conflict",
             "没有有效认领，不能登记完成 / no active claim to complete",
             status=need.status,
         )
@@ -548,18 +548,20 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
     for i, entry in enumerate(record.hours):
         field = f"hours.{i}"
         if entry.volunteer_id in seen:
-            raise DomainError(422, "志愿者重复 / volunteer listed twice", field=field)
+            raise DomainError("invalid", "志愿者重复 / volunteer listed twice", field=field)
         seen.add(entry.volunteer_id)
         if entry.volunteer_id not in allowed:
             raise DomainError(
-                422,
+                "invalid",
                 "只能为本需求有效认领的志愿者登记时长 / "
                 "hours only for volunteers of this need's active claims",
                 field=f"{field}.volunteer_id",
                 volunteer_id=entry.volunteer_id,
             )
         if not 0 < entry.hours <= MAX_HOURS_PER_COMPLETION:
-            raise DomainError(422, "时长须在 0–24 小时 / hours must be 0 < h ≤ 24", field=field)
+            raise DomainError(
+                "invalid", "时长须在 0–24 小时 / hours must be 0 < h ≤ 24", field=field
+            )
     active = need.active_claims()
     review = bool(record.review_reasons)
     completion = Completion(
@@ -624,7 +626,7 @@ def confirm(
     dispute: those wait for an admin)."""
     _require(need, "confirm")
     if not 1 <= rating <= 5:
-        raise DomainError(422, "评分须为 1–5 / rating must be 1–5", field="rating")
+        raise DomainError("invalid", "评分须为 1–5 / rating must be 1–5", field="rating")
     assert need.completion is not None  # every completed need has its record
     confirmation = Confirmation(rating=rating, comment=comment, confirmed_by=by, confirmed_at=now)
     done = [c for c in need.claims if c.status == "completed"]

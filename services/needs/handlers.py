@@ -1,9 +1,13 @@
 """Commands and events of the needs service → domain rules → repository.
 
-Every change goes through `_change`: load the need, authorize, apply the rule, commit the
-new version with its events. When another writer committed that version first, the rule
-runs again on the newer state (bounded, with jittered backoff): the store's unique insert,
-not a conditional update, decides races such as two volunteers and one slot.
+Every change goes through `_change`, on the shared unit of work: load the need, authorize,
+apply the rule, commit the new version with its events. When another writer committed that
+version first, the rule runs again on the newer state (bounded, with jittered backoff): the
+store's unique insert, not a conditional update, decides races such as two volunteers and
+one slot.
+
+Long because it holds every command of the need's lifecycle and the read-model handlers of
+the volunteers stream; it splits into handlers/ with the planned re-layout of every service.
 """
 
 from __future__ import annotations
@@ -11,9 +15,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +35,7 @@ from services.needs.commands import (
     VerifyCompletion,
 )
 from services.needs.directory import Directory
-from services.needs.domain import Change, Claim, CompletionRecord, DomainError, Need
+from services.needs.domain import Change, Claim, CompletionRecord, Need
 from services.needs.metrics import (
     CLAIMS_EXPIRED,
     COMMIT_CONFLICTS,
@@ -52,7 +55,9 @@ from services.needs.policy import (
 from services.needs.repository import NeedsRepository
 from shared.auth import Principal
 from shared.categories import known_categories
-from shared.events.envelope import CloudEvent, EventPayload
+from shared.clock import Clock, SystemClock
+from shared.errors import DomainError
+from shared.events.envelope import CloudEvent
 from shared.events.needs import VerifiedVia, VolunteerHours
 from shared.events.volunteers import (
     DistrictRulesChanged,
@@ -65,16 +70,14 @@ from shared.events.volunteers import (
     VolunteerUpdated,
 )
 from shared.http import ApiError
+from shared.kafka.handlers import EventHandlers, on
 from shared.logging import get_logger, log_context
 from shared.mongo.client import Document
-from shared.mongo.outbox import Relay
-from shared.mongo.store import ConcurrencyConflict
+from shared.mongo.unit_of_work import Audit, Duplicate, GaveUp
 from shared.settings import Settings
 
 log = get_logger(__name__)
 
-Clock = Callable[[], datetime]
-MAX_ATTEMPTS = 100
 EXPIRY_REASON = "逾期未完成 / not completed in time"
 AUTO_CONFIRM_REASON = "逾期未确认，自动确认 / not confirmed in time: confirmed automatically"
 # Need ids of idempotent posts: uuid5(caller, key), so the first commit's insert arbitrates.
@@ -85,20 +88,15 @@ def need_not_found(need_id: str) -> ApiError:
     return ApiError(404, f"需求 {need_id} 不存在 / need not found", details={"id": need_id})
 
 
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class NeedsDeps:
     repo: NeedsRepository
     directory: Directory
-    relay: Relay
     settings: Settings
-    clock: Clock = field(default=system_clock)
+    clock: Clock = field(default_factory=SystemClock)
 
     def now(self) -> datetime:
-        return domain.ms(self.clock())
+        return domain.ms(self.clock.now())
 
 
 @dataclass(frozen=True)
@@ -118,10 +116,6 @@ SYSTEM = Actor(domain.SYSTEM, "system")
 Decide = Callable[[Need, datetime], Change]
 
 
-def _backoff_s(attempt: int) -> float:
-    return random.uniform(0, min(0.05, 0.002 * 2 ** min(attempt, 5)))
-
-
 async def _change(
     deps: NeedsDeps,
     need_id: str,
@@ -132,41 +126,35 @@ async def _change(
     reason: str | None = None,
 ) -> tuple[Need, int]:
     """Applies `decide` to the newest version of the need and commits the result."""
+
+    def decided(need: Need | None, now: datetime) -> Change:
+        if need is None:
+            raise need_not_found(need_id)
+        return decide(need, now)
+
     with log_context(need_id=need_id):
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            need, version = await deps.repo.get(need_id)
-            if need is None:
-                raise need_not_found(need_id)
-            now = deps.now()
-            changed, events = decide(need, now)
-            if not events:
-                return need, version
-            meta = {
-                "actor": actor.sub,
-                "role": actor.role,
-                "action": action,
-                "reason": reason,
-                "at": now,
-            }
-            try:
-                new_version = await deps.repo.save(changed, version, events, correlation_id, meta)
-            except ConcurrencyConflict:
-                COMMIT_CONFLICTS.labels(action).inc()
-                await asyncio.sleep(_backoff_s(attempt))
-                continue
+        try:
+            done = await deps.repo.needs.change(
+                need_id,
+                decided,
+                audit=Audit(actor.sub, actor.role, action, reason),
+                correlation_id=correlation_id,
+                on_conflict=COMMIT_CONFLICTS.labels(action).inc,
+            )
+        except GaveUp:
+            log.warning("need_commit_gave_up", need_id=need_id, action=action)
+            raise ApiError(503, "需求正忙，请稍后重试 / the need is busy, please retry") from None
+        if done.changed:
             TRANSITIONS.labels(action).inc()
-            deps.relay.wake()
             log.info(
                 "need_changed",
                 action=action,
                 actor=actor.sub,
-                status=changed.status,
-                version=new_version,
-                attempts=attempt,
+                status=done.state.status,
+                version=done.version,
+                attempts=done.attempts,
             )
-            return changed, new_version
-    log.warning("need_commit_gave_up", need_id=need_id, action=action, attempts=MAX_ATTEMPTS)
-    raise ApiError(503, "需求正忙，请稍后重试 / the need is busy, please retry")
+        return done.state, done.version
 
 
 # posting -------------------------------------------------------------------------------
@@ -189,7 +177,7 @@ async def post_need(
     categories = known_categories(deps.settings.extra_categories)
     if cmd.category not in categories:
         raise DomainError(
-            422,
+            "invalid",
             f"未知类别 / unknown category {cmd.category!r}",
             field="category",
             allowed=sorted(categories),
@@ -226,17 +214,16 @@ async def post_need(
         updated_at=now,
     )
     posted, events = domain.post_need(need, now)
-    meta = {"actor": p.sub, "role": p.role, "action": "post", "reason": None, "at": now}
+    audit = Audit(p.sub, p.role, "post")
     try:
-        version = await deps.repo.save(posted, 0, events, correlation_id, meta)
-    except ConcurrencyConflict:
+        version = await deps.repo.needs.create(need_id, posted, events, correlation_id, audit, now)
+    except Duplicate:
         # The same key raced with itself: the first insert won; answer as it did.
-        earlier = await deps.repo.first_version(need_id)
+        earlier = await deps.repo.needs.first(need_id)
         if earlier is None:
             raise
         return _replay(earlier, body_hash)
     TRANSITIONS.labels("post").inc()
-    deps.relay.wake()
     return posted, version, False
 
 
@@ -633,57 +620,53 @@ async def need_history(deps: NeedsDeps, p: Principal, need_id: str) -> list[Docu
 # the read model of the volunteers stream ------------------------------------------------
 
 
-async def on_org_unit_updated(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
-    assert isinstance(e, OrgUnitUpdated)
+async def on_org_unit_updated(deps: NeedsDeps, _: CloudEvent, e: OrgUnitUpdated) -> None:
     await deps.directory.record_org_unit(e)
     READ_MODEL_UPDATES.labels("org_unit").inc()
 
 
-async def on_volunteer(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
-    assert isinstance(e, VolunteerRegistered)  # VolunteerUpdated is one too
+async def on_volunteer(deps: NeedsDeps, _: CloudEvent, e: VolunteerRegistered) -> None:
+    # VolunteerUpdated is a VolunteerRegistered too.
     await deps.directory.record_volunteer(e)
     READ_MODEL_UPDATES.labels("volunteer").inc()
 
 
-async def on_district_rules_changed(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
-    assert isinstance(e, DistrictRulesChanged)
+async def on_district_rules_changed(
+    deps: NeedsDeps, _: CloudEvent, e: DistrictRulesChanged
+) -> None:
     await deps.directory.record_rules(e)
     READ_MODEL_UPDATES.labels("district_rules").inc()
 
 
-async def on_organization_registered(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
-    assert isinstance(e, OrganizationRegistered)
+async def on_organization_registered(
+    deps: NeedsDeps, _: CloudEvent, e: OrganizationRegistered
+) -> None:
     await deps.directory.record_organization(e)
     READ_MODEL_UPDATES.labels("organization").inc()
 
 
-async def on_team_formed(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
-    assert isinstance(e, TeamFormed)
+async def on_team_formed(deps: NeedsDeps, _: CloudEvent, e: TeamFormed) -> None:
     await deps.directory.record_team_formed(e)
     READ_MODEL_UPDATES.labels("team").inc()
 
 
-async def on_team_member_joined(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
-    assert isinstance(e, TeamMemberJoined)
+async def on_team_member_joined(deps: NeedsDeps, _: CloudEvent, e: TeamMemberJoined) -> None:
     await deps.directory.record_member_joined(e)
     READ_MODEL_UPDATES.labels("team").inc()
 
 
-async def on_team_leader_changed(deps: NeedsDeps, _: CloudEvent, e: EventPayload) -> None:
-    assert isinstance(e, TeamLeaderChanged)
+async def on_team_leader_changed(deps: NeedsDeps, _: CloudEvent, e: TeamLeaderChanged) -> None:
     await deps.directory.record_leader_changed(e)
     READ_MODEL_UPDATES.labels("team").inc()
 
 
-EventHandler = Callable[[NeedsDeps, CloudEvent, EventPayload], Awaitable[None]]
-
-EVENT_HANDLERS: dict[str, EventHandler] = {
-    OrgUnitUpdated.type: on_org_unit_updated,
-    VolunteerRegistered.type: on_volunteer,
-    VolunteerUpdated.type: on_volunteer,
-    OrganizationRegistered.type: on_organization_registered,
-    TeamFormed.type: on_team_formed,
-    TeamMemberJoined.type: on_team_member_joined,
-    TeamLeaderChanged.type: on_team_leader_changed,
-    DistrictRulesChanged.type: on_district_rules_changed,
-}
+EVENT_HANDLERS = EventHandlers[NeedsDeps](
+    on(OrgUnitUpdated, on_org_unit_updated),
+    on(VolunteerRegistered, on_volunteer),
+    on(VolunteerUpdated, on_volunteer),
+    on(OrganizationRegistered, on_organization_registered),
+    on(TeamFormed, on_team_formed),
+    on(TeamMemberJoined, on_team_member_joined),
+    on(TeamLeaderChanged, on_team_leader_changed),
+    on(DistrictRulesChanged, on_district_rules_changed),
+)

@@ -1,4 +1,4 @@
-"""Who may see and do what with needs (contract.md, "Identity and scope"): the one place.
+"""Who may see and do what with needs (docs/contract.md, "Identity and scope"): one place.
 
 A need the caller may not see answers 404, as if it did not exist; a need they see but
 may not act on answers 403.
@@ -6,7 +6,6 @@ may not act on answers 403.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -15,6 +14,7 @@ from typing import Any
 from services.needs.domain import Claim, Need
 from shared.auth import Principal, in_scope
 from shared.http import ApiError
+from shared.orgpath import OrgPath
 
 # Statuses residents and volunteers see in their community; the rest only their own.
 PUBLIC_STATUSES = ("open", "claimed", "completed", "confirmed")
@@ -152,7 +152,7 @@ def sees_phone(p: Principal, need: Need) -> bool:
 
 
 def scope_filter(scope: str) -> dict[str, Any]:
-    return {"community_id": {"$regex": f"^{re.escape(scope)}(\\.|$)"}}
+    return OrgPath(scope).mongo_filter("community_id")
 
 
 def visible_filter(p: Principal) -> dict[str, Any]:

@@ -6,54 +6,37 @@ stored as BSON dates so that filters and sorts on them compare times, not string
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
 from services.needs.domain import Need
-from shared.events.envelope import CloudEvent, EventPayload
-from shared.mongo.client import Database, Document, find_by_ids
-from shared.mongo.store import AggregateStore, commit_id
+from shared.mongo.client import Document
+from shared.mongo.store import AggregateStore
+from shared.mongo.unit_of_work import Backoff, UnitOfWork
 from shared.settings import Settings
 
 ACTIVE_STATUSES = ["open", "claimed"]
+# A need busy with many claimants at once: up to 100 attempts, 50 ms apart at most.
+BACKOFF = Backoff(base_s=0.002, cap_s=0.05, max_attempts=100)
 
 
 class NeedsRepository:
-    def __init__(self, db: Database, settings: Settings) -> None:
-        self.store = AggregateStore(db, "needs")
-        self._topic = settings.topics.needs
-
-    async def get(self, need_id: str) -> tuple[Need | None, int]:
-        state, version = await self.store.load(need_id)
-        return (Need.model_validate(state) if state else None), version
-
-    async def first_version(self, need_id: str) -> Need | None:
-        """The need as its first commit stored it (what a replayed POST answers)."""
-        commit = await self.store.commits.find_one({"_id": commit_id(need_id, 1)})
-        return None if commit is None else Need.model_validate(commit["state"])
-
-    async def save(
-        self,
-        need: Need,
-        expected_version: int,
-        events: Sequence[EventPayload],
-        correlation_id: str | None = None,
-        meta: Document | None = None,
-    ) -> int:
-        """Commits the new state and its events (the outbox) or raises ConcurrencyConflict."""
-        envelopes = [
-            (self._topic, CloudEvent.wrap(e, correlation_id=correlation_id)) for e in events
-        ]
-        return await self.store.commit(
-            need.id, expected_version, need.model_dump(mode="python"), envelopes, meta
+    def __init__(
+        self, store: AggregateStore, settings: Settings, now: Callable[[], datetime]
+    ) -> None:
+        self.store = store  # collection "needs" (heads, queried below) and its commits
+        # Stored as BSON dates (mode "python") so that filters and sorts compare times.
+        self.needs = UnitOfWork(
+            self.store, Need, settings.topics.needs, now, dump="python", backoff=BACKOFF
         )
 
+    async def get(self, need_id: str) -> tuple[Need | None, int]:
+        return await self.needs.get(need_id)
+
     async def history(self, need_id: str, version: int) -> list[Document]:
-        """The need's commits, oldest first, each fetched by its `_id`."""
-        ids = [commit_id(need_id, v) for v in range(1, version + 1)]
-        found = await find_by_ids(self.store.commits, ids)
-        return [found[i] for i in ids if i in found]
+        """The need's commits, oldest first."""
+        return await self.store.history(need_id, version)
 
     async def page(
         self,

@@ -16,12 +16,12 @@ from datetime import datetime
 from services.needs.domain import (
     Change,
     CompletionRecord,
-    DomainError,
     Need,
     derived,
     need_ids,
     verify_hours,
 )
+from shared.errors import DomainError
 from shared.events.needs import HoursDisputed, VerifiedVia, VolunteerHours
 
 MAX_HOURS_PER_DAY = 12.0
@@ -92,23 +92,25 @@ def verify(
     done = need.completion
     if done is None:
         raise DomainError(
-            409, "需求尚未登记完成 / the need has no completion yet", status=need.status
+            "conflict", "需求尚未登记完成 / the need has no completion yet", status=need.status
         )
     settles = done.hours_status != "declared" or not correction.is_empty()
     if settles and via != "admin":
         raise DomainError(
-            403,
+            "forbidden",
             "待审核、有争议或需更正的时长只能由社区管理员核定 / only an admin settles hours "
             "under review, in dispute or corrected",
             hours_status=done.hours_status,
         )
     if settles and not reason:
         raise DomainError(
-            422, "核定须说明理由 / settling or correcting hours needs a reason", field="reason"
+            "invalid",
+            "核定须说明理由 / settling or correcting hours needs a reason",
+            field="reason",
         )
     if done.hours_status == "verified" and correction.is_empty():
         raise DomainError(
-            409, "时长已核实 / the hours are already verified", hours_status="verified"
+            "conflict", "时长已核实 / the hours are already verified", hours_status="verified"
         )
     corrected = done
     if not correction.is_empty():
@@ -125,7 +127,7 @@ def _fields(correction: Correction, need: Need) -> dict[str, object]:
         for entry in correction.hours:
             if entry.volunteer_id not in allowed:
                 raise DomainError(
-                    422,
+                    "invalid",
                     "只能更正本次完成登记过的志愿者 / only the completion's volunteers",
                     field="hours",
                     volunteer_id=entry.volunteer_id,
@@ -147,10 +149,10 @@ def dispute(need: Need, by: str, reason: str, now: datetime) -> Change:
     done = need.completion
     if done is None:
         raise DomainError(
-            409, "需求尚未登记完成 / the need has no completion yet", status=need.status
+            "conflict", "需求尚未登记完成 / the need has no completion yet", status=need.status
         )
     if done.hours_status == "disputed":
-        raise DomainError(409, "已在争议中 / already disputed", hours_status="disputed")
+        raise DomainError("conflict", "已在争议中 / already disputed", hours_status="disputed")
     disputed = derived(
         need,
         completion=done.model_copy(update={"hours_status": "disputed", "dispute_reason": reason}),

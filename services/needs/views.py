@@ -27,6 +27,7 @@ from shared.auth import Principal
 from shared.events.needs import Kind, Location, Openness
 from shared.http import ApiError
 from shared.mongo.client import Document
+from shared.privacy import mask_phone
 
 
 class RequesterPublic(BaseModel):
@@ -98,11 +99,6 @@ class HistoryEntry(BaseModel):
 class HistoryPage(BaseModel):
     items: list[HistoryEntry]
     next_cursor: str | None = None
-
-
-def mask_phone(phone: str) -> str:
-    """`13812345678` → `138****5678`."""
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
 
 
 def need_view(p: Principal, need: Need, version: int) -> NeedPublic:

@@ -17,7 +17,6 @@ from services.notify.channels import (
     SmsProvider,
     WebhookChannel,
 )
-from services.notify.clock import Clock, SystemClock
 from services.notify.dispatcher import Dispatcher
 from services.notify.handlers import NotifyDeps
 from services.notify.inbox import Inbox, InboxHub
@@ -30,6 +29,7 @@ from services.notify.repository import (
     ReadModel,
     Routes,
 )
+from shared.clock import Clock, SystemClock
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
 

@@ -15,12 +15,13 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from services.notify.channels import Channel, DeliveryError, Notification
-from services.notify.clock import Clock
 from services.notify.delivery import Delivery, retry_delay_s
 from services.notify.metrics import DELIVERY_SECONDS, NOTIFICATIONS, PENDING
 from services.notify.repository import Deliveries, Profiles
 from shared.aio import nap
+from shared.clock import Clock
 from shared.events.envelope import CONTENT_TYPE, EventPayload
+from shared.kafka.deadletter import dead_letter_headers
 from shared.kafka.producer import EventProducer
 from shared.logging import get_logger, log_context
 from shared.mongo.outbox import Relay
@@ -224,16 +225,16 @@ class Dispatcher:
         body = delivery.event_json or json.dumps(
             delivery.model_dump(mode="json", exclude={"event_json"}), ensure_ascii=False
         )
-        headers = [
-            ("content-type", CONTENT_TYPE.encode()),
-            ("tongxin-error", error[:4000].encode()),
-            ("tongxin-error-type", b"NotificationFailed"),
-            ("tongxin-notification-id", delivery.id.encode()),
-            ("tongxin-recipient", delivery.recipient_id.encode()),
-            ("tongxin-channel", delivery.channel.encode()),
-            ("tongxin-attempts", str(delivery.attempts).encode()),
-            ("tongxin-source-event-type", delivery.event_type.encode()),
-        ]
+        headers = [("content-type", CONTENT_TYPE.encode())]
+        headers += dead_letter_headers(
+            error,
+            "NotificationFailed",
+            delivery.attempts,
+            notification_id=delivery.id,
+            recipient=delivery.recipient_id,
+            channel=delivery.channel,
+            source_event_type=delivery.event_type,
+        )
         await self._producer.send_raw(
             Topics.dlq(self._s.topics.notify), [(delivery.subject.encode(), body.encode(), headers)]
         )

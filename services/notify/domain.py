@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.auth import in_scope
 from shared.events.envelope import EventPayload
 from shared.events.needs import (
     NeedApproved,
@@ -25,6 +24,7 @@ from shared.events.needs import (
 )
 from shared.events.notify import Channel as ChannelName
 from shared.events.volunteers import PointsCredited
+from shared.orgpath import OrgPath
 
 CHANNELS: tuple[ChannelName, ...] = get_args(ChannelName)
 # Channels people read: preferences (quiet hours, digests, daily caps) shape these.
@@ -106,7 +106,7 @@ class Subscription(BaseModel):
     def wants(self, event_type: str, community: str, category: str | None) -> bool:
         if self.event_types and "*" not in self.event_types and event_type not in self.event_types:
             return False
-        if not in_scope(community, self.scope):
+        if not OrgPath(self.scope).covers(community):
             return False
         return not self.categories or (category is not None and category in self.categories)
 
@@ -212,7 +212,7 @@ class Addressee:
 def addressees(
     payload: EventPayload, need: NeedView | None, teams: dict[str, TeamView]
 ) -> list[Addressee]:
-    """The people an event is about, by the rules of contract.md. Scope subscribers and the
+    """The people an event is about, by the rules of docs/contract.md. Scope subscribers and the
     volunteers an approved need is matched to are added by the caller."""
     out: list[Addressee] = []
 
@@ -411,12 +411,6 @@ def plan_channel(route: Route, channel: str, now: datetime) -> tuple[ChannelPlan
         if route.mode == "held":
             return "send", route.due_at
     return "send", now
-
-
-def ancestors(path: str) -> list[str]:
-    """`a.b.c` → [`a`, `a.b`, `a.b.c`]: every scope that covers the path."""
-    parts = path.split(".")
-    return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _unique(ids: Iterable[str]) -> list[str]:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.notify import policy
-from services.notify.clock import Clock
 from services.notify.dispatcher import Dispatcher
 from services.notify.domain import (
     Addressee,
@@ -26,6 +25,7 @@ from services.notify.inbox import Inbox, item_seq
 from services.notify.notifier import Notifier
 from services.notify.repository import Profiles, ReadModel, entry_for
 from shared.auth import Principal
+from shared.clock import Clock
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.needs import (
     ClaimEvent,

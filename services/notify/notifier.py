@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.notify.clock import Clock
 from services.notify.delivery import DIGEST_TYPE, Delivery, delivery_id
 from services.notify.dispatcher import Dispatcher
 from services.notify.domain import (
@@ -24,6 +23,7 @@ from services.notify.domain import (
 from services.notify.metrics import DELIVERIES_CREATED, DIGESTS, FOLDED
 from services.notify.repository import AppendLog, Deliveries, Digests, Profiles, ReadModel, Routes
 from services.notify.templates import Context, DigestLine, Message, render, render_digest
+from shared.clock import Clock
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.logging import get_logger
 from shared.settings import Settings

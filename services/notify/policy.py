@@ -2,7 +2,7 @@
 
 A recipient reads only their own inbox and preferences; a user manages their own
 subscriptions; admins manage subscriptions inside their scope. Whatever lies outside the
-caller's reach answers 404, as if it did not exist (contract.md).
+caller's reach answers 404, as if it did not exist (docs/contract.md).
 """
 
 from __future__ import annotations

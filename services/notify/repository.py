@@ -28,7 +28,6 @@ from services.notify.domain import (
     Route,
     Subscription,
     TeamView,
-    ancestors,
 )
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.needs import (
@@ -47,6 +46,7 @@ from shared.events.volunteers import (
 )
 from shared.mongo.client import Database, Document, find_by_ids
 from shared.mongo.store import AggregateStore, ConcurrencyConflict
+from shared.orgpath import OrgPath
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -353,7 +353,7 @@ class Profiles:
 
     async def scope_subscribers(self, community: str) -> list[str]:
         """Recipients with a scope subscription covering `community`."""
-        scopes = ancestors(community)
+        scopes: list[str] = list(OrgPath(community).ancestors())
         heads = await find_by_ids(self.scopes.heads, scopes)
         found: list[str] = []
         for scope in scopes:

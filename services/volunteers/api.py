@@ -1,4 +1,8 @@
-"""HTTP → commands for the volunteers service; nothing else."""
+"""HTTP → commands for the volunteers service; nothing else.
+
+Long because it holds the routes of four resources (org tree, volunteers, organisations,
+teams) with their OpenAPI descriptions; it splits by resource with the planned re-layout.
+"""
 
 from __future__ import annotations
 

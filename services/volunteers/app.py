@@ -4,38 +4,30 @@ from __future__ import annotations
 
 from functools import partial
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from services.volunteers import api, consumers, handlers
-from services.volunteers.domain import DomainError
-from services.volunteers.handlers import Clock, VolunteersDeps, system_clock
+from services.volunteers.handlers import VolunteersDeps
 from services.volunteers.repository import VolunteersRepository
-from shared.http import STATUS_CODES, error_response
+from shared.clock import Clock, SystemClock
+from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
 
 
-async def domain_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
-    return error_response(
-        exc.status, STATUS_CODES.get(exc.status, "error"), exc.message, exc.details or None
-    )
-
-
-def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """`clock` lets tests move time forward (reservations lapsing)."""
     settings = settings or Settings()
+    clock = clock or SystemClock()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
         deps = VolunteersDeps(
-            repo=VolunteersRepository(runtime.db, settings),
-            relay=runtime.relay,
+            repo=VolunteersRepository(partial(AggregateStore, runtime.db), settings, clock.now),
             import_max_rows=settings.volunteers_import_max_rows,
             clock=clock,
         )
         app.state.deps = deps
-        runtime.subscribe(consumers.STREAMS, consumers.event_handlers(deps))
+        runtime.subscribe(consumers.STREAMS, handlers.EVENT_HANDLERS.bind(deps))
         runtime.run_in_background(partial(handlers.run_reservation_lapses, deps))
 
     app = create_service_app(
@@ -55,5 +47,4 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         routers=api.routers,
         wire=wire,
     )
-    app.add_exception_handler(DomainError, domain_error)
     return app

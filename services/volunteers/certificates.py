@@ -19,9 +19,11 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from services.volunteers.domain import DomainError, OrgUnit, Volunteer, mask_phone
+from services.volunteers.domain import OrgUnit, Volunteer
 from services.volunteers.passbook import Credit, Passbook
+from shared.errors import DomainError
 from shared.events.volunteers import CertificateIssued, CertificateRevoked
+from shared.privacy import mask_phone
 
 SERIAL = re.compile(r"^TX-([a-z0-9][a-z0-9_-]{0,39})-(\d{4})-(\d{6})$")
 COMMUNITY_DEPTH = 3
@@ -107,18 +109,18 @@ def issue(
 ) -> tuple[Certificate, CertificateIssued]:
     if end < start:
         raise DomainError(
-            422, "结束日期早于开始日期 / the period ends before it starts", field="to"
+            "invalid", "结束日期早于开始日期 / the period ends before it starts", field="to"
         )
     if issuer is None or issuer.level != "community":
         raise DomainError(
-            422,
+            "invalid",
             f"出具单位须为已登记的社区：{issuer_id} / the issuer must be a known community",
             field="issuer_id",
         )
     services = services_in(book, issuer_id, start, end)
     if not services:
         raise DomainError(
-            422,
+            "invalid",
             "该期间本社区没有已核实的服务记录 / no verified service recorded by this "
             "community in the period",
             field="from",
@@ -167,7 +169,7 @@ def revoke(
     certificate: Certificate, reason: str, by: str, now: datetime
 ) -> tuple[Certificate, CertificateRevoked]:
     if certificate.status == "revoked":
-        raise DomainError(409, "证明已撤销 / the certificate is already revoked")
+        raise DomainError("conflict", "证明已撤销 / the certificate is already revoked")
     revoked = certificate.model_copy(
         update={"status": "revoked", "revoked_reason": reason, "revoked_by": by, "revoked_at": now}
     )

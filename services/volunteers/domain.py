@@ -2,6 +2,9 @@
 
 Every rule takes the current state (None when the aggregate does not exist yet) and
 returns the new state with the events it causes; an empty event list means "unchanged".
+
+Long because it holds four aggregates that share its text and phone rules; it splits into one
+module per aggregate (domain/) with the planned re-layout of every service.
 """
 
 from __future__ import annotations
@@ -9,10 +12,11 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import BaseModel
 
+from shared.errors import DomainError
 from shared.events.needs import Location
 from shared.events.volunteers import (
     DistrictRulesChanged,
@@ -25,10 +29,8 @@ from shared.events.volunteers import (
     VolunteerRegistered,
     VolunteerUpdated,
 )
+from shared.orgpath import OrgPath
 from shared.rules import DistrictRules
-
-LEVELS: tuple[OrgLevel, ...] = get_args(OrgLevel)
-SEGMENT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 TeamServiceType = Literal[
     "dispute_mediation",
@@ -45,16 +47,6 @@ OrganizationKind = Literal["enterprise", "social_organization"]
 ID_NAMESPACE = uuid.UUID("5f1c1a3e-2b57-4c1e-9d0a-7a6f2c3b9e10")
 
 
-class DomainError(Exception):
-    """A rule refused the command; `status` is the HTTP status it maps to."""
-
-    def __init__(self, status: int, message: str, **details: object) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.details = details
-
-
 def derived_id(*parts: str) -> str:
     return str(uuid.uuid5(ID_NAMESPACE, "|".join(parts)))
 
@@ -62,10 +54,10 @@ def derived_id(*parts: str) -> str:
 def clean_text(value: str, field: str, label: str, max_len: int, required: bool = True) -> str:
     text = " ".join(value.split())
     if required and not text:
-        raise DomainError(422, f"{label}不能为空 / {field} is required", field=field)
+        raise DomainError("invalid", f"{label}不能为空 / {field} is required", field=field)
     if len(text) > max_len:
         raise DomainError(
-            422, f"{label}过长 / {field} is longer than {max_len} characters", field=field
+            "invalid", f"{label}过长 / {field} is longer than {max_len} characters", field=field
         )
     return text
 
@@ -83,27 +75,6 @@ class OrgUnit(BaseModel):
     updated_by: str
 
 
-def validate_path(path: str) -> str:
-    segments = path.split(".")
-    if not 1 <= len(segments) <= len(LEVELS) or not all(SEGMENT.match(s) for s in segments):
-        raise DomainError(
-            422,
-            "组织路径无效 / invalid org path: 1 to 4 dotted slugs of a-z, 0-9, '-' or '_' "
-            "(e.g. zhongshan.hongyan.dongfeng)",
-            field="path",
-        )
-    return path
-
-
-def level_of(path: str) -> OrgLevel:
-    return LEVELS[len(validate_path(path).split(".")) - 1]
-
-
-def parent_of(path: str) -> str | None:
-    head, _, _ = path.rpartition(".")
-    return head or None
-
-
 def put_org_unit(
     existing: OrgUnit | None,
     path: str,
@@ -113,12 +84,12 @@ def put_org_unit(
     now: datetime,
 ) -> tuple[OrgUnit, list[OrgUnitUpdated]]:
     """Creates the unit or renames it; a unit below a district needs its parent first."""
-    level = level_of(path)
+    org = OrgPath.parse(path)
     name = clean_text(name, "name", "名称", 60)
-    parent_path = parent_of(path)
+    parent_path = org.parent
     if parent_path is not None and parent is None:
         raise DomainError(
-            422,
+            "invalid",
             f"上级单位 {parent_path} 不存在，请先创建 / parent org unit {parent_path} "
             "does not exist; create it first",
             parent=parent_path,
@@ -128,14 +99,14 @@ def put_org_unit(
     unit = OrgUnit(
         path=path,
         name=name,
-        level=level,
+        level=org.level,
         parent=parent_path,
         created_at=existing.created_at if existing else now,
         updated_at=now,
         updated_by=actor,
     )
     event = OrgUnitUpdated(
-        path=path, name=name, level=level, parent=parent_path, updated_by=actor, updated_at=now
+        path=path, name=name, level=org.level, parent=parent_path, updated_by=actor, updated_at=now
     )
     return unit, [event]
 
@@ -143,10 +114,12 @@ def put_org_unit(
 def require_community(unit: OrgUnit | None, path: str, field: str) -> OrgUnit:
     """Volunteers, organisations and teams belong to a community that exists."""
     if unit is None:
-        raise DomainError(422, f"社区 {path} 不存在 / community {path} does not exist", field=field)
+        raise DomainError(
+            "invalid", f"社区 {path} 不存在 / community {path} does not exist", field=field
+        )
     if unit.level != "community":
         raise DomainError(
-            422,
+            "invalid",
             f"{path} 是{unit.level}级单位，不是社区 / {path} is a {unit.level}, not a community",
             field=field,
         )
@@ -174,14 +147,10 @@ def normalize_phone(raw: str) -> str:
         if phone.startswith(prefix) and len(phone) == len(prefix) + 11:
             phone = phone[len(prefix) :]
     if not re.fullmatch(r"\+?[0-9]{7,15}", phone):
-        raise DomainError(422, f"手机号无效 / invalid phone number: {raw!r}", field="phone")
+        raise DomainError("invalid", f"手机号无效 / invalid phone number: {raw!r}", field="phone")
     if len(phone) == 11 and phone.startswith("1") and not re.fullmatch(r"1[3-9][0-9]{9}", phone):
-        raise DomainError(422, f"手机号无效 / invalid mobile number: {raw!r}", field="phone")
+        raise DomainError("invalid", f"手机号无效 / invalid mobile number: {raw!r}", field="phone")
     return phone
-
-
-def mask_phone(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
 
 
 def split_skills(text: str) -> list[str]:
@@ -196,7 +165,7 @@ def normalize_skills(skills: list[str]) -> list[str]:
         if s and s not in out:
             out.append(s)
     if len(out) > 30:
-        raise DomainError(422, "技能最多 30 项 / at most 30 skills", field="skills")
+        raise DomainError("invalid", "技能最多 30 项 / at most 30 skills", field="skills")
     return out
 
 
@@ -234,6 +203,7 @@ class Volunteer(BaseModel):
             "name": self.name,
             "home_community_id": self.home_community_id,
             "party_org": self.party_org,
+            "party_member": self.party_org is not None,
             "skills": self.skills,
             "location": self.location,
             "active": self.active,
@@ -256,7 +226,7 @@ def register_volunteer(
     """Reporting in (报到): a signed pledge, a community that exists, a valid phone."""
     if not pledge_signed:
         raise DomainError(
-            422,
+            "invalid",
             "须签署服务承诺书 / the service pledge must be signed (pledge_signed: true)",
             field="pledge_signed",
         )
@@ -372,15 +342,15 @@ def require_member_candidate(
 ) -> Volunteer:
     if volunteer is None:
         raise DomainError(
-            422, f"志愿者 {vid} 不存在 / volunteer {vid} not found", field="volunteer_id"
+            "invalid", f"志愿者 {vid} 不存在 / volunteer {vid} not found", field="volunteer_id"
         )
     if not volunteer.active:
         raise DomainError(
-            422, f"志愿者 {vid} 已停用 / volunteer {vid} is deactivated", field="volunteer_id"
+            "invalid", f"志愿者 {vid} 已停用 / volunteer {vid} is deactivated", field="volunteer_id"
         )
     if volunteer.home_community_id != team_community:
         raise DomainError(
-            422,
+            "invalid",
             f"志愿者属于 {volunteer.home_community_id}，不是本队所在社区 {team_community} / "
             "the volunteer belongs to another community",
             field="volunteer_id",
@@ -450,7 +420,7 @@ def change_leader(
     """The new leader must already be a member of the team."""
     if volunteer_id not in team.member_ids:
         raise DomainError(
-            409,
+            "conflict",
             f"志愿者 {volunteer_id} 不是本队队员 / volunteer {volunteer_id} is not a member "
             "of this team; add them first",
             volunteer_id=volunteer_id,

@@ -2,6 +2,9 @@
 
 Every change is decided on freshly loaded state and committed as the next version; when
 another writer took that version first, the command is decided again (bounded, jittered).
+
+Long because it holds the commands of four aggregates, the bulk import and the passbook; it
+splits into handlers/ with the planned re-layout of every service.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel
@@ -20,7 +23,6 @@ from pydantic import BaseModel
 from services.volunteers import certificates, domain, passbook, policy, supermarket
 from services.volunteers.certificates import Certificate
 from services.volunteers.domain import (
-    DomainError,
     Organization,
     OrganizationKind,
     OrgUnit,
@@ -41,47 +43,44 @@ from services.volunteers.passbook import LedgerEntry, Passbook
 from services.volunteers.repository import VolunteersRepository
 from services.volunteers.supermarket import Item, Reservation, Unit
 from shared.auth import Principal
+from shared.clock import Clock, SystemClock
+from shared.errors import DomainError
+from shared.events.envelope import CloudEvent
 from shared.events.needs import HoursVerified, Location, TaskCompleted
 from shared.events.volunteers import VolunteerRegistered
 from shared.http import not_found
+from shared.kafka.handlers import EventHandlers, on
 from shared.logging import get_logger
-from shared.mongo.outbox import Relay
 from shared.mongo.store import ConcurrencyConflict
+from shared.mongo.unit_of_work import Backoff, Duplicate, GaveUp, until_committed
+from shared.orgpath import OrgPath
 from shared.rules import DistrictRules, district_of
 
 log = get_logger(__name__)
 T = TypeVar("T")
 
-MAX_ATTEMPTS = 50
+BACKOFF = Backoff(base_s=0.004, cap_s=0.2, max_attempts=50)
 IMPORT_BATCH = 1000
-
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
 class VolunteersDeps:
     repo: VolunteersRepository
-    relay: Relay
     import_max_rows: int = 20_000
-    clock: Clock = field(default=system_clock)
+    clock: Clock = field(default_factory=SystemClock)
 
 
 async def decided_again(aggregate: str, attempt: Callable[[], Awaitable[T]]) -> T:
     """Runs `attempt` (load, decide, commit) until its commit is not beaten by another."""
-    for n in range(1, MAX_ATTEMPTS + 1):
-        try:
-            return await attempt()
-        except ConcurrencyConflict:
-            COMMIT_CONFLICTS.labels(aggregate).inc()
-            if n == MAX_ATTEMPTS:
-                break
-            await asyncio.sleep(random.uniform(0, min(0.2, 0.004 * 2 ** min(n, 8))))
-    raise DomainError(409, "并发修改过多，请重试 / too many concurrent changes; try again")
+    try:
+        done, _ = await until_committed(
+            attempt, BACKOFF, on_conflict=COMMIT_CONFLICTS.labels(aggregate).inc
+        )
+    except GaveUp:
+        raise DomainError(
+            "conflict", "并发修改过多，请重试 / too many concurrent changes; try again"
+        ) from None
+    return done
 
 
 # --- org tree -------------------------------------------------------------------------
@@ -91,17 +90,17 @@ async def put_org_unit(
     deps: VolunteersDeps, actor: Principal, path: str, name: str, cid: str | None
 ) -> tuple[OrgUnit, bool]:
     """Creates or renames a unit; True when it was created."""
-    domain.validate_path(path)
+    parent_path = OrgPath.parse(path).parent
     policy.require_org_writer(actor, path)
-    parent_path = domain.parent_of(path)
     parent = (await deps.repo.get_org(parent_path))[0] if parent_path else None
 
     async def attempt() -> tuple[OrgUnit, bool]:
         existing, version = await deps.repo.get_org(path)
-        unit, events = domain.put_org_unit(existing, path, name, parent, actor.sub, deps.clock())
+        unit, events = domain.put_org_unit(
+            existing, path, name, parent, actor.sub, deps.clock.now()
+        )
         if events:
             await deps.repo.save_org(unit, version, events, cid)
-            deps.relay.wake()
         return unit, existing is None
 
     return await decided_again("org_units", attempt)
@@ -109,7 +108,7 @@ async def put_org_unit(
 
 async def get_org_unit(deps: VolunteersDeps, path: str) -> tuple[OrgUnit, list[OrgUnit]]:
     """The org tree is readable by every authenticated caller: names are not secrets."""
-    domain.validate_path(path)
+    OrgPath.parse(path)
     unit, _ = await deps.repo.get_org(path)
     if unit is None:
         raise not_found("org unit", path)
@@ -121,12 +120,12 @@ async def put_district_rules(
 ) -> DistrictRules:
     """Sets a district's local rules (its own district admin, or a service token); one
     `district.rules_changed` event per change."""
-    domain.validate_path(district)
+    OrgPath.parse(district)
     policy.require_rules_writer(actor, district)
     unit, _ = await deps.repo.get_org(district)
     if unit is None or unit.level != "district":
         raise DomainError(
-            422,
+            "invalid",
             f"{district} 不是已登记的区 / {district} is not a known district",
             field="district",
         )
@@ -135,16 +134,15 @@ async def put_district_rules(
         current, version = await deps.repo.get_rules_version(district)
         if version and current == rules:
             return current
-        event = domain.rules_changed(district, rules, actor.sub, deps.clock())
+        event = domain.rules_changed(district, rules, actor.sub, deps.clock.now())
         await deps.repo.save_rules(district, rules, version, [event], cid)
-        deps.relay.wake()
         return rules
 
     return await decided_again("district_rules", attempt)
 
 
 async def get_district_rules(deps: VolunteersDeps, district: str) -> DistrictRules:
-    domain.validate_path(district)
+    OrgPath.parse(district)
     return await deps.repo.get_rules(district)
 
 
@@ -176,18 +174,17 @@ async def register_volunteer(
         pledge_signed=cmd.pledge_signed,
         location=cmd.location,
         actor=actor.sub,
-        now=deps.clock(),
+        now=deps.clock.now(),
     )
     try:
-        await deps.repo.save_volunteer(volunteer, 0, events, cid)
-    except ConcurrencyConflict:
+        await deps.repo.volunteers.create(volunteer.id, volunteer, events, cid)
+    except Duplicate:
         raise DomainError(
-            409,
+            "conflict",
             f"该手机号已在 {cmd.home_community_id} 报到，志愿者 {volunteer.id} / this phone "
             f"number already reported in to this community as volunteer {volunteer.id}",
             volunteer_id=volunteer.id,
         ) from None
-    deps.relay.wake()
     VOLUNTEERS_REGISTERED.labels("api").inc()
     return volunteer
 
@@ -227,10 +224,11 @@ async def update_volunteer(
         else:
             policy.require_volunteer_editor(actor, volunteer)
         fields = changes.model_dump(exclude_none=True) if changes else {}
-        updated, events = domain.update_volunteer(volunteer, deps.clock(), **fields, active=active)
+        updated, events = domain.update_volunteer(
+            volunteer, deps.clock.now(), **fields, active=active
+        )
         if events:
             await deps.repo.save_volunteer(updated, version, events, cid)
-            deps.relay.wake()
         return updated
 
     return await decided_again("volunteers", attempt)
@@ -283,7 +281,7 @@ async def import_volunteers(
     version-1 commit of each derived id tells a new volunteer from a duplicate."""
     started = time.perf_counter()
     policy.require_importer(actor)
-    now = deps.clock()
+    now = deps.clock.now()
     communities: dict[str, OrgUnit | None] = {}
     results: list[RowResult] = []
     first_row_of: dict[str, int] = {}
@@ -314,8 +312,6 @@ async def import_volunteers(
             result.status = "created" if ok else "duplicate"
             if not ok:
                 result.reason = "已报到 / already reported in"
-    if pending:
-        deps.relay.wake()
     report = ImportReport(
         total=len(results),
         created=sum(r.status == "created" for r in results),
@@ -346,15 +342,12 @@ async def _volunteer_of_row(
     community_id = f.get("home_community_id", "").strip()
     if not community_id:
         raise DomainError(
-            422, "所在社区不能为空 / community is required", field="home_community_id"
+            "invalid", "所在社区不能为空 / community is required", field="home_community_id"
         )
-    try:
-        domain.validate_path(community_id)
-    except DomainError as exc:
-        raise DomainError(422, exc.message, field="home_community_id") from None
+    OrgPath.parse(community_id, field="home_community_id")
     if not actor.administers(community_id):
         raise DomainError(
-            403,
+            "forbidden",
             f"{community_id} 不在您的管理范围 / {community_id} is outside your scope",
             field="home_community_id",
         )
@@ -400,18 +393,17 @@ async def register_organization(
         community=community,
         community_id=community_id,
         actor=actor.sub,
-        now=deps.clock(),
+        now=deps.clock.now(),
     )
     try:
-        await deps.repo.save_organization(org, 0, events, cid)
-    except ConcurrencyConflict:
+        await deps.repo.organizations.create(org.id, org, events, cid)
+    except Duplicate:
         raise DomainError(
-            409,
+            "conflict",
             f"本社区已登记同名组织 {org.id} / an organisation of this name is already "
             f"registered in this community: {org.id}",
             organization_id=org.id,
         ) from None
-    deps.relay.wake()
     return org
 
 
@@ -444,18 +436,17 @@ async def form_team(
         leader=leader,
         leader_id=leader_id,
         actor=actor.sub,
-        now=deps.clock(),
+        now=deps.clock.now(),
     )
     try:
-        await deps.repo.save_team(team, 0, events, cid)
-    except ConcurrencyConflict:
+        await deps.repo.teams.create(team.id, team, events, cid)
+    except Duplicate:
         raise DomainError(
-            409,
+            "conflict",
             f"本社区已有同名服务队 {team.id} / a team of this name already exists in this "
             f"community: {team.id}",
             team_id=team.id,
         ) from None
-    deps.relay.wake()
     return team
 
 
@@ -480,10 +471,9 @@ async def add_team_member(
         team, version = await _load_team(deps, actor, team_id)
         policy.require_team_manager(actor, team)
         volunteer, _ = await deps.repo.get_volunteer(volunteer_id)
-        joined, events = domain.join_team(team, volunteer, volunteer_id, deps.clock())
+        joined, events = domain.join_team(team, volunteer, volunteer_id, deps.clock.now())
         if events:
             await deps.repo.save_team(joined, version, events, cid)
-            deps.relay.wake()
         return joined, bool(events)
 
     return await decided_again("teams", attempt)
@@ -495,10 +485,9 @@ async def change_team_leader(
     async def attempt() -> Team:
         team, version = await _load_team(deps, actor, team_id)
         policy.require_team_manager(actor, team)
-        changed, events = domain.change_leader(team, volunteer_id, deps.clock())
+        changed, events = domain.change_leader(team, volunteer_id, deps.clock.now())
         if events:
             await deps.repo.save_team(changed, version, events, cid)
-            deps.relay.wake()
         return changed
 
     return await decided_again("teams", attempt)
@@ -515,7 +504,7 @@ async def _passbook_or_empty(deps: VolunteersDeps, volunteer_id: str) -> tuple[P
     volunteer, _ = await deps.repo.get_volunteer(volunteer_id)
     if volunteer is None:
         raise not_found("passbook", volunteer_id)
-    return passbook.empty(volunteer_id, volunteer.home_community_id, deps.clock()), 0
+    return passbook.empty(volunteer_id, volunteer.home_community_id, deps.clock.now()), 0
 
 
 async def get_passbook(
@@ -544,15 +533,20 @@ async def redeem_points(
         book, version = await _passbook_or_empty(deps, volunteer_id)
         policy.require_redeemer(actor, volunteer_id, book.community_id)
         spent, entry, event = passbook.redeem(
-            book, redemption_id=redemption_id, item=item, points=points, now=deps.clock()
+            book, redemption_id=redemption_id, item=item, points=points, now=deps.clock.now()
         )
         await deps.repo.save_passbook(spent, version, entry, [event], cid)
-        deps.relay.wake()
         return spent, entry
 
     spent, entry = await decided_again("passbooks", attempt)
     POINTS_REDEEMED.inc(points)
     return spent, entry
+
+
+async def on_verified_hours(
+    deps: VolunteersDeps, event: CloudEvent, task: TaskCompleted | HoursVerified
+) -> None:
+    await credit_task_hours(deps, task, event.correlationid)
 
 
 async def credit_task_hours(
@@ -589,13 +583,13 @@ async def credit_task_hours(
                 if volunteer is None:
                     log.warning("credit_for_unknown_volunteer", volunteer_id=volunteer_id)
                 community = volunteer.home_community_id if volunteer else task.community_id
-                book = passbook.empty(volunteer_id, community, deps.clock())
+                book = passbook.empty(volunteer_id, community, deps.clock.now())
             credited = passbook.credit(
                 book,
                 need_id=task.need_id,
                 completion_id=task.completion_id,
                 hours=served,
-                now=deps.clock(),
+                now=deps.clock.now(),
                 revision=revision,
                 rules=rules,
                 service=service,
@@ -604,7 +598,6 @@ async def credit_task_hours(
                 return
             updated, entry, event = credited
             await deps.repo.save_passbook(updated, version, entry, [event], cid)
-            deps.relay.wake()
             POINTS_CREDITED.inc(entry.points)
 
         await decided_again("passbooks", attempt)
@@ -631,11 +624,11 @@ async def request_certificate(
     if volunteer is None:
         raise not_found("volunteer", volunteer_id)
     issuer_id = issuer_id or volunteer.home_community_id
-    domain.validate_path(issuer_id)
+    OrgPath.parse(issuer_id)
     policy.require_certificate_requester(actor, volunteer_id, issuer_id)
     book, _ = await _passbook_or_empty(deps, volunteer_id)
     issuer, _ = await deps.repo.get_org(issuer_id)
-    now = deps.clock()
+    now = deps.clock.now()
     district = district_of(issuer_id)
     prefix = certificates.serial_for(district, now.year, 0)[:-6]
     seq = await deps.repo.count_certificates(prefix)
@@ -657,10 +650,9 @@ async def request_certificate(
             await deps.repo.save_certificate(cert, 0, [event], cid)
         except ConcurrencyConflict:
             continue  # another request took this number: the next one
-        deps.relay.wake()
         log.info("certificate_issued", serial=serial, services=len(cert.services))
         return cert
-    raise DomainError(503, "证明编号繁忙，请重试 / certificate numbers are busy; try again")
+    raise DomainError("busy", "证明编号繁忙，请重试 / certificate numbers are busy; try again")
 
 
 async def _certificate(deps: VolunteersDeps, serial: str) -> tuple[Certificate, int]:
@@ -692,9 +684,8 @@ async def revoke_certificate(
         cert, version = await _certificate(deps, serial)
         policy.require_certificate_reader(actor, cert.volunteer_id, cert.issuer_id)
         policy.require_community_admin(actor, cert.issuer_id)
-        revoked, event = certificates.revoke(cert, reason, actor.sub, deps.clock())
+        revoked, event = certificates.revoke(cert, reason, actor.sub, deps.clock.now())
         await deps.repo.save_certificate(revoked, version, [event], cid)
-        deps.relay.wake()
         return revoked
 
     return await decided_again("certificates", attempt)
@@ -718,9 +709,9 @@ async def create_item(
     community, _ = await deps.repo.get_org(community_id)
     if community is None or community.level != "community":
         raise DomainError(
-            422, f"社区 {community_id} 不存在 / no such community", field="community_id"
+            "invalid", f"社区 {community_id} 不存在 / no such community", field="community_id"
         )
-    now = deps.clock()
+    now = deps.clock.now()
     item = Item(
         id=str(uuid.uuid4()),
         community_id=community_id,
@@ -733,7 +724,6 @@ async def create_item(
     # units first: an item never names stock that is not there
     await deps.repo.add_units(_units(item.id, 0, stock))
     await deps.repo.save_item(item, 0, [supermarket.item_changed(item, actor.sub, now)], cid)
-    deps.relay.wake()
     return item
 
 
@@ -756,7 +746,7 @@ async def change_item(
     async def attempt() -> Item:
         item, version = await _item(deps, actor, item_id)
         policy.require_community_admin(actor, item.community_id)
-        now = deps.clock()
+        now = deps.clock.now()
         changed = supermarket.change_item(
             item, points=points, add_stock=add_stock, active=active, now=now
         )
@@ -764,7 +754,6 @@ async def change_item(
         await deps.repo.save_item(
             changed, version, [supermarket.item_changed(changed, actor.sub, now)], cid
         )
-        deps.relay.wake()
         return changed
 
     return await decided_again("shop_items", attempt)
@@ -800,7 +789,7 @@ async def reserve_item(
     free = await deps.repo.free_units(item_id)
     if not free:
         raise _sold_out(item)
-    reservation = supermarket.pending(str(uuid.uuid4()), item, volunteer_id, deps.clock())
+    reservation = supermarket.pending(str(uuid.uuid4()), item, volunteer_id, deps.clock.now())
     await deps.repo.save_reservation(reservation, 0, [], cid)
     try:
         await _hold_points(deps, reservation, cid)
@@ -815,14 +804,13 @@ async def reserve_item(
     if unit is None:
         await _settle(deps, supermarket.failed(reservation), 1, cid)
         raise _sold_out(item)
-    done, event = supermarket.held(reservation, unit, deps.clock())
+    done, event = supermarket.held(reservation, unit, deps.clock.now())
     await deps.repo.save_reservation(done, 1, [event], cid)
-    deps.relay.wake()
     return done
 
 
 def _sold_out(item: Item) -> DomainError:
-    return DomainError(409, f"“{item.name}”已无库存 / {item.name} is out of stock", stock=0)
+    return DomainError("conflict", f"“{item.name}”已无库存 / {item.name} is out of stock", stock=0)
 
 
 async def _take_unit(
@@ -850,12 +838,11 @@ async def _hold_points(deps: VolunteersDeps, r: Reservation, cid: str | None) ->
     async def attempt() -> None:
         book, version = await _passbook_or_empty(deps, r.volunteer_id)
         held = passbook.hold(
-            book, reservation_id=r.id, item=r.item_name, points=r.points, now=deps.clock()
+            book, reservation_id=r.id, item=r.item_name, points=r.points, now=deps.clock.now()
         )
         if held is not None:
             updated, entry, event = held
             await deps.repo.save_passbook(updated, version, entry, [event], cid)
-            deps.relay.wake()
 
     await decided_again("passbooks", attempt)
 
@@ -874,14 +861,13 @@ async def _settle(deps: VolunteersDeps, r: Reservation, version: int, cid: str |
 
     async def points_back() -> None:
         book, book_version = await _passbook_or_empty(deps, r.volunteer_id)
-        back = passbook.give_back(book, reservation_id=r.id, item=r.item_name, now=deps.clock())
+        back = passbook.give_back(book, reservation_id=r.id, item=r.item_name, now=deps.clock.now())
         if back is not None:
             updated, entry, event = back
             await deps.repo.save_passbook(updated, book_version, entry, [event], cid)
 
     await decided_again("passbooks", points_back)
     await deps.repo.save_reservation(r.model_copy(update={"settled": True}), version, [], cid)
-    deps.relay.wake()
 
 
 async def hand_over(
@@ -895,7 +881,7 @@ async def hand_over(
             raise not_found("reservation", reservation_id)
         policy.require_visible(actor, r.community_id, "reservation", reservation_id)
         policy.require_community_admin(actor, r.community_id)
-        done, event = supermarket.hand_over(r, code, actor.sub, deps.clock())
+        done, event = supermarket.hand_over(r, code, actor.sub, deps.clock.now())
         await deps.repo.save_reservation(done, version, [event], cid)
         return done
 
@@ -908,7 +894,6 @@ async def hand_over(
             await deps.repo.save_unit(unit.model_copy(update={"handed_over": True}), version)
 
     await decided_again("shop_units", unit_gone)
-    deps.relay.wake()
     return _shown_to(actor, done)
 
 
@@ -931,12 +916,12 @@ async def lapse_reservations(deps: VolunteersDeps) -> int:
     """Reservations not picked up in time lapse: unit and points return. Returns how many
     were settled."""
     settled = 0
-    for reservation_id in await deps.repo.reservations_to_settle(deps.clock()):
+    for reservation_id in await deps.repo.reservations_to_settle(deps.clock.now()):
         r, version = await deps.repo.get_reservation(reservation_id)
         if r is None:
             continue
         try:
-            lapsed = supermarket.lapse(r, deps.clock())
+            lapsed = supermarket.lapse(r, deps.clock.now())
             if lapsed is not None:
                 r, event = lapsed
                 await deps.repo.save_reservation(r, version, [event], None)
@@ -960,3 +945,8 @@ async def run_reservation_lapses(deps: VolunteersDeps) -> None:
         except Exception as exc:  # the next pass tries again
             log.warning("reservation_lapse_failed", error=repr(exc))
         await asyncio.sleep(LAPSE_CHECK_S)
+
+
+EVENT_HANDLERS = EventHandlers[VolunteersDeps](
+    on(TaskCompleted, on_verified_hours), on(HoursVerified, on_verified_hours)
+)

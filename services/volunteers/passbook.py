@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from services.volunteers.domain import DomainError
+from shared.errors import DomainError
 from shared.events.volunteers import PointsCredited, PointsRedeemed, PointsReturned
 from shared.rules import DEFAULT_RULES, DistrictRules
 
@@ -148,7 +148,7 @@ def redeem(
 ) -> tuple[Passbook, LedgerEntry, PointsRedeemed]:
     """Points spent at the counter; the balance never goes negative."""
     if points <= 0:
-        raise DomainError(422, "积分须为正数 / points must be positive", field="points")
+        raise DomainError("invalid", "积分须为正数 / points must be positive", field="points")
     return _spend(passbook, "redemption", redemption_id, item, points, now, {})
 
 
@@ -174,7 +174,7 @@ def _spend(
 ) -> tuple[Passbook, LedgerEntry, PointsRedeemed]:
     if points > passbook.balance:
         raise DomainError(
-            409,
+            "conflict",
             f"积分不足：余额 {passbook.balance}，需要 {points} / "
             f"balance {passbook.balance} is short of {points} points",
             balance=passbook.balance,

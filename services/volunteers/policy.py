@@ -6,9 +6,10 @@ the scope, an action the caller's role may not take answers 403.
 
 from __future__ import annotations
 
-from services.volunteers.domain import Team, Volunteer, level_of
+from services.volunteers.domain import Team, Volunteer
 from shared.auth import Principal
 from shared.http import ApiError, not_found
+from shared.orgpath import OrgPath
 
 
 def forbidden(message: str) -> ApiError:
@@ -18,7 +19,7 @@ def forbidden(message: str) -> ApiError:
 def may_write_org(actor: Principal, path: str) -> bool:
     """An admin above the unit; a district itself by a service token covering it or by the
     district admin whose scope is exactly that district."""
-    if level_of(path) == "district":
+    if OrgPath(path).level == "district":
         return (actor.is_service and actor.covers(path)) or (
             actor.role == "district_admin" and actor.scope == path
         )
@@ -35,7 +36,7 @@ def require_org_writer(actor: Principal, path: str) -> None:
 
 def require_rules_writer(actor: Principal, district: str) -> None:
     """A district's rules: its own district admin, or a service token covering it."""
-    if level_of(district) != "district" or not may_write_org(actor, district):
+    if OrgPath(district).level != "district" or not may_write_org(actor, district):
         raise forbidden(
             f"只有 {district} 的区级管理员可以设置本区规则 / only the admin of district "
             f"{district} may set its rules"

@@ -15,12 +15,12 @@ from services.volunteers.domain import (
     Team,
     TeamServiceType,
     Volunteer,
-    mask_phone,
 )
 from services.volunteers.passbook import LedgerEntry, Passbook
 from services.volunteers.supermarket import Item
 from shared.events.needs import Location
 from shared.events.volunteers import OrgLevel
+from shared.privacy import mask_phone
 
 
 class Strict(BaseModel):

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from services.volunteers.domain import DomainError
+from shared.errors import DomainError
 from shared.events.volunteers import (
     ItemHandedOver,
     ItemReserved,
@@ -90,7 +90,9 @@ def change_item(
     item: Item, *, points: int | None, add_stock: int, active: bool | None, now: datetime
 ) -> Item:
     if add_stock < 0:
-        raise DomainError(422, "补货数量须为正 / add_stock must not be negative", field="add_stock")
+        raise DomainError(
+            "invalid", "补货数量须为正 / add_stock must not be negative", field="add_stock"
+        )
     return item.model_copy(
         update={
             "points": item.points if points is None else points,
@@ -104,7 +106,7 @@ def change_item(
 def pending(reservation_id: str, item: Item, volunteer_id: str, now: datetime) -> Reservation:
     """A reservation before its points and unit are taken (a crash leaves it to lapse)."""
     if not item.active:
-        raise DomainError(409, "该商品已下架 / the item is no longer offered")
+        raise DomainError("conflict", "该商品已下架 / the item is no longer offered")
     return Reservation(
         id=reservation_id,
         item_id=item.id,
@@ -138,13 +140,13 @@ def hand_over(
 ) -> tuple[Reservation, ItemHandedOver]:
     if reservation.status != "held":
         raise DomainError(
-            409,
+            "conflict",
             f"预订状态为 {reservation.status}，不能领取 / a {reservation.status} reservation "
             "cannot be handed over",
             reservation_status=reservation.status,
         )
     if not secrets.compare_digest(code, reservation.code or ""):
-        raise DomainError(422, "取货码不正确 / wrong pick-up code", field="code")
+        raise DomainError("invalid", "取货码不正确 / wrong pick-up code", field="code")
     done = reservation.model_copy(
         update={"status": "handed_over", "handed_over_by": by, "handed_over_at": now}
     )

@@ -3,6 +3,9 @@
 Generated from the payload classes (`shared.events.registry`), so it cannot drift from the
 code: `tongxin events catalogue` writes it under `docs/events/`, and a test regenerates it
 and compares. Output is deterministic (sorted, stable JSON) so that a diff shows real change.
+
+Long because it writes one whole AsyncAPI document (channels, operations, messages, the
+dead-letter headers) and lifts each schema's definitions into it.
 """
 
 from __future__ import annotations

@@ -38,6 +38,9 @@ class VolunteerRegistered(VolunteersEvent):
     name: str
     home_community_id: str
     party_org: str | None = None
+    # A party member (党员: a party organisation is recorded), as a flag: metrics counts party
+    # members apart from other volunteers without the stream carrying the organisation.
+    party_member: bool = False
     skills: list[str] = []
     location: Location | None = None
     active: bool = True

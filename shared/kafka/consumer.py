@@ -15,6 +15,7 @@ from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.registry import UnknownEventType, payload_of
+from shared.kafka.deadletter import dead_letter_headers
 from shared.kafka.producer import EventProducer, Headers
 from shared.logging import get_logger, log_context
 from shared.metrics import CONSUMER_BATCH, CONSUMER_DURATION, CONSUMER_EVENTS, CONSUMER_LAG
@@ -70,6 +71,21 @@ class ConsumerRunner:
             # The ledger marks each event done as it is handled, before the batch is flushed:
             # a crash in between would lose what the flush was to store.
             raise ValueError("a consumer with a flush dedups in its own writes: no ledger")
+
+    @classmethod
+    def batch_flush(
+        cls,
+        settings: Settings,
+        service: str,
+        topics: list[str],
+        handlers: Mapping[str, Handler],
+        producer: EventProducer,
+        flush: Callable[[], Awaitable[None]],
+    ) -> ConsumerRunner:
+        """The batch-flush kind of consumer: its handlers gather a batch's effects, `flush`
+        stores them at once before the batch's offsets are committed, and what it stores
+        records the event ids merged (no ledger)."""
+        return cls(settings, service, topics, handlers, None, producer, flush=flush)
 
     async def start(self) -> None:
         s = self.settings
@@ -262,18 +278,15 @@ class ConsumerRunner:
         self, record: ConsumerRecord[bytes, bytes], exc: BaseException, attempts: int, etype: str
     ) -> None:
         headers: Headers = [(k, v) for k, v in (record.headers or [])]
-        headers += [
-            ("tongxin-error", f"{type(exc).__name__}: {exc}"[:4000].encode()),
-            ("tongxin-error-type", type(exc).__name__.encode()),
-            ("tongxin-original-topic", record.topic.encode()),
-            ("tongxin-original-partition", str(record.partition).encode()),
-            ("tongxin-original-offset", str(record.offset).encode()),
-            ("tongxin-attempts", str(attempts).encode()),
-            (
-                "tongxin-consumer-group",
-                (self.group_id or self.settings.consumer_group(self.service)).encode(),
-            ),
-        ]
+        headers += dead_letter_headers(
+            f"{type(exc).__name__}: {exc}",
+            type(exc).__name__,
+            attempts,
+            original_topic=record.topic,
+            original_partition=str(record.partition),
+            original_offset=str(record.offset),
+            consumer_group=self.group_id or self.settings.consumer_group(self.service),
+        )
         await self.producer.send_raw(
             Topics.dlq(record.topic), [(record.key, record.value or b"", headers)]
         )

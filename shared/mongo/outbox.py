@@ -1,9 +1,12 @@
-"""The relay: publishes the events of stored commits, marks them, and retries after a crash."""
+"""The outbox: markers of commits whose events are to be published, and the relay that
+publishes them, deletes the markers, and repairs what a writer that died left behind."""
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from aiokafka.errors import KafkaError
@@ -11,14 +14,14 @@ from pymongo.errors import PyMongoError
 
 from shared.aio import nap
 from shared.events.envelope import CloudEvent
-from shared.kafka.producer import EventProducer
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_FAILURES, OUTBOX_PENDING, OUTBOX_PUBLISHED
-from shared.mongo.client import Database, Document, find_by_ids
+from shared.mongo.client import Database, Document
 from shared.mongo.lease import Lease
-from shared.mongo.store import OUTBOX, AggregateStore, parse_events
+from shared.ports import EventPublisher
 
 log = get_logger(__name__)
+OUTBOX = "outbox"
 
 # A marker its writer has not set `stored` after this long is checked against its commit.
 WRITER_GRACE = timedelta(seconds=3)
@@ -26,11 +29,55 @@ WRITER_GRACE = timedelta(seconds=3)
 ORPHAN_GRACE = timedelta(seconds=30)
 
 
+class Outbox:
+    """The markers of one database. A marker is reserved before its commit is inserted,
+    dropped if the commit lost its race, and marked `stored` once the commit and its head are
+    written; marking wakes the database's relay (`listen`), so no writer wakes it by hand.
+    One per database object (`Outbox.of`), shared by its stores and its relay."""
+
+    # By identity: a database of another client (a restarted app, a test's own client) is
+    # equal to this one but is not the one this process's relay reads with.
+    _of: weakref.WeakValueDictionary[int, Outbox] = weakref.WeakValueDictionary()
+
+    def __init__(self, db: Database) -> None:
+        self._db = db  # held: its id stays this outbox's key while the outbox lives
+        self.markers = db[OUTBOX]
+        self._listeners: list[Callable[[], None]] = []
+
+    @classmethod
+    def of(cls, db: Database) -> Outbox:
+        outbox = cls._of.get(id(db))
+        if outbox is None or outbox._db is not db:
+            outbox = cls(db)
+            cls._of[id(db)] = outbox
+        return outbox
+
+    def listen(self, wake: Callable[[], None]) -> None:
+        self._listeners.append(wake)
+
+    async def reserve(self, markers: Sequence[Document]) -> None:
+        if markers:
+            await self.markers.insert_many(list(markers), ordered=False)
+
+    async def drop(self, marker_ids: Sequence[str]) -> None:
+        if marker_ids:
+            await self.markers.delete_many({"_id": {"$in": list(marker_ids)}})
+
+    async def mark_stored(self, marker_ids: Sequence[str]) -> None:
+        if not marker_ids:
+            return
+        await self.markers.update_many(
+            {"_id": {"$in": list(marker_ids)}}, {"$set": {"stored": True}}
+        )
+        for wake in self._listeners:
+            wake()
+
+
 class Relay:
     def __init__(
         self,
         db: Database,
-        producer: EventProducer,
+        producer: EventPublisher,
         service: str,
         poll_s: float = 0.5,
         batch_size: int = 500,
@@ -39,7 +86,8 @@ class Relay:
         """`lease`: with several replicas, only the one holding it publishes (None: always)."""
         self._db = db
         self._lease = lease
-        self._outbox = db[OUTBOX]
+        self._outbox = Outbox.of(db)
+        self._outbox.listen(self.wake)
         self._producer = producer
         self._service = service
         self._poll_s = poll_s
@@ -99,7 +147,8 @@ class Relay:
         (the head is healed here) or before it (the marker is dropped once it is old). Until
         then the later markers of its aggregate wait, so that each aggregate's events keep
         their order."""
-        markers = await self._outbox.find({}).sort("seq", 1).limit(self._batch_size).to_list()
+        outbox = self._outbox.markers
+        markers = await outbox.find({}).sort("seq", 1).limit(self._batch_size).to_list()
         OUTBOX_PENDING.labels(self._service).set(len(markers))
         if not markers:
             return 0
@@ -108,16 +157,14 @@ class Relay:
         unsure = [
             m for m in markers if not m.get("stored") and now - m["created_at"] > WRITER_GRACE
         ]
-        stores = {name: AggregateStore(self._db, name) for name in {m["aggregate"] for m in unsure}}
+        # The store imports this module: it is asked here, at run time.
+        from shared.mongo.store import AggregateStore, parse_events
+
         commits: dict[str, Document] = {}
-        heads: dict[str, int] = {}
-        for name, store in stores.items():
+        for name in {m["aggregate"] for m in unsure}:
             ids = [m["commit_id"] for m in unsure if m["aggregate"] == name]
-            found = await find_by_ids(store.commits, ids)
-            commits.update(found)
-            owners = {c["aggregate_id"] for c in found.values()}
-            for owner, h in (await find_by_ids(store.heads, owners, {"_version": 1})).items():
-                heads[f"{name}/{owner}"] = int(h["_version"])
+            # Heads a writer left behind (it died right after its commit) are healed here.
+            commits.update(await AggregateStore(self._db, name).committed(ids))
         waiting: set[str] = set()
         ready: list[tuple[Document, Document]] = []  # (marker, what holds its events)
         for marker in markers:
@@ -133,16 +180,11 @@ class Relay:
                 continue
             if commit is None or commit["batch"] != marker["_id"]:
                 if now - marker["created_at"] > ORPHAN_GRACE:
-                    await self._outbox.delete_one({"_id": marker["_id"]})
+                    await outbox.delete_one({"_id": marker["_id"]})
                 elif commit is None:
                     waiting.add(owner)
                 continue
             ready.append((marker, commit))
-            # Heals a head left behind by a writer that died right after its commit.
-            if heads.get(owner, 0) < commit["version"]:
-                await stores[marker["aggregate"]].write_head(
-                    commit["aggregate_id"], commit["state"], commit["version"]
-                )
         by_topic: dict[str, list[CloudEvent]] = defaultdict(list)
         for _, source in ready:
             for topic, event in parse_events(source):
@@ -154,5 +196,5 @@ class Relay:
         # collection. A relay that dies before this delete publishes again; consumers dedup
         # by event id.
         if ready:
-            await self._outbox.delete_many({"_id": {"$in": [m["_id"] for m, _ in ready]}})
+            await outbox.delete_many({"_id": {"$in": [m["_id"] for m, _ in ready]}})
         return sum(len(v) for v in by_topic.values())

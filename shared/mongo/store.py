@@ -5,6 +5,8 @@ is enforced atomically, on MongoDB too. So every change to an aggregate inserts 
 commit document holding the new state and the events it causes (one atomic write: the
 outbox), and two writers of the same version cannot both succeed. The head document is
 a cache of the newest commit for queries; a writer that meets a taken version rolls it forward.
+The outbox markers beside the commits are the outbox's (`shared/mongo/outbox.py`): the store
+asks it to reserve, drop and mark them, and a stored marker wakes the relay.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from datetime import UTC, datetime
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.events.envelope import CloudEvent
-from shared.mongo.client import Database, Document
+from shared.mongo.client import Database, Document, find_by_ids
+from shared.mongo.outbox import Outbox
 
-OUTBOX = "outbox"
 DUPLICATE_KEY = 11000
 
 
@@ -95,7 +97,7 @@ class AggregateStore:
         self.name = name
         self.heads = db[name]
         self.commits = db[f"{name}_commits"]
-        self.outbox = db[OUTBOX]
+        self.outbox = Outbox.of(db)
         self._group = GroupCommit(self.commit_many)
 
     async def load(self, aggregate_id: str) -> tuple[Document | None, int]:
@@ -186,8 +188,7 @@ class AggregateStore:
                         "events": events,
                     }
                 )
-        if markers:
-            await self.outbox.insert_many(markers, ordered=False)
+        await self.outbox.reserve(markers)
         taken: set[int] = set()
         try:
             await self.commits.insert_many(docs, ordered=False)
@@ -196,8 +197,7 @@ class AggregateStore:
             if any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
             taken = {int(e["index"]) for e in errors}
-        if taken:
-            await self.outbox.delete_many({"_id": {"$in": [batches[i] for i in taken]}})
+        await self.outbox.drop([batches[i] for i in taken])
         stored = [i not in taken for i in range(len(commits))]
         # Heads of new aggregates go in one insert; the others one by one.
         fresh = [
@@ -218,10 +218,34 @@ class AggregateStore:
                 if ok and c.expected_version > 0
             )
         )
-        done = [m["_id"] for m in markers if m["_id"] not in {batches[i] for i in taken}]
-        if done:
-            await self.outbox.update_many({"_id": {"$in": done}}, {"$set": {"stored": True}})
+        lost = {batches[i] for i in taken}
+        await self.outbox.mark_stored([str(m["_id"]) for m in markers if m["_id"] not in lost])
         return stored
+
+    async def first_state(self, aggregate_id: str) -> Document | None:
+        """The state as the aggregate's first commit stored it."""
+        commit = await self.commits.find_one({"_id": commit_id(aggregate_id, 1)})
+        return None if commit is None else dict(commit["state"])
+
+    async def history(self, aggregate_id: str, version: int) -> list[Document]:
+        """The commits up to `version`, oldest first, each fetched by its `_id`: state, events,
+        audit `meta`, `created_at`."""
+        ids = [commit_id(aggregate_id, v) for v in range(1, version + 1)]
+        found = await find_by_ids(self.commits, ids)
+        return [found[i] for i in ids if i in found]
+
+    async def committed(self, commit_ids: Sequence[str]) -> dict[str, Document]:
+        """The commits among `commit_ids` that were stored (with `batch` and `events`), for
+        the relay; heads a writer left behind (it died after its commit) are healed here."""
+        found = await find_by_ids(self.commits, commit_ids)
+        owners = {c["aggregate_id"] for c in found.values()}
+        heads = await find_by_ids(self.heads, owners, {"_version": 1})
+        for commit in sorted(found.values(), key=lambda c: int(c["version"])):
+            head = heads.get(commit["aggregate_id"])
+            if head is None or int(head["_version"]) < commit["version"]:
+                await self.write_head(commit["aggregate_id"], commit["state"], commit["version"])
+                heads[commit["aggregate_id"]] = {"_version": commit["version"]}
+        return found
 
     async def write_head(self, aggregate_id: str, state: Document, version: int) -> None:
         doc = {**state, "_id": aggregate_id, "_version": version}

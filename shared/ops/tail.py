@@ -12,8 +12,8 @@ from fnmatch import fnmatchcase
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from pydantic import ValidationError
 
-from shared.auth import in_scope
 from shared.events.envelope import CloudEvent
+from shared.orgpath import OrgPath
 from shared.settings import Settings
 
 BOLD, DIM, RESET = "\033[1m", "\033[2m", "\033[0m"
@@ -29,7 +29,7 @@ class EventFilter:
     def matches(self, event: CloudEvent) -> bool:
         if self.types and not any(fnmatchcase(event.type, t) for t in self.types):
             return False
-        return self.scope is None or in_scope(event.community, self.scope)
+        return self.scope is None or OrgPath(self.scope).covers(event.community)
 
     @property
     def active(self) -> bool:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import sys
 
 from shared import cli
+from shared.events.envelope import CloudEvent
 from shared.mongo import outbox
+from shared.mongo.store import parse_events
 
 
 async def _never_marked(self: outbox.Relay) -> int:
-    markers = await self._outbox.find({"stored": True}).sort("seq", 1).to_list()
-    events = [e for m in markers for e in outbox.parse_events(m)]
-    by_topic: dict[str, list[outbox.CloudEvent]] = {}
+    markers = await self._outbox.markers.find({"stored": True}).sort("seq", 1).to_list()
+    events = [e for m in markers for e in parse_events(m)]
+    by_topic: dict[str, list[CloudEvent]] = {}
     for topic, event in events:
         by_topic.setdefault(topic, []).append(event)
     for topic, batch in by_topic.items():

@@ -25,7 +25,8 @@ from shared.settings import SERVICE_PORTS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-BIN = ROOT / "var" / "bin"
+# The state directory, as deploy/local/infra.sh finds it.
+BIN = Path(os.environ.get("TONGXIN_VAR_DIR") or ROOT / "var") / "bin"
 OVERLAYS = ["district", "city"]
 KUBERNETES_VERSION = "1.33.0"
 CONSUMERS = set(SERVICE_PORTS)  # every service runs a consumer group

@@ -9,6 +9,7 @@ from typing import Any
 
 from services.needs import handlers as needs_handlers
 from services.volunteers.app import create_app as volunteers_app
+from shared.clock import ManualClock
 from shared.events.envelope import CloudEvent
 from shared.events.needs import HoursVerified, VolunteerHours
 from shared.events.volunteers import DistrictRulesChanged
@@ -16,7 +17,6 @@ from shared.kafka.producer import EventProducer
 from shared.kafka.topics import ensure_topics
 from shared.settings import Settings
 from tests.helpers import auth, events_of, eventually, read_topic, running
-from tests.integration.test_needs_lifecycle import FakeClock
 from tests.integration.test_volunteers_passbook import COMMUNITY, passbook, report_in
 from tests.needs_support import need_body, needs_service, volunteer
 
@@ -93,7 +93,7 @@ async def test_a_district_with_beijings_thresholds_gives_two_stars_at_200_hours(
 async def test_a_district_with_auto_confirm_after_3_days_confirms_on_day_3(
     settings: Settings,
 ) -> None:
-    clock = FakeClock()
+    clock = ManualClock(datetime.now(UTC))
     rules = DistrictRulesChanged(
         district="zhongshan",
         star_hours=BEIJING,
@@ -103,7 +103,7 @@ async def test_a_district_with_auto_confirm_after_3_days_confirms_on_day_3(
         organization_claim_cap=20,
         check_in_required=False,
         changed_by="zs-admin",
-        changed_at=clock.now,
+        changed_at=clock.now(),
     )
     admin = auth(settings, "community_admin", COMMUNITY)
     v1 = auth(settings, "volunteer", COMMUNITY, sub="v1")

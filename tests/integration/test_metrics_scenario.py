@@ -97,6 +97,7 @@ class Volunteer:
     volunteer_id: str
     community: str
     registered_at: datetime
+    party_member: bool = False
 
 
 @dataclass
@@ -143,6 +144,7 @@ def generate_district(
     for community in d.communities:
         for _ in range(20):
             vol = Volunteer(f"v-{uuid.uuid4().hex[:10]}", community, _at(rng, day0, 1, 18 * 24))
+            vol.party_member = len(d.volunteers) % 3 == 0  # every third one is a party member
             d.volunteers.append(vol)
             by_community[community].append(vol)
             emit(
@@ -152,6 +154,7 @@ def generate_district(
                     volunteer_id=vol.volunteer_id,
                     name="志愿者",
                     home_community_id=community,
+                    party_org=f"{community}党支部" if vol.party_member else None,
                     registered_at=vol.registered_at,
                 ),
             )
@@ -506,6 +509,9 @@ def expected(
     f["volunteers_registered"] = sum(
         1 for v in d.volunteers if under(v.community) and inside(v.registered_at)
     )
+    f["party_members_registered"] = sum(
+        1 for v in d.volunteers if under(v.community) and inside(v.registered_at) and v.party_member
+    )
     f["teams"] = sum(1 for c, at in d.teams if under(c) and inside(at))
     f["organizations"] = sum(1 for c, at in d.organizations if under(c) and inside(at))
     f["notifications_delivered"] = sum(
@@ -524,9 +530,8 @@ def expected(
     known = [
         v for v in d.volunteers if under(v.community) and (end is None or v.registered_at < end)
     ]
-    f["volunteer_participation"] = _share(
-        sum(1 for v in known if v.volunteer_id in active), len(known)
-    )
+    f["volunteers_active"] = sum(1 for v in known if v.volunteer_id in active)
+    f["volunteer_participation"] = _share(f["volunteers_active"], len(known))
     return f
 
 
@@ -580,7 +585,7 @@ def community_index(f: dict[str, Any]) -> float:
     return 100 * (
         0.25 * part(f["completion_rate"])
         + 0.25 * part(f["claim_rate"])
-        + 0.20 * part(f["volunteer_participation"])
+        + 0.20 * min(1.0, int(f["volunteers_active"]) / 20)  # 20 active volunteers: full marks
         + 0.15 * (0.0 if rating is None else (rating - 1) / 4)
         + 0.15 * part(f["on_time_rate"])
     )

@@ -1,4 +1,4 @@
-"""Every endpoint × every role × inside/outside the need's scope → the status contract.md
+"""Every endpoint × every role × inside/outside the need's scope → the status docs/contract.md
 implies. Inside, a resident is the need's requester and a volunteer its claimer (where
 the need has one); outside, each role's scope is a sibling of the need's community,
 street or district. A need the caller may not see is 404, one they see but may not act

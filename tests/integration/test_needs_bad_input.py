@@ -83,7 +83,7 @@ async def test_bad_needs_are_refused_naming_the_field_and_leave_no_trace(
         resp = await client.post("/v1/needs", json=need_body(), headers=bad_key)
         assert resp.status_code == 422 and names_field(resp, "Idempotency-Key")
         assert await stored_state(app) == (0, 0)
-        assert await app.state.deps.repo.store.outbox.count_documents({}) == 0
+        assert await app.state.deps.repo.store.outbox.markers.count_documents({}) == 0
         assert await read_topic(settings, settings.topics.needs, timeout=2) == []
 
 

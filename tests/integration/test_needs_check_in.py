@@ -4,14 +4,14 @@ volunteer's hours of one day across needs."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from shared.clock import ManualClock
 from shared.settings import Settings
 from tests.helpers import auth
 from tests.integration.test_needs_fair_claiming import open_need
-from tests.integration.test_needs_lifecycle import FakeClock
 from tests.needs_support import COMMUNITY, needs_service, rules, volunteer
 
 
@@ -24,7 +24,7 @@ async def code(client: httpx.AsyncClient, need_id: str, headers: dict[str, str])
 async def test_with_check_in_required_3_hours_against_a_1_hour_interval_are_refused(
     settings: Settings,
 ) -> None:
-    clock = FakeClock()
+    clock = ManualClock(datetime.now(UTC))
     admin = auth(settings, "community_admin", COMMUNITY)
     resident = auth(settings, "resident", COMMUNITY, sub="res-1")
     vol = auth(settings, "volunteer", COMMUNITY, sub="v1")
@@ -75,7 +75,7 @@ async def test_with_check_in_required_3_hours_against_a_1_hour_interval_are_refu
 
 
 async def test_without_the_rule_hours_beyond_the_interval_go_to_review(settings: Settings) -> None:
-    clock = FakeClock()
+    clock = ManualClock(datetime.now(UTC))
     admin = auth(settings, "community_admin", COMMUNITY)
     vol = auth(settings, "volunteer", COMMUNITY, sub="v1")
     async with needs_service(settings, volunteer("v1"), clock=clock) as (_, client):

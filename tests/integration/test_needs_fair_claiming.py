@@ -4,13 +4,13 @@ and expired claims shown to admins only."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from shared.clock import ManualClock
 from shared.settings import Settings
 from tests.helpers import auth, eventually
-from tests.integration.test_needs_lifecycle import FakeClock
 from tests.needs_support import (
     COMMUNITY,
     OTHER_COMMUNITY,
@@ -128,7 +128,7 @@ async def test_expired_claims_count_against_nobody_and_are_shown_to_admins(
     settings: Settings,
 ) -> None:
     fast = settings.model_copy(update={"claim_expiry_check_s": 0.1})
-    clock = FakeClock()
+    clock = ManualClock(datetime.now(UTC))
     admin = auth(settings, "community_admin", COMMUNITY)
     vol = auth(settings, "volunteer", COMMUNITY, sub="v1")
     known = (volunteer("v1"), rules(volunteer_claim_cap=1))

@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.clock import ManualClock
 from shared.events.envelope import CloudEvent
 from shared.settings import Settings
 from tests.helpers import auth, events_of, eventually, read_topic
@@ -503,26 +504,15 @@ async def test_history_tells_who_did_what_when_and_why_to_admins_in_scope(
         ).status_code == 403
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
-
-
 async def test_a_claim_not_completed_in_time_is_released_automatically_as_expired(
     settings: Settings,
 ) -> None:
     fast = settings.model_copy(update={"claim_expiry_check_s": 0.1, "claim_expiry_days": 7})
-    clock = FakeClock()
+    clock = ManualClock(datetime.now(UTC))
     admin = auth(settings, ADMIN, COMMUNITY)
     v1 = auth(settings, "volunteer", COMMUNITY, sub="v1")
     v2 = auth(settings, "volunteer", COMMUNITY, sub="v2")
-    due = (clock.now + timedelta(days=3)).isoformat()
+    due = (clock.now() + timedelta(days=3)).isoformat()
     known = (volunteer("v1"), volunteer("v2"))
     async with needs_service(fast, *known, clock=clock) as (_, client):
         # one need due in three days, one with no due date (the configured seven days apply)

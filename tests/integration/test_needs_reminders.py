@@ -3,16 +3,16 @@ time (an injected clock), once; the notify service delivers them to the people n
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from services.needs import handlers
 from services.notify.app import create_app as notify_app
+from shared.clock import ManualClock
 from shared.settings import Settings
 from tests.helpers import auth, eventually, running
 from tests.integration.test_needs_fair_claiming import open_need
-from tests.integration.test_needs_lifecycle import FakeClock
 from tests.needs_support import COMMUNITY, needs_service, volunteer
 
 
@@ -29,11 +29,11 @@ async def test_claimers_hear_of_a_due_date_and_the_resident_is_reminded_to_confi
     settings: Settings,
 ) -> None:
     quiet = settings.model_copy(update={"claim_expiry_check_s": 3600})
-    clock = FakeClock()
+    clock = ManualClock(datetime.now(UTC))
     admin = auth(settings, "community_admin", COMMUNITY)
     resident = auth(settings, "resident", COMMUNITY, sub="res-1")
     vol = auth(settings, "volunteer", COMMUNITY, sub="v1")
-    due = (clock.now + timedelta(days=2)).isoformat()
+    due = (clock.now() + timedelta(days=2)).isoformat()
     async with (
         running(notify_app(settings)) as notify,
         needs_service(quiet, volunteer("v1"), clock=clock) as (app, client),

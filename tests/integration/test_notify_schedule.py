@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.notify.clock import ManualClock
+from shared.clock import ManualClock
 from shared.settings import Settings
 from tests.helpers import auth, eventually, handled
 from tests.integration.test_notify_support import (

@@ -26,8 +26,8 @@ from starlette.routing import Route
 
 from services.notify.app import create_app
 from services.notify.channels import SmsProvider
-from services.notify.clock import Clock
 from services.notify.handlers import NotifyDeps
+from shared.clock import Clock
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.needs import Location, NeedApproved, NeedPosted, ProjectClaimed
 from shared.events.volunteers import VolunteerRegistered

@@ -11,8 +11,8 @@ from shared.events.envelope import CloudEvent
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import ensure_topics
 from shared.mongo.client import Database, create_client
-from shared.mongo.outbox import WRITER_GRACE, Relay
-from shared.mongo.store import AggregateStore
+from shared.mongo.outbox import WRITER_GRACE, Outbox, Relay
+from shared.mongo.store import AggregateStore, ConcurrencyConflict
 from shared.settings import Settings
 from tests.helpers import events_of, org_event, read_topic
 
@@ -114,3 +114,16 @@ async def test_an_aggregate_keeps_its_order_behind_a_commit_not_yet_marked_store
     ids = await published(settings, topic, 4)
     assert elsewhere.id in ids  # maybe on another partition: its place among the others is free
     assert [i for i in ids if i != elsewhere.id] == [start.id, early.id, late.id]
+
+
+async def test_a_stored_commit_wakes_the_relay_and_a_lost_one_does_not(
+    db: Database, store: AggregateStore, topic: str
+) -> None:
+    woken: list[str] = []
+    Outbox.of(db).listen(lambda: woken.append("woken"))
+    await store.commit("t4", 0, {"v": 1}, [(topic, org_event("a.b.c"))])
+    assert woken == ["woken"]
+    with pytest.raises(ConcurrencyConflict):
+        await store.commit("t4", 0, {"v": 1}, [(topic, org_event("a.b.c"))])
+    assert woken == ["woken"]
+    assert await db["outbox"].count_documents({}) == 1  # the loser's marker is gone

@@ -5,13 +5,14 @@ shopkeeper's hand-over against the pick-up code, and a reservation that lapses."
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from services.volunteers import handlers
 from services.volunteers.app import create_app
+from shared.clock import ManualClock
 from shared.events.envelope import CloudEvent
 from shared.events.needs import VolunteerHours
 from shared.kafka.producer import EventProducer
@@ -19,7 +20,6 @@ from shared.kafka.topics import ensure_topics
 from shared.settings import Settings
 from tests.helpers import auth, eventually, running
 from tests.integration.test_district_rules import verified
-from tests.integration.test_needs_lifecycle import FakeClock
 from tests.integration.test_volunteers_passbook import COMMUNITY, passbook, report_in
 
 RACERS, STOCK, PRICE = 50, 7, 30
@@ -39,7 +39,7 @@ async def stock(client: httpx.AsyncClient, settings: Settings, item_id: str) -> 
 async def test_fifty_reservations_of_seven_units_exactly_seven_succeed(
     settings: Settings,
 ) -> None:
-    clock = FakeClock()
+    clock = ManualClock(datetime.now(UTC))
     admin = auth(settings, "community_admin", COMMUNITY, sub="shopkeeper")
     async with running(create_app(settings, clock=clock)) as client:
         first = await report_in(client, settings, "13800000000")

@@ -154,14 +154,14 @@ def test_only_records_are_cloned_not_a_service_s_own_singletons() -> None:
 
 def test_a_profile_summary_ranks_self_time_and_our_own_frames_by_samples() -> None:
     collapsed = (
-        "main (x.py:1);handle (/work/services/metrics/projection.py:10);find (pymongo/c.py:5) 30\n"
-        "main (x.py:1);handle (/work/services/metrics/projection.py:10) 10\n"
-        "main (x.py:1);poll (/work/shared/kafka/consumer.py:99);select (selectors.py:1) 60\n"
+        "main (x.py:1);handle (/srv/services/metrics/projection.py:10);find (pymongo/c.py:5) 30\n"
+        "main (x.py:1);handle (/srv/services/metrics/projection.py:10) 10\n"
+        "main (x.py:1);poll (/srv/shared/kafka/consumer.py:99);select (selectors.py:1) 60\n"
     )
     summary = summarise("metrics", collapsed)
     assert summary.samples == 100
     assert summary.self_top[0] == ("select (selectors.py:1)", 60)
     assert summary.inclusive_top == [
-        ("poll (/work/shared/kafka/consumer.py:99)", 60),
-        ("handle (/work/services/metrics/projection.py:10)", 40),
+        ("poll (/srv/shared/kafka/consumer.py:99)", 60),
+        ("handle (/srv/services/metrics/projection.py:10)", 40),
     ]

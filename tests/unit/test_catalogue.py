@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,13 +17,14 @@ from shared.events.registry import EVENT_TYPES, all_schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "events"
-NODE_PREFIX = ROOT / "var" / "node"
+# The state directory, as deploy/local/infra.sh finds it.
+NODE_PREFIX = Path(os.environ.get("TONGXIN_VAR_DIR") or ROOT / "var") / "node"
 CHECK_SCRIPT = ROOT / "tests" / "asyncapi_check.cjs"
 
 
 def contract_event_types() -> set[str]:
-    """The event types contract.md names (the list under "Types (at least)")."""
-    contract = (ROOT.parent / "shared" / "contract.md").read_text(encoding="utf-8")
+    """The event types docs/contract.md names (the list under "Types (at least)")."""
+    contract = (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
     section = contract.split("- Types (at least):", 1)[1].split("\n- ", 1)[0]
     return set(re.findall(r"`(org\.tongxin\.[a-z_.]+)`", section))
 
@@ -63,7 +65,7 @@ def test_asyncapi_parser_reports_no_errors_or_warnings(parsed: dict[str, object]
 
 def test_parsed_document_lists_every_contract_event_type(parsed: dict[str, object]) -> None:
     wanted = contract_event_types()
-    assert len(wanted) == 17  # the contract's list, read from contract.md itself
+    assert len(wanted) == 17  # the contract's list, read from docs/contract.md itself
     messages = parsed["messages"]
     assert isinstance(messages, list)
     names = {m["name"] for m in messages}

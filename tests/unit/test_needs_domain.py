@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.needs import domain, eligibility
-from services.needs.domain import ClaimRequest, CompletionRecord, DomainError, Need, Requester
+from services.needs.domain import ClaimRequest, CompletionRecord, Need, Requester
 from services.needs.eligibility import KnownOrgUnit, KnownTeam, KnownVolunteer
+from shared.errors import DomainError
 from shared.events.needs import (
     NeedCancelled,
     ProjectClaimed,
@@ -77,7 +78,7 @@ def test_no_slot_left_is_a_conflict_naming_the_state() -> None:
     need = claim(a_need(slots=1), "v1")
     with pytest.raises(DomainError) as refused:
         domain.claim_slots(need, by_volunteer("v2"), T0, 7)
-    assert refused.value.status == 409
+    assert refused.value.kind == "conflict"
     assert refused.value.details["status"] == "claimed"
 
 
@@ -86,7 +87,7 @@ def test_a_claim_asking_more_slots_than_are_free_is_refused() -> None:
     big = ClaimRequest("c-org", "organization", "admin", 3, organization_id="org-1")
     with pytest.raises(DomainError) as refused:
         domain.claim_slots(need, big, T0, 7)
-    assert (refused.value.status, refused.value.details["slots_free"]) == (409, 2)
+    assert (refused.value.kind, refused.value.details["slots_free"]) == ("conflict", 2)
 
 
 @pytest.mark.parametrize(
@@ -108,7 +109,7 @@ def test_commands_from_states_the_contract_does_not_name_are_409(status: str, co
     }[command]
     with pytest.raises(DomainError) as refused:
         run()
-    assert refused.value.status == 409
+    assert refused.value.kind == "conflict"
     assert refused.value.details["status"] == status
     assert refused.value.details["allowed_from"] == list(domain.ALLOWED_FROM[command])
 
@@ -120,7 +121,7 @@ def test_hours_are_recorded_only_for_volunteers_of_active_claims() -> None:
     stranger = CompletionRecord("k", (VolunteerHours(volunteer_id="v2", hours=2),))
     with pytest.raises(DomainError) as refused:
         domain.complete(need, stranger, "v1", T0)
-    assert refused.value.status == 422
+    assert refused.value.kind == "invalid"
     assert refused.value.details["field"] == "hours.0.volunteer_id"
 
     ok = CompletionRecord(
@@ -141,7 +142,7 @@ def test_hours_outside_zero_to_twenty_four_are_refused(hours: float) -> None:
     record = CompletionRecord("k", (VolunteerHours(volunteer_id="v1", hours=hours),))
     with pytest.raises(DomainError) as refused:
         domain.complete(need, record, "v1", T0)
-    assert refused.value.status == 422
+    assert refused.value.kind == "invalid"
 
 
 def test_cancelling_an_open_need_releases_its_claims_in_the_same_change() -> None:
@@ -172,13 +173,13 @@ def test_a_need_past_its_due_date_cannot_be_claimed() -> None:
     need = a_need(due_at=T0 + timedelta(hours=1))
     with pytest.raises(DomainError) as refused:
         domain.claim_slots(need, by_volunteer("v1"), T0 + timedelta(hours=2), 7)
-    assert refused.value.status == 409
+    assert refused.value.kind == "conflict"
 
 
 def test_a_due_date_in_the_past_is_refused_when_posting() -> None:
     with pytest.raises(DomainError) as refused:
         a_need(due_at=T0 - timedelta(minutes=1), status="pending_review")
-    assert (refused.value.status, refused.value.details["field"]) == (422, "due_at")
+    assert (refused.value.kind, refused.value.details["field"]) == ("invalid", "due_at")
 
 
 def test_participants_list_everyone_who_ever_claimed() -> None:
@@ -191,7 +192,7 @@ def test_participants_list_everyone_who_ever_claimed() -> None:
 def test_unknown_or_non_community_units_cannot_hold_needs() -> None:
     with pytest.raises(DomainError) as refused:
         eligibility.require_community(None, "zhongshan.x")
-    assert refused.value.status == 422
+    assert refused.value.kind == "invalid"
     with pytest.raises(DomainError):
         eligibility.require_community(KnownOrgUnit("zhongshan", "中山", "district"), "zhongshan")
     grid = KnownOrgUnit(COMMUNITY + ".g3", "三网格", "grid")
@@ -202,15 +203,15 @@ def test_volunteers_claim_only_when_known_active_and_of_the_needs_community() ->
     need = a_need()
     with pytest.raises(DomainError) as unknown:
         eligibility.volunteer_claim(need, "v9", None, "c", "v9")
-    assert unknown.value.status == 422 and "not known yet" in unknown.value.message
+    assert unknown.value.kind == "invalid" and "not known yet" in unknown.value.message
     inactive = KnownVolunteer("v1", COMMUNITY, active=False)
     with pytest.raises(DomainError) as gone:
         eligibility.volunteer_claim(need, "v1", inactive, "c", "v1")
-    assert gone.value.status == 409
+    assert gone.value.kind == "conflict"
     elsewhere = KnownVolunteer("v1", "zhongshan.hongyan.xinhua")
     with pytest.raises(DomainError) as foreign:
         eligibility.volunteer_claim(need, "v1", elsewhere, "c", "v1")
-    assert foreign.value.status == 403
+    assert foreign.value.kind == "forbidden"
     request = eligibility.volunteer_claim(need, "v1", KnownVolunteer("v1", COMMUNITY), "c", "v1")
     assert (request.slots, request.volunteer_ids) == (1, ("v1",))
 
@@ -219,7 +220,7 @@ def test_a_team_claims_for_its_own_members_only() -> None:
     need = a_need(slots=5)
     with pytest.raises(DomainError) as unknown:
         eligibility.known_team("t1", None)
-    assert unknown.value.status == 422
+    assert unknown.value.kind == "invalid"
     half_known = KnownTeam("t1", COMMUNITY, None, ("m1",))  # a member joined, formation unseen
     with pytest.raises(DomainError):
         eligibility.known_team("t1", half_known)

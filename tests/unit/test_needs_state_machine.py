@@ -16,16 +16,16 @@ from services.needs.domain import (
     Change,
     ClaimRequest,
     CompletionRecord,
-    DomainError,
     Need,
     Requester,
 )
+from shared.errors import DomainError
 from shared.events.needs import VolunteerHours
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 VOLUNTEERS = [f"v{i}" for i in range(6)]
 
-# contract.md: pending_review → open → claimed → completed → confirmed; rejected and
+# docs/contract.md: pending_review → open → claimed → completed → confirmed; rejected and
 # cancelled are final; releasing takes claimed back to open; an open need with active
 # claims completes with the claimers who came (the other slots close unfilled).
 EDGES: dict[str, set[str]] = {
@@ -88,7 +88,7 @@ class NeedLifecycle(RuleBasedStateMachine):
         try:
             after, events = command(before)
         except DomainError as refused:
-            assert refused.status in (403, 404, 409, 422)
+            assert refused.kind in ("forbidden", "not_found", "conflict", "invalid")
             return  # a refused command changes nothing (the caller commits nothing)
         if not events:
             assert after == before

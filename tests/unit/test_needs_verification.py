@@ -59,14 +59,14 @@ def test_a_grid_worker_verifies_declared_hours_but_only_an_admin_settles_with_a_
     assert isinstance(events[0], HoursVerified) and events[0].via == "grid_worker"
     with pytest.raises(DomainError) as already:
         verification.verify(verified, "admin", "admin", T0, Correction(), "again")
-    assert already.value.status == 409
+    assert already.value.kind == "conflict"
     fewer = Correction(hours=(VolunteerHours(volunteer_id="v1", hours=2),))
     with pytest.raises(DomainError) as no_reason:
         verification.verify(verified, "admin", "admin", T0, fewer, None)
-    assert no_reason.value.status == 422
+    assert no_reason.value.kind == "invalid"
     with pytest.raises(DomainError) as grid:
         verification.verify(verified, "grid-1", "grid_worker", T0, fewer, "少了一小时")
-    assert grid.value.status == 403
+    assert grid.value.kind == "forbidden"
     _, events = verification.verify(verified, "admin", "admin", T0, fewer, "少了一小时")
     [event] = events
     assert isinstance(event, HoursVerified)
@@ -120,7 +120,7 @@ def test_review_is_settled_by_an_admin_only() -> None:
     need, _ = completed(3, funds_cents=10**12)
     with pytest.raises(DomainError) as grid:
         verification.verify(need, "grid-1", "grid_worker", T0, Correction(), None)
-    assert grid.value.status == 403
+    assert grid.value.kind == "forbidden"
     _, events = verification.verify(
         need, "admin", "admin", T0, Correction(funds_cents=5000), "票据为 50 元"
     )
@@ -143,4 +143,4 @@ def test_a_two_person_job_done_by_one_completes_with_the_unfilled_slot_closed() 
     empty = a_need(slots=2)
     with pytest.raises(DomainError) as refused:
         domain.complete(empty, CompletionRecord("x", ()), "admin", T0)
-    assert refused.value.status == 409
+    assert refused.value.kind == "conflict"

@@ -20,7 +20,6 @@ from services.notify.domain import (
     Subscription,
     TeamView,
     addressees,
-    ancestors,
     decide_route,
     digest_slot,
     distance_km,
@@ -36,6 +35,7 @@ from shared.events.needs import (
     ProjectClaimReleased,
     TaskConfirmed,
 )
+from shared.orgpath import OrgPath
 
 A = "zhongshan.hongyan.dongfeng"
 SH = ZoneInfo("Asia/Shanghai")
@@ -202,7 +202,7 @@ def test_cancelled_need_tells_its_active_claimers_not_the_one_who_cancelled() ->
 
 
 def test_a_scope_covers_the_path_and_every_ancestor_scope_is_asked() -> None:
-    assert ancestors(A) == ["zhongshan", "zhongshan.hongyan", A]
+    assert OrgPath(A).ancestors() == ["zhongshan", "zhongshan.hongyan", A]
 
 
 # --- channels ---------------------------------------------------------------------------

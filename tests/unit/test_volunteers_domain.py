@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 import pytest
 
 from services.volunteers import domain, passbook, policy
-from services.volunteers.domain import DomainError, OrgUnit, Volunteer
+from services.volunteers.domain import OrgUnit, Volunteer
 from shared.auth import Principal
+from shared.errors import DomainError
+from shared.orgpath import OrgPath
+from shared.privacy import mask_phone
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
 COMMUNITY = "zhongshan.hongyan.dongfeng"
@@ -18,8 +21,8 @@ def unit(path: str) -> OrgUnit:
     return OrgUnit(
         path=path,
         name=path,
-        level=domain.level_of(path),
-        parent=domain.parent_of(path),
+        level=OrgPath(path).level,
+        parent=OrgPath(path).parent,
         created_at=NOW,
         updated_at=NOW,
         updated_by="t",
@@ -91,7 +94,7 @@ def test_redemption_beyond_the_balance_is_refused_and_the_exact_balance_is_allow
     book = passbook.empty("v1", COMMUNITY, NOW).model_copy(update={"balance": 30})
     with pytest.raises(DomainError) as refused:
         passbook.redeem(book, redemption_id="r1", item="大米", points=31, now=NOW)
-    assert refused.value.status == 409
+    assert refused.value.kind == "conflict"
     assert refused.value.details == {"balance": 30, "requested": 31}
     spent, entry, event = passbook.redeem(book, redemption_id="r2", item="大米", points=30, now=NOW)
     assert spent.balance == 0 and entry.points == -30 and event.points == 30
@@ -106,7 +109,7 @@ def test_phone_numbers_are_normalized_so_one_person_gets_one_id_per_community() 
         with pytest.raises(DomainError) as exc:
             domain.normalize_phone(bad)
         assert exc.value.details["field"] == "phone"
-    assert domain.mask_phone("13812345678") == "138****5678"
+    assert mask_phone("13812345678") == "138****5678"
 
 
 def test_reporting_in_needs_a_signed_pledge_and_an_existing_community() -> None:
@@ -128,7 +131,7 @@ def test_reporting_in_needs_a_signed_pledge_and_an_existing_community() -> None:
         domain.register_volunteer(
             community=None, community_id=COMMUNITY, pledge_signed=True, **args
         )
-    assert missing.value.status == 422
+    assert missing.value.kind == "invalid"
     with pytest.raises(DomainError) as street:
         domain.register_volunteer(
             community=unit("zhongshan.hongyan"),
@@ -157,7 +160,7 @@ def test_skills_split_on_the_separators_people_type() -> None:
 
 
 def test_org_unit_level_comes_from_depth_and_a_parent_must_exist() -> None:
-    assert [domain.level_of(p) for p in ("a", "a.b", "a.b.c", "a.b.c.d")] == [
+    assert [OrgPath(p).level for p in ("a", "a.b", "a.b.c", "a.b.c.d")] == [
         "district",
         "street",
         "community",
@@ -165,7 +168,7 @@ def test_org_unit_level_comes_from_depth_and_a_parent_must_exist() -> None:
     ]
     for bad in ("", "A.b", "a..b", "a.b.c.d.e", "a b"):
         with pytest.raises(DomainError):
-            domain.validate_path(bad)
+            OrgPath.parse(bad)
     with pytest.raises(DomainError) as orphan:
         domain.put_org_unit(None, "a.b", "红岩街道", None, "admin", NOW)
     assert orphan.value.details == {"parent": "a"}
@@ -191,10 +194,10 @@ def test_team_members_come_from_the_team_community_and_only_members_lead() -> No
     stranger = volunteer("zhongshan.hongyan.xinhua", "13900000000")
     with pytest.raises(DomainError) as other:
         domain.join_team(team, stranger, stranger.id, NOW)
-    assert other.value.status == 422
+    assert other.value.kind == "invalid"
     with pytest.raises(DomainError) as not_member:
         domain.change_leader(team, stranger.id, NOW)
-    assert not_member.value.status == 409
+    assert not_member.value.kind == "conflict"
     neighbour = volunteer(phone="13700000000")
     joined, events = domain.join_team(team, neighbour, neighbour.id, NOW)
     assert events and domain.join_team(joined, neighbour, neighbour.id, NOW)[1] == []

@@ -1,16 +1,22 @@
 /* 同心·数据看板 — the operators' dashboard. Plain JS, no build step, nothing from outside:
-   every figure comes from the stats API (/v1/stats, /v1/stats/daily, /v1/stats/ranking),
-   charts are inline SVG drawn here. The token comes from ?token= and is kept in
-   sessionStorage; the org scope being viewed lives in the URL hash (#scope=...). */
+   every figure comes from the stats API (v1/stats, v1/stats/daily, v1/stats/ranking), every
+   figure's label, unit and definition from v1/figures (services/metrics/catalogue.py), and
+   the lists behind the counts from v1/lists. Charts are inline SVG drawn at the pixel width
+   they are shown at, so labels keep their size on a phone. URLs are relative: the page works
+   behind a gateway's path prefix. The token comes from ?token= and is kept in
+   sessionStorage; the scope, the period and an open list live in the URL hash
+   (#scope=…&period=30&list=…), so a reload or a shared link shows the same. */
 (function () {
   "use strict";
 
+  var OrgPath = window.TongxinOrgPath;
   var REFRESH_S = Number(
     (document.querySelector('meta[name="tongxin-refresh-seconds"]') || {}).content
   ) || 15;
   var TOKEN_KEY = "tongxin.dashboard.token";
   var LANG_KEY = "tongxin.dashboard.lang";
   var SVG = "http://www.w3.org/2000/svg";
+  var PHONE = window.matchMedia("(max-width: 800px)");
 
   var TEXT = {
     zh: {
@@ -35,7 +41,6 @@
       no_data: "暂无数据",
       rank: "名次",
       unit: "社区",
-      index: "先锋指数",
       updated: "更新于",
       refreshing: "每 {s} 秒自动刷新",
       offline: "连接失败，将自动重试",
@@ -45,34 +50,40 @@
       bad_token: "访问令牌无效或已过期，请重新获取令牌后用 <code>?token=…</code> 打开本页。",
       forbidden: "该令牌无权查看统计（仅限管理员和运营人员）。",
       not_found: "无权查看该范围，已返回令牌所属范围。",
-      posted: "征集",
-      approved: "立项",
-      claimed: "认领",
-      completed: "完成",
-      confirmed: "确认",
-      days: "天",
-      hours: "小时",
+      more: "更多指标",
+      backlog: "待办提醒（当前）",
+      list_of: "明细",
+      back: "返回看板",
+      rows: "条",
+      export_xlsx: "导出 Excel",
+      export_csv: "导出 CSV",
+      monthly: "月度报告",
+      month: "月份",
+      formula: "计算方法",
+      when: "时间",
+      where: "所在社区",
+      category: "类别",
+      stage: "状态",
+      due: "截止",
+      name: "姓名",
+      party: "党员",
+      registered: "报到时间",
+      members: "队员人数",
+      formed: "组建时间",
+      yes: "是",
+      no: "否",
+      sec: "秒",
+      min: "分钟",
+      hr: "小时",
+      day: "天",
       yuan: "元",
-      needs_posted: "需求征集",
-      needs_approved: "立项",
-      needs_claimed: "已认领",
-      tasks_completed: "已完成",
-      tasks_confirmed: "已确认",
-      claims: "认领次数",
-      team_claims: "团队认领",
-      organization_claims: "单位认领",
-      claim_rate: "认领率",
-      completion_rate: "完成率",
-      median_time_to_claim_s: "认领用时中位数",
-      median_time_to_complete_s: "完成用时中位数",
-      volunteers_registered: "报到党员志愿者",
-      teams: "志愿服务队",
-      beneficiaries_served: "服务群众（人次）",
-      volunteer_hours: "服务时长（小时）",
-      goods_count: "物资（件）",
-      funds_cents: "资金",
-      average_rating: "平均评分",
-      pioneer_index: "先锋指数"
+      stage_pending_review: "待审核",
+      stage_open: "待认领",
+      stage_claimed: "进行中",
+      stage_completed: "已办结",
+      stage_confirmed: "已评价",
+      stage_rejected: "已驳回",
+      stage_cancelled: "已取消",
     },
     en: {
       title: "Tongxin dashboard",
@@ -96,7 +107,6 @@
       no_data: "No data yet",
       rank: "#",
       unit: "Community",
-      index: "Pioneer index",
       updated: "Updated",
       refreshing: "refreshes every {s} s",
       offline: "Connection failed; retrying automatically",
@@ -107,84 +117,86 @@
         "<code>?token=…</code>.",
       forbidden: "This token may not read figures (admins and operators only).",
       not_found: "That scope is outside the token's; back to the token's scope.",
-      posted: "Posted",
-      approved: "Approved",
-      claimed: "Claimed",
-      completed: "Completed",
-      confirmed: "Confirmed",
-      days: "d",
-      hours: "h",
+      more: "More figures",
+      backlog: "To follow up (now)",
+      list_of: "List",
+      back: "Back to the dashboard",
+      rows: "rows",
+      export_xlsx: "Export Excel",
+      export_csv: "Export CSV",
+      monthly: "Monthly report",
+      month: "Month",
+      formula: "Formula",
+      when: "When",
+      where: "Community",
+      category: "Category",
+      stage: "Stage",
+      due: "Due",
+      name: "Name",
+      party: "Party member",
+      registered: "Reported in",
+      members: "Members",
+      formed: "Formed",
+      yes: "yes",
+      no: "no",
+      sec: "s",
+      min: "min",
+      hr: "h",
+      day: "d",
       yuan: "CNY",
-      needs_posted: "Needs posted",
-      needs_approved: "Approved",
-      needs_claimed: "Claimed",
-      tasks_completed: "Completed",
-      tasks_confirmed: "Confirmed",
-      claims: "Claims",
-      team_claims: "Team claims",
-      organization_claims: "Organisation claims",
-      claim_rate: "Claim rate",
-      completion_rate: "Completion rate",
-      median_time_to_claim_s: "Median time to claim",
-      median_time_to_complete_s: "Median time to complete",
-      volunteers_registered: "Volunteers reported",
-      teams: "Service teams",
-      beneficiaries_served: "Beneficiaries served",
-      volunteer_hours: "Service hours",
-      goods_count: "Goods (items)",
-      funds_cents: "Funds",
-      average_rating: "Average rating",
-      pioneer_index: "Pioneer index"
+      stage_pending_review: "pending review",
+      stage_open: "open",
+      stage_claimed: "claimed",
+      stage_completed: "completed",
+      stage_confirmed: "confirmed",
+      stage_rejected: "rejected",
+      stage_cancelled: "cancelled",
     }
   };
 
-  // [figure, format, headline key card]
+
+  // Which figures the cards show (labels and units come from v1/figures); the first ones
+  // are the headline, the rest fold away on a phone.
   var HEADLINE = [
-    ["needs_posted", "int", true],
-    ["needs_approved", "int", true],
-    ["needs_claimed", "int", true],
-    ["tasks_completed", "int", true],
-    ["tasks_confirmed", "int", true],
-    ["pioneer_index", "index", true],
-    ["claims", "int"],
-    ["team_claims", "int"],
-    ["organization_claims", "int"],
-    ["claim_rate", "pct"],
-    ["completion_rate", "pct"],
-    ["median_time_to_claim_s", "duration"],
-    ["median_time_to_complete_s", "duration"],
-    ["volunteers_registered", "int"],
-    ["teams", "int"],
-    ["beneficiaries_served", "int"],
-    ["volunteer_hours", "hours"],
-    ["goods_count", "int"],
-    ["funds_cents", "money"],
-    ["average_rating", "rating"]
+    "needs_posted", "needs_approved", "needs_claimed", "tasks_completed", "tasks_confirmed",
+    "pioneer_index"
   ];
-  var FUNNEL = [
-    ["posted", "needs_posted"],
-    ["approved", "needs_approved"],
-    ["claimed", "needs_claimed"],
-    ["completed", "tasks_completed"],
-    ["confirmed", "tasks_confirmed"]
+  var MORE = [
+    "claims", "team_claims", "organization_claims", "claim_rate", "completion_rate",
+    "median_time_to_claim_s", "median_time_to_complete_s", "volunteers_registered",
+    "party_members_registered", "volunteers_active", "teams", "beneficiaries_served",
+    "volunteer_hours", "goods_count", "funds_cents", "average_rating", "on_time_rate"
   ];
+  var BACKLOG = ["pending_review_over_3d", "claimed_overdue", "completed_unconfirmed"];
+  var FUNNEL = ["needs_posted", "needs_approved", "needs_claimed", "tasks_completed",
+    "tasks_confirmed"];
+  var FUNNEL_COLOURS = ["#c53030", "#dd6b20", "#2b6cb0", "#2f855a", "#b7791f"];
   var TREND = [
     ["needs_posted", "#c53030"],
     ["needs_claimed", "#2b6cb0"],
     ["tasks_completed", "#2f855a"]
   ];
+  var PERIODS = ["all", "7", "30", "90"];
 
   var state = {
     lang: "zh",
     token: null,
     root: null,
     scope: null,
+    period: "all",
+    from: null,
+    to: null,
+    list: null,
+    category: null,
     tz: "Asia/Shanghai",
+    figures: {},
+    formula: { zh: "", en: "" },
     categoryNames: {},
     names: {},
     stats: null,
     daily: null,
     ranking: null,
+    rows: null,
     loading: false,
     again: false,
     noticeKey: null,
@@ -213,26 +225,49 @@
 
   function locale() { return state.lang === "zh" ? "zh-CN" : "en-US"; }
 
-  function fmt(value, kind) {
+  // --- the figure catalogue -----------------------------------------------------------
+
+  function spec(name) { return state.figures[name] || { name: name, zh: name, en: name }; }
+
+  function label(name) {
+    var f = spec(name);
+    return state.lang === "zh" ? f.zh : f.en;
+  }
+
+  function definition(name) {
+    var f = spec(name);
+    return (state.lang === "zh" ? f.definition_zh : f.definition) || "";
+  }
+
+  function duration(seconds) {
+    if (seconds < 60) return Math.round(seconds) + " " + t("sec");
+    if (seconds < 3600) return (seconds / 60).toFixed(1) + " " + t("min");
+    if (seconds < 86400) return (seconds / 3600).toFixed(1) + " " + t("hr");
+    return (seconds / 86400).toFixed(1) + " " + t("day");
+  }
+
+  // A value in the unit that fits it, from the figure's unit in the catalogue.
+  function fmt(value, unit) {
     if (value === null || value === undefined) return "—";
     var n = Number(value);
-    switch (kind) {
-      case "pct": return (n * 100).toFixed(1) + "%";
+    switch (unit) {
+      case "ratio": return (n * 100).toFixed(1) + "%";
       case "index": return n.toFixed(1);
       case "rating": return n.toFixed(2);
-      case "hours": return n.toLocaleString(locale(), { maximumFractionDigits: 1 });
-      case "money":
+      case "seconds": return duration(n);
+      case "hours":
+        return n.toLocaleString(locale(), { maximumFractionDigits: 1 }) + " " + t("hr");
+      case "fen":
         return (n / 100).toLocaleString(locale(), {
           minimumFractionDigits: 2, maximumFractionDigits: 2
         }) + " " + t("yuan");
-      case "duration":
-        return n >= 86400 ? (n / 86400).toFixed(1) + " " + t("days")
-          : (n / 3600).toFixed(1) + " " + t("hours");
       default: return n.toLocaleString(locale());
     }
   }
 
-  // --- token, scope and window --------------------------------------------------------
+  function show(name, value) { return fmt(value, spec(name).unit); }
+
+  // --- token, scope, period and list: the URL hash ------------------------------------
 
   function readToken() {
     var params = new URLSearchParams(location.search);
@@ -258,14 +293,49 @@
     }
   }
 
-  function hashScope() {
-    var match = /(?:^|[#&])scope=([^&]+)/.exec(location.hash);
-    return match ? decodeURIComponent(match[1]) : null;
+  function hashParams() { return new URLSearchParams(location.hash.replace(/^#/, "")); }
+
+  // Reads the hash into the state; true when anything changed.
+  function readHash() {
+    var h = hashParams();
+    var query = new URLSearchParams(location.search);
+    var wanted = h.get("scope") || query.get("scope");
+    var next = {
+      scope: wanted && OrgPath.covers(state.root, wanted) ? wanted : state.root,
+      from: h.get("from") || query.get("from"),
+      to: h.get("to") || query.get("to"),
+      period: h.get("period"),
+      list: h.get("list"),
+      category: h.get("category")
+    };
+    if (!next.period) next.period = next.from || next.to ? "custom" : "all";
+    if (next.period !== "custom") { next.from = null; next.to = null; }
+    var changed = false;
+    Object.keys(next).forEach(function (k) {
+      if (state[k] !== next[k]) { state[k] = next[k]; changed = true; }
+    });
+    return changed;
   }
 
-  function covers(root, path) { return path === root || path.indexOf(root + ".") === 0; }
+  function hashOf(changes) {
+    var v = {
+      scope: state.scope, period: state.period, from: state.from, to: state.to,
+      list: state.list, category: state.category
+    };
+    Object.keys(changes || {}).forEach(function (k) { v[k] = changes[k]; });
+    var h = new URLSearchParams();
+    h.set("scope", v.scope);
+    h.set("period", v.period);
+    if (v.period === "custom") {
+      if (v.from) h.set("from", v.from);
+      if (v.to) h.set("to", v.to);
+    }
+    if (v.list) h.set("list", v.list);
+    if (v.list && v.category) h.set("category", v.category);
+    return "#" + h.toString();
+  }
 
-  function goTo(scope) { location.hash = "scope=" + encodeURIComponent(scope); }
+  function goTo(changes) { location.hash = hashOf(changes); }
 
   function dayIn(tz, offsetDays) {
     var d = new Date(Date.now() - offsetDays * 86400000);
@@ -274,30 +344,38 @@
     }).format(d);
   }
 
+  // The month before today's (a monthly report is made once the month is over).
+  function lastMonth() {
+    var parts = dayIn(state.tz, 0).split("-").map(Number);
+    var year = parts[1] === 1 ? parts[0] - 1 : parts[0];
+    var month = parts[1] === 1 ? 12 : parts[1] - 1;
+    return year + "-" + (month < 10 ? "0" : "") + month;
+  }
+
   function windowParams() {
-    var choice = $("window").value;
-    var params = new URLSearchParams(location.search);
-    if (choice === "custom") {
-      return { from: params.get("from"), to: params.get("to") };
-    }
-    if (choice === "all") return {};
-    var days = Number(choice);
+    if (state.period === "custom") return { from: state.from, to: state.to };
+    if (state.period === "all" || PERIODS.indexOf(state.period) < 0) return {};
+    var days = Number(state.period);
     return { from: dayIn(state.tz, days - 1), to: dayIn(state.tz, 0) };
   }
 
-  // --- the API ------------------------------------------------------------------------
+  // --- the API (relative URLs) --------------------------------------------------------
 
   function ApiFailure(status, body) { this.status = status; this.body = body; }
 
-  function api(path, params) {
+  function request(path, params) {
     var query = new URLSearchParams();
     Object.keys(params).forEach(function (k) {
       if (params[k] !== null && params[k] !== undefined) query.set(k, params[k]);
     });
     return fetch(path + "?" + query.toString(), {
-      headers: { Authorization: "Bearer " + state.token, Accept: "application/json" },
+      headers: { Authorization: "Bearer " + state.token },
       cache: "no-store"
-    }).then(function (resp) {
+    });
+  }
+
+  function api(path, params) {
+    return request(path, params).then(function (resp) {
       return resp.json().catch(function () { return null; }).then(function (body) {
         if (!resp.ok) throw new ApiFailure(resp.status, body);
         return body;
@@ -329,16 +407,22 @@
     state.again = false;
     var scope = state.scope;
     var win = windowParams();
-    var daily = { scope: scope, from: win.from, to: win.to };
-    if (!win.from && !win.to) daily = { scope: scope };
-    return Promise.all([
-      api("/v1/stats", { scope: scope, from: win.from, to: win.to }),
-      api("/v1/stats/daily", daily),
-      api("/v1/stats/ranking", { scope: scope, from: win.from, to: win.to, limit: 20 })
-    ]).then(function (answers) {
+    var daily = win.from || win.to ? { scope: scope, from: win.from, to: win.to } : { scope: scope };
+    var asks = [
+      api("v1/stats", { scope: scope, from: win.from, to: win.to }),
+      api("v1/stats/daily", daily),
+      api("v1/stats/ranking", { scope: scope, from: win.from, to: win.to, limit: 20 })
+    ];
+    if (state.list) {
+      asks.push(api("v1/lists/" + encodeURIComponent(state.list), {
+        scope: scope, from: win.from, to: win.to, category: state.category
+      }));
+    }
+    return Promise.all(asks).then(function (answers) {
       state.stats = answers[0];
       state.daily = answers[1];
       state.ranking = answers[2];
+      state.rows = answers[3] || null;
       state.tz = state.stats.timezone || state.tz;
       state.updatedAt = new Date();
       state.offline = false;
@@ -356,7 +440,9 @@
         notice("forbidden");
       } else if (err instanceof ApiFailure && err.status === 404 && scope !== state.root) {
         notice("not_found");
-        goTo(state.root);
+        goTo({ scope: state.root, list: null });
+      } else if (err instanceof ApiFailure && err.status === 404 && state.list) {
+        goTo({ list: null });
       } else {
         state.offline = true;
         renderStatus();
@@ -364,6 +450,33 @@
     }).then(function () {
       state.loading = false;
       if (state.again) refresh();
+    });
+  }
+
+  // Downloads a report with the token (a plain link could not send it).
+  function download(path, filename, open) {
+    var win = windowParams();
+    var params = { scope: state.scope, from: win.from, to: win.to };
+    if (open) params = { scope: state.scope, month: $("month").value || lastMonth() };
+    var tab = open ? window.open("", "_blank") : null;
+    return request(path, params).then(function (resp) {
+      if (!resp.ok) throw new ApiFailure(resp.status, null);
+      return resp.blob();
+    }).then(function (blob) {
+      var url = URL.createObjectURL(blob);
+      if (tab) {
+        tab.location.href = url;
+      } else {
+        var a = el("a", { href: url, download: filename });
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+      }
+      setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+    }).catch(function () {
+      if (tab) tab.close();
+      state.offline = true;
+      renderStatus();
     });
   }
 
@@ -376,12 +489,19 @@
     learnNames();
     renderTitle();
     renderBreadcrumb();
-    renderHeadline();
-    renderTree();
-    renderFunnel();
-    renderTrend();
-    renderCategories();
-    renderRanking();
+    var listing = Boolean(state.list && state.rows);
+    $("dashboard-view").hidden = listing;
+    $("list-view").hidden = !listing;
+    if (listing) {
+      renderList();
+    } else {
+      renderCards();
+      renderTree();
+      renderFunnel();
+      renderTrend();
+      renderCategories();
+      renderRanking();
+    }
     renderStatus();
   }
 
@@ -393,18 +513,20 @@
     });
     $("lang").textContent = t("switch_lang");
     $("lang").setAttribute("lang", state.lang === "zh" ? "en" : "zh-CN");
+    $("window").value = state.period;
+    $("window").querySelector('option[value="custom"]').hidden = state.period !== "custom";
   }
 
   function unitName(unit) { return unit.name || unit.scope; }
 
   // Names of org units seen in any answer, for the breadcrumb and the ranking.
   function learnNames() {
-    var units = [state.stats].concat(state.stats.children || [],
+    var units = [state.stats].concat(state.stats.ancestors || [], state.stats.children || [],
       (state.ranking && state.ranking.items) || []);
     units.forEach(function (u) { if (u && u.name) state.names[u.scope] = u.name; });
   }
 
-  function nameOf(path) { return state.names[path] || path.split(".").pop(); }
+  function nameOf(path) { return state.names[path] || OrgPath.last(path); }
 
   function renderTitle() {
     var title = $("scope-title");
@@ -416,36 +538,53 @@
   function renderBreadcrumb() {
     var nav = $("breadcrumb");
     clear(nav);
-    var parts = state.scope.split(".");
-    var rootDepth = state.root.split(".").length;
-    for (var i = rootDepth; i <= parts.length; i++) {
-      var path = parts.slice(0, i).join(".");
-      if (i > rootDepth) nav.appendChild(el("span", { "class": "sep" }, "›"));
-      var label = nameOf(path);
-      if (path === state.scope) {
-        nav.appendChild(el("strong", { "data-scope": path }, label));
+    OrgPath.lineage(state.root, state.scope).forEach(function (path, i) {
+      if (i > 0) nav.appendChild(el("span", { "class": "sep" }, "›"));
+      if (path === state.scope && !state.list) {
+        nav.appendChild(el("strong", { "data-scope": path }, nameOf(path)));
       } else {
-        var link = el("a", { href: "#scope=" + encodeURIComponent(path), "data-scope": path }, label);
-        nav.appendChild(link);
+        nav.appendChild(el("a", { href: hashOf({ scope: path, list: null }), "data-scope": path },
+          nameOf(path)));
       }
-    }
+    });
   }
 
-  function renderHeadline() {
-    var box = $("headline");
-    clear(box);
-    HEADLINE.forEach(function (spec) {
-      var value = state.stats[spec[0]];
-      var card = el("div", {
-        "class": spec[2] ? "card key" : "card",
-        id: "figure-" + spec[0],
-        "data-figure": spec[0],
-        "data-raw": value === null ? "" : String(value)
-      });
-      card.appendChild(el("div", { "class": "label" }, t(spec[0])));
-      card.appendChild(el("div", { "class": "value" }, fmt(value, spec[1])));
-      box.appendChild(card);
+  function listLink(name, category) {
+    return hashOf({ list: name, category: category || null });
+  }
+
+  function card(name, key) {
+    var value = state.stats[name];
+    var node = el("div", {
+      "class": key ? "card key" : "card",
+      id: "figure-" + name,
+      "data-figure": name,
+      "data-raw": value === null || value === undefined ? "" : String(value),
+      title: definition(name)
     });
+    node.appendChild(el("div", { "class": "label" }, label(name)));
+    if (spec(name).rows) {
+      var link = el("a", { "class": "value", href: listLink(name), "data-list": name },
+        show(name, value));
+      node.appendChild(link);
+    } else {
+      node.appendChild(el("div", { "class": "value" }, show(name, value)));
+    }
+    if (name === "pioneer_index") {
+      node.classList.add("wide-card");
+      node.appendChild(el("div", { "class": "formula", "data-formula": "pioneer_index" },
+        t("formula") + ": " + state.formula[state.lang]));
+    }
+    return node;
+  }
+
+  function renderCards() {
+    [["headline", HEADLINE, true], ["backlog-cards", BACKLOG, true], ["more-cards", MORE, false]]
+      .forEach(function (group) {
+        var box = $(group[0]);
+        clear(box);
+        group[1].forEach(function (name) { box.appendChild(card(name, group[2])); });
+      });
   }
 
   function renderTree() {
@@ -460,81 +599,102 @@
       var item = el("li", { "data-scope": child.scope, tabindex: "0" });
       item.appendChild(el("span", { "class": "name" }, unitName(child)));
       item.appendChild(el("span", { "class": "meta" },
-        t("needs_posted") + " " + fmt(child.needs_posted, "int") + " · " +
-        t("pioneer_index") + " " + fmt(child.pioneer_index, "index")));
-      item.addEventListener("click", function () { goTo(child.scope); });
-      item.addEventListener("keydown", function (e) { if (e.key === "Enter") goTo(child.scope); });
+        label("needs_posted") + " " + show("needs_posted", child.needs_posted) + " · " +
+        label("pioneer_index") + " " + show("pioneer_index", child.pioneer_index)));
+      item.addEventListener("click", function () { goTo({ scope: child.scope }); });
+      item.addEventListener("keydown", function (e) {
+        if (e.key === "Enter") goTo({ scope: child.scope });
+      });
       list.appendChild(item);
     });
+  }
+
+  // The pixel width a chart is shown at: it is drawn in that many units, so text keeps
+  // its CSS size (12 px and more) on a phone instead of shrinking with a fixed viewBox.
+  function chartWidth(svg, fallback) {
+    var w = Math.round(svg.getBoundingClientRect().width || svg.parentNode.clientWidth || 0);
+    return w > 0 ? w : fallback;
   }
 
   function renderFunnel() {
     var svg = $("funnel");
     clear(svg);
-    var values = FUNNEL.map(function (f) { return state.stats[f[1]] || 0; });
+    var width = chartWidth(svg, 480);
+    var labelW = Math.min(110, Math.round(width * 0.26)), valueW = 56;
+    var barW = Math.max(40, width - labelW - valueW - 8);
+    var values = FUNNEL.map(function (f) { return state.stats[f] || 0; });
     var max = Math.max.apply(null, values.concat([1]));
-    FUNNEL.forEach(function (f, i) {
-      var y = 10 + i * 43;
-      var width = Math.max(2, (values[i] / max) * 330);
-      var x = 90 + (330 - width) / 2;
-      svg.appendChild(svgEl("text", { x: 0, y: y + 22 }, t(f[0])));
+    svg.setAttribute("viewBox", "0 0 " + width + " 225");
+    FUNNEL.forEach(function (name, i) {
+      var y = 6 + i * 43;
+      var w = Math.max(2, (values[i] / max) * barW);
+      var link = svgEl("a", { href: listLink(name), "data-list": name });
+      link.appendChild(svgEl("text", { x: 0, y: y + 21 }, label(name)));
       var bar = svgEl("rect", {
-        x: x, y: y, width: width, height: 32, rx: 3,
-        fill: ["#c53030", "#dd6b20", "#2b6cb0", "#2f855a", "#b7791f"][i],
-        "data-stage": f[0]
+        x: labelW + (barW - w) / 2, y: y, width: w, height: 32, rx: 3,
+        fill: FUNNEL_COLOURS[i], "data-stage": name
       });
-      bar.appendChild(svgEl("title", {}, t(f[0]) + ": " + values[i]));
-      svg.appendChild(bar);
-      svg.appendChild(svgEl("text", { x: 430, y: y + 22, "data-stage-value": f[0] },
-        fmt(values[i], "int")));
+      bar.appendChild(svgEl("title", {}, label(name) + ": " + values[i]));
+      link.appendChild(bar);
+      link.appendChild(svgEl("text", { x: labelW + barW + 6, y: y + 21, "data-stage-value": name },
+        show(name, values[i])));
+      svg.appendChild(link);
     });
   }
 
   function renderTrend() {
     var legend = $("trend-legend");
     clear(legend);
-    TREND.forEach(function (spec) {
+    TREND.forEach(function (s) {
       var item = el("span");
-      item.appendChild(el("i", { style: "background:" + spec[1] }));
-      item.appendChild(document.createTextNode(t(spec[0])));
+      item.appendChild(el("i", { style: "background:" + s[1] }));
+      item.appendChild(document.createTextNode(label(s[0])));
       legend.appendChild(item);
     });
     var svg = $("trend");
     clear(svg);
+    var full = chartWidth(svg, 960);
+    var phone = full < 600;
+    var left = 34, top = 10, width = full - left - 12, height = phone ? 160 : 210;
+    svg.setAttribute("viewBox", "0 0 " + full + " " + (height + 34));
     var days = (state.daily && state.daily.days) || [];
-    var left = 40, top = 10, width = 900, height = 210;
     var max = 1;
     days.forEach(function (d) {
-      TREND.forEach(function (spec) { max = Math.max(max, d[spec[0]]); });
+      TREND.forEach(function (s) { max = Math.max(max, d[s[0]]); });
     });
-    max = Math.ceil(max / 4) * 4;  // whole numbers on the four grid lines
-    for (var g = 0; g <= 4; g++) {
-      var gy = top + height - (g / 4) * height;
+    var lines = phone ? 2 : 4;
+    max = Math.ceil(max / lines) * lines;  // whole numbers on the grid lines
+    for (var g = 0; g <= lines; g++) {
+      var gy = top + height - (g / lines) * height;
       svg.appendChild(svgEl("line", { x1: left, x2: left + width, y1: gy, y2: gy, "class": "axis" }));
       svg.appendChild(svgEl("text", { x: 0, y: gy + 4, "class": "muted" },
-        String(Math.round((g / 4) * max))));
+        String(Math.round((g / lines) * max))));
     }
     if (!days.length) return;
     var step = days.length > 1 ? width / (days.length - 1) : 0;
     function xOf(i) { return left + i * step; }
     function yOf(v) { return top + height - (v / max) * height; }
-    var every = Math.max(1, Math.ceil(days.length / 8));
+    var ticks = Math.max(2, Math.floor(width / 80));  // a date label every 80 px at most
+    var every = Math.max(1, Math.ceil(days.length / ticks));
+    var last = days.length - 1;
     days.forEach(function (d, i) {
-      var last = days.length - 1;
-      if ((i % every === 0 && last - i >= every / 2) || i === last) {
-        svg.appendChild(svgEl("text", { x: xOf(i) - 18, y: top + height + 18, "class": "muted" },
-          d.day.slice(5)));
+      // every `every` days, and the last day (right-aligned) if no tick is too close to it
+      if ((i % every === 0 && (last - i >= every || i === 0)) || i === last) {
+        var anchor = i === last && last > 0 ? "end" : i === 0 ? "start" : "middle";
+        svg.appendChild(svgEl("text", {
+          x: xOf(i), y: top + height + 22, "class": "muted", "text-anchor": anchor
+        }, d.day.slice(5)));
       }
     });
-    TREND.forEach(function (spec) {
-      var points = days.map(function (d, i) { return xOf(i) + "," + yOf(d[spec[0]]); });
+    TREND.forEach(function (s) {
+      var points = days.map(function (d, i) { return xOf(i) + "," + yOf(d[s[0]]); });
       svg.appendChild(svgEl("polyline", {
-        points: points.join(" "), fill: "none", stroke: spec[1], "stroke-width": 2,
-        "data-series": spec[0]
+        points: points.join(" "), fill: "none", stroke: s[1], "stroke-width": 2,
+        "data-series": s[0]
       }));
       days.forEach(function (d, i) {
-        var dot = svgEl("circle", { cx: xOf(i), cy: yOf(d[spec[0]]), r: 2.5, fill: spec[1] });
-        dot.appendChild(svgEl("title", {}, d.day + " " + t(spec[0]) + ": " + d[spec[0]]));
+        var dot = svgEl("circle", { cx: xOf(i), cy: yOf(d[s[0]]), r: 2.5, fill: s[1] });
+        dot.appendChild(svgEl("title", {}, d.day + " " + label(s[0]) + ": " + d[s[0]]));
         svg.appendChild(dot);
       });
     });
@@ -549,24 +709,31 @@
   function renderCategories() {
     var svg = $("categories");
     clear(svg);
+    var width = chartWidth(svg, 480);
     var rows = Object.keys(state.stats.by_category || {}).map(function (slug) {
       return [slug, state.stats.by_category[slug].needs_posted];
     }).filter(function (r) { return r[1] > 0; });
     rows.sort(function (a, b) { return b[1] - a[1] || (a[0] < b[0] ? -1 : 1); });
     rows = rows.slice(0, 12);
-    svg.setAttribute("viewBox", "0 0 480 " + Math.max(60, rows.length * 24 + 10));
+    svg.setAttribute("viewBox", "0 0 " + width + " " + Math.max(60, rows.length * 26 + 10));
     if (!rows.length) {
       svg.appendChild(svgEl("text", { x: 10, y: 30, "class": "muted" }, t("no_data")));
       return;
     }
+    var labelW = Math.min(130, Math.round(width * 0.32)), valueW = 44;
+    var barW = Math.max(30, width - labelW - valueW - 8);
     var max = Math.max.apply(null, rows.map(function (r) { return r[1]; }));
     rows.forEach(function (r, i) {
-      var y = 6 + i * 24;
-      svg.appendChild(svgEl("text", { x: 0, y: y + 13, "data-category": r[0] }, categoryName(r[0])));
-      svg.appendChild(svgEl("rect", {
-        x: 130, y: y, width: Math.max(2, (r[1] / max) * 290), height: 16, rx: 2, fill: "#b7791f"
+      var y = 6 + i * 26;
+      var link = svgEl("a", { href: listLink("needs_posted", r[0]), "data-list": "needs_posted",
+        "data-list-category": r[0] });
+      link.appendChild(svgEl("text", { x: 0, y: y + 13, "data-category": r[0] }, categoryName(r[0])));
+      link.appendChild(svgEl("rect", {
+        x: labelW, y: y, width: Math.max(2, (r[1] / max) * barW), height: 16, rx: 2,
+        fill: "#b7791f"
       }));
-      svg.appendChild(svgEl("text", { x: 430, y: y + 13 }, fmt(r[1], "int")));
+      link.appendChild(svgEl("text", { x: labelW + barW + 6, y: y + 13 }, show("needs_posted", r[1])));
+      svg.appendChild(link);
     });
   }
 
@@ -577,8 +744,8 @@
     var row = el("tr");
     row.appendChild(el("th", {}, t("rank")));
     row.appendChild(el("th", {}, t("unit")));
-    row.appendChild(el("th", {}, t("index")));
-    row.appendChild(el("th", {}, t("completion_rate")));
+    row.appendChild(el("th", { title: state.formula[state.lang] }, label("pioneer_index")));
+    row.appendChild(el("th", {}, label("completion_rate")));
     head.appendChild(row);
     table.appendChild(head);
     var body = el("tbody");
@@ -589,19 +756,72 @@
       body.appendChild(empty);
     }
     items.forEach(function (item) {
-      var tr = el("tr", { "data-scope": item.scope });
+      var tr = el("tr", { "data-scope": item.scope, tabindex: "0" });
       tr.appendChild(el("td", { "class": "num" }, String(item.rank)));
-      var parts = item.scope.split(".");
-      var where = parts.length > 1 ? nameOf(parts.slice(0, -1).join(".")) + " · " : "";
+      var up = OrgPath.parent(item.scope);
+      var where = up && up !== state.scope ? nameOf(up) + " · " : "";
       tr.appendChild(el("td", {}, where + unitName(item)));
       var cell = el("td", { "class": "num" });
       cell.appendChild(el("span", {
-        "class": "bar", style: "width:" + Math.round(item.pioneer_index || 0) + "px"
+        "class": "bar", style: "width:" + Math.round((item.pioneer_index || 0) * 0.6) + "px"
       }));
-      cell.appendChild(document.createTextNode(fmt(item.pioneer_index, "index")));
+      cell.appendChild(document.createTextNode(show("pioneer_index", item.pioneer_index)));
       tr.appendChild(cell);
-      tr.appendChild(el("td", { "class": "num" }, fmt(item.completion_rate, "pct")));
-      tr.addEventListener("click", function () { goTo(item.scope); });
+      tr.appendChild(el("td", { "class": "num" }, show("completion_rate", item.completion_rate)));
+      tr.addEventListener("click", function () { goTo({ scope: item.scope }); });
+      tr.addEventListener("keydown", function (e) {
+        if (e.key === "Enter") goTo({ scope: item.scope });
+      });
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
+  }
+
+  function when(iso) {
+    if (!iso) return "—";
+    return new Date(iso).toLocaleString(locale(), {
+      timeZone: state.tz, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit"
+    });
+  }
+
+  function renderList() {
+    var rows = state.rows;
+    var name = rows.figure;
+    var title = label(name) + (rows.category ? " · " + categoryName(rows.category) : "");
+    $("list-title").textContent = t("list_of") + " · " + title;
+    $("list-back").setAttribute("href", hashOf({ list: null }));
+    $("list-definition").textContent = definition(name);
+    var count = $("list-count");
+    count.textContent = rows.total.toLocaleString(locale()) + " " + t("rows");
+    count.setAttribute("data-total", String(rows.total));
+    var table = $("list-table");
+    clear(table);
+    var kind = spec(name).rows;
+    var heads = {
+      volunteers: [t("name"), t("where"), t("party"), t("registered")],
+      teams: [t("name"), t("where"), t("members"), t("formed")]
+    }[kind] || [t("when"), t("where"), t("category"), t("stage"), t("due")];
+    var head = el("tr");
+    heads.forEach(function (h) { head.appendChild(el("th", {}, h)); });
+    var thead = el("thead");
+    thead.appendChild(head);
+    table.appendChild(thead);
+    var body = el("tbody");
+    rows.items.forEach(function (r) {
+      var tr = el("tr", { "data-row": r.need_id || r.volunteer_id || r.team_id });
+      var cells = {
+        volunteers: function () {
+          return [r.name || "—", r.community_name, r.party_member ? t("yes") : t("no"),
+            when(r.registered_at)];
+        },
+        teams: function () {
+          return [r.name, r.community_name, String(r.members), when(r.formed_at)];
+        }
+      }[kind];
+      cells = cells ? cells() : [when(r.at || r.posted_at), r.community_name,
+        categoryName(r.category), t("stage_" + r.stage), when(r.due_at)];
+      cells.forEach(function (c) { tr.appendChild(el("td", {}, c)); });
       body.appendChild(tr);
     });
     table.appendChild(body);
@@ -620,46 +840,63 @@
 
   // --- start --------------------------------------------------------------------------
 
-  function loadCategories() {
-    return api("/v1/categories", {}).then(function (body) {
-      body.items.forEach(function (c) { state.categoryNames[c.slug] = c; });
-    }).catch(function () { /* names fall back to slugs */ });
+  function loadNames() {
+    return Promise.all([
+      api("v1/figures", {}).then(function (body) {
+        body.items.forEach(function (f) { state.figures[f.name] = f; });
+        state.formula = { zh: body.pioneer_formula_zh, en: body.pioneer_formula_en };
+      }),
+      api("v1/categories", {}).then(function (body) {
+        body.items.forEach(function (c) { state.categoryNames[c.slug] = c; });
+      })
+    ]).catch(function () { /* labels fall back to names, categories to slugs */ });
   }
+
+  function foldForPhone() { $("more").open = !PHONE.matches; }
 
   function start() {
     state.lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "zh";
     renderTexts();
+    foldForPhone();
     $("lang").addEventListener("click", function () {
       state.lang = state.lang === "zh" ? "en" : "zh";
       localStorage.setItem(LANG_KEY, state.lang);
       render();
     });
     state.token = readToken();
-    var params = new URLSearchParams(location.search);
-    if (params.get("from") || params.get("to")) {
-      $("window").querySelector('option[value="custom"]').hidden = false;
-      $("window").value = "custom";
-    }
     if (!state.token) {
       notice("missing_token");
       return;
     }
-    state.root = tokenScope(state.token) || params.get("scope");
+    state.root = tokenScope(state.token) || new URLSearchParams(location.search).get("scope");
     if (!state.root) {
       notice("bad_token");
       return;
     }
-    var wanted = hashScope() || params.get("scope");
-    state.scope = wanted && covers(state.root, wanted) ? wanted : state.root;
-    window.addEventListener("hashchange", function () {
-      var next = hashScope();
-      if (next && covers(state.root, next) && next !== state.scope) {
-        state.scope = next;
-        refresh();
-      }
+    readHash();
+    history.replaceState(null, "", location.pathname + location.search + hashOf({}));
+    window.addEventListener("hashchange", function () { if (readHash()) refresh(); });
+    $("window").addEventListener("change", function () {
+      goTo({ period: $("window").value, list: state.list });
     });
-    $("window").addEventListener("change", refresh);
-    loadCategories().then(refresh);
+    $("export-xlsx").addEventListener("click", function () {
+      download("v1/reports/summary.xlsx", "tongxin-" + state.scope + ".xlsx");
+    });
+    $("export-csv").addEventListener("click", function () {
+      download("v1/reports/summary.csv", "tongxin-" + state.scope + ".csv");
+    });
+    $("monthly").addEventListener("click", function () {
+      download("v1/reports/monthly", "", true);
+    });
+    $("month").value = lastMonth();
+    $("month").max = dayIn(state.tz, 0).slice(0, 7);
+    var resized = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(resized);
+      resized = setTimeout(render, 150);
+    });
+    PHONE.addEventListener("change", foldForPhone);
+    loadNames().then(refresh);
     setInterval(refresh, REFRESH_S * 1000);
   }
 

@@ -1,4 +1,4 @@
-"""Time as the notify service sees it: injected, so tests can hold and advance it."""
+"""Time as the services see it: injected, so tests can hold and advance it."""
 
 from __future__ import annotations
 
