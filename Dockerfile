@@ -25,6 +25,12 @@ RUN pip install --require-virtualenv --no-deps . \
     && python -m compileall -q /opt/tongxin/lib \
     && pip uninstall --yes pip
 
+# ---- fonts: Debian's WenQuanYi Zen Hei, copied into the runtime (no apt there) -------------
+FROM ${PYTHON_IMAGE} AS fonts
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-wqy-zenhei \
+    && rm -rf /var/lib/apt/lists/*
+
 # ---- runtime: the virtualenv alone, run by an unprivileged user ----------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="tongxin" \
@@ -34,6 +40,8 @@ RUN groupadd --system --gid 10001 tongxin \
     && useradd --system --uid 10001 --gid tongxin --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin tongxin
 COPY --from=build /opt/tongxin /opt/tongxin
+# The CJK font that certificates of voluntary service embed (certificate_pdf.py).
+COPY --from=fonts /usr/share/fonts/truetype/wqy /usr/share/fonts/truetype/wqy
 ENV PATH=/opt/tongxin/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

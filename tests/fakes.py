@@ -27,6 +27,7 @@ from services.needs.eligibility import (
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.registry import payload_of
 from shared.events.volunteers import (
+    DistrictRulesChanged,
     OrganizationRegistered,
     OrgUnitUpdated,
     TeamFormed,
@@ -37,6 +38,28 @@ from shared.events.volunteers import (
 from shared.kafka.consumer import Handler
 from shared.mongo.client import Document
 from shared.mongo.store import AggregateStore, ConcurrencyConflict, NewCommit, commit_id
+from shared.rules import DEFAULT_RULES, DistrictRules, district_of
+
+
+class FakeHeads:
+    """The head documents' `count_documents` for equality filters (a list field matches
+    when it holds the value): what the needs service counts active claims with."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    async def count_documents(self, query: Document) -> int:
+        def matches(state: Document) -> bool:
+            return all(
+                state.get(k) == v or (isinstance(state.get(k), list) and v in state[k])
+                for k, v in query.items()
+            )
+
+        heads = [
+            self._store.stored[commit_id(key, version)]["state"]
+            for key, version in self._store.newest.items()
+        ]
+        return sum(matches(h) for h in heads)
 
 
 class FakeStore(AggregateStore):
@@ -48,6 +71,7 @@ class FakeStore(AggregateStore):
         self.stored: dict[str, Document] = {}  # commit id → commit
         self.newest: dict[str, int] = {}  # aggregate id → version
         self.published: list[tuple[str, CloudEvent]] = []
+        self.heads = FakeHeads(self)  # type: ignore[assignment]
 
     async def load(self, aggregate_id: str) -> tuple[Document | None, int]:
         version = self.newest.get(aggregate_id, 0)
@@ -133,6 +157,13 @@ class FakeDirectory(Directory):
         self.known_volunteers: dict[str, KnownVolunteer] = {}
         self.known_teams: dict[str, KnownTeam] = {}
         self.known_organizations: dict[str, KnownOrganization] = {}
+        self.known_rules: dict[str, DistrictRules] = {}
+
+    async def rules(self, path: str) -> DistrictRules:
+        return self.known_rules.get(district_of(path), DEFAULT_RULES)
+
+    async def record_rules(self, e: DistrictRulesChanged) -> None:
+        self.known_rules[e.district] = DistrictRules.of_event(e)
 
     async def org_unit(self, path: str) -> KnownOrgUnit | None:
         return self.units.get(path)

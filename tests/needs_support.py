@@ -15,6 +15,7 @@ from services.needs.app import create_app
 from shared.clock import Clock
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.volunteers import (
+    DistrictRulesChanged,
     OrganizationRegistered,
     OrgUnitUpdated,
     TeamFormed,
@@ -22,6 +23,7 @@ from shared.events.volunteers import (
 )
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import ensure_topics
+from shared.rules import DEFAULT_RULES
 from shared.settings import Settings
 from tests.helpers import handled, running
 
@@ -83,6 +85,17 @@ def organization(organization_id: str, community: str = COMMUNITY) -> Organizati
         community_id=community,
         registered_at=now(),
     )
+
+
+def rules(district: str = DISTRICT, **overrides: Any) -> DistrictRulesChanged:
+    """A district's local rules as the volunteers service announces them."""
+    fields: dict[str, Any] = {
+        **DEFAULT_RULES.model_dump(),
+        "changed_by": "district-admin",
+        "changed_at": now(),
+        **overrides,
+    }
+    return DistrictRulesChanged(district=district, **fields)
 
 
 def need_body(community: str = COMMUNITY, **overrides: Any) -> dict[str, Any]:

@@ -308,6 +308,8 @@ install_system_packages() {
   [[ -x /usr/bin/chromium ]] || pkgs+=(chromium)
   # A CJK font, so that the dashboard's Chinese renders in the test's screenshots.
   [[ -d /usr/share/fonts/truetype/wqy ]] || pkgs+=(fonts-wqy-zenhei)
+  # pdftotext, which the certificate test reads the PDF's Chinese back with.
+  command -v pdftotext >/dev/null || pkgs+=(poppler-utils)
   ((${#pkgs[@]} == 0)) && return 0
   ((EUID == 0)) || die "need root to install: ${pkgs[*]}"
   log "apt: installing ${pkgs[*]}"

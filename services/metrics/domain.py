@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 from shared.events.envelope import EventPayload
 from shared.events.needs import (
     ClaimantType,
+    HoursVerified,
     NeedApproved,
     NeedCancelled,
     NeedEvent,
@@ -82,15 +83,35 @@ class ClaimFact(Record):
     released_at: Time | None = None
 
 
-class CompletionFact(Record):
-    completed_at: Time | None = None  # None while only the confirmation is known
-    due_at: Time | None = None
+class Figures(Record):
     hours: list[VolunteerHours] = []
     beneficiaries_served: int = 0
     goods_count: int = 0
     funds_cents: int = 0
+
+
+class CompletionFact(Figures):
+    """The declared figures, and the verified ones (the newest revision) once verified."""
+
+    completed_at: Time | None = None  # None while only the confirmation is known
+    due_at: Time | None = None
     confirmed_at: Time | None = None
     rating: int | None = None
+    # Declared figures wait for verification (facts stored before verification existed
+    # do not: their figures were final).
+    awaiting_verification: bool = False
+    verified_revision: int = 0
+    verified: Figures | None = None
+
+    def counted(self) -> Figures | None:
+        """The figures the sums count; None while they await verification."""
+        if self.verified is not None:
+            return self.verified
+        return None if self.awaiting_verification else self
+
+    def verify(self, revision: int, figures: Figures) -> None:
+        if revision > self.verified_revision:
+            self.verified_revision, self.verified = revision, figures
 
 
 class NeedFact(Fact):
@@ -314,6 +335,23 @@ def _completed(fact: Fact, p: TaskCompleted, _: str) -> None:
     done.beneficiaries_served = p.beneficiaries_served
     done.goods_count = p.goods_count
     done.funds_cents = p.funds_cents
+    done.awaiting_verification = p.hours_status != "verified"
+
+
+def _figures(p: HoursVerified) -> Figures:
+    return Figures(
+        hours=list(p.hours),
+        beneficiaries_served=p.beneficiaries_served,
+        goods_count=p.goods_count,
+        funds_cents=p.funds_cents,
+    )
+
+
+def _hours_verified(fact: Fact, p: HoursVerified, _: str) -> None:
+    need = _need(fact, p)
+    done = _completion(need, p.completion_id)
+    done.completed_at = done.completed_at or p.completed_at
+    done.verify(p.revision, _figures(p))
 
 
 def _confirmed(fact: Fact, p: TaskConfirmed, _: str) -> None:
@@ -406,6 +444,7 @@ MERGERS: dict[type[EventPayload], Merger] = {
     ProjectClaimReleased: _released,
     TaskCompleted: _completed,
     TaskConfirmed: _confirmed,
+    HoursVerified: _hours_verified,
     VolunteerRegistered: _volunteer,
     VolunteerUpdated: _volunteer,
     TeamFormed: _team_formed,

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple, Protocol
 
 from services.metrics import catalogue
 from services.metrics.domain import (
+    CompletionFact,
     Fact,
     FactKind,
     NeedFact,
@@ -157,6 +158,7 @@ class Tally:
     hours: list[float] = field(default_factory=list)
     goods_count: int = 0
     funds_cents: int = 0
+    pending: Pending = field(default_factory=lambda: Pending())
     ratings: list[int] = field(default_factory=list)
     volunteers_known: int = 0
 
@@ -176,6 +178,7 @@ class Tally:
             "volunteer_hours": round(math.fsum(self.hours), 4),
             "goods_count": self.goods_count,
             "funds_cents": self.funds_cents,
+            **self.pending.figures(),
             "average_rating": ratio(sum(self.ratings), len(self.ratings)),
             "volunteer_participation": ratio(c.get("volunteers_active", 0), self.volunteers_known),
             "on_time_rate": ratio(self.on_time, c.get("tasks_completed", 0)),
@@ -184,6 +187,33 @@ class Tally:
             name: derived[name] if name in derived else c.get(name, 0)
             for name in catalogue.UNIT_FIGURES
             if name != "pioneer_index"
+        }
+
+
+@dataclass
+class Pending:
+    """Declared figures of completions not verified yet: shown apart, never in the sums."""
+
+    completions: int = 0
+    beneficiaries_served: int = 0
+    hours: list[float] = field(default_factory=list)
+    goods_count: int = 0
+    funds_cents: int = 0
+
+    def add(self, done: CompletionFact) -> None:
+        self.completions += 1
+        self.beneficiaries_served += done.beneficiaries_served
+        self.hours.extend(h.hours for h in done.hours)
+        self.goods_count += done.goods_count
+        self.funds_cents += done.funds_cents
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "pending_completions": self.completions,
+            "pending_beneficiaries_served": self.beneficiaries_served,
+            "pending_volunteer_hours": round(math.fsum(self.hours), 4),
+            "pending_goods_count": self.goods_count,
+            "pending_funds_cents": self.funds_cents,
         }
 
 
@@ -240,10 +270,14 @@ def add_need(need: NeedFact, pick: Pick, times: Times | None = None) -> None:
                 t.complete_seconds.append(max(0.0, (completed - filled).total_seconds()))
     for done in need.completions.values():
         for t in pick(done.completed_at):
-            t.beneficiaries_served += done.beneficiaries_served
-            t.hours.extend(h.hours for h in done.hours)
-            t.goods_count += done.goods_count
-            t.funds_cents += done.funds_cents
+            counted = done.counted()
+            if counted is None:
+                t.pending.add(done)
+                continue
+            t.beneficiaries_served += counted.beneficiaries_served
+            t.hours.extend(h.hours for h in counted.hours)
+            t.goods_count += counted.goods_count
+            t.funds_cents += counted.funds_cents
         for t in pick(done.confirmed_at):
             if done.rating is not None:
                 t.ratings.append(done.rating)

@@ -12,6 +12,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from services.metrics.domain import Fact, NeedFact
 from shared.events.envelope import EventPayload
 from shared.events.needs import (
+    HoursVerified,
     NeedApproved,
     NeedCancelled,
     NeedPosted,
@@ -68,14 +69,14 @@ ORGANIZATIONS_REGISTERED = Counter(
 )
 SERVICE_SECONDS = Counter(
     "tongxin_volunteer_service_seconds_total",
-    "Volunteer service time recorded at completion (hours × 3600).",
+    "Volunteer service time verified (hours × 3600).",
     PLACE,
 )
 BENEFICIARIES = Counter(
-    "tongxin_beneficiaries_served_total", "Beneficiaries served, as recorded at completion.", PLACE
+    "tongxin_beneficiaries_served_total", "Beneficiaries served, as verified.", PLACE
 )
-GOODS = Counter("tongxin_goods_handed_over_total", "Goods handed over at completion.", PLACE)
-FUNDS = Counter("tongxin_funds_cents_total", "Funds spent at completion, in fen.", PLACE)
+GOODS = Counter("tongxin_goods_handed_over_total", "Goods handed over, as verified.", PLACE)
+FUNDS = Counter("tongxin_funds_cents_total", "Funds spent, as verified, in fen.", PLACE)
 NOTIFICATIONS = Counter(
     "tongxin_notification_outcomes_total",
     "Notifications delivered or failed, by channel.",
@@ -140,11 +141,13 @@ def observe(payload: EventPayload, before: Fact | None, after: Fact) -> None:
             CLAIMS_RELEASED.labels(*labels, payload.reason).inc()
         case TaskCompleted():
             TASKS_COMPLETED.labels(*labels).inc()
-            SERVICE_SECONDS.labels(*labels).inc(sum(h.hours for h in payload.hours) * HOUR_S)
-            BENEFICIARIES.labels(*labels).inc(payload.beneficiaries_served)
-            GOODS.labels(*labels).inc(payload.goods_count)
-            FUNDS.labels(*labels).inc(payload.funds_cents)
+            if payload.hours_status == "verified":
+                _verified(payload, labels)
             _first_completed(before, after, labels)
+        case HoursVerified():
+            # Counters only grow: the first verification counts; corrections show in /v1/stats.
+            if payload.revision == 1:
+                _verified(payload, labels)
         case TaskConfirmed():
             TASKS_CONFIRMED.labels(*labels).inc()
             RATING.labels(*labels).observe(payload.rating)
@@ -162,6 +165,13 @@ def observe(payload: EventPayload, before: Fact | None, after: Fact) -> None:
             NOTIFICATIONS.labels(*labels, payload.channel, "failed").inc()
         case _:
             pass
+
+
+def _verified(payload: TaskCompleted | HoursVerified, labels: tuple[str, str]) -> None:
+    SERVICE_SECONDS.labels(*labels).inc(sum(h.hours for h in payload.hours) * HOUR_S)
+    BENEFICIARIES.labels(*labels).inc(payload.beneficiaries_served)
+    GOODS.labels(*labels).inc(payload.goods_count)
+    FUNDS.labels(*labels).inc(payload.funds_cents)
 
 
 def _first_filled(before: Fact | None, after: Fact, labels: tuple[str, str]) -> None:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from pydantic import BaseModel
 
 from services.needs import handlers
 from services.needs.commands import (
     CancelNeed,
+    CheckIn,
     ClaimNeed,
     CompleteNeed,
     ConfirmNeed,
+    DisputeCompletion,
     PostNeed,
     RejectNeed,
+    VerifyCompletion,
 )
 from services.needs.domain import NeedStatus
 from services.needs.handlers import NeedFilters, NeedsDeps
@@ -96,11 +101,16 @@ async def list_needs(
     status: NeedStatus | None = None,
     category: Annotated[str | None, Query(max_length=60)] = None,
     kind: Kind | None = None,
+    claims_expired: Annotated[
+        bool, Query(description="admins: only needs with claims that expired")
+    ] = False,
     cursor: Annotated[Cursor | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> NeedPage:
     """Needs the caller may see, newest first; `next_cursor` fetches the following page."""
-    filters = NeedFilters(scope=scope, status=status, category=category, kind=kind)
+    filters = NeedFilters(
+        scope=scope, status=status, category=category, kind=kind, claims_expired=claims_expired
+    )
     rows, last = await handlers.list_needs(deps, principal, filters, decode_cursor(cursor), limit)
     return NeedPage(
         items=[need_view(principal, need, version) for need, version in rows],
@@ -188,4 +198,75 @@ async def confirm_need(
     need_id: str, body: ConfirmNeed, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> NeedPublic:
     need, version = await handlers.confirm_need(deps, principal, need_id, body, cid)
+    return need_view(principal, need, version)
+
+
+@router.post("/{need_id}/completion/verification", response_model=NeedPublic, responses=ACTING)
+async def verify_completion(
+    need_id: str,
+    body: VerifyCompletion,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> NeedPublic:
+    """Verifies the declared hours (admin, or grid worker for the resident); an admin also
+    settles hours under review or in dispute, or corrects verified ones, with a reason."""
+    need, version = await handlers.verify_completion(deps, principal, need_id, body, cid)
+    return need_view(principal, need, version)
+
+
+@router.post("/{need_id}/completion/dispute", response_model=NeedPublic, responses=ACTING)
+async def dispute_completion(
+    need_id: str,
+    body: DisputeCompletion,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> NeedPublic:
+    """The requester or an admin disputes the hours or figures; an admin settles it."""
+    need, version = await handlers.dispute_completion(deps, principal, need_id, body, cid)
+    return need_view(principal, need, version)
+
+
+class CheckInCode(BaseModel):
+    code: str
+    valid_until: datetime
+
+
+@router.get("/{need_id}/check-in-code", response_model=CheckInCode, responses=ACTING)
+async def check_in_code(need_id: str, principal: CurrentPrincipal, deps: Deps) -> CheckInCode:
+    """The need's rotating 6-digit check-in code (requester, grid worker, admin in scope)."""
+    code, valid_until = await handlers.check_in_code(deps, principal, need_id)
+    return CheckInCode(code=code, valid_until=valid_until)
+
+
+@router.post("/{need_id}/claims/{claim_id}/check-in", response_model=NeedPublic, responses=ACTING)
+async def check_in(
+    need_id: str,
+    claim_id: str,
+    body: CheckIn,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> NeedPublic:
+    """The volunteer's arrival, with the code shown on the resident's phone."""
+    need, version = await handlers.record_attendance(
+        deps, principal, need_id, claim_id, "check_in", body, cid
+    )
+    return need_view(principal, need, version)
+
+
+@router.post("/{need_id}/claims/{claim_id}/check-out", response_model=NeedPublic, responses=ACTING)
+async def check_out(
+    need_id: str,
+    claim_id: str,
+    body: CheckIn,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> NeedPublic:
+    """The volunteer's departure, with the code shown then."""
+    need, version = await handlers.record_attendance(
+        deps, principal, need_id, claim_id, "check_out", body, cid
+    )
     return need_view(principal, need, version)

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from services.needs.domain import Requester, ms
-from shared.events.needs import Kind
+from shared.events.needs import Kind, Openness
 from shared.inputs import Count, GeoPoint, Moment, Name, Text
 from shared.orgpath import OrgPath
 
@@ -48,6 +48,9 @@ class PostNeed(Command):
         default=[], max_length=20
     )
     due_at: Moment | None = None
+    # Who may claim: the need's community (default), or volunteers of its whole street or
+    # district.
+    openness: Openness = "community"
 
     @field_validator("due_at")
     @classmethod
@@ -105,6 +108,27 @@ class CompleteNeed(Command):
     evidence_urls: list[
         Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=500)]
     ] = Field(default=[], max_length=20)
+
+
+class VerifyCompletion(Command):
+    """An admin's or grid worker's verification; corrected figures (admin) need a reason."""
+
+    hours: list[HoursEntry] | None = Field(default=None, min_length=1, max_length=500)
+    beneficiaries_served: Count | None = None
+    goods_count: Count | None = None
+    funds_cents: Annotated[int, Field(strict=True, ge=0, le=10**12)] | None = None
+    reason: Annotated[Text, StringConstraints(min_length=1, max_length=500)] | None = None
+
+
+class CheckIn(Command):
+    """The 6-digit code the resident's or grid worker's phone shows."""
+
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+    volunteer_id: Ident | None = None  # defaults to the caller
+
+
+class DisputeCompletion(Command):
+    reason: Annotated[Text, StringConstraints(min_length=1, max_length=500)]
 
 
 class ConfirmNeed(Command):

@@ -20,6 +20,7 @@ from services.needs.eligibility import (
     KnownVolunteer,
 )
 from shared.events.volunteers import (
+    DistrictRulesChanged,
     OrganizationRegistered,
     OrgUnitUpdated,
     TeamFormed,
@@ -29,6 +30,7 @@ from shared.events.volunteers import (
     VolunteerUpdated,
 )
 from shared.mongo.client import Database, Document
+from shared.rules import DEFAULT_RULES, DistrictRules, district_of
 
 # How long a known org unit is answered from memory: every post names its community, and
 # units are added or renamed rarely (a rename reaches other replicas within this time).
@@ -41,6 +43,7 @@ class Directory:
         self.volunteers = db["known_volunteers"]
         self.teams = db["known_teams"]
         self.organizations = db["known_organizations"]
+        self.district_rules = db["known_district_rules"]
         self._units: dict[str, tuple[float, KnownOrgUnit]] = {}
 
     # reads -----------------------------------------------------------------------------
@@ -77,7 +80,20 @@ class Directory:
         doc = await self.organizations.find_one({"_id": organization_id})
         return None if doc is None else KnownOrganization(doc["_id"], doc["community_id"])
 
+    async def rules(self, path: str) -> DistrictRules:
+        """The local rules of the path's district (the defaults until it sets its own)."""
+        doc = await self.district_rules.find_one({"_id": district_of(path)})
+        if doc is None:
+            return DEFAULT_RULES
+        return DistrictRules.model_validate(doc["rules"])
+
     # writes (from events) --------------------------------------------------------------
+
+    async def record_rules(self, e: DistrictRulesChanged) -> None:
+        rules = DistrictRules.of_event(e)
+        await self._replace_if_newer(
+            self.district_rules, e.district, {"rules": rules.model_dump()}, e.changed_at
+        )
 
     async def record_org_unit(self, e: OrgUnitUpdated) -> None:
         await self._replace_if_newer(

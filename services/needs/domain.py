@@ -20,6 +20,7 @@ from shared.errors import DomainError
 from shared.events.envelope import EventPayload
 from shared.events.needs import (
     ClaimantType,
+    HoursVerified,
     Kind,
     Location,
     NeedApproved,
@@ -27,10 +28,12 @@ from shared.events.needs import (
     NeedPosted,
     NeedRejected,
     OnBehalfOf,
+    Openness,
     ProjectClaimed,
     ProjectClaimReleased,
     TaskCompleted,
     TaskConfirmed,
+    VerifiedVia,
     VolunteerHours,
 )
 from shared.inputs import Name
@@ -40,6 +43,8 @@ NeedStatus = Literal[
 ]
 ClaimStatus = Literal["active", "released", "completed"]
 ReleaseReason = Literal["released", "expired", "cancelled"]
+# declared → verified, or → review (implausible) / disputed → verified by an admin.
+CompletionHours = Literal["declared", "review", "disputed", "verified"]
 
 # The statuses a command may start from (docs/contract.md); everything else is 409.
 ALLOWED_FROM: dict[str, tuple[NeedStatus, ...]] = {
@@ -48,10 +53,15 @@ ALLOWED_FROM: dict[str, tuple[NeedStatus, ...]] = {
     "cancel": ("pending_review", "open"),
     "claim": ("open",),
     "release": ("open", "claimed"),
-    "complete": ("claimed",),
+    # An open need with active claims completes with the claimers who came.
+    "complete": ("open", "claimed"),
     "confirm": ("completed",),
 }
 MAX_HOURS_PER_COMPLETION = 24.0
+# Claimers hear of a claim's due date this long before it; the resident is reminded to
+# confirm this often after completion (reminders.py).
+CLAIM_REMINDER_BEFORE = timedelta(hours=24)
+CONFIRM_REMINDER_EVERY = timedelta(days=1)
 SYSTEM = "system"
 
 
@@ -64,6 +74,18 @@ class Requester(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name = Field(max_length=60)
     phone: str = Field(pattern=r"^\+?[0-9][0-9 -]{5,19}$")
+
+
+class Attendance(BaseModel):
+    """A volunteer's check-in and check-out on a claim (attendance.py)."""
+
+    check_in_at: datetime | None = None
+    check_out_at: datetime | None = None
+
+    def interval_hours(self) -> float | None:
+        if self.check_in_at is None or self.check_out_at is None:
+            return None
+        return (self.check_out_at - self.check_in_at).total_seconds() / 3600
 
 
 class Claim(BaseModel):
@@ -81,6 +103,8 @@ class Claim(BaseModel):
     released_by: str | None = None
     release_reason: ReleaseReason | None = None
     completed_at: datetime | None = None
+    attendance: dict[str, Attendance] = {}  # by volunteer id
+    reminded_at: datetime | None = None  # of the due date
 
 
 class Review(BaseModel):
@@ -107,6 +131,18 @@ class Completion(BaseModel):
     evidence_urls: list[str] = []
     completed_by: str
     completed_at: datetime
+    # Stored completions from before verification existed were final: "verified".
+    hours_status: CompletionHours = "verified"
+    review_reasons: list[str] = []
+    revision: int = 0  # of the newest `hours.verified`
+    verified_by: str | None = None
+    verified_at: datetime | None = None
+    verified_via: VerifiedVia | None = None
+    dispute_reason: str | None = None
+    auto_confirm_at: datetime | None = None
+    slots_unfilled: int = 0
+    next_reminder_at: datetime | None = None  # to confirm, while the resident has not
+    reminders_sent: int = 0
 
 
 class Confirmation(BaseModel):
@@ -132,6 +168,7 @@ class Need(BaseModel):
     location: Location | None = None
     skills: list[str] = []
     due_at: datetime | None = None
+    openness: Openness = "community"
     status: NeedStatus
     posted_by: str
     # Posted by a grid worker for this resident (the requester_id is the worker's).
@@ -148,6 +185,12 @@ class Need(BaseModel):
     slots_taken: int = 0
     participants: list[str] = []
     next_claim_expiry: datetime | None = None
+    next_auto_confirm: datetime | None = None
+    next_reminder: datetime | None = None
+    open_to: str = ""  # the org path whose volunteers may claim (from `openness`)
+    active_volunteer_ids: list[str] = []
+    active_organization_ids: list[str] = []
+    has_expired_claims: bool = False
 
     def active_claims(self) -> list[Claim]:
         return [c for c in self.claims if c.status == "active"]
@@ -181,6 +224,9 @@ class CompletionRecord:
     funds_cents: int = 0
     note: str | None = None
     evidence_urls: tuple[str, ...] = ()
+    # Set by the handler from the district's rules and the plausibility rules.
+    review_reasons: tuple[str, ...] = ()
+    auto_confirm_days: int = 7
 
 
 Change = tuple[Need, list[EventPayload]]
@@ -209,7 +255,16 @@ _ZH = {
 }
 
 
-def _derived(need: Need, **changes: object) -> Need:
+OPENNESS_DEPTH: dict[Openness, int] = {"community": 3, "street": 2, "district": 1}
+
+
+def open_to(community_id: str, openness: Openness) -> str:
+    """The org path whose volunteers may claim: the need's own community (or grid's
+    community), or its street, or its district."""
+    return ".".join(community_id.split(".")[: OPENNESS_DEPTH[openness]])
+
+
+def derived(need: Need, **changes: object) -> Need:
     """The need with `changes` applied and its claim-derived fields recomputed."""
     updated = need.model_copy(update=changes)
     active = updated.active_claims()
@@ -219,11 +274,28 @@ def _derived(need: Need, **changes: object) -> Need:
             if who not in participants:
                 participants.append(who)
     expiries = [c.expires_at for c in active if c.expires_at is not None]
+    done = updated.completion
+    waiting = done is not None and done.hours_status == "declared"
+    reminders = [
+        c.expires_at - CLAIM_REMINDER_BEFORE
+        for c in active
+        if c.expires_at is not None and c.reminded_at is None
+    ]
+    if updated.status == "completed" and done is not None and done.next_reminder_at:
+        reminders.append(done.next_reminder_at)
     return updated.model_copy(
         update={
+            "next_reminder": min(reminders) if reminders else None,
+            "open_to": open_to(updated.community_id, updated.openness),
+            "active_volunteer_ids": sorted({v for c in active for v in c.volunteer_ids}),
+            "active_organization_ids": sorted(
+                {c.organization_id for c in active if c.organization_id}
+            ),
+            "has_expired_claims": any(c.release_reason == "expired" for c in updated.claims),
             "slots_taken": sum(c.slots for c in active),
             "participants": participants,
             "next_claim_expiry": min(expiries) if expiries else None,
+            "next_auto_confirm": done.auto_confirm_at if done is not None and waiting else None,
         }
     )
 
@@ -234,7 +306,7 @@ def post_need(need: Need, now: datetime) -> Change:
         raise DomainError(
             "invalid", "截止时间须在将来 / due_at must be in the future", field="due_at"
         )
-    posted = _derived(need, status="pending_review", claims=[])
+    posted = derived(need, status="pending_review", claims=[])
     event = NeedPosted(
         need_id=posted.id,
         community_id=posted.community_id,
@@ -258,7 +330,7 @@ def post_need(need: Need, now: datetime) -> Change:
 
 def approve(need: Need, by: str, now: datetime) -> Change:
     _require(need, "approve")
-    approved = _derived(
+    approved = derived(
         need,
         status="open",
         review=Review(decision="approved", by=by, at=now),
@@ -266,7 +338,7 @@ def approve(need: Need, by: str, now: datetime) -> Change:
     )
     return approved, [
         NeedApproved(
-            **_need_ids(need),
+            **need_ids(need),
             title=need.title,
             slots=need.slots,
             skills=need.skills,
@@ -282,7 +354,7 @@ def approve(need: Need, by: str, now: datetime) -> Change:
 
 def reject(need: Need, by: str, reason: str, now: datetime) -> Change:
     _require(need, "reject")
-    rejected = _derived(
+    rejected = derived(
         need,
         status="rejected",
         review=Review(decision="rejected", by=by, at=now, reason=reason),
@@ -290,7 +362,7 @@ def reject(need: Need, by: str, reason: str, now: datetime) -> Change:
     )
     return rejected, [
         NeedRejected(
-            **_need_ids(need),
+            **need_ids(need),
             reason=reason,
             requester_id=need.requester_id,
             rejected_by=by,
@@ -317,7 +389,7 @@ def cancel(need: Need, by: str, reason: str | None, now: datetime) -> Change:
         else c
         for c in need.claims
     ]
-    cancelled = _derived(
+    cancelled = derived(
         need,
         status="cancelled",
         claims=claims,
@@ -326,7 +398,7 @@ def cancel(need: Need, by: str, reason: str | None, now: datetime) -> Change:
     )
     return cancelled, [
         NeedCancelled(
-            **_need_ids(need),
+            **need_ids(need),
             previous_status=need.status,
             requester_id=need.requester_id,
             cancelled_by=by,
@@ -384,7 +456,7 @@ def claim_slots(need: Need, request: ClaimRequest, now: datetime, expiry_days: i
         expires_at=need.due_at or now + timedelta(days=expiry_days),
     )
     taken = need.slots_taken + request.slots
-    claimed = _derived(
+    claimed = derived(
         need,
         claims=[*need.claims, claim],
         status="claimed" if taken == need.slots else "open",
@@ -451,7 +523,7 @@ def _release(
         else c
         for c in need.claims
     ]
-    released = _derived(need, claims=claims, status="open", updated_at=now)
+    released = derived(need, claims=claims, status="open", updated_at=now)
     events: list[EventPayload] = []
     for claim in claims:
         if claim.id in claim_ids:
@@ -467,8 +539,16 @@ def _release(
 
 
 def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Change:
-    """The claimers' record of what was done; every active claim is completed."""
+    """The claimers' record of what was done; every active claim is completed. Slots nobody
+    took close as `slots_unfilled`. The hours are declared, not yet verified: they wait for
+    the resident (or go to review when `record.review_reasons` flags them)."""
     _require(need, "complete")
+    if not need.active_claims():
+        raise DomainError(
+            "conflict",
+            "没有有效认领，不能登记完成 / no active claim to complete",
+            status=need.status,
+        )
     allowed = need.active_volunteers()
     seen: set[str] = set()
     for i, entry in enumerate(record.hours):
@@ -489,6 +569,7 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
                 "invalid", "时长须在 0–24 小时 / hours must be 0 < h ≤ 24", field=field
             )
     active = need.active_claims()
+    review = bool(record.review_reasons)
     completion = Completion(
         id=record.completion_id,
         hours=list(record.hours),
@@ -499,6 +580,11 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
         evidence_urls=list(record.evidence_urls),
         completed_by=by,
         completed_at=now,
+        hours_status="review" if review else "declared",
+        review_reasons=list(record.review_reasons),
+        auto_confirm_at=None if review else now + timedelta(days=record.auto_confirm_days),
+        slots_unfilled=need.slots - need.slots_taken,
+        next_reminder_at=now + CONFIRM_REMINDER_EVERY,
     )
     claims = [
         c.model_copy(update={"status": "completed", "completed_at": now})
@@ -506,12 +592,12 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
         else c
         for c in need.claims
     ]
-    completed = _derived(
+    completed = derived(
         need, claims=claims, status="completed", completion=completion, updated_at=now
     )
     return completed, [
         TaskCompleted(
-            **_need_ids(need),
+            **need_ids(need),
             completion_id=completion.id,
             claim_ids=[c.id for c in active],
             **_claimants(active),
@@ -527,23 +613,38 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
             due_at=need.due_at,
             completed_at=now,
             title=need.title,
+            hours_status=completion.hours_status,
+            review_reasons=completion.review_reasons,
+            slots_unfilled=completion.slots_unfilled,
         )
     ]
 
 
-def confirm(need: Need, rating: int, comment: str | None, by: str, now: datetime) -> Change:
+def confirm(
+    need: Need,
+    rating: int,
+    comment: str | None,
+    by: str,
+    now: datetime,
+    via: VerifiedVia = "resident",
+) -> Change:
+    """The resident's rating; it verifies declared hours (not hours under review or in
+    dispute: those wait for an admin)."""
     _require(need, "confirm")
     if not 1 <= rating <= 5:
         raise DomainError("invalid", "评分须为 1–5 / rating must be 1–5", field="rating")
     assert need.completion is not None  # every completed need has its record
     confirmation = Confirmation(rating=rating, comment=comment, confirmed_by=by, confirmed_at=now)
     done = [c for c in need.claims if c.status == "completed"]
-    confirmed = _derived(need, status="confirmed", confirmation=confirmation, updated_at=now)
+    confirmed = derived(need, status="confirmed", confirmation=confirmation, updated_at=now)
     # The grid worker who posted for a resident confirms for them too.
     behalf = need.on_behalf_of if by == need.requester_id else None
+    events: list[EventPayload] = []
+    if need.completion.hours_status == "declared":
+        confirmed, events = verify_hours(confirmed, by, via, now)
     return confirmed, [
         TaskConfirmed(
-            **_need_ids(need),
+            **need_ids(need),
             completion_id=need.completion.id,
             rating=rating,
             comment=comment,
@@ -554,11 +655,59 @@ def confirm(need: Need, rating: int, comment: str | None, by: str, now: datetime
             requester_id=need.requester_id,
             on_behalf_of=behalf,
             acted_by=by if behalf else None,
+        ),
+        *events,
+    ]
+
+
+def verify_hours(
+    need: Need,
+    by: str,
+    via: VerifiedVia,
+    now: datetime,
+    *,
+    corrected: Completion | None = None,
+    reason: str | None = None,
+) -> Change:
+    """The completion's hours and figures (or `corrected` ones) become the verified record,
+    as the next revision; the rules of who may do it from which state are in
+    `verification.py`."""
+    assert need.completion is not None
+    done = (corrected or need.completion).model_copy(
+        update={
+            "hours_status": "verified",
+            "revision": need.completion.revision + 1,
+            "verified_by": by,
+            "verified_at": now,
+            "verified_via": via,
+            "dispute_reason": None,
+            # confirmed automatically: nobody is reminded any more
+            **({"next_reminder_at": None} if via == "auto" else {}),
+        }
+    )
+    verified = derived(need, completion=done, updated_at=now)
+    return verified, [
+        HoursVerified(
+            **need_ids(need),
+            completion_id=done.id,
+            revision=done.revision,
+            hours=done.hours,
+            beneficiaries_served=done.beneficiaries_served,
+            goods_count=done.goods_count,
+            funds_cents=done.funds_cents,
+            via=via,
+            auto=via == "auto",
+            reason=reason,
+            verified_by=by,
+            verified_at=now,
+            completed_at=done.completed_at,
+            requester_id=need.requester_id,
+            title=need.title,
         )
     ]
 
 
-def _need_ids(need: Need) -> dict[str, str]:
+def need_ids(need: Need) -> dict[str, str]:
     return {
         "need_id": need.id,
         "community_id": need.community_id,
@@ -577,7 +726,7 @@ def _claimants(claims: Sequence[Claim]) -> dict[str, list[str]]:
 
 def _claim_fields(need: Need, claim: Claim) -> dict[str, object]:
     return {
-        **_need_ids(need),
+        **need_ids(need),
         "claim_id": claim.id,
         "claimant_type": claim.claimant_type,
         "volunteer_ids": claim.volunteer_ids,

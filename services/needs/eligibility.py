@@ -102,7 +102,7 @@ def team_claim(
 ) -> ClaimRequest:
     """A team's leader claims one slot per listed member of the team."""
     assert team.community_id is not None
-    if not OrgPath(team.community_id).covers(need.community_id):
+    if not serves(need, team.community_id):
         raise DomainError(
             "forbidden",
             "服务队不属于该需求所在社区 / the team does not serve this need's community",
@@ -154,12 +154,32 @@ def organization_claim(
     )
 
 
+def serves(need: Need, home: str) -> bool:
+    """Claimants of `home` may claim the need: their own community's, or one opened to
+    their street or district (`openness`)."""
+    reach = OrgPath(need.open_to or need.community_id)
+    return OrgPath(home).covers(need.community_id) or reach.covers(home)
+
+
+def within_cap(held: int, cap: int, who: str) -> None:
+    """A volunteer or organisation holds at most `cap` active claims (district rule)."""
+    if held >= cap:
+        raise DomainError(
+            "conflict",
+            f"{who}已有 {held} 个进行中的认领，达到本区上限 {cap} / "
+            f"{held} active claims already: the district's cap is {cap}",
+            active_claims=held,
+            cap=cap,
+        )
+
+
 def _serves(need: Need, volunteer: KnownVolunteer, home: str, who: str) -> None:
     if not volunteer.active:
         raise DomainError("conflict", f"{who} {volunteer.id} 已停用 / is inactive")
-    if not OrgPath(home).covers(need.community_id):
+    if not serves(need, home):
         raise DomainError(
             "forbidden",
-            "只能认领本社区的需求 / a volunteer claims needs of their home community",
+            "只能认领本社区（或向本街道、本区开放）的需求 / a volunteer claims needs of their "
+            "home community, or needs opened to their street or district",
             home_community_id=home,
         )

@@ -17,18 +17,22 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from services.needs import domain, eligibility
+from services.needs import attendance, domain, eligibility, reminders, verification
 from services.needs.commands import (
     CancelNeed,
+    CheckIn,
     ClaimNeed,
     CompleteNeed,
     ConfirmNeed,
+    DisputeCompletion,
     PostNeed,
     RejectNeed,
+    VerifyCompletion,
 )
 from services.needs.directory import Directory
 from services.needs.domain import Change, Claim, CompletionRecord, Need
@@ -44,6 +48,7 @@ from services.needs.policy import (
     Facts,
     authorize,
     authorize_post,
+    is_grid_worker,
     scope_filter,
     visible_filter,
 )
@@ -53,8 +58,9 @@ from shared.categories import known_categories
 from shared.clock import Clock, SystemClock
 from shared.errors import DomainError
 from shared.events.envelope import CloudEvent
-from shared.events.needs import OnBehalfOf, VolunteerHours
+from shared.events.needs import OnBehalfOf, VerifiedVia, VolunteerHours
 from shared.events.volunteers import (
+    DistrictRulesChanged,
     OrganizationRegistered,
     OrgUnitUpdated,
     TeamFormed,
@@ -74,6 +80,7 @@ from shared.settings import Settings
 log = get_logger(__name__)
 
 EXPIRY_REASON = "逾期未完成 / not completed in time"
+AUTO_CONFIRM_REASON = "逾期未确认，自动确认 / not confirmed in time: confirmed automatically"
 # Need ids of idempotent posts: uuid5(caller, key), so the first commit's insert arbitrates.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5f0c7a52-3c1e-4f7e-9a43-6d2b1c0e8a11")
 
@@ -200,6 +207,7 @@ async def post_need(
         location=cmd.location.to_location() if cmd.location else None,
         skills=cmd.skills,
         due_at=cmd.due_at,
+        openness=cmd.openness,
         status="pending_review",
         posted_by=p.sub,
         on_behalf_of=(
@@ -289,6 +297,7 @@ async def claim_need(
     organization = (
         await directory.organization(cmd.organization_id) if cmd.organization_id else None
     )
+    await _within_caps(deps, need_id, cmd)
 
     def decide(need: Need, now: datetime) -> Change:
         if cmd.volunteer_id is not None:
@@ -318,6 +327,24 @@ async def claim_need(
     return need, version, claim
 
 
+async def _within_caps(deps: NeedsDeps, need_id: str, cmd: ClaimNeed) -> None:
+    """The district's caps on active claims per volunteer and per organisation, counted
+    over the other needs (a second claim on this need is refused by the need itself)."""
+    need, _ = await deps.repo.get(need_id)
+    if need is None:
+        raise need_not_found(need_id)
+    rules = await deps.directory.rules(need.community_id)
+    volunteer_ids = [cmd.volunteer_id] if cmd.volunteer_id else list(cmd.member_ids or [])
+    held = await asyncio.gather(
+        *(deps.repo.active_claims_of("volunteer", v) for v in volunteer_ids)
+    )
+    for volunteer_id, count in zip(volunteer_ids, held, strict=True):
+        eligibility.within_cap(count, rules.volunteer_claim_cap, f"志愿者 {volunteer_id} ")
+    if cmd.organization_id:
+        count = await deps.repo.active_claims_of("organization", cmd.organization_id)
+        eligibility.within_cap(count, rules.organization_claim_cap, "该组织")
+
+
 async def _team_leaders(deps: NeedsDeps, claims: list[Claim]) -> dict[str, str]:
     team_ids = sorted({c.team_id for c in claims if c.team_id})
     teams = await asyncio.gather(*(deps.directory.team(t) for t in team_ids))
@@ -342,35 +369,51 @@ async def release_claim(
     return await _change(deps, need_id, "release", Actor.of(p), decide, correlation_id)
 
 
-async def expire_due_claims(deps: NeedsDeps) -> int:
-    """Releases (reason "expired") every active claim past its deadline; returns how many."""
-    expired = 0
-    for need_id in await deps.repo.with_claims_due(deps.now()):
-        released = 0
+async def _system_pass(
+    deps: NeedsDeps, need_ids: list[str], action: str, decide: Decide, reason: str | None = None
+) -> int:
+    """Applies a rule of the system's own (expiry, auto-confirm, reminders) to each need;
+    returns how many events it committed."""
+    total = 0
+    for need_id in need_ids:
+        count = 0
 
-        def decide(need: Need, now: datetime) -> Change:
-            nonlocal released
-            changed, events = domain.expire_claims(need, now)
-            released = len(events)  # the count of the attempt that committed
+        def counted(need: Need, now: datetime) -> Change:
+            nonlocal count
+            changed, events = decide(need, now)
+            count = len(events)  # the count of the attempt that committed
             return changed, events
 
         try:
-            await _change(deps, need_id, "expire", SYSTEM, decide, None, reason=EXPIRY_REASON)
+            await _change(deps, need_id, action, SYSTEM, counted, None, reason=reason)
         except ApiError as exc:  # busy or gone: the next pass tries again
-            log.warning("claim_expiry_skipped", need_id=need_id, error=exc.message)
+            log.warning(f"{action}_skipped", need_id=need_id, error=exc.message)
             continue
-        expired += released
+        total += count
+    return total
+
+
+async def expire_due_claims(deps: NeedsDeps) -> int:
+    """Releases (reason "expired") every active claim past its deadline; returns how many."""
+    due = await deps.repo.with_claims_due(deps.now())
+    expired = await _system_pass(deps, due, "expire", domain.expire_claims, EXPIRY_REASON)
     CLAIMS_EXPIRED.inc(expired)
     return expired
 
 
 async def run_claim_expiry(deps: NeedsDeps) -> None:
-    """The background loop: looks for overdue claims every `claim_expiry_check_s`."""
+    """The background loop: every `claim_expiry_check_s` releases overdue claims and
+    verifies completions past their auto-confirm time."""
     while True:
-        try:
-            await expire_due_claims(deps)
-        except Exception as exc:  # the next pass tries again
-            log.warning("claim_expiry_failed", error=repr(exc))
+        for name, task in (
+            ("claim_expiry", expire_due_claims),
+            ("auto_confirm", auto_confirm_due),
+            ("reminders", send_reminders),
+        ):
+            try:
+                await task(deps)
+            except Exception as exc:  # the next pass tries again
+                log.warning(f"{name}_failed", error=repr(exc))
         await asyncio.sleep(deps.settings.claim_expiry_check_s)
 
 
@@ -382,6 +425,7 @@ async def complete_need(
 ) -> tuple[Need, int]:
     need = await _visible_need(deps, p, need_id)
     leaders = await _team_leaders(deps, need.active_claims())
+    rules = await deps.directory.rules(need.community_id)
     record = CompletionRecord(
         completion_id=str(uuid.uuid4()),
         hours=tuple(VolunteerHours(volunteer_id=h.volunteer_id, hours=h.hours) for h in cmd.hours),
@@ -390,13 +434,65 @@ async def complete_need(
         funds_cents=cmd.funds_cents,
         note=cmd.note,
         evidence_urls=tuple(cmd.evidence_urls),
+        auto_confirm_days=rules.auto_confirm_days,
     )
+
+    declared: dict[str, float] = {}
+    for h in record.hours:
+        declared[h.volunteer_id] = declared.get(h.volunteer_id, 0.0) + h.hours
+    start, end = _today(deps)
+    earlier = await deps.repo.hours_declared(list(declared), start, end, need_id)
 
     def decide(need: Need, now: datetime) -> Change:
         authorize(p, need, Action.COMPLETE, Facts(team_leaders=leaders))
-        return domain.complete(need, record, p.sub, now)
+        reasons = (
+            *verification.review_reasons(need, record, earlier),
+            *attendance.check_hours(need, declared, rules.check_in_required),
+        )
+        return domain.complete(need, replace(record, review_reasons=reasons), p.sub, now)
 
     return await _change(deps, need_id, "complete", Actor.of(p), decide, correlation_id)
+
+
+def _today(deps: NeedsDeps) -> tuple[datetime, datetime]:
+    """Today in the deployment's time zone, as a UTC interval."""
+    local = deps.now().astimezone(ZoneInfo(deps.settings.timezone))
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+
+
+async def check_in_code(deps: NeedsDeps, p: Principal, need_id: str) -> tuple[str, datetime]:
+    """The need's rotating code, for the requester's (or a grid worker's, an admin's)
+    phone to show the volunteers."""
+    need = await _visible_need(deps, p, need_id)
+    authorize(p, need, Action.SHOW_CODE)
+    return attendance.current_code(_code_key(deps), need_id, deps.now())
+
+
+def _code_key(deps: NeedsDeps) -> bytes:
+    # The deployment's one service-held secret (TONGXIN_PHONE_LINK_KEY), separated by its
+    # purpose: no signing key for tokens is held by this service.
+    return attendance.code_key(deps.settings.link_key)
+
+
+async def record_attendance(
+    deps: NeedsDeps,
+    p: Principal,
+    need_id: str,
+    claim_id: str,
+    step: attendance.Step,
+    cmd: CheckIn,
+    correlation_id: str | None,
+) -> tuple[Need, int]:
+    """The volunteer enters the code on arrival (check_in) and departure (check_out)."""
+    volunteer_id = cmd.volunteer_id or p.sub
+
+    def decide(need: Need, now: datetime) -> Change:
+        authorize(p, need, Action.CHECK_IN, Facts(volunteer_id=volunteer_id))
+        ok = attendance.code_matches(_code_key(deps), need_id, cmd.code, now)
+        return attendance.record(need, claim_id, volunteer_id, step, ok, now)
+
+    return await _change(deps, need_id, step, Actor.of(p), decide, correlation_id)
 
 
 async def confirm_need(
@@ -404,10 +500,64 @@ async def confirm_need(
 ) -> tuple[Need, int]:
     def decide(need: Need, now: datetime) -> Change:
         authorize(p, need, Action.CONFIRM)
-        return domain.confirm(need, cmd.rating, cmd.comment, p.sub, now)
+        via: VerifiedVia = "resident" if p.sub == need.requester_id else "admin"
+        return domain.confirm(need, cmd.rating, cmd.comment, p.sub, now, via)
 
     return await _change(
         deps, need_id, "confirm", Actor.of(p), decide, correlation_id, reason=cmd.comment
+    )
+
+
+async def verify_completion(
+    deps: NeedsDeps, p: Principal, need_id: str, cmd: VerifyCompletion, correlation_id: str | None
+) -> tuple[Need, int]:
+    """An admin verifies, settles or corrects; a grid worker verifies for the resident."""
+    correction = verification.Correction(
+        hours=None
+        if cmd.hours is None
+        else tuple(VolunteerHours(volunteer_id=h.volunteer_id, hours=h.hours) for h in cmd.hours),
+        beneficiaries_served=cmd.beneficiaries_served,
+        goods_count=cmd.goods_count,
+        funds_cents=cmd.funds_cents,
+    )
+
+    def decide(need: Need, now: datetime) -> Change:
+        authorize(p, need, Action.VERIFY)
+        via: VerifiedVia = "admin" if p.administers(need.community_id) else "grid_worker"
+        if via == "grid_worker" and not is_grid_worker(p, need):
+            raise ApiError(403, "无权核实 / may not verify")
+        return verification.verify(need, p.sub, via, now, correction, cmd.reason)
+
+    return await _change(
+        deps, need_id, "verify", Actor.of(p), decide, correlation_id, reason=cmd.reason
+    )
+
+
+async def dispute_completion(
+    deps: NeedsDeps, p: Principal, need_id: str, cmd: DisputeCompletion, correlation_id: str | None
+) -> tuple[Need, int]:
+    def decide(need: Need, now: datetime) -> Change:
+        authorize(p, need, Action.DISPUTE)
+        return verification.dispute(need, p.sub, cmd.reason, now)
+
+    return await _change(
+        deps, need_id, "dispute", Actor.of(p), decide, correlation_id, reason=cmd.reason
+    )
+
+
+async def send_reminders(deps: NeedsDeps) -> int:
+    """Commits the reminders due now (claim due dates, completions to confirm); returns how
+    many were sent."""
+    due = await deps.repo.with_reminders_due(deps.now())
+    return await _system_pass(deps, due, "remind", reminders.due)
+
+
+async def auto_confirm_due(deps: NeedsDeps) -> int:
+    """Verifies (`auto: true`) the declared hours nobody confirmed within the district's
+    auto-confirm days; returns how many."""
+    due = await deps.repo.with_auto_confirm_due(deps.now())
+    return await _system_pass(
+        deps, due, "auto_confirm", verification.auto_confirm, AUTO_CONFIRM_REASON
     )
 
 
@@ -436,6 +586,7 @@ class NeedFilters:
     status: str | None = None
     category: str | None = None
     kind: str | None = None
+    claims_expired: bool = False  # admins: the needs with claims that expired
 
 
 async def list_needs(
@@ -449,6 +600,10 @@ async def list_needs(
     clauses: list[dict[str, Any]] = [visible_filter(p)]
     if filters.scope:
         clauses.append(scope_filter(filters.scope))
+    if filters.claims_expired:
+        if not (p.is_admin or p.is_service):
+            raise ApiError(403, "仅管理员可查看逾期认领 / expired claims are for admins")
+        clauses.append({"has_expired_claims": True})
     for name in ("status", "category", "kind"):
         value = getattr(filters, name)
         if value is not None:
@@ -484,6 +639,13 @@ async def on_volunteer(deps: NeedsDeps, _: CloudEvent, e: VolunteerRegistered) -
     READ_MODEL_UPDATES.labels("volunteer").inc()
 
 
+async def on_district_rules_changed(
+    deps: NeedsDeps, _: CloudEvent, e: DistrictRulesChanged
+) -> None:
+    await deps.directory.record_rules(e)
+    READ_MODEL_UPDATES.labels("district_rules").inc()
+
+
 async def on_organization_registered(
     deps: NeedsDeps, _: CloudEvent, e: OrganizationRegistered
 ) -> None:
@@ -514,4 +676,5 @@ EVENT_HANDLERS = EventHandlers[NeedsDeps](
     on(TeamFormed, on_team_formed),
     on(TeamMemberJoined, on_team_member_joined),
     on(TeamLeaderChanged, on_team_leader_changed),
+    on(DistrictRulesChanged, on_district_rules_changed),
 )

@@ -30,7 +30,20 @@ class Action(StrEnum):
     RELEASE = "release"
     COMPLETE = "complete"
     CONFIRM = "confirm"
+    VERIFY = "verify"
+    SHOW_CODE = "show_code"
+    CHECK_IN = "check_in"
+    DISPUTE = "dispute"
     HISTORY = "history"
+
+
+# The grid worker (网格员) acts for residents of their grid or community; the role comes
+# with the identity work, and is accepted here by name.
+GRID_WORKER_ROLES: frozenset[str] = frozenset({"grid_worker"})
+
+
+def is_grid_worker(p: Principal, need: Need) -> bool:
+    return p.role in GRID_WORKER_ROLES and p.covers(need.community_id)
 
 
 def _is_requester(p: Principal, need: Need) -> bool:
@@ -87,18 +100,23 @@ RULES: dict[Action, Rule] = {
         _admin(p, need, f) or holds_active_claim(p, need, f.team_leaders)
     ),
     Action.CONFIRM: _requester_or_admin,
+    Action.VERIFY: lambda p, need, f: _admin(p, need, f) or is_grid_worker(p, need),
+    Action.DISPUTE: _requester_or_admin,
+    Action.SHOW_CODE: lambda p, need, f: _requester_or_admin(p, need, f) or is_grid_worker(p, need),
+    Action.CHECK_IN: lambda p, need, f: p.role == "volunteer" and f.volunteer_id == p.sub,
     Action.HISTORY: _admin,
 }
 
 
 def can_see(p: Principal, need: Need) -> bool:
     """Kept in step with `visible_filter`, its query form."""
-    if p.reads(need.community_id):
+    if p.reads(need.community_id) or is_grid_worker(p, need):
         return True
     if _is_requester(p, need) or p.sub in need.participants:
         return True
     return p.role in ("resident", "volunteer") and (
-        p.covers(need.community_id) and need.status in PUBLIC_STATUSES
+        (p.covers(need.community_id) or in_scope(p.scope, need.open_to or need.community_id))
+        and need.status in PUBLIC_STATUSES
     )
 
 
@@ -150,5 +168,10 @@ def visible_filter(p: Principal) -> dict[str, Any]:
         return scope_filter(p.scope)
     own: list[dict[str, Any]] = [{"requester_id": p.sub}, {"participants": p.sub}]
     if p.role in ("resident", "volunteer"):
-        own.append({**scope_filter(p.scope), "status": {"$in": list(PUBLIC_STATUSES)}})
+        public = {"status": {"$in": list(PUBLIC_STATUSES)}}
+        own.append({**scope_filter(p.scope), **public})
+        # needs of other communities opened to the caller's street or district
+        segments = p.scope.split(".")
+        reach = [".".join(segments[:n]) for n in range(1, len(segments))]
+        own.append({"open_to": {"$in": reach}, **public})
     return {"$or": own}

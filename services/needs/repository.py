@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from services.needs.domain import Need
 from shared.mongo.client import Document
@@ -69,4 +69,38 @@ class NeedsRepository:
             {"status": {"$in": ACTIVE_STATUSES}, "next_claim_expiry": {"$lte": now}},
             {"_id": 1},
         ).limit(limit)
+        return [doc["_id"] async for doc in cursor]
+
+    async def active_claims_of(self, kind: Literal["volunteer", "organization"], ident: str) -> int:
+        """How many needs hold an active claim of this volunteer or organisation."""
+        return await self.store.heads.count_documents({f"active_{kind}_ids": ident})
+
+    async def with_reminders_due(self, now: datetime, limit: int = 500) -> list[str]:
+        """Ids of needs with a reminder due."""
+        cursor = self.store.heads.find({"next_reminder": {"$lte": now}}, {"_id": 1}).limit(limit)
+        return [doc["_id"] async for doc in cursor]
+
+    async def hours_declared(
+        self, volunteer_ids: list[str], start: datetime, end: datetime, but: str
+    ) -> dict[str, float]:
+        """Hours each volunteer declared in completions of [start, end) on needs but `but`."""
+        query = {
+            "participants": {"$in": volunteer_ids},
+            "completion.completed_at": {"$gte": start, "$lt": end},
+            "_id": {"$ne": but},
+        }
+        totals: dict[str, float] = {}
+        async for doc in self.store.heads.find(query, {"completion.hours": 1}):
+            for entry in doc["completion"]["hours"]:
+                if entry["volunteer_id"] in volunteer_ids:
+                    totals[entry["volunteer_id"]] = totals.get(entry["volunteer_id"], 0.0) + float(
+                        entry["hours"]
+                    )
+        return totals
+
+    async def with_auto_confirm_due(self, now: datetime, limit: int = 500) -> list[str]:
+        """Ids of needs whose declared hours are past their auto-confirm time."""
+        cursor = self.store.heads.find({"next_auto_confirm": {"$lte": now}}, {"_id": 1}).limit(
+            limit
+        )
         return [doc["_id"] async for doc in cursor]

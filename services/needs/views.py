@@ -24,7 +24,7 @@ from services.needs.domain import (
 )
 from services.needs.policy import sees_phone
 from shared.auth import Principal
-from shared.events.needs import Kind, Location, OnBehalfOf
+from shared.events.needs import Kind, Location, OnBehalfOf, Openness
 from shared.http import ApiError
 from shared.mongo.client import Document
 from shared.visibility import view_for
@@ -61,8 +61,11 @@ class NeedPublic(BaseModel):
     )
     skills: list[str]
     due_at: datetime | None
+    openness: Openness
     status: NeedStatus
-    claims: list[Claim]
+    claims: list[Claim] = Field(
+        description="expired claims (counted against nobody) are shown to admins in scope only"
+    )
     review: Review | None
     cancellation: CancellationPublic | None
     completion: Completion | None
@@ -131,6 +134,7 @@ def need_view(p: Principal, need: Need, version: int) -> NeedPublic:
                 "beneficiaries",
                 "skills",
                 "due_at",
+                "openness",
                 "status",
                 "posted_by",
                 "created_at",
@@ -138,7 +142,9 @@ def need_view(p: Principal, need: Need, version: int) -> NeedPublic:
             }
         ),
         location=view.location(need.location),
-        claims=need.claims,
+        claims=need.claims
+        if p.administers(need.community_id)
+        else [c for c in need.claims if c.release_reason != "expired"],
         review=need.review,
         completion=need.completion,
         confirmation=need.confirmation,

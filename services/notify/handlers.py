@@ -12,9 +12,11 @@ from typing import Any
 from services.notify import policy
 from services.notify.dispatcher import Dispatcher
 from services.notify.domain import (
+    Addressee,
     Audience,
     Preferences,
     Profile,
+    Reason,
     Subscription,
     addressees,
     closes_need,
@@ -36,6 +38,7 @@ from shared.events.needs import (
     NeedRejected,
     ProjectClaimed,
     ProjectClaimReleased,
+    ReminderDue,
     TaskCompleted,
     TaskConfirmed,
 )
@@ -117,6 +120,15 @@ async def on_org_unit(deps: NotifyDeps, event: CloudEvent, payload: EventPayload
 async def on_addressed(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
     """Events with no read model to update: their addressees and scope subscribers."""
     await deps.notifier.notify(event, payload, addressees(payload, None, {}))
+
+
+async def on_reminder(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
+    """A reminder names its recipients: the claimers of a claim soon due, or the resident
+    of a completion awaiting confirmation."""
+    assert isinstance(payload, ReminderDue)
+    reason: Reason = "claimer" if payload.reason == "claim_due" else "requester"
+    found = [Addressee(r, reason) for r in payload.recipient_ids]
+    await deps.notifier.notify(event, payload, found)
 
 
 async def refresh_interests(deps: NotifyDeps, recipient_id: str) -> None:
@@ -277,4 +289,5 @@ EVENT_HANDLERS: dict[str, EventHandler] = {
     OrganizationRegistered.type: on_addressed,
     PointsCredited.type: on_addressed,
     PointsRedeemed.type: on_addressed,
+    ReminderDue.type: on_reminder,
 }

@@ -92,6 +92,14 @@ TEMPLATES: dict[tuple[str, ...], Templates] = {
             'Your service for "{title}" was confirmed: {rating}/5. Thank you!',
         ),
     },
+    ("org.tongxin.reminder.due", "claimer", "claim_due"): {
+        "zh": ("认领即将到期", "您认领的“{title}”将于24小时内到期，请及时完成服务并登记。"),
+        "en": ("Claim due soon", 'Your claim on "{title}" is due within 24 hours.'),
+    },
+    ("org.tongxin.reminder.due", "requester", "confirm_service"): {
+        "zh": ("请确认服务", "“{title}”的服务已完成，请确认服务时长并评价。"),
+        "en": ("Please confirm", 'The service for "{title}" is done; please confirm it.'),
+    },
     ("org.tongxin.points.credited", "volunteer"): {
         "zh": ("积分到账", "您获得{points}积分（服务{hours}小时），当前余额{balance}，{stars}星。"),
         "en": ("Points credited", "You earned {points} points ({hours} h); balance {balance}."),
@@ -110,6 +118,7 @@ TYPE_LABELS: dict[str, tuple[str, str]] = {
     "org.tongxin.volunteer.registered": ("志愿者报到", "Volunteer reported in"),
     "org.tongxin.team.formed": ("服务队成立", "Team formed"),
     "org.tongxin.points.credited": ("积分到账", "Points credited"),
+    "org.tongxin.reminder.due": ("提醒", "Reminder"),
 }
 
 GENERIC: Templates = {

@@ -9,13 +9,21 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Query, Request, Response, UploadFile
 
-from services.volunteers import handlers, policy
+from services.volunteers import certificate_pdf, handlers, policy
+from services.volunteers.certificates import Certificate
 from services.volunteers.domain import Volunteer
 from services.volunteers.handlers import ImportReport, NewVolunteer, VolunteersDeps
 from services.volunteers.importing import ImportFileError, read_rows
 from services.volunteers.schemas import (
+    CertificateCheck,
+    CertificateRequest,
+    CertificateRevoke,
+    HandOver,
+    ItemChange,
+    ItemCreate,
+    ItemPublic,
     OrganizationCreate,
     OrganizationPage,
     OrganizationPublic,
@@ -24,6 +32,7 @@ from services.volunteers.schemas import (
     PassbookPublic,
     RedemptionCreate,
     RedemptionPublic,
+    ReservationCreate,
     TeamCreate,
     TeamPage,
     TeamPublic,
@@ -33,9 +42,11 @@ from services.volunteers.schemas import (
     VolunteerRef,
     VolunteerUpdate,
 )
+from services.volunteers.supermarket import Reservation
 from shared.auth import CurrentPrincipal, Principal
 from shared.http import ApiError, CorrelationId
 from shared.inputs import Cursor as PageCursor
+from shared.rules import DistrictRules
 from shared.visibility import view_for
 
 
@@ -53,6 +64,8 @@ orgs = APIRouter(prefix="/v1/orgs", tags=["org tree / 组织架构"])
 volunteers = APIRouter(prefix="/v1/volunteers", tags=["volunteers / 志愿者"])
 organizations = APIRouter(prefix="/v1/organizations", tags=["organizations / 共建单位"])
 teams = APIRouter(prefix="/v1/teams", tags=["teams / 志愿服务队"])
+supermarket = APIRouter(prefix="/v1/supermarket", tags=["love supermarket / 爱心超市"])
+certificates = APIRouter(prefix="/v1/certificates", tags=["certificates / 志愿服务记录证明"])
 
 
 # --- org tree -------------------------------------------------------------------------
@@ -95,6 +108,36 @@ async def put_org_unit(
 async def get_org_unit(path: str, principal: CurrentPrincipal, deps: Deps) -> OrgUnitPublic:
     unit, children = await handlers.get_org_unit(deps, path)
     return OrgUnitPublic.of(unit, children)
+
+
+@orgs.put(
+    "/{district}/rules",
+    response_model=DistrictRules,
+    summary="Set a district's local rules",
+    description=(
+        "Star thresholds (five rising cumulative hours), points per verified hour, days "
+        "until an unconfirmed completion is confirmed automatically, active-claim caps per "
+        "volunteer and per organisation, and whether check-in is required. The whole set "
+        "each time; defaults are the platform's rules. By the district's own admin or a "
+        "service token covering it. Emits `org.tongxin.district.rules_changed` when "
+        "something changed."
+    ),
+)
+async def put_district_rules(
+    district: str, body: DistrictRules, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+) -> DistrictRules:
+    return await handlers.put_district_rules(deps, principal, district, body, cid)
+
+
+@orgs.get(
+    "/{district}/rules",
+    response_model=DistrictRules,
+    description="A district's local rules (the defaults until it sets its own).",
+)
+async def get_district_rules(
+    district: str, principal: CurrentPrincipal, deps: Deps
+) -> DistrictRules:
+    return await handlers.get_district_rules(deps, district)
 
 
 # --- volunteers -----------------------------------------------------------------------
@@ -243,8 +286,8 @@ async def get_passbook(
     deps: Deps,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> PassbookPublic:
-    book, ledger = await handlers.get_passbook(deps, principal, volunteer_id, limit)
-    return PassbookPublic.of(book, ledger)
+    book, ledger, stars = await handlers.get_passbook(deps, principal, volunteer_id, limit)
+    return PassbookPublic.of(book, ledger, stars)
 
 
 @volunteers.post(
@@ -252,8 +295,10 @@ async def get_passbook(
     status_code=201,
     response_model=RedemptionPublic,
     description=(
-        "Spends points at the love supermarket (爱心超市): by the volunteer or an admin in "
-        "scope. 409 when the balance is short; the balance never goes negative."
+        "Records points spent at the counter on something outside the love supermarket's "
+        "catalogue: by an admin of the volunteer's community only (volunteers reserve from "
+        "the catalogue, `/v1/supermarket`). 409 when the balance is short; the balance "
+        "never goes negative."
     ),
 )
 async def redeem(
@@ -393,4 +438,196 @@ async def change_leader(
     return TeamPublic.of(team)
 
 
-routers = [orgs, volunteers, organizations, teams]
+# --- certificates (志愿服务记录证明) ------------------------------------------------------
+
+
+def verify_url(request: Request, serial: str) -> str:
+    return str(request.url_for("verify_certificate", serial=serial))
+
+
+@certificates.post(
+    "",
+    status_code=201,
+    response_model=Certificate,
+    description=(
+        "Issues a certificate of the volunteer's verified services in the period, by the "
+        "community that recorded them (`issuer_id`, default the volunteer's home). By the "
+        "volunteer or an admin of that community. Serial `TX-<district>-<year>-<seq>`, "
+        "unique in the district. Emits `org.tongxin.certificate.issued`."
+    ),
+)
+async def request_certificate(
+    body: CertificateRequest,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+    response: Response,
+) -> Certificate:
+    cert = await handlers.request_certificate(
+        deps,
+        principal,
+        body.volunteer_id,
+        body.period_from,
+        body.period_to,
+        body.issuer_id,
+        cid,
+    )
+    response.headers["Location"] = f"/v1/certificates/{cert.serial}"
+    return cert
+
+
+@certificates.get(
+    "/{serial}.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+    description="The certificate as a PDF (the volunteer, admins in scope).",
+)
+async def certificate_pdf_of(
+    serial: str, request: Request, principal: CurrentPrincipal, deps: Deps
+) -> Response:
+    cert = await handlers.get_certificate(deps, principal, serial)
+    pdf = await asyncio.to_thread(certificate_pdf.render, cert, verify_url(request, serial))
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{serial}.pdf"'},
+    )
+
+
+@certificates.get(
+    "/{serial}/verify",
+    response_model=CertificateCheck,
+    description=(
+        "No sign-in: valid or revoked, the masked name, hours, issuer and the document hash "
+        "printed on the certificate. A serial never issued is 404."
+    ),
+)
+async def verify_certificate(serial: str, deps: Deps) -> CertificateCheck:
+    return CertificateCheck.of(await handlers.verify_certificate(deps, serial))
+
+
+@certificates.get("/{serial}", response_model=Certificate)
+async def get_certificate(serial: str, principal: CurrentPrincipal, deps: Deps) -> Certificate:
+    return await handlers.get_certificate(deps, principal, serial)
+
+
+@certificates.post(
+    "/{serial}/revoke",
+    response_model=Certificate,
+    description="By an admin of the issuing community, with a reason.",
+)
+async def revoke_certificate(
+    serial: str,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+    body: Annotated[CertificateRevoke, Body()],
+) -> Certificate:
+    return await handlers.revoke_certificate(deps, principal, serial, body.reason, cid)
+
+
+# --- love supermarket (爱心超市) ----------------------------------------------------------
+
+
+@supermarket.post(
+    "/items",
+    status_code=201,
+    response_model=ItemPublic,
+    description="An item of the community's catalogue, by its admins (the shopkeepers).",
+)
+async def create_item(
+    body: ItemCreate, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+) -> ItemPublic:
+    item = await handlers.create_item(
+        deps,
+        principal,
+        community_id=body.community_id,
+        name=body.name,
+        points=body.points,
+        stock=body.stock,
+        cid=cid,
+    )
+    return ItemPublic.of(item, body.stock)
+
+
+@supermarket.get(
+    "/items",
+    response_model=list[ItemPublic],
+    description="A community's catalogue with the stock free now (anyone in scope).",
+)
+async def list_items(
+    principal: CurrentPrincipal,
+    deps: Deps,
+    community_id: Annotated[str, Query(min_length=1, max_length=200)],
+) -> list[ItemPublic]:
+    rows = await handlers.catalogue(deps, principal, community_id)
+    return [ItemPublic.of(item, stock) for item, stock in rows]
+
+
+@supermarket.patch(
+    "/items/{item_id}",
+    response_model=ItemPublic,
+    description="Reprice, restock (`add_stock`) or take off sale, by the community's admins.",
+)
+async def change_item(
+    item_id: str, body: ItemChange, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+) -> ItemPublic:
+    item = await handlers.change_item(
+        deps,
+        principal,
+        item_id,
+        points=body.points,
+        add_stock=body.add_stock,
+        active=body.active,
+        cid=cid,
+    )
+    [(_, stock)] = [
+        r
+        for r in await handlers.catalogue(deps, principal, item.community_id)
+        if r[0].id == item.id
+    ]
+    return ItemPublic.of(item, stock)
+
+
+@supermarket.post(
+    "/items/{item_id}/reservations",
+    status_code=201,
+    response_model=Reservation,
+    description=(
+        "A volunteer of the community reserves one unit: the points are held and a pick-up "
+        "code issued. 409 when out of stock or the balance is short; neither goes negative."
+    ),
+)
+async def reserve_item(
+    item_id: str,
+    body: ReservationCreate,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> Reservation:
+    return await handlers.reserve_item(deps, principal, item_id, body.volunteer_id, cid)
+
+
+@supermarket.get("/reservations/{reservation_id}", response_model=Reservation)
+async def get_reservation(
+    reservation_id: str, principal: CurrentPrincipal, deps: Deps
+) -> Reservation:
+    return await handlers.get_reservation(deps, principal, reservation_id)
+
+
+@supermarket.post(
+    "/reservations/{reservation_id}/handover",
+    response_model=Reservation,
+    description="The shopkeeper (a community admin) hands the item over against its code.",
+)
+async def hand_over(
+    reservation_id: str,
+    body: HandOver,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
+) -> Reservation:
+    return await handlers.hand_over(deps, principal, reservation_id, body.code, cid)
+
+
+routers = [orgs, volunteers, organizations, teams, supermarket, certificates]

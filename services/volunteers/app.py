@@ -9,17 +9,18 @@ from fastapi import FastAPI
 from services.volunteers import api, consumers, handlers
 from services.volunteers.handlers import VolunteersDeps
 from services.volunteers.repository import VolunteersRepository
-from shared.clock import SystemClock
+from shared.clock import Clock, SystemClock
 from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """`clock` lets tests move time forward (reservations lapsing)."""
     settings = settings or Settings()
+    clock = clock or SystemClock()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
-        clock = SystemClock()
         deps = VolunteersDeps(
             repo=VolunteersRepository(partial(AggregateStore, runtime.db), settings, clock.now),
             import_max_rows=settings.volunteers_import_max_rows,
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.deps = deps
         runtime.subscribe(consumers.STREAMS, handlers.EVENT_HANDLERS.bind(deps))
+        runtime.run_in_background(partial(handlers.run_reservation_lapses, deps))
 
     app = create_service_app(
         "volunteers",
@@ -36,11 +38,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=(
             "Org tree (区 → 街道 → 社区 → 网格), volunteers reporting in (报到) one by one or "
             "from a spreadsheet, organisations, volunteer service teams (志愿服务队), and the "
-            "love passbook (爱心存折): 10 points per service hour, credited once per "
-            "completion from `org.tongxin.task.completed` — also for a volunteer this "
-            "service does not know (the passbook exists by id, in the completion's "
-            "community) — redeemable at the love supermarket, with star levels by "
-            "cumulative hours."
+            "love passbook (爱心存折): points per verified service hour (10 by default, "
+            "the district's rule), credited once per verified revision from "
+            "`org.tongxin.hours.verified` — also for a volunteer this service does not "
+            "know — with star levels by cumulative hours (the district's thresholds); "
+            "the love supermarket (爱心超市); local rules by district; certificates of "
+            "voluntary service (志愿服务记录证明)."
         ),
         routers=api.routers,
         wire=wire,

@@ -22,6 +22,7 @@ from shared.categories import skill_slug
 from shared.errors import DomainError
 from shared.events.needs import Location
 from shared.events.volunteers import (
+    DistrictRulesChanged,
     OrganizationRegistered,
     OrgLevel,
     OrgUnitUpdated,
@@ -34,6 +35,7 @@ from shared.events.volunteers import (
 from shared.messages import SIMPLE
 from shared.orgpath import OrgPath
 from shared.phones import normal_phone, phone_link
+from shared.rules import DistrictRules
 from shared.visibility import coarse_location, mask_name
 
 TeamServiceType = Literal[
@@ -133,6 +135,14 @@ def require_community(unit: OrgUnit | None, path: str, field: str) -> OrgUnit:
             field=field,
         )
     return unit
+
+
+def rules_changed(
+    district: str, rules: DistrictRules, actor: str, now: datetime
+) -> DistrictRulesChanged:
+    return DistrictRulesChanged(
+        district=district, **rules.model_dump(), changed_by=actor, changed_at=now
+    )
 
 
 # --- volunteers -----------------------------------------------------------------------

@@ -10,16 +10,18 @@ splits into handlers/ with the planned re-layout of every service.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
-from services.volunteers import domain, passbook, policy
+from services.volunteers import certificates, domain, passbook, policy, supermarket
+from services.volunteers.certificates import Certificate
 from services.volunteers.domain import (
     Organization,
     OrganizationKind,
@@ -39,17 +41,20 @@ from services.volunteers.metrics import (
 )
 from services.volunteers.passbook import LedgerEntry, Passbook
 from services.volunteers.repository import VolunteersRepository
+from services.volunteers.supermarket import Item, Reservation, Unit
 from shared.auth import Principal
 from shared.clock import Clock, SystemClock
 from shared.errors import DomainError
 from shared.events.envelope import CloudEvent
-from shared.events.needs import Location, TaskCompleted
+from shared.events.needs import HoursVerified, Location, TaskCompleted
 from shared.events.volunteers import VolunteerRegistered
 from shared.http import not_found
 from shared.kafka.handlers import EventHandlers, on
 from shared.logging import get_logger
+from shared.mongo.store import ConcurrencyConflict
 from shared.mongo.unit_of_work import Backoff, Duplicate, GaveUp, until_committed
 from shared.orgpath import OrgPath
+from shared.rules import DistrictRules, district_of
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -109,6 +114,37 @@ async def get_org_unit(deps: VolunteersDeps, path: str) -> tuple[OrgUnit, list[O
     if unit is None:
         raise not_found("org unit", path)
     return unit, await deps.repo.children(path)
+
+
+async def put_district_rules(
+    deps: VolunteersDeps, actor: Principal, district: str, rules: DistrictRules, cid: str | None
+) -> DistrictRules:
+    """Sets a district's local rules (its own district admin, or a service token); one
+    `district.rules_changed` event per change."""
+    OrgPath.parse(district)
+    policy.require_rules_writer(actor, district)
+    unit, _ = await deps.repo.get_org(district)
+    if unit is None or unit.level != "district":
+        raise DomainError(
+            "invalid",
+            f"{district} 不是已登记的区 / {district} is not a known district",
+            field="district",
+        )
+
+    async def attempt() -> DistrictRules:
+        current, version = await deps.repo.get_rules_version(district)
+        if version and current == rules:
+            return current
+        event = domain.rules_changed(district, rules, actor.sub, deps.clock.now())
+        await deps.repo.save_rules(district, rules, version, [event], cid)
+        return rules
+
+    return await decided_again("district_rules", attempt)
+
+
+async def get_district_rules(deps: VolunteersDeps, district: str) -> DistrictRules:
+    OrgPath.parse(district)
+    return await deps.repo.get_rules(district)
 
 
 # --- volunteers -----------------------------------------------------------------------
@@ -516,10 +552,12 @@ async def _passbook_or_empty(deps: VolunteersDeps, volunteer_id: str) -> tuple[P
 
 async def get_passbook(
     deps: VolunteersDeps, actor: Principal, volunteer_id: str, limit: int
-) -> tuple[Passbook, list[LedgerEntry]]:
+) -> tuple[Passbook, list[LedgerEntry], int]:
+    """The passbook, its newest entries, and its stars by the district's thresholds."""
     book, version = await _passbook_or_empty(deps, volunteer_id)
     policy.require_passbook_reader(actor, volunteer_id, book.community_id)
-    return book, await deps.repo.ledger(volunteer_id, version, limit)
+    rules = await deps.repo.get_rules(district_of(book.community_id))
+    return book, await deps.repo.ledger(volunteer_id, version, limit), rules.stars_for(book.hours)
 
 
 async def redeem_points(
@@ -548,14 +586,34 @@ async def redeem_points(
     return spent, entry
 
 
-async def on_task_completed(deps: VolunteersDeps, event: CloudEvent, task: TaskCompleted) -> None:
+async def on_verified_hours(
+    deps: VolunteersDeps, event: CloudEvent, task: TaskCompleted | HoursVerified
+) -> None:
     await credit_task_hours(deps, task, event.correlationid)
 
 
-async def credit_task_hours(deps: VolunteersDeps, task: TaskCompleted, cid: str | None) -> None:
-    """10 points per hour to each volunteer of a completion, once per completion however
-    often it is delivered. A volunteer unknown here is still credited (the passbook exists
-    by id, in the completion's community): the hours were served and confirmed upstream."""
+async def credit_task_hours(
+    deps: VolunteersDeps, task: TaskCompleted | HoursVerified, cid: str | None
+) -> None:
+    """Points for verified hours (the district's points per hour) to each volunteer of a
+    completion, once per revision however often it is delivered; a later revision posts
+    the difference. Completions published before verification existed (`hours_status`
+    "verified") were final and count as revision 1; declared hours earn nothing yet.
+    A volunteer unknown here is still credited (the passbook exists by id, in the
+    completion's community): the hours were served and verified upstream."""
+    if isinstance(task, TaskCompleted) and task.hours_status != "verified":
+        return
+    revision = task.revision if isinstance(task, HoursVerified) else 1
+    service = passbook.Credit(
+        revision=revision,
+        points=0,
+        hours=0,
+        need_id=task.need_id,
+        title=task.title,
+        community_id=task.community_id,
+        served_at=task.completed_at,
+    )
+    rules = await deps.repo.get_rules(district_of(task.community_id))
     hours: dict[str, float] = {}
     for h in task.hours:
         hours[h.volunteer_id] = passbook.add_hours(hours.get(h.volunteer_id, 0.0), h.hours)
@@ -575,6 +633,9 @@ async def credit_task_hours(deps: VolunteersDeps, task: TaskCompleted, cid: str 
                 completion_id=task.completion_id,
                 hours=served,
                 now=deps.clock.now(),
+                revision=revision,
+                rules=rules,
+                service=service,
             )
             if credited is None:
                 return
@@ -585,4 +646,350 @@ async def credit_task_hours(deps: VolunteersDeps, task: TaskCompleted, cid: str 
         await decided_again("passbooks", attempt)
 
 
-EVENT_HANDLERS = EventHandlers[VolunteersDeps](on(TaskCompleted, on_task_completed))
+# --- certificates (志愿服务记录证明) ------------------------------------------------------
+
+MAX_SERIAL_ATTEMPTS = 200
+
+
+async def request_certificate(
+    deps: VolunteersDeps,
+    actor: Principal,
+    volunteer_id: str,
+    start: date,
+    end: date,
+    issuer_id: str | None,
+    cid: str | None,
+) -> Certificate:
+    """Issues a certificate of the verified services the issuing community recorded in the
+    period. The serial is the next free `TX-<district>-<year>-<seq>`: each number is tried
+    as a version-1 commit, and the unique insert gives it to exactly one request."""
+    volunteer, _ = await deps.repo.get_volunteer(volunteer_id)
+    if volunteer is None:
+        raise not_found("volunteer", volunteer_id)
+    issuer_id = issuer_id or volunteer.home_community_id
+    OrgPath.parse(issuer_id)
+    policy.require_certificate_requester(actor, volunteer_id, issuer_id)
+    book, _ = await _passbook_or_empty(deps, volunteer_id)
+    issuer, _ = await deps.repo.get_org(issuer_id)
+    now = deps.clock.now()
+    district = district_of(issuer_id)
+    prefix = certificates.serial_for(district, now.year, 0)[:-6]
+    seq = await deps.repo.count_certificates(prefix)
+    for _ in range(MAX_SERIAL_ATTEMPTS):
+        seq += 1
+        serial = certificates.serial_for(district, now.year, seq)
+        cert, event = certificates.issue(
+            serial=serial,
+            volunteer=volunteer,
+            book=book,
+            issuer=issuer,
+            issuer_id=issuer_id,
+            start=start,
+            end=end,
+            by=actor.sub,
+            now=now,
+        )
+        try:
+            await deps.repo.save_certificate(cert, 0, [event], cid)
+        except ConcurrencyConflict:
+            continue  # another request took this number: the next one
+        log.info("certificate_issued", serial=serial, services=len(cert.services))
+        return cert
+    raise DomainError("busy", "证明编号繁忙，请重试 / certificate numbers are busy; try again")
+
+
+async def _certificate(deps: VolunteersDeps, serial: str) -> tuple[Certificate, int]:
+    if not certificates.valid_serial(serial):
+        raise not_found("certificate", serial)
+    cert, version = await deps.repo.get_certificate(serial)
+    if cert is None:
+        raise not_found("certificate", serial)
+    return cert, version
+
+
+async def get_certificate(deps: VolunteersDeps, actor: Principal, serial: str) -> Certificate:
+    cert, _ = await _certificate(deps, serial)
+    policy.require_certificate_reader(actor, cert.volunteer_id, cert.issuer_id)
+    return cert
+
+
+async def verify_certificate(deps: VolunteersDeps, serial: str) -> Certificate:
+    """Anyone may check a serial: what it answers is masked (verify view)."""
+    return (await _certificate(deps, serial))[0]
+
+
+async def revoke_certificate(
+    deps: VolunteersDeps, actor: Principal, serial: str, reason: str, cid: str | None
+) -> Certificate:
+    reason = domain.clean_text(reason, "reason", "撤销理由", 500)
+
+    async def attempt() -> Certificate:
+        cert, version = await _certificate(deps, serial)
+        policy.require_certificate_reader(actor, cert.volunteer_id, cert.issuer_id)
+        policy.require_community_admin(actor, cert.issuer_id)
+        revoked, event = certificates.revoke(cert, reason, actor.sub, deps.clock.now())
+        await deps.repo.save_certificate(revoked, version, [event], cid)
+        return revoked
+
+    return await decided_again("certificates", attempt)
+
+
+# --- love supermarket (爱心超市) ----------------------------------------------------------
+
+
+async def create_item(
+    deps: VolunteersDeps,
+    actor: Principal,
+    *,
+    community_id: str,
+    name: str,
+    points: int,
+    stock: int,
+    cid: str | None,
+) -> Item:
+    """An item of the community's catalogue, by its admins (the shopkeepers)."""
+    policy.require_community_admin(actor, community_id)
+    community, _ = await deps.repo.get_org(community_id)
+    if community is None or community.level != "community":
+        raise DomainError(
+            "invalid", f"社区 {community_id} 不存在 / no such community", field="community_id"
+        )
+    now = deps.clock.now()
+    item = Item(
+        id=str(uuid.uuid4()),
+        community_id=community_id,
+        name=domain.clean_text(name, "name", "商品名称", 60),
+        points=points,
+        units=stock,
+        created_at=now,
+        updated_at=now,
+    )
+    # units first: an item never names stock that is not there
+    await deps.repo.add_units(_units(item.id, 0, stock))
+    await deps.repo.save_item(item, 0, [supermarket.item_changed(item, actor.sub, now)], cid)
+    return item
+
+
+def _units(item_id: str, start: int, end: int) -> list[Unit]:
+    return [
+        Unit(id=supermarket.unit_id(item_id, n), item_id=item_id) for n in range(start + 1, end + 1)
+    ]
+
+
+async def change_item(
+    deps: VolunteersDeps,
+    actor: Principal,
+    item_id: str,
+    *,
+    points: int | None,
+    add_stock: int,
+    active: bool | None,
+    cid: str | None,
+) -> Item:
+    async def attempt() -> Item:
+        item, version = await _item(deps, actor, item_id)
+        policy.require_community_admin(actor, item.community_id)
+        now = deps.clock.now()
+        changed = supermarket.change_item(
+            item, points=points, add_stock=add_stock, active=active, now=now
+        )
+        await deps.repo.add_units(_units(item.id, item.units, changed.units))
+        await deps.repo.save_item(
+            changed, version, [supermarket.item_changed(changed, actor.sub, now)], cid
+        )
+        return changed
+
+    return await decided_again("shop_items", attempt)
+
+
+async def _item(deps: VolunteersDeps, actor: Principal, item_id: str) -> tuple[Item, int]:
+    item, version = await deps.repo.get_item(item_id)
+    if item is None:
+        raise not_found("item", item_id)
+    policy.require_visible(actor, item.community_id, "item", item_id)
+    return item, version
+
+
+async def catalogue(
+    deps: VolunteersDeps, actor: Principal, community_id: str
+) -> list[tuple[Item, int]]:
+    """The community's items with the stock free now."""
+    policy.require_visible(actor, community_id, "community", community_id)
+    items = await deps.repo.list_items(community_id)
+    stock = await asyncio.gather(*(deps.repo.free_units(i.id) for i in items))
+    return [(item, len(free)) for item, free in zip(items, stock, strict=True)]
+
+
+async def reserve_item(
+    deps: VolunteersDeps, actor: Principal, item_id: str, volunteer_id: str, cid: str | None
+) -> Reservation:
+    """Points held, then a free unit taken by its next commit: exactly as many reservations
+    succeed as there are units, however many race; a reservation left without a unit gives
+    its points back."""
+    item, _ = await _item(deps, actor, item_id)
+    book, _ = await _passbook_or_empty(deps, volunteer_id)
+    policy.require_reserver(actor, volunteer_id, item.community_id, book.community_id)
+    free = await deps.repo.free_units(item_id)
+    if not free:
+        raise _sold_out(item)
+    reservation = supermarket.pending(str(uuid.uuid4()), item, volunteer_id, deps.clock.now())
+    await deps.repo.save_reservation(reservation, 0, [], cid)
+    try:
+        await _hold_points(deps, reservation, cid)
+    except DomainError:
+        await deps.repo.save_reservation(
+            supermarket.failed(reservation).model_copy(update={"settled": True}), 1, [], cid
+        )
+        raise
+    unit = await _take_unit(deps, reservation.id, free) or await _take_unit(
+        deps, reservation.id, await deps.repo.free_units(item_id)
+    )
+    if unit is None:
+        await _settle(deps, supermarket.failed(reservation), 1, cid)
+        raise _sold_out(item)
+    done, event = supermarket.held(reservation, unit, deps.clock.now())
+    await deps.repo.save_reservation(done, 1, [event], cid)
+    return done
+
+
+def _sold_out(item: Item) -> DomainError:
+    return DomainError("conflict", f"“{item.name}”已无库存 / {item.name} is out of stock", stock=0)
+
+
+async def _take_unit(
+    deps: VolunteersDeps, reservation_id: str, candidates: list[str]
+) -> Unit | None:
+    """The first candidate unit this reservation's commit takes; None when all are taken.
+    A lost race on a unit is looked at again: it may have been taken, or freed."""
+    random.shuffle(candidates)  # racers spread over the units instead of queueing on one
+    for candidate in candidates:
+        while True:
+            unit, version = await deps.repo.get_unit(candidate)
+            taken = supermarket.take(unit, reservation_id) if unit else None
+            if taken is None:
+                break
+            try:
+                await deps.repo.save_unit(taken, version)
+            except ConcurrencyConflict:
+                COMMIT_CONFLICTS.labels("shop_units").inc()
+                continue
+            return taken
+    return None
+
+
+async def _hold_points(deps: VolunteersDeps, r: Reservation, cid: str | None) -> None:
+    async def attempt() -> None:
+        book, version = await _passbook_or_empty(deps, r.volunteer_id)
+        held = passbook.hold(
+            book, reservation_id=r.id, item=r.item_name, points=r.points, now=deps.clock.now()
+        )
+        if held is not None:
+            updated, entry, event = held
+            await deps.repo.save_passbook(updated, version, entry, [event], cid)
+
+    await decided_again("passbooks", attempt)
+
+
+async def _settle(deps: VolunteersDeps, r: Reservation, version: int, cid: str | None) -> None:
+    """A lapsed or failed reservation: its unit freed, its points back, then marked settled;
+    each step is idempotent, so a pass after a crash finishes the job."""
+    if r.unit_id is not None:
+
+        async def free_unit() -> None:
+            unit, unit_version = await deps.repo.get_unit(str(r.unit_id))
+            if unit is not None and unit.holder == r.id and not unit.handed_over:
+                await deps.repo.save_unit(unit.model_copy(update={"holder": None}), unit_version)
+
+        await decided_again("shop_units", free_unit)
+
+    async def points_back() -> None:
+        book, book_version = await _passbook_or_empty(deps, r.volunteer_id)
+        back = passbook.give_back(book, reservation_id=r.id, item=r.item_name, now=deps.clock.now())
+        if back is not None:
+            updated, entry, event = back
+            await deps.repo.save_passbook(updated, book_version, entry, [event], cid)
+
+    await decided_again("passbooks", points_back)
+    await deps.repo.save_reservation(r.model_copy(update={"settled": True}), version, [], cid)
+
+
+async def hand_over(
+    deps: VolunteersDeps, actor: Principal, reservation_id: str, code: str, cid: str | None
+) -> Reservation:
+    """The shopkeeper (an admin of the community) hands the item over against its code."""
+
+    async def attempt() -> Reservation:
+        r, version = await deps.repo.get_reservation(reservation_id)
+        if r is None:
+            raise not_found("reservation", reservation_id)
+        policy.require_visible(actor, r.community_id, "reservation", reservation_id)
+        policy.require_community_admin(actor, r.community_id)
+        done, event = supermarket.hand_over(r, code, actor.sub, deps.clock.now())
+        await deps.repo.save_reservation(done, version, [event], cid)
+        return done
+
+    done = await decided_again("reservations", attempt)
+    assert done.unit_id is not None
+
+    async def unit_gone() -> None:
+        unit, version = await deps.repo.get_unit(str(done.unit_id))
+        if unit is not None and not unit.handed_over:
+            await deps.repo.save_unit(unit.model_copy(update={"handed_over": True}), version)
+
+    await decided_again("shop_units", unit_gone)
+    return _shown_to(actor, done)
+
+
+async def get_reservation(
+    deps: VolunteersDeps, actor: Principal, reservation_id: str
+) -> Reservation:
+    r, _ = await deps.repo.get_reservation(reservation_id)
+    if r is None:
+        raise not_found("reservation", reservation_id)
+    policy.require_passbook_reader(actor, r.volunteer_id, r.community_id)
+    return _shown_to(actor, r)
+
+
+def _shown_to(actor: Principal, r: Reservation) -> Reservation:
+    """The pick-up code is the volunteer's: the shopkeeper must be told it."""
+    return r if policy.is_self(actor, r.volunteer_id) else r.model_copy(update={"code": None})
+
+
+async def lapse_reservations(deps: VolunteersDeps) -> int:
+    """Reservations not picked up in time lapse: unit and points return. Returns how many
+    were settled."""
+    settled = 0
+    for reservation_id in await deps.repo.reservations_to_settle(deps.clock.now()):
+        r, version = await deps.repo.get_reservation(reservation_id)
+        if r is None:
+            continue
+        try:
+            lapsed = supermarket.lapse(r, deps.clock.now())
+            if lapsed is not None:
+                r, event = lapsed
+                await deps.repo.save_reservation(r, version, [event], None)
+                version += 1
+            if r.status in ("lapsed", "failed") and not r.settled:
+                await _settle(deps, r, version, None)
+                settled += 1
+        except ConcurrencyConflict:  # handed over or settled meanwhile: the next pass sees
+            continue
+    return settled
+
+
+LAPSE_CHECK_S = 60.0
+
+
+async def run_reservation_lapses(deps: VolunteersDeps) -> None:
+    """The background loop: settles lapsed reservations every `LAPSE_CHECK_S`."""
+    while True:
+        try:
+            await lapse_reservations(deps)
+        except Exception as exc:  # the next pass tries again
+            log.warning("reservation_lapse_failed", error=repr(exc))
+        await asyncio.sleep(LAPSE_CHECK_S)
+
+
+EVENT_HANDLERS = EventHandlers[VolunteersDeps](
+    on(TaskCompleted, on_verified_hours), on(HoursVerified, on_verified_hours)
+)

@@ -34,6 +34,15 @@ def require_org_writer(actor: Principal, path: str) -> None:
         )
 
 
+def require_rules_writer(actor: Principal, district: str) -> None:
+    """A district's rules: its own district admin, or a service token covering it."""
+    if OrgPath(district).level != "district" or not may_write_org(actor, district):
+        raise forbidden(
+            f"只有 {district} 的区级管理员可以设置本区规则 / only the admin of district "
+            f"{district} may set its rules"
+        )
+
+
 def require_visible(actor: Principal, community: str, what: str, ident: str) -> None:
     if not actor.covers(community):
         raise not_found(what, ident)
@@ -92,10 +101,38 @@ def require_passbook_reader(actor: Principal, volunteer_id: str, community: str)
         raise not_found("passbook", volunteer_id)
 
 
+def require_certificate_requester(actor: Principal, volunteer_id: str, issuer: str) -> None:
+    """The volunteer themself, or an admin of the issuing community."""
+    if not (is_self(actor, volunteer_id) or actor.administers(issuer)):
+        raise forbidden(
+            "只有志愿者本人或出具社区的管理员可以申请证明 / only the volunteer or an admin "
+            "of the issuing community may request a certificate"
+        )
+
+
+def require_certificate_reader(actor: Principal, volunteer_id: str, issuer: str) -> None:
+    if not (is_self(actor, volunteer_id) or actor.reads(issuer)):
+        raise not_found("certificate", volunteer_id)
+
+
+def require_reserver(
+    actor: Principal, volunteer_id: str, item_community: str, home_community: str
+) -> None:
+    """A volunteer of the item's community reserves for themself (or its admin for them)."""
+    if home_community != item_community:
+        raise forbidden(
+            "只能在本社区的爱心超市预订 / reserve at your own community's love supermarket"
+        )
+    if not (is_self(actor, volunteer_id) or actor.administers(item_community)):
+        raise forbidden("只有志愿者本人可以预订 / only the volunteer may reserve")
+
+
 def require_redeemer(actor: Principal, volunteer_id: str, community: str) -> None:
-    """The volunteer themself, or an admin of their community (the supermarket's counter)."""
-    if is_self(actor, volunteer_id):
-        return
+    """An admin of the volunteer's community, at the counter: a volunteer reserves from the
+    catalogue of the love supermarket instead of naming an item and a price themself."""
     require_passbook_reader(actor, volunteer_id, community)
     if not actor.administers(community):
-        raise forbidden("只有本人或社区管理员可以兑换 / only the volunteer or an admin may redeem")
+        raise forbidden(
+            "只有社区管理员可以登记兑换；志愿者请在爱心超市预订 / only a community admin "
+            "records a redemption; volunteers reserve at the love supermarket"
+        )

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
+from services.volunteers.certificates import Certificate
 from services.volunteers.domain import Organization, OrgUnit, Team, Volunteer
 from services.volunteers.passbook import LedgerEntry, Passbook
+from services.volunteers.supermarket import Item, Reservation, Unit
 from shared.categories import skill_slug
 from shared.events.envelope import EventPayload
 from shared.mongo.client import Document, find_by_ids
 from shared.mongo.store import AggregateStore, NewCommit, commit_id
 from shared.mongo.unit_of_work import UnitOfWork
 from shared.orgpath import OrgPath
+from shared.rules import DEFAULT_RULES, DistrictRules
 from shared.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -28,6 +31,11 @@ M = TypeVar("M", bound=BaseModel)
 
 def _model(cls: type[M], doc: Document) -> M:
     return cls.model_validate({k: v for k, v in doc.items() if k not in ("_id", "_version")})
+
+
+def _json_time(moment: datetime) -> str:
+    """A time as the JSON-dumped states store it (ISO, UTC 'Z'), so strings compare as times."""
+    return str(TypeAdapter(datetime).dump_python(moment.astimezone(UTC), mode="json"))
 
 
 def scope_filter(field: str, scope: str) -> Document:
@@ -54,6 +62,11 @@ class VolunteersRepository:
         self.organizations = unit("organizations", Organization)
         self.teams = unit("teams", Team)
         self.passbooks = unit("passbooks", Passbook)
+        self.district_rules = unit("district_rules", DistrictRules)
+        self.certificates = unit("certificates", Certificate)
+        self.shop_items = unit("shop_items", Item)
+        self.shop_units = unit("shop_units", Unit)
+        self.reservations = unit("reservations", Reservation)
 
     # --- org tree
     async def get_org(self, path: str) -> tuple[OrgUnit | None, int]:
@@ -73,6 +86,90 @@ class VolunteersRepository:
     async def children(self, path: str) -> list[OrgUnit]:
         docs = self._stores["org_units"].heads.find({"parent": path}).sort("_id", 1)
         return [_model(OrgUnit, d) async for d in docs]
+
+    # --- love supermarket
+    async def get_item(self, item_id: str) -> tuple[Item | None, int]:
+        return await self.shop_items.get(item_id)
+
+    async def save_item(
+        self, item: Item, version: int, events: Sequence[EventPayload], cid: str | None
+    ) -> int:
+        return await self.shop_items.commit(item.id, item, version, events, cid)
+
+    async def list_items(self, community_id: str) -> list[Item]:
+        docs = self._stores["shop_items"].heads.find({"community_id": community_id}).sort("_id", 1)
+        return [_model(Item, d) async for d in docs]
+
+    async def add_units(self, units: Sequence[Unit]) -> None:
+        """Version-1 commits of new units; ones already there are left as they are."""
+        await self._stores["shop_units"].commit_many(
+            [NewCommit(u.id, 0, u.model_dump(mode="json")) for u in units]
+        )
+
+    async def get_unit(self, unit_id: str) -> tuple[Unit | None, int]:
+        return await self.shop_units.get(unit_id)
+
+    async def save_unit(self, unit: Unit, version: int) -> int:
+        return await self.shop_units.commit(unit.id, unit, version, [], None)
+
+    async def free_units(self, item_id: str) -> list[str]:
+        """Units the heads show free (a head may lag: the commit insert decides)."""
+        query = {"item_id": item_id, "holder": None, "handed_over": False}
+        return [
+            str(d["_id"]) async for d in self._stores["shop_units"].heads.find(query, {"_id": 1})
+        ]
+
+    async def get_reservation(self, reservation_id: str) -> tuple[Reservation | None, int]:
+        return await self.reservations.get(reservation_id)
+
+    async def save_reservation(
+        self, r: Reservation, version: int, events: Sequence[EventPayload], cid: str | None
+    ) -> int:
+        return await self.reservations.commit(r.id, r, version, events, cid)
+
+    async def reservations_to_settle(self, now: datetime, limit: int = 500) -> list[str]:
+        """Reservations past their time while held or pending, or lapsed/failed and not
+        yet settled (a crash between the steps)."""
+        query = {
+            "$or": [
+                {"status": {"$in": ["held", "pending"]}, "expires_at": {"$lte": _json_time(now)}},
+                {"status": {"$in": ["lapsed", "failed"]}, "settled": False},
+            ]
+        }
+        docs = self._stores["reservations"].heads.find(query, {"_id": 1}).limit(limit)
+        return [str(d["_id"]) async for d in docs]
+
+    # --- certificates
+    async def get_certificate(self, serial: str) -> tuple[Certificate | None, int]:
+        return await self.certificates.get(serial)
+
+    async def save_certificate(
+        self, cert: Certificate, version: int, events: Sequence[EventPayload], cid: str | None
+    ) -> int:
+        return await self.certificates.commit(cert.serial, cert, version, events, cid)
+
+    async def count_certificates(self, prefix: str) -> int:
+        """Serials issued under `TX-<district>-<year>-`: where the next number is tried."""
+        query = {"_id": {"$regex": f"^{re.escape(prefix)}"}}
+        return await self._stores["certificates"].heads.count_documents(query)
+
+    # --- local rules
+    async def get_rules_version(self, district: str) -> tuple[DistrictRules, int]:
+        rules, version = await self.district_rules.get(district)
+        return rules or DEFAULT_RULES, version
+
+    async def get_rules(self, district: str) -> DistrictRules:
+        return (await self.get_rules_version(district))[0]
+
+    async def save_rules(
+        self,
+        district: str,
+        rules: DistrictRules,
+        version: int,
+        events: Sequence[EventPayload],
+        cid: str | None,
+    ) -> int:
+        return await self.district_rules.commit(district, rules, version, events, cid)
 
     # --- volunteers
     async def get_volunteer(self, volunteer_id: str) -> tuple[Volunteer | None, int]:

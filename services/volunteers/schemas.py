@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from services.volunteers.certificates import Certificate, masked_name
 from services.volunteers.domain import (
     Organization,
     OrganizationKind,
@@ -16,6 +17,7 @@ from services.volunteers.domain import (
     Volunteer,
 )
 from services.volunteers.passbook import LedgerEntry, Passbook
+from services.volunteers.supermarket import Item
 from shared.events.needs import Location
 from shared.events.volunteers import OrgLevel
 from shared.inputs import GeoPoint, Name, Points
@@ -157,19 +159,102 @@ class PassbookPublic(BaseModel):
     community_id: str
     balance: int = Field(description="points (积分)")
     hours: float = Field(description="cumulative service hours")
-    stars: int = Field(description="0-5: ★ 100 h, ★★ 300 h, ★★★ 600 h, ★★★★ 1,000 h, ★★★★★ 1,500 h")
+    stars: int = Field(
+        description="0-5 by the district's thresholds (default ★ 100 h, ★★ 300 h, ★★★ 600 h, "
+        "★★★★ 1,000 h, ★★★★★ 1,500 h)"
+    )
     ledger: list[LedgerEntry] = Field(description="newest first; credits positive")
 
     @classmethod
-    def of(cls, book: Passbook, ledger: list[LedgerEntry]) -> PassbookPublic:
+    def of(cls, book: Passbook, ledger: list[LedgerEntry], stars: int) -> PassbookPublic:
         return cls(
             volunteer_id=book.volunteer_id,
             community_id=book.community_id,
             balance=book.balance,
             hours=book.hours,
-            stars=book.stars,
+            stars=stars,
             ledger=ledger,
         )
+
+
+class CertificateRequest(Strict):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    volunteer_id: str = Field(min_length=1, max_length=100)
+    period_from: date = Field(alias="from")
+    period_to: date = Field(alias="to")
+    issuer_id: str | None = Field(
+        default=None, max_length=200, description="the recording community; default: home"
+    )
+
+
+class CertificateRevoke(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CertificateCheck(BaseModel):
+    """What anyone may learn of a serial: enough to check a printed copy, no more."""
+
+    serial: str
+    status: Literal["valid", "revoked"]
+    volunteer: str = Field(description="masked name")
+    total_hours: float
+    issuer_id: str
+    issuer_name: str
+    issued_on: date
+    document_hash: str = Field(description="SHA-256 printed on the certificate")
+    revoked_reason: str | None = None
+
+    @classmethod
+    def of(cls, cert: Certificate) -> CertificateCheck:
+        return cls(
+            serial=cert.serial,
+            status=cert.status,
+            volunteer=masked_name(cert.volunteer_name),
+            total_hours=cert.total_hours,
+            issuer_id=cert.issuer_id,
+            issuer_name=cert.issuer_name,
+            issued_on=cert.issued_on,
+            document_hash=cert.document_hash,
+            revoked_reason=cert.revoked_reason,
+        )
+
+
+class ItemCreate(Strict):
+    community_id: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=60, examples=["大米 5kg"])
+    points: int = Field(strict=True, ge=1, le=1_000_000)
+    stock: int = Field(strict=True, ge=0, le=10_000)
+
+
+class ItemChange(Strict):
+    points: int | None = Field(default=None, strict=True, ge=1, le=1_000_000)
+    add_stock: int = Field(default=0, strict=True, ge=0, le=10_000)
+    active: bool | None = Field(default=None, strict=True)
+
+
+class ItemPublic(BaseModel):
+    id: str
+    community_id: str
+    name: str
+    points: int
+    stock: int = Field(description="units free to reserve now")
+    active: bool
+
+    @classmethod
+    def of(cls, item: Item, stock: int) -> ItemPublic:
+        return cls(
+            **item.model_dump(include={"id", "community_id", "name", "points", "active"}),
+            stock=stock,
+        )
+
+
+class ReservationCreate(Strict):
+    volunteer_id: str = Field(min_length=1, max_length=100)
+
+
+class HandOver(Strict):
+    code: str = Field(pattern=r"^[0-9]{6}$")
 
 
 class RedemptionCreate(Strict):

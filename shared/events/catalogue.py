@@ -20,7 +20,7 @@ from shared.events.registry import EVENT_TYPES, all_schemas
 
 ASYNCAPI_VERSION = "3.0.0"
 # Bump the minor version when event types or optional fields are added.
-CATALOGUE_VERSION = "1.0.0"
+CATALOGUE_VERSION = "1.1.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 DEFAULT_NAMESPACE = "tongxin"
 
@@ -88,7 +88,57 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
     ),
     "org.tongxin.points.credited": (
         "积分已入账",
-        "Points were credited to a volunteer's love passbook (爱心存折) for a completion.",
+        "Points for a completion's verified hours entered a volunteer's love passbook "
+        "(爱心存折); a later revision posts the difference (negative: a reversing entry).",
+    ),
+    "org.tongxin.hours.verified": (
+        "服务时长已核实",
+        "A completion's hours and figures were verified (resident, admin, grid worker, or "
+        "automatically); a later revision corrects an earlier one.",
+    ),
+    "org.tongxin.claim.attendance": (
+        "签到/签退",
+        "A volunteer checked in or out of a claim with the need's rotating code.",
+    ),
+    "org.tongxin.hours.disputed": (
+        "服务时长有异议",
+        "The resident or an admin disputed a completion's hours or figures.",
+    ),
+    "org.tongxin.reminder.due": (
+        "提醒",
+        "A reminder: a claim's due date is near, or a completion awaits the resident.",
+    ),
+    "org.tongxin.points.returned": (
+        "积分已退回",
+        "Points held for a love-supermarket reservation came back to the passbook.",
+    ),
+    "org.tongxin.shop_item.changed": (
+        "爱心超市商品已更新",
+        "A community's love supermarket item was created, repriced or restocked.",
+    ),
+    "org.tongxin.reservation.made": (
+        "商品已预订",
+        "A volunteer reserved an item with points held; a pick-up code was issued.",
+    ),
+    "org.tongxin.reservation.handed_over": (
+        "商品已领取",
+        "The shopkeeper handed the reserved item over against its pick-up code.",
+    ),
+    "org.tongxin.reservation.lapsed": (
+        "预订已过期",
+        "A reservation was not picked up in time; its item and points returned.",
+    ),
+    "org.tongxin.certificate.issued": (
+        "志愿服务记录证明已出具",
+        "The community that recorded a volunteer's services issued a certificate of them.",
+    ),
+    "org.tongxin.certificate.revoked": (
+        "志愿服务记录证明已撤销",
+        "The issuing community revoked a certificate, with a reason.",
+    ),
+    "org.tongxin.district.rules_changed": (
+        "区级规则已变更",
+        "A district's local rules changed: stars, points, auto-confirm, caps, check-in.",
     ),
     "org.tongxin.points.redeemed": (
         "积分已兑换",

@@ -11,6 +11,13 @@ from shared.events.envelope import EventPayload
 
 ClaimantType = Literal["volunteer", "team", "organization"]
 Kind = Literal["wish", "project"]
+Openness = Literal["community", "street", "district"]
+# Declared hours wait for verification; "review" when a plausibility rule flagged them.
+# Completions published before verification existed carry no status: they were final.
+HoursStatus = Literal["verified", "declared", "review"]
+# Who verified: the resident's confirmation, an admin, a grid worker for the resident, or
+# nobody within the district's auto-confirm days.
+VerifiedVia = Literal["resident", "admin", "grid_worker", "auto"]
 
 
 class Location(BaseModel):
@@ -151,6 +158,10 @@ class TaskCompleted(NeedEvent):
     due_at: datetime | None = None
     completed_at: datetime
     title: str | None = None
+    hours_status: HoursStatus = "verified"
+    review_reasons: list[str] = []
+    # Slots planned but closed unfilled when the claimers who came completed the need.
+    slots_unfilled: int = 0
 
 
 class TaskConfirmed(NeedEvent):
@@ -170,6 +181,68 @@ class TaskConfirmed(NeedEvent):
     acted_by: str | None = None
 
 
+class ClaimAttendance(NeedEvent):
+    """A volunteer checked in (arrival) or out (departure) with the need's rotating code."""
+
+    type: ClassVar[str] = "org.tongxin.claim.attendance"
+    claim_id: str
+    volunteer_id: str
+    step: Literal["check_in", "check_out"]
+    at: datetime
+
+
+class HoursVerified(NeedEvent):
+    """The hours and figures of a completion as verified; a later revision replaces the
+    earlier one (a correction): consumers apply the difference."""
+
+    type: ClassVar[str] = "org.tongxin.hours.verified"
+    completion_id: str
+    revision: int
+    hours: list[VolunteerHours]
+    beneficiaries_served: int
+    goods_count: int
+    funds_cents: int
+    via: VerifiedVia
+    auto: bool = False
+    reason: str | None = None
+    verified_by: str
+    verified_at: datetime
+    completed_at: datetime
+    requester_id: str
+    title: str | None = None
+
+
+class HoursDisputed(NeedEvent):
+    """The resident or an admin says a completion's hours or figures are wrong; an admin
+    resolves it with a reason (a new `hours.verified` revision)."""
+
+    type: ClassVar[str] = "org.tongxin.hours.disputed"
+    completion_id: str
+    reason: str
+    was_verified: bool
+    disputed_by: str
+    disputed_at: datetime
+    requester_id: str
+    volunteer_ids: list[str] = []
+    title: str | None = None
+
+
+class ReminderDue(NeedEvent):
+    """A reminder for people to act: claimers before a claim's due date (`claim_due`), the
+    resident after completion until they confirm (`confirm_service`)."""
+
+    type: ClassVar[str] = "org.tongxin.reminder.due"
+    reason: Literal["claim_due", "confirm_service"]
+    reminder_id: str
+    recipient_ids: list[str]
+    claim_id: str | None = None
+    completion_id: str | None = None
+    due_at: datetime | None = None
+    title: str | None = None
+    requester_id: str
+    sent_at: datetime
+
+
 NEEDS_EVENTS: list[type[EventPayload]] = [
     NeedPosted,
     NeedApproved,
@@ -179,4 +252,8 @@ NEEDS_EVENTS: list[type[EventPayload]] = [
     ProjectClaimReleased,
     TaskCompleted,
     TaskConfirmed,
+    HoursVerified,
+    HoursDisputed,
+    ReminderDue,
+    ClaimAttendance,
 ]

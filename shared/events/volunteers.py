@@ -133,6 +133,9 @@ class PointsEvent(VolunteersEvent):
 
 
 class PointsCredited(PointsEvent):
+    """Points for a completion's verified hours. A later revision carries the difference
+    (`points` and `hours` negative for a correction downwards: a reversing entry)."""
+
     type: ClassVar[str] = "org.tongxin.points.credited"
     need_id: str
     completion_id: str
@@ -140,6 +143,7 @@ class PointsCredited(PointsEvent):
     total_hours: float
     stars: int
     credited_at: datetime
+    revision: int = 1
 
 
 class PointsRedeemed(PointsEvent):
@@ -147,6 +151,116 @@ class PointsRedeemed(PointsEvent):
     redemption_id: str
     item: str
     redeemed_at: datetime
+
+
+class DistrictRulesChanged(VolunteersEvent):
+    """A district's local rules (shared.rules.DistrictRules); the whole set each time."""
+
+    type: ClassVar[str] = "org.tongxin.district.rules_changed"
+    district: str
+    star_hours: list[int]
+    points_per_hour: int
+    auto_confirm_days: int
+    volunteer_claim_cap: int
+    organization_claim_cap: int
+    check_in_required: bool
+    changed_by: str
+    changed_at: datetime
+
+    def subject(self) -> str:
+        return self.district
+
+    def community(self) -> str:
+        return self.district
+
+
+class PointsReturned(PointsEvent):
+    """Points held for a love-supermarket reservation came back (it lapsed, or no stock)."""
+
+    type: ClassVar[str] = "org.tongxin.points.returned"
+    reservation_id: str
+    returned_at: datetime
+
+
+class ShopItemChanged(VolunteersEvent):
+    """An item of a community's love supermarket (爱心超市): created, repriced, restocked."""
+
+    type: ClassVar[str] = "org.tongxin.shop_item.changed"
+    item_id: str
+    community_id: str
+    name: str
+    points: int
+    units: int  # stocked so far, handed over or not
+    active: bool
+    changed_by: str
+    changed_at: datetime
+
+    def subject(self) -> str:
+        return self.item_id
+
+    def community(self) -> str:
+        return self.community_id
+
+
+class ReservationEvent(VolunteersEvent):
+    reservation_id: str
+    item_id: str
+    community_id: str
+    volunteer_id: str
+    points: int
+
+    def subject(self) -> str:
+        return self.reservation_id
+
+    def community(self) -> str:
+        return self.community_id
+
+
+class ItemReserved(ReservationEvent):
+    type: ClassVar[str] = "org.tongxin.reservation.made"
+    expires_at: datetime
+    reserved_at: datetime
+
+
+class ItemHandedOver(ReservationEvent):
+    type: ClassVar[str] = "org.tongxin.reservation.handed_over"
+    handed_over_by: str
+    handed_over_at: datetime
+
+
+class ReservationLapsed(ReservationEvent):
+    type: ClassVar[str] = "org.tongxin.reservation.lapsed"
+    lapsed_at: datetime
+
+
+class CertificateEvent(VolunteersEvent):
+    serial: str
+    volunteer_id: str
+    community_id: str  # the issuing community
+
+    def subject(self) -> str:
+        return self.serial
+
+    def community(self) -> str:
+        return self.community_id
+
+
+class CertificateIssued(CertificateEvent):
+    """A certificate of voluntary service (志愿服务记录证明) was issued; no personal data."""
+
+    type: ClassVar[str] = "org.tongxin.certificate.issued"
+    total_hours: float
+    services: int
+    document_hash: str
+    issued_by: str
+    issued_at: datetime
+
+
+class CertificateRevoked(CertificateEvent):
+    type: ClassVar[str] = "org.tongxin.certificate.revoked"
+    reason: str
+    revoked_by: str
+    revoked_at: datetime
 
 
 VOLUNTEERS_EVENTS: list[type[EventPayload]] = [
@@ -159,4 +273,12 @@ VOLUNTEERS_EVENTS: list[type[EventPayload]] = [
     TeamLeaderChanged,
     PointsCredited,
     PointsRedeemed,
+    DistrictRulesChanged,
+    CertificateIssued,
+    CertificateRevoked,
+    PointsReturned,
+    ShopItemChanged,
+    ItemReserved,
+    ItemHandedOver,
+    ReservationLapsed,
 ]

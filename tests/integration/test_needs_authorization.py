@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from shared.settings import Settings
 from tests.helpers import auth, cleanup, forged_auth, isolated_settings
-from tests.needs_support import COMMUNITY, OTHER_COMMUNITY, need_body, needs_service
+from tests.needs_support import COMMUNITY, OTHER_COMMUNITY, need_body, needs_service, rules
 from tests.needs_support import organization as org_event
 from tests.needs_support import volunteer as volunteer_event
 
@@ -170,6 +170,8 @@ async def world(infrastructure: None) -> AsyncIterator[World]:
         volunteer_event("vol-in", COMMUNITY),
         volunteer_event("vol-out", OTHER_COMMUNITY),
         org_event("org-in", COMMUNITY),
+        # one volunteer claims a need for every case: no cap on active claims here
+        rules(volunteer_claim_cap=1000),
     )
     try:
         async with needs_service(settings, *known) as (_, client):

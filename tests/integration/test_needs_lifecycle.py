@@ -80,13 +80,14 @@ async def test_a_need_goes_from_posted_to_confirmed_publishing_one_event_per_ste
         assert resp.json()["status"] == "confirmed"
         assert resp.json()["confirmation"]["rating"] == 5
 
-        events = await events_for(settings, need_id, expect=5)
+        events = await events_for(settings, need_id, expect=6)
         assert [e.type.removeprefix("org.tongxin.") for e in events] == [
             "need.posted",
             "need.approved",
             "project.claimed",
             "task.completed",
             "task.confirmed",
+            "hours.verified",  # the resident's confirmation verifies the declared hours
         ]
         assert all(PHONE not in e.model_dump_json() and "phone" not in e.data for e in events)
         assert len({e.correlationid for e in events}) == 5  # one request each

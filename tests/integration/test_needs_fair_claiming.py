@@ -1,0 +1,159 @@
+"""Who may claim and how much (#15), on the real Kafka and FerretDB: a need opened to its
+street, the district's caps on active claims, completion with fewer people than planned,
+and expired claims shown to admins only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from shared.clock import ManualClock
+from shared.settings import Settings
+from tests.helpers import auth, eventually
+from tests.needs_support import (
+    COMMUNITY,
+    OTHER_COMMUNITY,
+    OTHER_STREET_COMMUNITY,
+    need_body,
+    needs_service,
+    organization,
+    rules,
+    volunteer,
+)
+
+
+async def open_need(client: httpx.AsyncClient, admin: dict[str, str], **body: object) -> str:
+    posted = await client.post("/v1/needs", json=need_body(**body), headers=admin)
+    assert posted.status_code == 201, posted.text
+    need_id = str(posted.json()["id"])
+    assert (await client.post(f"/v1/needs/{need_id}/approve", headers=admin)).status_code == 200
+    return need_id
+
+
+async def test_a_need_opened_to_its_street_is_claimed_by_the_next_community_not_beyond(
+    settings: Settings,
+) -> None:
+    admin = auth(settings, "community_admin", COMMUNITY)
+    neighbour = auth(settings, "volunteer", OTHER_COMMUNITY, sub="v-xinhua")
+    far = auth(settings, "volunteer", OTHER_STREET_COMMUNITY, sub="v-nanhu")
+    known = (volunteer("v-xinhua", OTHER_COMMUNITY), volunteer("v-nanhu", OTHER_STREET_COMMUNITY))
+    async with needs_service(settings, *known) as (_, client):
+        own = await open_need(client, admin)
+        street = await open_need(client, admin, openness="street", slots=2)
+        listed = await client.get("/v1/needs", headers=neighbour)
+        assert [n["id"] for n in listed.json()["items"]] == [street], listed.text
+        refused = await client.post(
+            f"/v1/needs/{own}/claims", json={"volunteer_id": "v-xinhua"}, headers=neighbour
+        )
+        assert refused.status_code == 404, refused.text  # not even visible
+        claimed = await client.post(
+            f"/v1/needs/{street}/claims", json={"volunteer_id": "v-xinhua"}, headers=neighbour
+        )
+        assert claimed.status_code == 201, claimed.text
+        beyond = await client.post(
+            f"/v1/needs/{street}/claims", json={"volunteer_id": "v-nanhu"}, headers=far
+        )
+        assert beyond.status_code == 404, beyond.text
+        bad = await client.post("/v1/needs", json=need_body(openness="city"), headers=admin)
+        assert bad.status_code == 422, bad.text
+
+
+async def test_the_districts_caps_bound_active_claims_per_volunteer_and_organisation(
+    settings: Settings,
+) -> None:
+    admin = auth(settings, "community_admin", COMMUNITY)
+    vol = auth(settings, "volunteer", COMMUNITY, sub="v1")
+    known = (
+        volunteer("v1"),
+        organization("org-1"),
+        rules(volunteer_claim_cap=2, organization_claim_cap=1),
+    )
+    async with needs_service(settings, *known) as (_, client):
+        needs = [await open_need(client, admin, slots=3) for _ in range(3)]
+        for need_id in needs[:2]:
+            r = await client.post(
+                f"/v1/needs/{need_id}/claims", json={"volunteer_id": "v1"}, headers=vol
+            )
+            assert r.status_code == 201, r.text
+        third = await client.post(
+            f"/v1/needs/{needs[2]}/claims", json={"volunteer_id": "v1"}, headers=vol
+        )
+        assert third.status_code == 409, third.text
+        assert "上限 2" in third.json()["error"]["message"]
+        # releasing one frees a place under the cap
+        first = await client.get(f"/v1/needs/{needs[0]}", headers=admin)
+        claim_id = first.json()["claims"][0]["id"]
+        released = await client.delete(f"/v1/needs/{needs[0]}/claims/{claim_id}", headers=vol)
+        assert released.status_code == 200, released.text
+        again = await client.post(
+            f"/v1/needs/{needs[2]}/claims", json={"volunteer_id": "v1"}, headers=vol
+        )
+        assert again.status_code == 201, again.text
+
+        org = {"organization_id": "org-1", "slots": 1}
+        assert (
+            await client.post(f"/v1/needs/{needs[0]}/claims", json=org, headers=admin)
+        ).status_code == 201
+        capped = await client.post(f"/v1/needs/{needs[1]}/claims", json=org, headers=admin)
+        assert capped.status_code == 409 and "上限 1" in capped.text, capped.text
+
+
+async def test_a_two_person_job_done_by_one_completes_with_a_slot_unfilled(
+    settings: Settings,
+) -> None:
+    admin = auth(settings, "community_admin", COMMUNITY)
+    vol = auth(settings, "volunteer", COMMUNITY, sub="v1")
+    async with needs_service(settings, volunteer("v1")) as (_, client):
+        need_id = await open_need(client, admin, slots=2)
+        none_yet = await client.post(
+            f"/v1/needs/{need_id}/completion", json={"hours": []}, headers=admin
+        )
+        assert none_yet.status_code == 409, none_yet.text
+        r = await client.post(
+            f"/v1/needs/{need_id}/claims", json={"volunteer_id": "v1"}, headers=vol
+        )
+        assert r.status_code == 201 and r.json()["need_status"] == "open", r.text
+        done = await client.post(
+            f"/v1/needs/{need_id}/completion",
+            json={"hours": [{"volunteer_id": "v1", "hours": 2}]},
+            headers=vol,
+        )
+        assert done.status_code == 200, done.text
+        body = done.json()
+        assert body["status"] == "completed" and body["completion"]["slots_unfilled"] == 1
+
+
+async def test_expired_claims_count_against_nobody_and_are_shown_to_admins(
+    settings: Settings,
+) -> None:
+    fast = settings.model_copy(update={"claim_expiry_check_s": 0.1})
+    clock = ManualClock(datetime.now(UTC))
+    admin = auth(settings, "community_admin", COMMUNITY)
+    vol = auth(settings, "volunteer", COMMUNITY, sub="v1")
+    known = (volunteer("v1"), rules(volunteer_claim_cap=1))
+    async with needs_service(fast, *known, clock=clock) as (_, client):
+        lapsed = await open_need(client, admin)
+        r = await client.post(
+            f"/v1/needs/{lapsed}/claims", json={"volunteer_id": "v1"}, headers=vol
+        )
+        assert r.status_code == 201, r.text
+        clock.advance(timedelta(days=15))
+
+        async def expired() -> bool:
+            listed = await client.get("/v1/needs", params={"claims_expired": "true"}, headers=admin)
+            return [n["id"] for n in listed.json()["items"]] == [lapsed]
+
+        await eventually(expired, timeout=30)
+        admin_view = (await client.get(f"/v1/needs/{lapsed}", headers=admin)).json()
+        assert [c["release_reason"] for c in admin_view["claims"]] == ["expired"]
+        own_view = (await client.get(f"/v1/needs/{lapsed}", headers=vol)).json()
+        assert own_view["claims"] == []
+        forbidden = await client.get("/v1/needs", params={"claims_expired": "true"}, headers=vol)
+        assert forbidden.status_code == 403
+        # the expired claim is not held against the volunteer: a cap of 1 lets them claim
+        fresh = await open_need(client, admin)
+        again = await client.post(
+            f"/v1/needs/{fresh}/claims", json={"volunteer_id": "v1"}, headers=vol
+        )
+        assert again.status_code == 201, again.text
