@@ -322,13 +322,20 @@ def scrape_allowed(authorization: str | None, token: str | None, required: bool)
 
 
 def health_router(
-    readiness: ReadinessCheck, scrape_token: str | None = None, token_required: bool = False
+    readiness: ReadinessCheck,
+    scrape_token: str | None = None,
+    token_required: bool = False,
+    liveness: ReadinessCheck | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> JSONResponse:
+        """Alive unless stuck for good (a consumer stalled past its restart limit)."""
+        problems = await liveness() if liveness is not None else {}
+        if problems:
+            return JSONResponse({"status": "stuck", "reasons": problems}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:

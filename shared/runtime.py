@@ -124,6 +124,17 @@ class Runtime:
         await self.mongo.close()
         log.info("service_stopped")
 
+    async def liveness(self) -> dict[str, str]:
+        """Empty while the process can still recover by itself; otherwise why it cannot."""
+        after = self.settings.consumer_stall_restart_after_s
+        stalled = self.consumer.stalled(after) if self.consumer is not None else []
+        if stalled:
+            return {
+                "consumer_stalled": f"消费停滞超过 {after:.0f} 秒 / stalled past {after:.0f} s "
+                f"on: {', '.join(stalled)}"
+            }
+        return {}
+
     async def readiness(self) -> dict[str, str]:
         """Empty when ready; otherwise what is wrong, by dependency."""
         problems: dict[str, str] = {}
@@ -194,9 +205,16 @@ def create_service_app(
         runtime: Runtime | None = getattr(app.state, "runtime", None)
         return {"service": "starting"} if runtime is None else await runtime.readiness()
 
+    async def liveness() -> dict[str, str]:
+        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        return {} if runtime is None else await runtime.liveness()
+
     app.include_router(
         health_router(
-            readiness, settings.metrics_scrape_token, token_required=settings.profile == "prod"
+            readiness,
+            settings.metrics_scrape_token,
+            token_required=settings.profile == "prod",
+            liveness=liveness,
         )
     )
     for router in routers:

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # A consumer with work in hand or lag that handles nothing for this long is stalled:
     # /readyz answers 503 `consumer_stalled` (#12).
     consumer_stall_after_s: float = Field(default=30.0, gt=0)
+    # Stalled this long, the process is not alive: /healthz answers 503 and the liveness probe
+    # has the pod restarted (#16).
+    consumer_stall_restart_after_s: float = Field(default=300.0, gt=0)
 
     mongodb_url: str = "mongodb://127.0.0.1:27017/"
     # Each service owns the database "<prefix>_<service>".

@@ -120,14 +120,15 @@ class ConsumerRunner:
                 lambda t=topic: float(t in self.stalled())  # type: ignore[misc]
             )
 
-    def stalled(self) -> list[str]:
+    def stalled(self, after_s: float | None = None) -> list[str]:
         """Topics on which the consumer makes no progress while it has work: a record in hand
-        for longer than `consumer_stall_after_s` (a handler that blocks, a dependency that
-        stays down), or lag with nothing handled for as long. Empty when all is well."""
+        for longer than `after_s` (default `consumer_stall_after_s`: a handler that blocks, a
+        dependency that stays down), or lag with nothing handled for as long. Empty when all
+        is well."""
         if self._consumer is None or self._stopping:
             return []
         now = time.monotonic()
-        limit = self.settings.consumer_stall_after_s
+        limit = self.settings.consumer_stall_after_s if after_s is None else after_s
         if self._task is not None and self._task.done():
             return list(self.topics)  # the loop itself died
         stuck = {tp.topic for tp, since in self._in_hand.items() if now - since > limit}

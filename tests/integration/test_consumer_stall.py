@@ -56,3 +56,41 @@ async def test_a_handler_that_blocks_turns_readyz_to_503_consumer_stalled_within
         await eventually(ready, timeout=30)
         metrics = (await client.get("/metrics")).text
         assert f'tongxin_consumer_stalled{{service="notify",topic="{topic}"}} 0.0' in metrics
+
+
+async def test_a_stall_past_the_restart_limit_fails_the_liveness_probe_and_clears_after(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = asyncio.Event()
+
+    async def blocking(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
+        await release.wait()
+
+    monkeypatch.setitem(handlers.EVENT_HANDLERS, OrgUnitUpdated.type, blocking)
+    s = notify_settings(settings).model_copy(
+        update={"consumer_stall_after_s": 2.0, "consumer_stall_restart_after_s": 6.0}
+    )
+    async with publisher(s) as kafka, notify_service(s) as (client, _, _):
+        assert (await client.get("/healthz")).status_code == 200
+        await kafka.publish(s.topics.volunteers, [org_event("a.b.c")])
+
+        async def not_ready() -> bool:
+            return (await client.get("/readyz")).status_code == 503
+
+        await eventually(not_ready, timeout=30, interval=0.5)
+        # stalled, but not yet for the restart limit: alive, so Kubernetes waits
+        assert (await client.get("/healthz")).status_code == 200
+
+        async def dead() -> dict[str, str]:
+            resp = await client.get("/healthz")
+            reasons: dict[str, str] = resp.json().get("reasons", {})
+            return reasons if resp.status_code == 503 else {}
+
+        reasons = await eventually(dead, timeout=30, interval=0.5)
+        assert s.topics.volunteers in reasons["consumer_stalled"]
+        release.set()
+
+        async def alive() -> bool:
+            return (await client.get("/healthz")).status_code == 200
+
+        await eventually(alive, timeout=30)
