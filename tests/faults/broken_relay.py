@@ -6,6 +6,7 @@ Run as `python -m tests.faults.broken_relay serve needs --port N` in place of `s
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from shared import cli
@@ -24,6 +25,7 @@ async def _never_marked(self: outbox.Relay) -> int:
         # a fresh producer session each pass, as a relay without memory would be
         self._producer._delivered.clear()
         await self._producer.publish(topic, batch)
+    await asyncio.sleep(1)  # a copy a second is plenty for the checker to see
     return 0
 
 

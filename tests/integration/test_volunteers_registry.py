@@ -95,7 +95,7 @@ async def test_one_report_in_per_phone_per_community_and_phones_masked_for_other
         r = await client.patch(
             f"/v1/volunteers/{li['id']}", json={"skills": ["法律咨询", "书法"]}, headers=self_token
         )
-        assert r.status_code == 200 and r.json()["skills"] == ["法律咨询", "书法"]
+        assert r.status_code == 200 and r.json()["skills"] == ["legal_advice", "书法"]
         r = await client.patch(
             f"/v1/volunteers/{li['id']}", json={"phone": "1"}, headers=self_token
         )
@@ -114,7 +114,7 @@ async def test_one_report_in_per_phone_per_community_and_phones_masked_for_other
         "org.tongxin.volunteer.updated",
     ]
     assert mine[0].data["home_community_id"] == COMMUNITY and mine[0].community == COMMUNITY
-    assert mine[2].data["active"] is False and mine[2].data["skills"] == ["法律咨询", "书法"]
+    assert mine[2].data["active"] is False and mine[2].data["skills"] == ["legal_advice", "书法"]
     assert all("13812345678" not in e.model_dump_json() for e in events)
 
 
