@@ -126,6 +126,7 @@ def create_app(
             try:
                 await asyncio.Event().wait()
             finally:
+                dispatcher.stop_sending()  # before its clients close under it
                 hub.close()
                 await webhooks.aclose()
 

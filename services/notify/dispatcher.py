@@ -92,6 +92,10 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def stop_sending(self) -> None:
+        """From now on nothing is started, and a send that fails is not counted."""
+        self._stopping = True
+
     async def sweep(self) -> int:
         """Starts every due delivery not already in hand; returns how many it started."""
         now = self._clock.now()
@@ -163,6 +167,11 @@ class Dispatcher:
         try:
             await asyncio.wait_for(channel.send(notification), self.send_timeout_s)
         except Exception as exc:
+            if self._stopping:
+                # the service is stopping (its clients closing): not an attempt; the delivery
+                # stays pending and the next life sends it
+                log.info("notification_left_for_restart", error=repr(exc))
+                return
             DELIVERY_SECONDS.labels(delivery.channel).observe(time.perf_counter() - started)
             permanent = isinstance(exc, DeliveryError) and exc.permanent
             error = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}: {exc}"
