@@ -28,7 +28,6 @@ from shared.clock import ManualClock
 from shared.errors import DomainError
 from shared.events.envelope import CloudEvent
 from shared.events.needs import TaskCompleted, VolunteerHours
-from shared.http import ApiError
 from shared.settings import Settings
 from tests.fakes import FakeDirectory, FakeFactStore, FakeStore, FakeStores, InMemoryBus, NoDatabase
 from tests.needs_support import COMMUNITY, need_body, org_unit, volunteer
@@ -76,9 +75,9 @@ async def test_a_post_repeated_with_its_idempotency_key_answers_the_first_need_o
     assert (replayed, again_replayed) == (False, True)
     assert (again.id, again_version) == (first.id, version) == (first.id, 1)
     assert [e.type for e in svc.store.take_published()] == ["org.tongxin.need.posted"]
-    with pytest.raises(ApiError) as other_body:
+    with pytest.raises(DomainError) as other_body:
         await needs_commands.post_need(svc.deps, RESIDENT, post(title="另一个需求"), "k1", None)
-    assert other_body.value.status == 409 and other_body.value.details == {"need_id": first.id}
+    assert other_body.value.kind == "conflict" and other_body.value.details == {"need_id": first.id}
     assert len(svc.store.stored) == 1  # nothing written by the replay or the refusal
 
 

@@ -46,7 +46,6 @@ from shared.categories import known_categories
 from shared.clock import Clock, SystemClock
 from shared.errors import DomainError
 from shared.events.needs import OnBehalfOf, VerifiedVia, VolunteerHours
-from shared.http import ApiError
 from shared.logging import get_logger, log_context
 from shared.mongo.unit_of_work import Audit, Duplicate, GaveUp
 from shared.privacy import mask_phone
@@ -60,8 +59,8 @@ AUTO_CONFIRM_REASON = "逾期未确认，自动确认 / not confirmed in time: c
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5f0c7a52-3c1e-4f7e-9a43-6d2b1c0e8a11")
 
 
-def need_not_found(need_id: str) -> ApiError:
-    return ApiError(404, f"需求 {need_id} 不存在 / need not found", details={"id": need_id})
+def need_not_found(need_id: str) -> DomainError:
+    return DomainError("not_found", f"需求 {need_id} 不存在 / need not found", id=need_id)
 
 
 @dataclass
@@ -119,7 +118,9 @@ async def _change(
             )
         except GaveUp:
             log.warning("need_commit_gave_up", need_id=need_id, action=action)
-            raise ApiError(503, "需求正忙，请稍后重试 / the need is busy, please retry") from None
+            raise DomainError(
+                "busy", "需求正忙，请稍后重试 / the need is busy, please retry"
+            ) from None
         if done.changed:
             TRANSITIONS.labels(action).inc()
             log.info(
@@ -210,11 +211,11 @@ async def post_need(
 
 def _replay(earlier: Need, body_hash: str) -> tuple[Need, int, bool]:
     if earlier.request_hash != body_hash:
-        raise ApiError(
-            409,
+        raise DomainError(
+            "conflict",
             "该 Idempotency-Key 已用于另一内容的请求 / "
             "Idempotency-Key already used with a different body",
-            details={"need_id": earlier.id},
+            need_id=earlier.id,
         )
     IDEMPOTENT_REPLAYS.inc()
     return earlier, 1, True
@@ -335,9 +336,7 @@ async def release_claim(
     def decide(need: Need, now: datetime) -> Change:
         claim = need.find_claim(claim_id)
         if claim is None:
-            raise ApiError(
-                404, f"认领 {claim_id} 不存在 / claim not found", details={"id": claim_id}
-            )
+            raise DomainError("not_found", f"认领 {claim_id} 不存在 / claim not found", id=claim_id)
         authorize(p, need, Action.RELEASE, Facts(claim=claim, team_leaders=leaders))
         return claim_domain.release_claim(need, claim_id, p.sub, now)
 
@@ -361,7 +360,7 @@ async def _system_pass(
 
         try:
             await _change(deps, need_id, action, SYSTEM, counted, None, reason=reason)
-        except ApiError as exc:  # busy or gone: the next pass tries again
+        except DomainError as exc:  # busy or gone: the next pass tries again
             log.warning(f"{action}_skipped", need_id=need_id, error=exc.message)
             continue
         total += count
@@ -492,7 +491,7 @@ async def verify_completion(
         authorize(p, need, Action.VERIFY)
         via: VerifiedVia = "admin" if p.administers(need.community_id) else "grid_worker"
         if via == "grid_worker" and not is_grid_worker(p, need):
-            raise ApiError(403, "无权核实 / may not verify")
+            raise DomainError("forbidden", "无权核实 / may not verify")
         return verification.verify(need, p.sub, via, now, correction, cmd.reason)
 
     return await _change(

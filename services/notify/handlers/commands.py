@@ -17,8 +17,8 @@ from services.notify.handlers.dispatcher import Dispatcher
 from services.notify.handlers.notifier import Notifier
 from shared.auth import Principal
 from shared.clock import Clock
+from shared.errors import conflict
 from shared.events.notify import Channel as ChannelName
-from shared.http import conflict
 from shared.settings import Settings
 
 
