@@ -11,13 +11,13 @@ from services.identity.adapters.repository import IdentityRepository
 from services.identity.adapters.sms import SmsLogFile
 from services.identity.handlers import events
 from services.identity.handlers.commands import IdentityDeps
+from services.identity.settings import IdentitySettings
 from shared.runtime import Runtime, create_service_app
-from shared.settings import Settings
 from shared.signing import signing_keys
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+def create_app(settings: IdentitySettings | None = None) -> FastAPI:
+    settings = settings or IdentitySettings()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
         signing_keys(settings)  # no key, no start (dev: the first one is made under var/)

@@ -12,15 +12,15 @@ from services.needs.adapters.repository import NeedsRepository
 from services.needs.domain import need
 from services.needs.handlers import commands, events
 from services.needs.handlers.commands import NeedsDeps
+from services.needs.settings import NeedsSettings
 from shared.clock import Clock, SystemClock
 from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
-from shared.settings import Settings
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: NeedsSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """`clock` lets tests move time forward (claim expiry); it defaults to the system's."""
-    settings = settings or Settings()
+    settings = settings or NeedsSettings()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
         time = clock or SystemClock()

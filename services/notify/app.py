@@ -28,21 +28,21 @@ from services.notify.handlers import events
 from services.notify.handlers.commands import NotifyDeps
 from services.notify.handlers.dispatcher import Dispatcher
 from services.notify.handlers.notifier import Notifier
+from services.notify.settings import NotifySettings
 from shared.clock import Clock, SystemClock
 from shared.logging import get_logger
 from shared.outbound import guarded_client, networks
 from shared.runtime import Runtime, create_service_app
-from shared.settings import Settings
 
 log = get_logger(__name__)
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: NotifySettings | None = None,
     clock: Clock | None = None,
     sms_provider: SmsProvider | None = None,
 ) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or NotifySettings()
     clock = clock or SystemClock()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:

@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from shared.ops.cli import served_port
-from shared.settings import SERVICE_PORTS, Settings
+from shared.settings import SERVICE_PORTS
+from tests.helpers import AllSettings as Settings  # every service's settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

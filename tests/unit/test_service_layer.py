@@ -14,21 +14,23 @@ from prometheus_client import REGISTRY
 from services.metrics.adapters.repository import Pointer
 from services.metrics.handlers import events as metrics_events
 from services.metrics.handlers.projection import Projection
+from services.metrics.settings import MetricsSettings
 from services.needs.adapters.repository import NeedsRepository
 from services.needs.domain import need as needs_need
 from services.needs.handlers import commands as needs_commands
 from services.needs.handlers import events as needs_events_handlers
 from services.needs.handlers.commands import NeedsDeps
 from services.needs.schemas import ClaimNeed, PostNeed
+from services.needs.settings import NeedsSettings
 from services.volunteers.adapters.repository import VolunteersRepository
 from services.volunteers.handlers import events as volunteers_events
 from services.volunteers.handlers.commands import VolunteersDeps
+from services.volunteers.settings import VolunteersSettings
 from shared.auth import Principal
 from shared.clock import ManualClock
 from shared.errors import DomainError
 from shared.events.envelope import CloudEvent
 from shared.events.needs import TaskCompleted, VolunteerHours
-from shared.settings import Settings
 from tests.fakes import FakeDirectory, FakeFactStore, FakeStore, FakeStores, InMemoryBus, NoDatabase
 from tests.needs_support import COMMUNITY, need_body, org_unit, volunteer
 
@@ -46,7 +48,7 @@ class Needs:
 
 async def needs_service(*known_volunteers: str) -> Needs:
     """The needs service on fakes, knowing COMMUNITY and these volunteers from events."""
-    settings = Settings()
+    settings = NeedsSettings()
     clock = ManualClock(T0)
     store = FakeStore("needs")
     deps = NeedsDeps(
@@ -137,7 +139,9 @@ class Volunteers:
 def volunteers_service() -> Volunteers:
     stores = FakeStores()
     clock = ManualClock(T0)
-    deps = VolunteersDeps(repo=VolunteersRepository(stores, Settings(), clock.now), clock=clock)
+    deps = VolunteersDeps(
+        repo=VolunteersRepository(stores, VolunteersSettings(), clock.now), clock=clock
+    )
     return Volunteers(deps, stores, InMemoryBus(volunteers_events.EVENT_HANDLERS.bind(deps)))
 
 
@@ -175,7 +179,7 @@ async def test_a_completion_credits_the_passbook_once_however_often_it_arrives()
 
 
 def projection_on_fakes() -> tuple[Projection, FakeFactStore, InMemoryBus]:
-    projection = Projection(NoDatabase(), Settings())  # type: ignore[arg-type]
+    projection = Projection(NoDatabase(), MetricsSettings())  # type: ignore[arg-type]
     facts = FakeFactStore(generation=1)
     projection.store, projection.pointer = facts, Pointer(active=1)
     projection.ready.set()

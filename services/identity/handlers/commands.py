@@ -27,6 +27,7 @@ from services.identity.domain import sign_in as sign_in_domain
 from services.identity.domain.person import Appointment, Grant, Person
 from services.identity.domain.sign_in import LOCKED, WRONG_CODE, CodeRules
 from services.identity.metrics import CODES_REFUSED, CODES_SENT, SIGN_INS, TOKENS_ISSUED
+from services.identity.settings import IdentitySettings
 from shared.auth import Principal, mint_token
 from shared.errors import DomainError, not_found
 from shared.logging import get_logger
@@ -34,7 +35,6 @@ from shared.mongo.outbox import Relay
 from shared.mongo.store import ConcurrencyConflict
 from shared.phones import phone_link
 from shared.privacy import mask_phone
-from shared.settings import Settings
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -45,7 +45,7 @@ MAX_ATTEMPTS = 20
 class IdentityDeps:
     repo: IdentityRepository
     relay: Relay
-    settings: Settings
+    settings: IdentitySettings
     sms: SmsProvider
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 

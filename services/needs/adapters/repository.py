@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from services.needs.domain.need import Need
+from services.needs.settings import NeedsSettings
 from shared.mongo.client import Document
 from shared.mongo.store import AggregateStore
 from shared.mongo.unit_of_work import Backoff, UnitOfWork
-from shared.settings import Settings
 
 ACTIVE_STATUSES = ["open", "claimed"]
 # A need busy with many claimants at once: up to 100 attempts, 50 ms apart at most.
@@ -23,7 +23,7 @@ BACKOFF = Backoff(base_s=0.002, cap_s=0.05, max_attempts=100)
 
 class NeedsRepository:
     def __init__(
-        self, store: AggregateStore, settings: Settings, now: Callable[[], datetime]
+        self, store: AggregateStore, settings: NeedsSettings, now: Callable[[], datetime]
     ) -> None:
         self.store = store  # collection "needs" (heads, queried below) and its commits
         # Stored as BSON dates (mode "python") so that filters and sorts compare times.

@@ -41,6 +41,7 @@ from services.needs.schemas import (
     RejectNeed,
     VerifyCompletion,
 )
+from services.needs.settings import NeedsSettings
 from shared.auth import Principal
 from shared.categories import known_categories
 from shared.clock import Clock, SystemClock
@@ -49,7 +50,6 @@ from shared.events.needs import OnBehalfOf, VerifiedVia, VolunteerHours
 from shared.logging import get_logger, log_context
 from shared.mongo.unit_of_work import Audit, Duplicate, GaveUp
 from shared.privacy import mask_phone
-from shared.settings import Settings
 
 log = get_logger(__name__)
 
@@ -67,7 +67,7 @@ def need_not_found(need_id: str) -> DomainError:
 class NeedsDeps:
     repo: NeedsRepository
     directory: Directory
-    settings: Settings
+    settings: NeedsSettings
     clock: Clock = field(default_factory=SystemClock)
 
     def now(self) -> datetime:

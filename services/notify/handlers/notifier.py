@@ -38,6 +38,7 @@ from services.notify.domain.templates import (
 )
 from services.notify.handlers.dispatcher import Dispatcher
 from services.notify.metrics import DELIVERIES_CREATED, DIGESTS, DROPPED, FOLDED, NOTIFICATIONS
+from services.notify.settings import NotifySettings
 from shared.clock import Clock
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.needs import NeedApproved
@@ -45,14 +46,13 @@ from shared.logging import get_logger
 from shared.mongo.client import Document
 from shared.mongo.outbox import Relay
 from shared.mongo.store import ConcurrencyConflict
-from shared.settings import Settings
 
 log = get_logger(__name__)
 
 
 @dataclass
 class Notifier:
-    settings: Settings
+    settings: NotifySettings
     clock: Clock
     read_model: ReadModel
     profiles: Profiles
