@@ -109,11 +109,13 @@ def create_app(
                     log.warning("notify_load_failed", error=repr(exc), failures=failures)
                     await asyncio.sleep(min(5.0, 0.2 * 2**failures))
 
-        # No ledger: every write dedups by id (deliveries, routes, inbox items, volunteers);
-        # volunteers' documents are stored once per consumer batch.
-        runtime.subscribe_in_batches(
-            consumers.STREAMS, consumers.event_handlers(deps), read_model.flush
-        )
+        async def flush() -> None:
+            """What a consumer batch leaves to store at its end: volunteers' and needs'
+            documents, inbox heads, when volunteers were alerted (a bulk write each)."""
+            await asyncio.gather(read_model.flush(), inbox.flush(), routes.flush())
+
+        # No ledger: every write dedups by id (deliveries, routes, inbox items, volunteers).
+        runtime.subscribe_in_batches(consumers.STREAMS, consumers.event_handlers(deps), flush)
         runtime.require(
             "notify_state",
             lambda: None if deps.loaded.is_set() else "加载中 / loading volunteers and caps",

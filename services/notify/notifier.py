@@ -78,7 +78,10 @@ class Notifier:
         if not everyone:
             return
         community_name = await self.read_model.org_unit_name(event.community)
-        profiles = await self.profiles.get_many([a.recipient_id for a in everyone])
+        recipient_ids = [a.recipient_id for a in everyone]
+        profiles, _ = await asyncio.gather(
+            self.profiles.get_many(recipient_ids), self.inbox.learn(recipient_ids)
+        )
         category = getattr(payload, "category", None)
         now = self.clock.now()
         s = self.settings

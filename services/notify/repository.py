@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 from pymongo import UpdateOne
@@ -34,6 +35,7 @@ from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.needs import (
     NeedCancelled,
     NeedEvent,
+    NeedPosted,
     ProjectClaimed,
     ProjectClaimReleased,
     TaskCompleted,
@@ -52,6 +54,8 @@ from shared.orgpath import OrgPath
 M = TypeVar("M", bound=BaseModel)
 
 MAX_CONFLICT_RETRIES = 10
+# Needs whose view is held in memory (those of recent events; older ones are read again).
+NEED_VIEWS_HELD = 20_000
 # Names of org units and the subscribers of a scope, answered from memory this long.
 NAME_TTL_S = 30.0
 SCOPE_TTL_S = 5.0
@@ -168,6 +172,8 @@ class ReadModel:
         self._interests: dict[str, list[str]] = {}
         self._names: dict[str, tuple[float, str | None]] = {}
         self._pending: dict[str, Document] = {}
+        self._need_views: OrderedDict[str, NeedView] = OrderedDict()
+        self._pending_needs: dict[str, Document] = {}
         self.loaded = False
 
     # volunteers
@@ -206,18 +212,13 @@ class ReadModel:
             )
 
     async def flush(self) -> None:
-        """Stores the volunteers changed since the last flush (the consumer's batch): one bulk
-        write. Until it succeeds the batch's offsets are not committed."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, {}
-        ops = [UpdateOne({"_id": vid}, {"$set": f}, upsert=True) for vid, f in pending.items()]
-        try:
-            await upsert_bulk(self.volunteers, ops)
-        except BaseException:
-            for vid, fields in pending.items():  # kept for the next try
-                self._pending[vid] = {**fields, **self._pending.get(vid, {})}
-            raise
+        """Stores the volunteers and needs changed since the last flush (the consumer's
+        batch): one bulk write each, side by side. Until both succeed the batch's offsets are
+        not committed."""
+        await asyncio.gather(
+            flush_sets(self.volunteers, self._pending),
+            flush_sets(self.needs, self._pending_needs),
+        )
 
     def home_of(self, volunteer_id: str) -> str | None:
         """The volunteer's home community, if notify knows them."""
@@ -310,30 +311,28 @@ class ReadModel:
     # needs (events of one need share a partition: applied in order)
 
     async def apply_need(self, payload: NeedEvent) -> NeedView:
-        fields: Document = {"community_id": payload.community_id, "category": payload.category}
-        for name in ("title", "requester_id"):
-            value = getattr(payload, name, None)
-            if value:
-                fields[name] = value
-        match payload:
-            case ProjectClaimed():
-                fields[f"claims.{payload.claim_id}"] = Claim(
-                    volunteer_ids=payload.volunteer_ids,
-                    team_id=payload.team_id,
-                    organization_id=payload.organization_id,
-                ).model_dump()
-            case ProjectClaimReleased():
-                fields[f"claims.{payload.claim_id}.status"] = "released"
-            case TaskCompleted():
-                for claim_id in payload.claim_ids:
-                    fields[f"claims.{claim_id}.status"] = "completed"
-            case NeedCancelled():
-                for claim_id in payload.released_claim_ids:
-                    fields[f"claims.{claim_id}.status"] = "released"
-        await self.needs.update_one({"_id": payload.need_id}, {"$set": fields}, upsert=True)
-        return await self.need(payload.need_id) or NeedView(
-            need_id=payload.need_id, community_id=payload.community_id, category=payload.category
-        )
+        """The need as this event leaves it. Held in memory (the needs of recent events), its
+        document written by the next `flush` with the rest of the consumer batch: a need
+        event costs no round trip unless the need was last seen before this process began."""
+        view = self._need_views.get(payload.need_id)
+        if view is None and not isinstance(payload, NeedPosted):  # a need's first event
+            view = await self.need(payload.need_id)
+        if view is None:
+            view = NeedView(
+                need_id=payload.need_id,
+                community_id=payload.community_id,
+                category=payload.category,
+            )
+        changed, fields = need_change(view, payload)
+        self._need_views[payload.need_id] = changed
+        self._need_views.move_to_end(payload.need_id)
+        while len(self._need_views) > NEED_VIEWS_HELD:
+            self._need_views.popitem(last=False)
+        self._pending_needs[payload.need_id] = {
+            **self._pending_needs.get(payload.need_id, {}),
+            **fields,
+        }
+        return changed
 
     async def need(self, need_id: str) -> NeedView | None:
         doc = await self.needs.find_one({"_id": need_id})
@@ -345,6 +344,46 @@ class ReadModel:
             **{k: v for k, v in doc.items() if k not in ("_id", "claims")},
             claims=claims,
         )
+
+
+def need_change(view: NeedView, payload: NeedEvent) -> tuple[NeedView, Document]:
+    """The view after the event, and the `$set` that stores it: top-level fields and whole
+    claims by id (`claims.<id>`), so that merged changes never overlap."""
+    fields: Document = {"community_id": payload.community_id, "category": payload.category}
+    for name in ("title", "requester_id"):
+        value = getattr(payload, name, None)
+        if value:
+            fields[name] = value
+    claims = dict(view.claims)
+
+    def status(claim_id: str, value: Literal["released", "completed"]) -> None:
+        if claim_id in claims:
+            claims[claim_id] = claims[claim_id].model_copy(update={"status": value})
+
+    match payload:
+        case ProjectClaimed():
+            claims[payload.claim_id] = Claim(
+                volunteer_ids=payload.volunteer_ids,
+                team_id=payload.team_id,
+                organization_id=payload.organization_id,
+            )
+        case ProjectClaimReleased():
+            status(payload.claim_id, "released")
+        case TaskCompleted():
+            for claim_id in payload.claim_ids:
+                status(claim_id, "completed")
+        case NeedCancelled():
+            for claim_id in payload.released_claim_ids:
+                status(claim_id, "released")
+    for claim_id, claim in claims.items():
+        if view.claims.get(claim_id) != claim:
+            fields[f"claims.{claim_id}"] = claim.model_dump()
+    changed = view.model_copy(update={**fields_of(fields), "claims": claims})
+    return changed, fields
+
+
+def fields_of(fields: Document) -> Document:
+    return {k: v for k, v in fields.items() if "." not in k}
 
 
 class Profiles:
@@ -472,6 +511,8 @@ class Routes:
         self.alerted = db["last_alerted"]
         self.last: dict[str, datetime] = {}
         self._today: dict[tuple[str, str], int] = {}
+        # When volunteers were alerted, stored by the next `flush` (`last` has it already).
+        self._alerted: dict[str, datetime] = {}
 
     async def load(self, now: datetime) -> None:
         """Counts today's (and yesterday's, for other time zones) need messages; who was
@@ -528,14 +569,51 @@ class Routes:
                 doc = stored.get(docs[i]["_id"])
                 if doc is not None:
                     routes[rid] = Route.model_validate(doc)
-        alerted = [
-            UpdateOne({"_id": d["recipient_id"]}, {"$max": {"at": now}}, upsert=True)
-            for i, d in enumerate(docs)
-            if d["counted"] and i not in taken
-        ]
-        if alerted:
-            await upsert_bulk(self.alerted, alerted)
+        for d in docs:
+            if d["counted"]:
+                rid = d["recipient_id"]
+                self._alerted[rid] = max(now, self._alerted.get(rid, now))
         return routes
+
+    async def flush(self) -> None:
+        """Stores when the volunteers routed since the last flush (the consumer's batch) were
+        alerted: one bulk write. Only a restart reads them back (`load`)."""
+        await flush_max(self.alerted, self._alerted, "at")
+
+
+V = TypeVar("V")
+
+
+async def flush_pending(
+    collection: Any,
+    pending: dict[str, V],
+    update: Callable[[V], Document],
+    merge: Callable[[V, V], V],
+) -> None:
+    """Upserts `{_id: update(value)}` for each of `pending` in one bulk write and empties it;
+    on failure what was taken is kept for the next try, merged (older, newer) with what was
+    added since."""
+    if not pending:
+        return
+    taken = dict(pending)
+    pending.clear()
+    ops = [UpdateOne({"_id": key}, update(value), upsert=True) for key, value in taken.items()]
+    try:
+        await upsert_bulk(collection, ops)
+    except BaseException:
+        for key, value in taken.items():
+            pending[key] = merge(value, pending[key]) if key in pending else value
+        raise
+
+
+async def flush_sets(collection: Any, pending: dict[str, Document]) -> None:
+    """`$set` of the fields pending per document (later ones win)."""
+    await flush_pending(collection, pending, lambda f: {"$set": f}, lambda a, b: {**a, **b})
+
+
+async def flush_max(collection: Any, pending: dict[str, Any], field: str) -> None:
+    """`$max` of `field` per document (the larger wins)."""
+    await flush_pending(collection, pending, lambda v: {"$max": {field: v}}, max)
 
 
 async def insert_new(collection: Any, docs: Sequence[Document]) -> set[int]:
@@ -678,7 +756,7 @@ class Deliveries:
             )
             for d, e in delivered
         ]
-        return await self.store.commit_many(commits)
+        return await self.store.commit_grouped(commits)
 
     async def load(self, delivery_id: str) -> tuple[Delivery | None, int]:
         state, version = await self.store.load(delivery_id)
