@@ -1,8 +1,10 @@
-"""Which streams and event types feed the notify service's handlers."""
+"""Which streams feed the notify service's handlers (the handlers: `handlers.EVENT_HANDLERS`)."""
 
 from __future__ import annotations
 
-from services.notify.handlers import EVENT_HANDLERS, EventHandler, NotifyDeps
+from collections.abc import Mapping
+
+from services.notify.handlers import EVENT_HANDLERS, NotifyDeps
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.kafka.consumer import Handler
 
@@ -10,11 +12,15 @@ STREAMS: list[str] = ["needs", "volunteers"]
 
 
 def event_handlers(deps: NotifyDeps) -> dict[str, Handler]:
-    def bind(handler: EventHandler) -> Handler:
+    """The registry bound to `deps`; each handler first waits for the in-memory state
+    (volunteers, caps, last alerts) to be loaded."""
+
+    def waiting(handler: Handler) -> Handler:
         async def handle(event: CloudEvent, payload: EventPayload) -> None:
             await deps.loaded.wait()
-            await handler(deps, event, payload)
+            await handler(event, payload)
 
         return handle
 
-    return {event_type: bind(handler) for event_type, handler in EVENT_HANDLERS.items()}
+    bound: Mapping[str, Handler] = EVENT_HANDLERS.bind(deps)
+    return {event_type: waiting(handler) for event_type, handler in bound.items()}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +47,7 @@ from shared.events.volunteers import (
     OrgUnitUpdated,
     PointsCredited,
     PointsRedeemed,
+    TeamEvent,
     TeamFormed,
     TeamLeaderChanged,
     TeamMemberJoined,
@@ -55,6 +55,7 @@ from shared.events.volunteers import (
     VolunteerUpdated,
 )
 from shared.http import ApiError, conflict
+from shared.kafka.handlers import EventHandlers, on
 from shared.settings import Settings
 
 
@@ -74,8 +75,7 @@ class NotifyDeps:
 # --- events ---------------------------------------------------------------------------------
 
 
-async def on_need_event(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
-    assert isinstance(payload, NeedEvent)
+async def on_need_event(deps: NotifyDeps, event: CloudEvent, payload: NeedEvent) -> None:
     need = await deps.read_model.apply_need(payload)
     team_ids: list[str | None] = [c.team_id for c in need.claims.values()]
     if isinstance(payload, ClaimEvent):
@@ -100,19 +100,17 @@ async def on_need_event(deps: NotifyDeps, event: CloudEvent, payload: EventPaylo
     await deps.notifier.notify(event, payload, found, need_title=need.title)
 
 
-async def on_volunteer(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
-    assert isinstance(payload, VolunteerRegistered)
+async def on_volunteer(deps: NotifyDeps, event: CloudEvent, payload: VolunteerRegistered) -> None:
     deps.read_model.put_volunteer(payload)
     await deps.notifier.notify(event, payload, [])
 
 
-async def on_team(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
+async def on_team(deps: NotifyDeps, event: CloudEvent, payload: TeamEvent) -> None:
     await deps.read_model.apply_team(payload)
     await deps.notifier.notify(event, payload, [])
 
 
-async def on_org_unit(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
-    assert isinstance(payload, OrgUnitUpdated)
+async def on_org_unit(deps: NotifyDeps, event: CloudEvent, payload: OrgUnitUpdated) -> None:
     await deps.read_model.put_org_unit(payload)
     await deps.notifier.notify(event, payload, [])
 
@@ -122,10 +120,9 @@ async def on_addressed(deps: NotifyDeps, event: CloudEvent, payload: EventPayloa
     await deps.notifier.notify(event, payload, addressees(payload, None, {}))
 
 
-async def on_reminder(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
+async def on_reminder(deps: NotifyDeps, event: CloudEvent, payload: ReminderDue) -> None:
     """A reminder names its recipients: the claimers of a claim soon due, or the resident
     of a completion awaiting confirmation."""
-    assert isinstance(payload, ReminderDue)
     reason: Reason = "claimer" if payload.reason == "claim_due" else "requester"
     found = [Addressee(r, reason) for r in payload.recipient_ids]
     await deps.notifier.notify(event, payload, found)
@@ -269,25 +266,23 @@ def stream_start(principal: Principal, recipient_id: str, last_event_id: str | N
 
 # --- registry -------------------------------------------------------------------------------
 
-EventHandler = Callable[[NotifyDeps, CloudEvent, EventPayload], Awaitable[None]]
-
-EVENT_HANDLERS: dict[str, EventHandler] = {
-    NeedPosted.type: on_need_event,
-    NeedApproved.type: on_need_event,
-    NeedRejected.type: on_need_event,
-    NeedCancelled.type: on_need_event,
-    ProjectClaimed.type: on_need_event,
-    ProjectClaimReleased.type: on_need_event,
-    TaskCompleted.type: on_need_event,
-    TaskConfirmed.type: on_need_event,
-    VolunteerRegistered.type: on_volunteer,
-    VolunteerUpdated.type: on_volunteer,
-    TeamFormed.type: on_team,
-    TeamMemberJoined.type: on_team,
-    TeamLeaderChanged.type: on_team,
-    OrgUnitUpdated.type: on_org_unit,
-    OrganizationRegistered.type: on_addressed,
-    PointsCredited.type: on_addressed,
-    PointsRedeemed.type: on_addressed,
-    ReminderDue.type: on_reminder,
-}
+EVENT_HANDLERS = EventHandlers[NotifyDeps](
+    on(NeedPosted, on_need_event),
+    on(NeedApproved, on_need_event),
+    on(NeedRejected, on_need_event),
+    on(NeedCancelled, on_need_event),
+    on(ProjectClaimed, on_need_event),
+    on(ProjectClaimReleased, on_need_event),
+    on(TaskCompleted, on_need_event),
+    on(TaskConfirmed, on_need_event),
+    on(VolunteerRegistered, on_volunteer),
+    on(VolunteerUpdated, on_volunteer),
+    on(TeamFormed, on_team),
+    on(TeamMemberJoined, on_team),
+    on(TeamLeaderChanged, on_team),
+    on(OrgUnitUpdated, on_org_unit),
+    on(OrganizationRegistered, on_addressed),
+    on(PointsCredited, on_addressed),
+    on(PointsRedeemed, on_addressed),
+    on(ReminderDue, on_reminder),
+)

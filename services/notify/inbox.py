@@ -172,7 +172,7 @@ class Inbox:
                 found = await self._recent(entry.recipient_id, entry.delivery_id)
                 if found is not None:
                     return public(found)
-            item = await self.log.append(entry.recipient_id, _fields(entry))
+            item = await self.log.append(entry.recipient_id, item_fields(entry))
             assert item is not None
             rid = entry.recipient_id
             self._last[rid] = max(self._last.get(rid, 0), int(item["seq"]))
@@ -240,7 +240,7 @@ def entry_of(d: Delivery) -> InboxEntry:
     )
 
 
-def _fields(entry: InboxEntry) -> Document:
+def item_fields(entry: InboxEntry) -> Document:
     return {
         "delivery_id": entry.delivery_id,
         "recipient_id": entry.recipient_id,
@@ -258,7 +258,7 @@ def _fields(entry: InboxEntry) -> Document:
 
 def _item(entry: InboxEntry, item_id: str) -> Document:
     seq = item_seq(item_id) or 0
-    return {**_fields(entry), "_id": item_id, "key": entry.recipient_id, "seq": seq}
+    return {**item_fields(entry), "_id": item_id, "key": entry.recipient_id, "seq": seq}
 
 
 def item_seq(item_id: str) -> int | None:

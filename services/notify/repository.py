@@ -780,7 +780,7 @@ class Deliveries:
             if requeue:
                 await self.enqueue(delivery)
         else:
-            await self.queue.delete_one({"_id": delivery.id})
+            await self.dequeue(delivery.id)
         return version
 
     async def enqueue(self, delivery: Delivery) -> None:
