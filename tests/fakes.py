@@ -520,6 +520,8 @@ class FakeDeliveries(Deliveries):
     """Delivery aggregates in a FakeStore (the real adapter's logic on it); the queue of
     pending deliveries in memory."""
 
+    store: FakeStore
+
     def __init__(self, topic: str) -> None:  # nothing of MongoDB is made
         self.store = FakeStore("deliveries")
         self._topic = topic
