@@ -189,8 +189,12 @@ class FakeDirectory(Directory):
     async def volunteer(self, volunteer_id: str) -> KnownVolunteer | None:
         return self.known_volunteers.get(volunteer_id)
 
-    async def team(self, team_id: str) -> KnownTeam | None:
-        return self.known_teams.get(team_id)
+    async def team(self, team_id: str, candidates: Sequence[str] = ()) -> KnownTeam | None:
+        team = self.known_teams.get(team_id)
+        if team is None:
+            return None
+        members = tuple(m for m in dict.fromkeys(candidates) if m in team.member_ids)
+        return KnownTeam(team.id, team.community_id, team.leader_id, members)
 
     async def organization(self, organization_id: str) -> KnownOrganization | None:
         return self.known_organizations.get(organization_id)
