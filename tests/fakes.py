@@ -43,6 +43,7 @@ from shared.events.volunteers import (
     DistrictRulesChanged,
     OrganizationRegistered,
     OrgUnitUpdated,
+    TeamEvent,
     TeamFormed,
     TeamLeaderChanged,
     TeamMemberJoined,
@@ -325,6 +326,7 @@ class FakeNotifyReadModel(ReadModel):
     async def load(self) -> None:
         for vid, doc in self.stored_volunteers.items():
             self._mirror(vid, doc)
+        self._teams.update(self.stored_teams)
         self.loaded = True
 
     async def set_interests(self, volunteer_id: str, interests: list[str]) -> None:
@@ -351,28 +353,8 @@ class FakeNotifyReadModel(ReadModel):
         doc = self.stored_needs.get(need_id)
         return None if doc is None else NeedView(need_id=need_id, **copy.deepcopy(doc))
 
-    async def apply_team(self, payload: EventPayload) -> None:
-        match payload:
-            case TeamFormed():
-                self.stored_teams[payload.team_id] = TeamView(
-                    team_id=payload.team_id,
-                    community_id=payload.community_id,
-                    leader_id=payload.leader_id,
-                    member_ids=list(payload.member_ids),
-                )
-            case TeamMemberJoined() | TeamLeaderChanged():
-                team = self.stored_teams.get(payload.team_id) or TeamView(
-                    team_id=payload.team_id, community_id=payload.community_id
-                )
-                if isinstance(payload, TeamMemberJoined):
-                    members = list(dict.fromkeys([*team.member_ids, payload.volunteer_id]))
-                    team = team.model_copy(update={"member_ids": members})
-                else:
-                    team = team.model_copy(update={"leader_id": payload.leader_id})
-                self.stored_teams[payload.team_id] = team
-
-    async def teams_by_id(self, team_ids: Sequence[str | None]) -> dict[str, TeamView]:
-        return {t: self.stored_teams[t] for t in team_ids if t and t in self.stored_teams}
+    async def _store_team(self, payload: TeamEvent) -> None:
+        self.stored_teams[payload.team_id] = self._teams[payload.team_id]
 
     async def put_org_unit(self, unit: OrgUnitUpdated) -> None:
         self.unit_names[unit.path] = unit.name

@@ -42,6 +42,7 @@ from shared.events.needs import (
 )
 from shared.events.volunteers import (
     OrgUnitUpdated,
+    TeamEvent,
     TeamFormed,
     TeamLeaderChanged,
     TeamMemberJoined,
@@ -155,7 +156,8 @@ class AppendLog:
 
 class ReadModel:
     """What notify knows of other services, built from their events: volunteers (one document
-    each, mirrored in memory by community for matching), teams, org units, needs and claims.
+    each, mirrored in memory by community for matching), teams (a document each and one per
+    member, mirrored in memory), org units, needs and claims.
 
     A registration costs O(1): the mirror changes in memory and the volunteer's document is
     written with the rest of its consumer batch (`flush`, one bulk write). The mirror is
@@ -165,6 +167,8 @@ class ReadModel:
     def __init__(self, db: Database) -> None:
         self.volunteers = db["volunteers"]
         self.teams = db["teams"]
+        self.team_members = db["team_members"]
+        self._teams: dict[str, TeamView] = {}
         self.org_units = db["org_units"]
         self.needs = db["needs"]
         self._members: dict[str, dict[str, RosterEntry]] = {}
@@ -182,6 +186,7 @@ class ReadModel:
         """Fills the mirror from the stored documents (start-up; streamed, no list held)."""
         async for doc in self.volunteers.find({}):
             self._mirror(doc["_id"], doc)
+        await self._load_teams()
         self.loaded = True
 
     def not_loaded(self) -> str | None:
@@ -245,49 +250,65 @@ class ReadModel:
 
     # teams and org units (events of one team share a partition: applied in order)
 
-    async def apply_team(self, payload: EventPayload) -> None:
+    async def apply_team(self, payload: TeamEvent) -> None:
+        """The team changes in memory at once, and is stored as a small team document and
+        one document per member (`<team>:<volunteer>`, inserted once): a join costs the same
+        whatever the team's size."""
+        self._mirror_team(payload)
+        await self._store_team(payload)
+
+    def _mirror_team(self, payload: TeamEvent) -> None:
+        team = self._teams.get(payload.team_id) or TeamView(
+            team_id=payload.team_id, community_id=payload.community_id
+        )
+        update: Document = {"community_id": payload.community_id}
         match payload:
             case TeamFormed():
-                await self.teams.replace_one(
-                    {"_id": payload.team_id},
-                    {
-                        "_id": payload.team_id,
-                        "community_id": payload.community_id,
-                        "leader_id": payload.leader_id,
-                        "member_ids": payload.member_ids,
-                    },
-                    upsert=True,
-                )
+                update["leader_id"] = payload.leader_id
+                update["member_ids"] = _unique([*team.member_ids, *payload.member_ids])
             case TeamMemberJoined():
-                await self.teams.update_one(
-                    {"_id": payload.team_id},
-                    {
-                        "$addToSet": {"member_ids": payload.volunteer_id},
-                        "$set": {"community_id": payload.community_id},
-                    },
-                    upsert=True,
-                )
+                update["member_ids"] = _unique([*team.member_ids, payload.volunteer_id])
             case TeamLeaderChanged():
-                await self.teams.update_one(
-                    {"_id": payload.team_id},
-                    {
-                        "$set": {
-                            "leader_id": payload.leader_id,
-                            "community_id": payload.community_id,
-                        }
-                    },
-                    upsert=True,
-                )
+                update["leader_id"] = payload.leader_id
+        self._teams[payload.team_id] = team.model_copy(update=update)
+
+    async def _store_team(self, payload: TeamEvent) -> None:
+        fields: Document = {"community_id": payload.community_id}
+        members: list[str] = []
+        match payload:
+            case TeamFormed():
+                fields["leader_id"] = payload.leader_id
+                members = list(payload.member_ids)
+            case TeamMemberJoined():
+                members = [payload.volunteer_id]
+            case TeamLeaderChanged():
+                fields["leader_id"] = payload.leader_id
+        await self.teams.update_one({"_id": payload.team_id}, {"$set": fields}, upsert=True)
+        if members:
+            await insert_new(
+                self.team_members,
+                [
+                    {"_id": f"{payload.team_id}:{m}", "team_id": payload.team_id, "member_id": m}
+                    for m in _unique(members)
+                ],
+            )
+
+    async def _load_teams(self) -> None:
+        async for doc in self.teams.find({}):
+            self._teams[doc["_id"]] = TeamView(
+                team_id=doc["_id"],
+                community_id=doc.get("community_id", ""),
+                leader_id=doc.get("leader_id"),
+                member_ids=list(doc.get("member_ids", [])),  # lists stored before member docs
+            )
+        async for doc in self.team_members.find({}):
+            team = self._teams.get(doc["team_id"])
+            if team is not None and doc["member_id"] not in team.member_ids:
+                team.member_ids.append(doc["member_id"])
 
     async def teams_by_id(self, team_ids: Sequence[str | None]) -> dict[str, TeamView]:
-        out: dict[str, TeamView] = {}
-        for team_id in dict.fromkeys(t for t in team_ids if t):
-            doc = await self.teams.find_one({"_id": team_id})
-            if doc is not None:
-                out[team_id] = TeamView(
-                    team_id=team_id, **{k: v for k, v in doc.items() if k != "_id"}
-                )
-        return out
+        """The teams named, from memory."""
+        return {t: self._teams[t] for t in dict.fromkeys(team_ids) if t and t in self._teams}
 
     async def put_org_unit(self, unit: OrgUnitUpdated) -> None:
         self._names.pop(unit.path, None)
@@ -829,3 +850,7 @@ def entry_for(volunteer: Document, interests: list[str]) -> RosterEntry:
         lat=location.get("lat"),
         lon=location.get("lon"),
     )
+
+
+def _unique(ids: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in ids if i))

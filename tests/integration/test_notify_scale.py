@@ -7,12 +7,14 @@ import asyncio
 import collections
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient, monitoring
 
 import shared.runtime
+from shared.events.volunteers import TeamFormed, TeamMemberJoined
 from shared.mongo.client import Document, create_client
 from shared.settings import Settings
 from tests.helpers import auth, eventually, handled
@@ -21,6 +23,7 @@ from tests.integration.test_notify_support import (
     NEAR,
     A,
     approved,
+    claimed,
     inbox_count,
     notify_service,
     notify_settings,
@@ -176,3 +179,41 @@ async def test_a_bulk_import_gives_each_subscriber_one_summary_not_one_message_p
         assert len(items) == 2, [i["body"] for i in items]
         assert items[0]["type"] == "org.tongxin.notification.summary"
         assert "新报到志愿者 50 名" in items[0]["body"]
+
+
+async def test_a_team_is_a_small_document_and_one_per_member_and_its_members_hear_after_a_restart(
+    settings: Settings,
+) -> None:
+    s = notify_settings(settings)
+    members = [f"tm-{i:02d}" for i in range(30)]
+    formed = TeamFormed(
+        team_id="team-big",
+        community_id=A,
+        name="红岩服务队",
+        service_type="elderly_care",
+        leader_id="tm-lead",
+        member_ids=members[:1],
+        formed_at=datetime.now(UTC),
+    )
+    joins = [
+        TeamMemberJoined(
+            team_id="team-big", community_id=A, volunteer_id=m, joined_at=datetime.now(UTC)
+        )
+        for m in members[1:]
+    ]
+    own = create_client(s)
+    db = own[s.database_name("notify")]
+    async with publisher(s) as kafka:
+        async with notify_service(s) as (_, _, app):
+            await handled(app, *await publish(kafka, s, formed, *joins))
+        team_doc = await db["teams"].find_one({"_id": "team-big"})
+        assert team_doc is not None and "member_ids" not in team_doc  # joins never grow it
+        assert await db["team_members"].count_documents({"team_id": "team-big"}) == 30
+        by_team = claimed(volunteer_id=members[0]).model_copy(
+            update={"claimant_type": "team", "team_id": "team-big", "claimed_by": "tm-lead"}
+        )
+        async with notify_service(s) as (_, _, app):  # the team is loaded from its documents
+            await handled(app, *await publish(kafka, s, by_team))
+            counts = {m: await inbox_items(db, m) for m in members}
+    await own.close()
+    assert counts == dict.fromkeys(members, 1)

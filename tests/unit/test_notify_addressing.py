@@ -29,7 +29,7 @@ from shared.events.needs import (
     TaskConfirmed,
     VolunteerHours,
 )
-from shared.events.volunteers import PointsCredited
+from shared.events.volunteers import PointsCredited, TeamFormed, TeamMemberJoined
 from shared.kafka.producer import EventProducer
 from shared.settings import Settings
 from tests.fakes import (
@@ -249,3 +249,30 @@ async def test_the_registry_is_keyed_by_payload_class_and_handles_every_stream_n
     types = {p.type for p in notify.EVENT_HANDLERS.payloads}
     assert {NeedApproved.type, PointsCredited.type} <= types
     assert {p.stream for p in notify.EVENT_HANDLERS.payloads} == set(consumers.STREAMS)
+
+
+async def test_a_team_claim_reaches_the_team_and_a_confirmation_every_member() -> None:
+    svc = notify_service()
+    formed = TeamFormed(
+        team_id="t1",
+        community_id=A,
+        name="红岩服务队",
+        service_type="elderly_care",
+        leader_id="lead",
+        member_ids=["m1"],
+        formed_at=T0,
+    )
+    joined = TeamMemberJoined(team_id="t1", community_id=A, volunteer_id="m2", joined_at=T0)
+    await svc.bus.deliver(formed, joined)
+    life = need_life(str(uuid.uuid4()), claimer="m1")
+    claimed = life[2]
+    assert isinstance(claimed, ProjectClaimed)
+    by_team = claimed.model_copy(
+        update={"claimant_type": "team", "team_id": "t1", "claimed_by": "lead"}
+    )
+    confirmed = life[4].model_copy(update={"volunteer_ids": [], "team_ids": ["t1"]})
+    await svc.bus.deliver(life[0], by_team, confirmed)
+
+    assert svc.heard(REQUESTER) == [NeedPosted.type, ProjectClaimed.type]
+    assert svc.heard("lead") == [TaskConfirmed.type]  # the claimer is not told of its claim
+    assert svc.heard("m1") == svc.heard("m2") == [ProjectClaimed.type, TaskConfirmed.type]
