@@ -33,6 +33,8 @@ from shared.settings import Settings
 
 EVENTS = "tongxin_consumer_events_total"
 LAG = "tongxin_consumer_lag_messages"
+# How long a service may take to start (notify loads its mirrors: ~100k volunteers at 4.).
+READY_S = 300.0
 # How often the harness reads a service's /metrics while it works (each read costs it ~1 ms).
 POLL_S = 0.2
 
@@ -189,7 +191,7 @@ async def drain_backlog(
     )
     svc = service_process(service, settings, log_dir)
     watch = CpuWatch({service: svc.pid, **infrastructure_pids()})
-    await svc.wait_ready()
+    await svc.wait_ready(timeout=READY_S)
     watch.start()
     before, before_at = await _outcomes(svc, service), time.monotonic()
     left = len(events) - int(_taken(before))

@@ -99,9 +99,7 @@ def create_app(
             failures = 0
             while True:
                 try:
-                    await read_model.load()
-                    await routes.load(clock.now())
-                    await bursts.load()
+                    await asyncio.gather(read_model.load(), routes.load(clock.now()), bursts.load())
                     deps.loaded.set()
                     return
                 except PyMongoError as exc:

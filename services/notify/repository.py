@@ -55,6 +55,8 @@ from shared.orgpath import OrgPath
 M = TypeVar("M", bound=BaseModel)
 
 MAX_CONFLICT_RETRIES = 10
+# Documents per round trip when the in-memory state is loaded at start-up.
+LOAD_BATCH = 5_000
 # Needs whose view is held in memory (those of recent events; older ones are read again).
 NEED_VIEWS_HELD = 20_000
 # Names of org units and the subscribers of a scope, answered from memory this long.
@@ -184,9 +186,13 @@ class ReadModel:
 
     async def load(self) -> None:
         """Fills the mirror from the stored documents (start-up; streamed, no list held)."""
-        async for doc in self.volunteers.find({}):
-            self._mirror(doc["_id"], doc)
-        await self._load_teams()
+        fields = {"home_community_id": 1, "skills": 1, "location": 1, "active": 1, "interests": 1}
+
+        async def volunteers() -> None:
+            async for doc in self.volunteers.find({}, fields, batch_size=LOAD_BATCH):
+                self._mirror(doc["_id"], doc)
+
+        await asyncio.gather(volunteers(), self._load_teams())
         self.loaded = True
 
     def not_loaded(self) -> str | None:
@@ -540,11 +546,19 @@ class Routes:
         alerted when (one document per volunteer)."""
         self._today.clear()
         since = now - timedelta(hours=48)
-        async for doc in self.routes.find({"counted": True, "at": {"$gte": since}}):
-            key = (doc["recipient_id"], doc["day"])
-            self._today[key] = self._today.get(key, 0) + 1
-        async for doc in self.alerted.find({}):
-            self.last[doc["_id"]] = max(doc["at"], self.last.get(doc["_id"], doc["at"]))
+
+        async def counted() -> None:
+            query = {"counted": True, "at": {"$gte": since}}
+            fields = {"recipient_id": 1, "day": 1}
+            async for doc in self.routes.find(query, fields, batch_size=LOAD_BATCH):
+                key = (doc["recipient_id"], doc["day"])
+                self._today[key] = self._today.get(key, 0) + 1
+
+        async def alerted() -> None:
+            async for doc in self.alerted.find({}, batch_size=LOAD_BATCH):
+                self.last[doc["_id"]] = max(doc["at"], self.last.get(doc["_id"], doc["at"]))
+
+        await asyncio.gather(counted(), alerted())
 
     def reserve(self, recipient_id: str, day: str, now: datetime, cap: int) -> bool:
         """Counts a need message for the volunteer's day; False (nothing counted) over cap.
