@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -275,8 +275,14 @@ class InMemoryBus:
     payload validated from the CloudEvent (unknown fields ignored), each event id handled
     once (the processed-event ledger), types the service does not handle ignored."""
 
-    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+    def __init__(
+        self,
+        handlers: Mapping[str, Handler],
+        flush: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """`flush`: what a batch-flush consumer awaits after each batch (each `deliver`)."""
         self.handlers = handlers
+        self.flush = flush
         self.seen: set[str] = set()
         self.handled: list[str] = []
 
@@ -291,6 +297,8 @@ class InMemoryBus:
             await handler(arrived, payload_of(arrived))
             self.seen.add(event.id)
             self.handled.append(event.type)
+        if self.flush is not None:
+            await self.flush()
 
 
 class NoDatabase:
@@ -428,19 +436,19 @@ class FakeRoutes(Routes):
         self.last.update(self.alerted_at)
 
     async def record(
-        self, event_id: str, decided: dict[str, tuple[Route, str | None]], now: datetime
-    ) -> dict[str, Route]:
+        self, decided: dict[tuple[str, str], tuple[Route, str | None]], now: datetime
+    ) -> dict[tuple[str, str], Route]:
         await asyncio.sleep(0)
-        routes: dict[str, Route] = {}
-        for rid, (route, day) in decided.items():
+        routes: dict[tuple[str, str], Route] = {}
+        for (event_id, rid), (route, day) in decided.items():
             key = f"{event_id}:{rid}"
             if key in self.stored:  # the event came again: the first decision stands
-                routes[rid] = Route.model_validate(self.stored[key])
+                routes[(event_id, rid)] = Route.model_validate(self.stored[key])
                 if day is not None:
                     self.release(rid, day)
             else:
                 self.stored[key] = {"recipient_id": rid, "day": day, **route.model_dump()}
-                routes[rid] = route
+                routes[(event_id, rid)] = route
             if day is not None:
                 self._alerted[rid] = max(now, self._alerted.get(rid, now))
         return routes
@@ -457,7 +465,8 @@ class FakeBursts(Bursts):
         self.stored_items: dict[str, Document] = {}
 
     async def load(self) -> None:
-        self._open = {k: d["due_at"] for k, d in self.stored_windows.items()}
+        for k, d in self.stored_windows.items():
+            self.open(k, d["due_at"], d.get("first_event_id"))
 
     async def record(self, opened: Sequence[Document], folded: Sequence[Document]) -> None:
         for d in opened:
@@ -475,6 +484,7 @@ class FakeBursts(Bursts):
         self.stored_items = {k: d for k, d in self.stored_items.items() if d["key"] != key}
         self.stored_windows.pop(key, None)
         self._open.pop(key, None)
+        self._openers.pop(key, None)
 
 
 class FakeDigests(Digests):

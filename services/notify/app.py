@@ -108,9 +108,7 @@ def create_app(
                     await asyncio.sleep(min(5.0, 0.2 * 2**failures))
 
         async def flush() -> None:
-            """What a consumer batch leaves to store at its end: volunteers' and needs'
-            documents, inbox heads, when volunteers were alerted (a bulk write each)."""
-            await asyncio.gather(read_model.flush(), inbox.flush(), routes.flush())
+            await consumers.end_of_batch(deps)
 
         # No ledger: every write dedups by id (deliveries, routes, inbox items, volunteers).
         runtime.subscribe_in_batches(consumers.STREAMS, consumers.event_handlers(deps), flush)

@@ -94,10 +94,12 @@ async def on_need_event(deps: NotifyDeps, event: CloudEvent, payload: NeedEvent)
             deps.notifier.routes.last,
             s.notify_location_precision_km,
         )
+        # Alerted as of now: the next need of this batch chooses among the others first.
+        deps.notifier.routes.chosen([a.recipient_id for a in matched], deps.clock.now())
         found = merge([*found, *matched])
-    if closes_need(payload):
-        await deps.notifier.drop_invitations(payload.need_id)
     await deps.notifier.notify(event, payload, found, need_title=need.title)
+    if closes_need(payload):
+        deps.notifier.close_need(payload.need_id)
 
 
 async def on_volunteer(deps: NotifyDeps, event: CloudEvent, payload: VolunteerRegistered) -> None:

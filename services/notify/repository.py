@@ -560,6 +560,11 @@ class Routes:
 
         await asyncio.gather(counted(), alerted())
 
+    def chosen(self, recipient_ids: Sequence[str], now: datetime) -> None:
+        """Chosen for a need now: fair selection moves on to others."""
+        for rid in recipient_ids:
+            self.last[rid] = now
+
     def reserve(self, recipient_id: str, day: str, now: datetime, cap: int) -> bool:
         """Counts a need message for the volunteer's day; False (nothing counted) over cap.
         Alerted now either way: fair selection moves on to others."""
@@ -575,35 +580,36 @@ class Routes:
         self._today[key] = max(0, self._today.get(key, 0) - 1)
 
     async def record(
-        self, event_id: str, decided: dict[str, tuple[Route, str | None]], now: datetime
-    ) -> dict[str, Route]:
-        """Stores the routes (one insert); a route stored before (the event came again) wins
-        and what this pass counted for it is released."""
+        self, decided: dict[tuple[str, str], tuple[Route, str | None]], now: datetime
+    ) -> dict[tuple[str, str], Route]:
+        """Stores the routes decided per (event, recipient), for a batch of events (one
+        insert); a route stored before (the event came again) wins and what this pass
+        counted for it is released."""
+        keys = list(decided)
         docs = [
             {
                 "_id": f"{event_id}:{rid}",
                 "recipient_id": rid,
-                "counted": day is not None,
-                "day": day,
+                "counted": decided[(event_id, rid)][1] is not None,
+                "day": decided[(event_id, rid)][1],
                 "at": now,
-                **route.model_dump(),
+                **decided[(event_id, rid)][0].model_dump(),
             }
-            for rid, (route, day) in decided.items()
+            for event_id, rid in keys
         ]
-        routes = {rid: route for rid, (route, _) in decided.items()}
+        routes = {key: route for key, (route, _) in decided.items()}
         if not docs:
             return routes
         taken = await insert_new(self.routes, docs)
         if taken:
             stored = await find_by_ids(self.routes, [docs[i]["_id"] for i in taken])
             for i in taken:
-                rid = docs[i]["recipient_id"]
-                day = decided[rid][1]
+                rid, day = docs[i]["recipient_id"], decided[keys[i]][1]
                 if day is not None:
                     self.release(rid, day)
                 doc = stored.get(docs[i]["_id"])
                 if doc is not None:
-                    routes[rid] = Route.model_validate(doc)
+                    routes[keys[i]] = Route.model_validate(doc)
         for d in docs:
             if d["counted"]:
                 rid = d["recipient_id"]
@@ -722,19 +728,25 @@ class Bursts:
         self.windows = db["burst_windows"]
         self.items = db["burst_items"]
         self._open: dict[str, datetime] = {}
+        self._openers: dict[str, str] = {}  # the event that opened each window
 
     @staticmethod
     def key(recipient_id: str, event_type: str, community: str) -> str:
         return f"{recipient_id}|{event_type}|{community}"
 
     async def load(self) -> None:
-        self._open = {d["_id"]: d["due_at"] async for d in self.windows.find({})}
+        async for d in self.windows.find({}):
+            self.open(d["_id"], d["due_at"], d.get("first_event_id"))
 
-    def is_open(self, key: str) -> bool:
-        return key in self._open
+    def is_open(self, key: str, opened_by: str | None = None) -> bool:
+        """Whether a window is open for `key`, other than one event `opened_by` opened (told
+        again after a failed write, it opens it again)."""
+        return key in self._open and (opened_by is None or self._openers.get(key) != opened_by)
 
-    def open(self, key: str, due_at: datetime) -> None:
+    def open(self, key: str, due_at: datetime, event_id: str | None = None) -> None:
         self._open[key] = due_at
+        if event_id is not None:
+            self._openers[key] = event_id
 
     async def record(self, opened: Sequence[Document], folded: Sequence[Document]) -> None:
         """New windows and counted events: one insert each, either may have come before."""
@@ -753,6 +765,7 @@ class Bursts:
         await self.items.delete_many({"key": key})
         await self.windows.delete_one({"_id": key})
         self._open.pop(key, None)
+        self._openers.pop(key, None)
 
 
 class Deliveries:

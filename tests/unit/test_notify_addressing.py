@@ -105,7 +105,12 @@ def notify_service() -> Notify:
         loaded=asyncio.Event(),
     )
     deps.loaded.set()
-    return Notify(deps, InMemoryBus(consumers.event_handlers(deps)), inbox, deliveries)
+
+    async def flush() -> None:  # as the app's consumer does after each batch
+        await consumers.end_of_batch(deps)
+
+    bus = InMemoryBus(consumers.event_handlers(deps), flush)
+    return Notify(deps, bus, inbox, deliveries)
 
 
 def need_life(need_id: str, claimer: str) -> list[EventPayload]:
@@ -237,6 +242,8 @@ async def test_an_event_that_comes_again_reaches_nobody_twice() -> None:
     stored = len(svc.deliveries.store.stored)
     handle = svc.bus.handlers[approved.type]
     await handle(approved, NeedApproved.model_validate(approved.data))  # redelivered
+    assert svc.bus.flush is not None
+    await svc.bus.flush()
 
     assert svc.heard(REQUESTER) == [NeedApproved.type]
     assert svc.heard("v-near") == [NeedApproved.type]
