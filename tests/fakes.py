@@ -15,28 +15,32 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from services.metrics.domain import Fact, FactKind
-from services.metrics.repository import FactStore, Versioned
-from services.needs.directory import Directory
-from services.needs.eligibility import (
+from services.metrics.adapters.repository import FactStore, Versioned
+from services.metrics.domain.facts import Fact, FactKind
+from services.needs.adapters.read_model import Directory
+from services.needs.domain.eligibility import (
     KnownOrganization,
     KnownOrgUnit,
     KnownTeam,
     KnownVolunteer,
 )
-from services.notify.delivery import Delivery
-from services.notify.domain import NeedView, Profile, Route, Subscription, TeamView
-from services.notify.inbox import Inbox, InboxEntry, InboxHub, entry_of, item_fields, item_seq
-from services.notify.inbox import public as inbox_public
-from services.notify.repository import (
-    AppendLog,
-    Bursts,
-    Deliveries,
-    Digests,
-    Profiles,
-    ReadModel,
-    Routes,
+from services.notify.adapters.deliveries import Deliveries
+from services.notify.adapters.digests import Bursts, Digests
+from services.notify.adapters.inbox import (
+    Inbox,
+    InboxEntry,
+    InboxHub,
+    entry_of,
+    item_fields,
+    item_seq,
 )
+from services.notify.adapters.inbox import public as inbox_public
+from services.notify.adapters.profiles import Profiles
+from services.notify.adapters.read_model import ReadModel
+from services.notify.adapters.repository import AppendLog
+from services.notify.adapters.routes import Routes
+from services.notify.domain.audience import NeedView, Profile, Route, Subscription, TeamView
+from services.notify.domain.delivery import Delivery
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.registry import payload_of
 from shared.events.volunteers import (

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from services.notify.repository import ReadModel
+from services.notify.adapters.read_model import ReadModel
 from shared.events.volunteers import OrgUnitUpdated
 from shared.settings import Settings
 from tests.helpers import eventually, org_event

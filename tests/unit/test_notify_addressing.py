@@ -11,13 +11,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from services.notify import consumers
-from services.notify import handlers as notify
-from services.notify.channels import InAppChannel
-from services.notify.dispatcher import Dispatcher
-from services.notify.handlers import NewSubscription, NotifyDeps
-from services.notify.inbox import InboxHub
-from services.notify.notifier import Notifier
+from services.notify.adapters.channels import InAppChannel
+from services.notify.adapters.inbox import InboxHub
+from services.notify.handlers import commands, events
+from services.notify.handlers.commands import NewSubscription, NotifyDeps
+from services.notify.handlers.dispatcher import Dispatcher
+from services.notify.handlers.notifier import Notifier
 from shared.auth import Principal
 from shared.clock import ManualClock
 from shared.events.envelope import CloudEvent, EventPayload
@@ -107,9 +106,9 @@ def notify_service() -> Notify:
     deps.loaded.set()
 
     async def flush() -> None:  # as the app's consumer does after each batch
-        await consumers.end_of_batch(deps)
+        await events.end_of_batch(deps)
 
-    bus = InMemoryBus(consumers.event_handlers(deps), flush)
+    bus = InMemoryBus(events.event_handlers(deps), flush)
     return Notify(deps, bus, inbox, deliveries)
 
 
@@ -203,7 +202,7 @@ async def test_each_event_of_a_need_reaches_exactly_the_people_it_concerns() -> 
         volunteer("v-law", A, ["法律咨询"], NEAR),  # another category
         volunteer("v-elsewhere", B, ["助老"], NEAR),  # another community
     )
-    await notify.subscribe(
+    await commands.subscribe(
         svc.deps,
         ADMIN,
         NewSubscription(
@@ -253,9 +252,9 @@ async def test_an_event_that_comes_again_reaches_nobody_twice() -> None:
 async def test_the_registry_is_keyed_by_payload_class_and_handles_every_stream_notify_reads() -> (
     None
 ):
-    types = {p.type for p in notify.EVENT_HANDLERS.payloads}
+    types = {p.type for p in events.EVENT_HANDLERS.payloads}
     assert {NeedApproved.type, PointsCredited.type} <= types
-    assert {p.stream for p in notify.EVENT_HANDLERS.payloads} == set(consumers.STREAMS)
+    assert {p.stream for p in events.EVENT_HANDLERS.payloads} == set(events.STREAMS)
 
 
 async def test_a_team_claim_reaches_the_team_and_a_confirmation_every_member() -> None:
