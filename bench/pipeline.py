@@ -371,7 +371,9 @@ async def run_consumer(
             if stored:
                 await _grow(cfg, settings, consumer.service, stored, campaign.known_ids, figure)
                 await _fill_baseline(settings, consumer, figure)
-            round_timeout = max(6.0, 3 * cfg.round_seconds)
+            # A batch-flush consumer (notify) counts a batch handled before its flush stores it:
+            # its backlog drains in steps, so give it room.
+            round_timeout = max(20.0, 4 * cfg.round_seconds)
             cpu: list[dict[str, float]] = []
             attempts = 0
             while len(figure.ours_runs) < cfg.rounds and attempts < cfg.rounds + 4:

@@ -158,7 +158,7 @@ async def test_a_volunteer_registered_with_chinese_skills_only_is_alerted_for_th
 async def test_a_bulk_import_gives_each_subscriber_one_summary_not_one_message_per_row(
     settings: Settings,
 ) -> None:
-    s = notify_settings(settings, notify_burst_window_s=3.0)
+    s = notify_settings(settings, notify_burst_window_s=8.0)  # the import well inside it
     async with publisher(s) as kafka, notify_service(s) as (client, _, app):
         admin = auth(s, "community_admin", A, "adm-import")
         resp = await client.post(
@@ -174,7 +174,7 @@ async def test_a_bulk_import_gives_each_subscriber_one_summary_not_one_message_p
         rows = [volunteer(f"imp-{i:03d}", A, ["助老"]) for i in range(50)]
         await handled(app, *await publish(kafka, s, *rows))
         items = await inbox_count(client, s, "adm-import", 2)
-        await asyncio.sleep(4.0)  # nothing more comes
+        await asyncio.sleep(9.0)  # nothing more comes
         items = (await client.get("/v1/inbox", headers=admin)).json()["items"]
         assert len(items) == 2, [i["body"] for i in items]
         assert items[0]["type"] == "org.tongxin.notification.summary"
