@@ -7,6 +7,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from services.needs import api, consumers, domain, handlers
+from services.needs.claim_slots import ClaimSlots
 from services.needs.directory import Directory
 from services.needs.handlers import NeedsDeps
 from services.needs.repository import NeedsRepository
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             ),
             directory=Directory(runtime.db),
             settings=settings,
+            slots=ClaimSlots(runtime.db),
             clock=time,
         )
         app.state.deps = deps

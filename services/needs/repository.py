@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from services.needs.domain import Need
 from shared.mongo.client import Document
@@ -70,10 +70,6 @@ class NeedsRepository:
             {"_id": 1},
         ).limit(limit)
         return [doc["_id"] async for doc in cursor]
-
-    async def active_claims_of(self, kind: Literal["volunteer", "organization"], ident: str) -> int:
-        """How many needs hold an active claim of this volunteer or organisation."""
-        return await self.store.heads.count_documents({f"active_{kind}_ids": ident})
 
     async def with_reminders_due(self, now: datetime, limit: int = 500) -> list[str]:
         """Ids of needs with a reminder due."""

@@ -4,6 +4,7 @@ and expired claims shown to admins only."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -97,6 +98,69 @@ async def test_the_districts_caps_bound_active_claims_per_volunteer_and_organisa
         ).status_code == 201
         capped = await client.post(f"/v1/needs/{needs[1]}/claims", json=org, headers=admin)
         assert capped.status_code == 409 and "上限 1" in capped.text, capped.text
+
+
+async def test_thirty_concurrent_claims_by_one_volunteer_leave_exactly_the_cap_active(
+    settings: Settings,
+) -> None:
+    """The default caps (5 per volunteer, 20 per organisation) rest on unique slot inserts:
+    exact under concurrent claims, given back when a claim ends or a crash left one."""
+    admin = auth(settings, "community_admin", COMMUNITY)
+    vol = auth(settings, "volunteer", COMMUNITY, sub="v1")
+    known = (volunteer("v1"), volunteer("v2"), organization("org-1"))
+    async with needs_service(settings, *known) as (app, client):
+        needs = [await open_need(client, admin, slots=2) for _ in range(30)]
+
+        async def claim(need_id: str, body: dict[str, object], who: dict[str, str]) -> int:
+            r = await client.post(f"/v1/needs/{need_id}/claims", json=body, headers=who)
+            assert r.status_code in (201, 409), r.text
+            assert r.status_code == 201 or "上限" in r.json()["error"]["message"], r.text
+            return r.status_code
+
+        mine = {"volunteer_id": "v1"}
+        codes = await asyncio.gather(*(claim(n, mine, vol) for n in needs))
+        assert sorted(codes) == [201] * 5 + [409] * 25
+        org = {"organization_id": "org-1", "slots": 1}
+        codes = await asyncio.gather(*(claim(n, org, admin) for n in needs))
+        assert sorted(codes) == [201] * 20 + [409] * 10
+
+        listed = await client.get("/v1/needs", params={"limit": 100}, headers=admin)
+        active = [c for n in listed.json()["items"] for c in n["claims"] if c["status"] == "active"]
+        assert sum("v1" in c["volunteer_ids"] for c in active) == 5
+        assert sum(c["organization_id"] == "org-1" for c in active) == 20
+        slots = app.state.runtime.db["claim_slots"]
+        assert await slots.count_documents({}) == 25
+
+        # a claim that ends gives its slot back
+        of_v1 = {
+            c["id"]: n["id"]
+            for n in listed.json()["items"]
+            for c in n["claims"]
+            if "v1" in c["volunteer_ids"]
+        }
+        claim_id, held = next(iter(of_v1.items()))
+        released = await client.delete(f"/v1/needs/{held}/claims/{claim_id}", headers=vol)
+        assert released.status_code == 200, released.text
+        free = [n for n in needs if n not in of_v1.values()]
+        assert await claim(free[0], mine, vol) == 201
+        assert await claim(free[1], mine, vol) == 409
+
+        # slots a crash left behind (inserted, never committed) are taken back
+        long_ago = datetime.now(UTC) - timedelta(hours=1)
+        await slots.insert_many(
+            [
+                {
+                    "_id": f"volunteer:v2:{n}",
+                    "claim_id": f"lost-{n}",
+                    "need_id": free[2],
+                    "taken_at": long_ago,
+                }
+                for n in range(5)
+            ]
+        )
+        v2 = auth(settings, "volunteer", COMMUNITY, sub="v2")
+        assert await claim(free[2], {"volunteer_id": "v2"}, v2) == 201
+        assert await slots.count_documents({"_id": {"$regex": "^volunteer:v2:"}}) == 1
 
 
 async def test_a_two_person_job_done_by_one_completes_with_a_slot_unfilled(
