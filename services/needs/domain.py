@@ -37,6 +37,7 @@ from shared.events.needs import (
     VolunteerHours,
 )
 from shared.inputs import Name
+from shared.privacy import mask_phone
 
 NeedStatus = Literal[
     "pending_review", "open", "claimed", "completed", "confirmed", "rejected", "cancelled"
@@ -686,6 +687,7 @@ def verify_hours(
         }
     )
     verified = derived(need, completion=done, updated_at=now)
+    behalf = resident_of(need) if via == "grid_worker" else None
     return verified, [
         HoursVerified(
             **need_ids(need),
@@ -703,8 +705,18 @@ def verify_hours(
             completed_at=done.completed_at,
             requester_id=need.requester_id,
             title=need.title,
+            on_behalf_of=behalf,
+            acted_by=by if behalf else None,
         )
     ]
+
+
+def resident_of(need: Need) -> OnBehalfOf:
+    """The resident a grid worker acts for: the one they posted for, or the requester (their
+    name and masked phone)."""
+    if need.on_behalf_of is not None:
+        return need.on_behalf_of
+    return OnBehalfOf(name=need.requester.name, phone=mask_phone(need.requester.phone))
 
 
 def need_ids(need: Need) -> dict[str, str]:

@@ -46,6 +46,7 @@ from services.needs.metrics import (
     TRANSITIONS,
 )
 from services.needs.policy import (
+    GRID_WORKER_ROLES,
     Action,
     Facts,
     authorize,
@@ -564,6 +565,8 @@ async def confirm_need(
     def decide(need: Need, now: datetime) -> Change:
         authorize(p, need, Action.CONFIRM)
         via: VerifiedVia = "resident" if p.sub == need.requester_id else "admin"
+        if p.role in GRID_WORKER_ROLES:  # the grid worker who posted for the resident
+            via = "grid_worker"
         return domain.confirm(need, cmd.rating, cmd.comment, p.sub, now, via)
 
     return await _change(

@@ -16,7 +16,7 @@ from services.needs.app import create_app as needs_app
 from services.volunteers.app import create_app as volunteers_app
 from shared.settings import Settings
 from tests.e2e.test_need_lifecycle_across_services import until_status
-from tests.helpers import auth, eventually, running
+from tests.helpers import auth, eventually, events_of, read_topic, running
 
 DISTRICT, STREET, COMMUNITY = "zhongshan", "zhongshan.hongyan", "zhongshan.hongyan.dongfeng"
 
@@ -237,3 +237,47 @@ async def test_an_implausible_completion_waits_in_review_and_counts_only_once_ac
         assert (stats["funds_cents"], stats["volunteer_hours"]) == (5_000, 3)
         book = await t.passbook_when(1)
         assert book["balance"] == 30
+
+
+async def test_a_grid_worker_verifies_for_the_resident_and_both_are_on_the_record(
+    settings: Settings,
+) -> None:
+    async with town(settings) as t:
+        worker = t.as_("grid_worker", "grid-zhao")
+        need_id = await t.claimed_need()
+        await t.complete(need_id, 3)
+        path = f"/v1/needs/{need_id}/completion/verification"
+        elsewhere = t.as_("grid_worker", "grid-qian", "zhongshan.hongyan.xinhua")
+        assert (await t.needs.post(path, headers=elsewhere, json={})).status_code == 404
+        # a grid worker takes the hours as declared; only an admin corrects them
+        corrected = {"hours": [{"volunteer_id": t.volunteer_id, "hours": 2}], "reason": "少了"}
+        refused = await t.needs.post(path, headers=worker, json=corrected)
+        assert refused.status_code == 403 and "管理员" in refused.text, refused.text
+        verified = await t.needs.post(path, headers=worker, json={})
+        assert verified.status_code == 200, verified.text
+        completion = verified.json()["completion"]
+        assert (completion["hours_status"], completion["verified_via"]) == (
+            "verified",
+            "grid_worker",
+        )
+        assert completion["verified_by"] == "grid-zhao"
+
+        book = await t.passbook_when(1)
+        assert (book["balance"], book["hours"]) == (30, 3.0)
+        wang = {"name": "王阿姨", "phone": "138****5678"}
+        history = await t.needs.get(f"/v1/needs/{need_id}/history", headers=t.admin)
+        verify = next(h for h in history.json()["items"] if h["action"] == "verify")
+        assert (verify["on_behalf_of"], verify["acted_by"], verify["role"]) == (
+            wang,
+            "grid-zhao",
+            "grid_worker",
+        )
+        records = await read_topic(settings, settings.topics.needs, timeout=5)
+        events = [e for e in events_of(records) if e.subject == need_id]
+        hours = next(e for e in events if e.type == "org.tongxin.hours.verified")
+        assert (hours.data["via"], hours.data["on_behalf_of"], hours.data["acted_by"]) == (
+            "grid_worker",
+            wang,
+            "grid-zhao",
+        )
+        assert all("13812345678" not in e.model_dump_json() for e in events)
