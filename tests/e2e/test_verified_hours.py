@@ -16,7 +16,17 @@ from services.needs.app import create_app as needs_app
 from services.volunteers.app import create_app as volunteers_app
 from shared.settings import Settings
 from tests.e2e.test_need_lifecycle_across_services import until_status
-from tests.helpers import auth, eventually, events_of, read_topic, running
+from tests.e2e.test_dashboard import chromium, figure, watch_errors
+from tests.helpers import (
+    auth,
+    eventually,
+    events_of,
+    free_port,
+    read_topic,
+    running,
+    serving,
+    token,
+)
 
 DISTRICT, STREET, COMMUNITY = "zhongshan", "zhongshan.hongyan", "zhongshan.hongyan.dongfeng"
 
@@ -105,7 +115,8 @@ async def town(settings: Settings) -> AsyncIterator[Town]:
     async with (
         running(volunteers_app(settings)) as volunteers,
         running(needs_app(settings)) as needs,
-        running(metrics_app(settings)) as metrics,
+        serving(metrics_app(settings), free_port()) as metrics_url,  # the dashboard's too
+        httpx.AsyncClient(base_url=metrics_url) as metrics,
     ):
         for path, name in ((DISTRICT, "中山区"), (STREET, "红岩街道"), (COMMUNITY, "东风社区")):
             put = await volunteers.put(f"/v1/orgs/{path}", json={"name": name}, headers=service)
@@ -212,6 +223,18 @@ async def test_an_implausible_completion_waits_in_review_and_counts_only_once_ac
         stats = await eventually(pending, timeout=30)
         assert stats["pending_funds_cents"] == trillion_fen
         assert (stats["funds_cents"], stats["volunteer_hours"]) == (0, 0)
+        async with chromium() as browser:  # the dashboard shows it apart, as pending
+            page = await browser.new_page()
+            errors = watch_errors(page)
+            operator = token(settings, "operator", DISTRICT)
+            await page.goto(f"{str(t.metrics.base_url).rstrip('/')}/dashboard?token={operator}")
+            await page.wait_for_selector("#pending-cards #figure-pending_funds_cents")
+            assert await figure(page, "pending_funds_cents") == str(trillion_fen)
+            assert float(await figure(page, "pending_volunteer_hours") or 0) == 3
+            assert await figure(page, "funds_cents") == "0"
+            shown = await page.inner_text("#figure-pending_funds_cents")
+            assert "待核实资金" in shown and "10,000,000,000.00" in shown, shown
+            assert errors == []
 
         # the resident's rating does not release hours under review
         confirmed = await t.needs.post(
