@@ -541,7 +541,8 @@ def _release(
 
 def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Change:
     """The claimers' record of what was done; every active claim is completed. Slots nobody
-    took close as `slots_unfilled`. The hours are declared, not yet verified: they wait for
+    took, or whose claimers did not come (no hours), close as `slots_unfilled`. The hours are
+    declared, not yet verified: they wait for
     the resident (or go to review when `record.review_reasons` flags them)."""
     _require(need, "complete")
     if not need.active_claims():
@@ -584,7 +585,7 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
         hours_status="review" if review else "declared",
         review_reasons=list(record.review_reasons),
         auto_confirm_at=None if review else now + timedelta(days=record.auto_confirm_days),
-        slots_unfilled=need.slots - need.slots_taken,
+        slots_unfilled=need.slots - _slots_filled(active, seen),
         next_reminder_at=now + CONFIRM_REMINDER_EVERY,
     )
     claims = [
@@ -619,6 +620,15 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
             slots_unfilled=completion.slots_unfilled,
         )
     ]
+
+
+def _slots_filled(claims: Sequence[Claim], came: set[str]) -> int:
+    """Slots of the claims whose people came: one per volunteer with hours; an
+    organisation's claim fills the slots it took (its people are not listed)."""
+    return sum(
+        c.slots if c.claimant_type == "organization" else len(came & set(c.volunteer_ids))
+        for c in claims
+    )
 
 
 def confirm(

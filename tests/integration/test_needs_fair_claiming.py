@@ -15,6 +15,7 @@ from tests.helpers import auth, eventually
 from tests.needs_support import (
     COMMUNITY,
     OTHER_COMMUNITY,
+    OTHER_DISTRICT_COMMUNITY,
     OTHER_STREET_COMMUNITY,
     need_body,
     needs_service,
@@ -38,7 +39,12 @@ async def test_a_need_opened_to_its_street_is_claimed_by_the_next_community_not_
     admin = auth(settings, "community_admin", COMMUNITY)
     neighbour = auth(settings, "volunteer", OTHER_COMMUNITY, sub="v-xinhua")
     far = auth(settings, "volunteer", OTHER_STREET_COMMUNITY, sub="v-nanhu")
-    known = (volunteer("v-xinhua", OTHER_COMMUNITY), volunteer("v-nanhu", OTHER_STREET_COMMUNITY))
+    outsider = auth(settings, "volunteer", OTHER_DISTRICT_COMMUNITY, sub="v-meilin")
+    known = (
+        volunteer("v-xinhua", OTHER_COMMUNITY),
+        volunteer("v-nanhu", OTHER_STREET_COMMUNITY),
+        volunteer("v-meilin", OTHER_DISTRICT_COMMUNITY),
+    )
     async with needs_service(settings, *known) as (_, client):
         own = await open_need(client, admin)
         street = await open_need(client, admin, openness="street", slots=2)
@@ -56,8 +62,20 @@ async def test_a_need_opened_to_its_street_is_claimed_by_the_next_community_not_
             f"/v1/needs/{street}/claims", json={"volunteer_id": "v-nanhu"}, headers=far
         )
         assert beyond.status_code == 404, beyond.text
+        # opened to the district: the next street's volunteer claims, another district's not
+        district = await open_need(client, admin, openness="district", slots=2)
+        claimed = await client.post(
+            f"/v1/needs/{district}/claims", json={"volunteer_id": "v-nanhu"}, headers=far
+        )
+        assert claimed.status_code == 201, claimed.text
+        other = await client.post(
+            f"/v1/needs/{district}/claims", json={"volunteer_id": "v-meilin"}, headers=outsider
+        )
+        assert other.status_code == 404, other.text
         bad = await client.post("/v1/needs", json=need_body(openness="city"), headers=admin)
-        assert bad.status_code == 422, bad.text
+        assert bad.status_code == 422 and "openness" in bad.text, bad.text
+        listed = await client.get("/v1/needs", headers=admin)
+        assert len(listed.json()["items"]) == 3  # the refused post changed nothing
 
 
 async def test_the_districts_caps_bound_active_claims_per_volunteer_and_organisation(
@@ -168,7 +186,7 @@ async def test_a_two_person_job_done_by_one_completes_with_a_slot_unfilled(
 ) -> None:
     admin = auth(settings, "community_admin", COMMUNITY)
     vol = auth(settings, "volunteer", COMMUNITY, sub="v1")
-    async with needs_service(settings, volunteer("v1")) as (_, client):
+    async with needs_service(settings, volunteer("v1"), volunteer("v2")) as (_, client):
         need_id = await open_need(client, admin, slots=2)
         none_yet = await client.post(
             f"/v1/needs/{need_id}/completion", json={"hours": []}, headers=admin
@@ -186,6 +204,23 @@ async def test_a_two_person_job_done_by_one_completes_with_a_slot_unfilled(
         assert done.status_code == 200, done.text
         body = done.json()
         assert body["status"] == "completed" and body["completion"]["slots_unfilled"] == 1
+
+        # three planned, two claimed, one came: the admin completes with her; two unfilled
+        third = await open_need(client, admin, slots=3)
+        for v, who in (("v1", vol), ("v2", auth(settings, "volunteer", COMMUNITY, sub="v2"))):
+            r = await client.post(
+                f"/v1/needs/{third}/claims", json={"volunteer_id": v}, headers=who
+            )
+            assert r.status_code == 201, r.text
+        done = await client.post(
+            f"/v1/needs/{third}/completion",
+            json={"hours": [{"volunteer_id": "v2", "hours": 1.5}]},
+            headers=admin,
+        )
+        assert done.status_code == 200, done.text
+        completion = done.json()["completion"]
+        assert completion["slots_unfilled"] == 2
+        assert [h["volunteer_id"] for h in completion["hours"]] == ["v2"]
 
 
 async def test_expired_claims_count_against_nobody_and_are_shown_to_admins(
