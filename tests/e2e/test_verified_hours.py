@@ -211,10 +211,13 @@ async def test_an_implausible_completion_waits_in_review_and_counts_only_once_ac
 ) -> None:
     async with town(settings) as t:
         need_id = await t.claimed_need()
-        trillion_fen = 10**12  # ¥10¹⁰
-        done = await t.complete(need_id, 3, funds_cents=trillion_fen, beneficiaries_served=1)
+        trillion_fen = 10**12  # ¥10¹⁰, with the audit's 10⁷ beneficiaries and goods
+        done = await t.complete(
+            need_id, 3, funds_cents=trillion_fen, beneficiaries_served=10**7, goods_count=10**7
+        )
         assert done["completion"]["hours_status"] == "review"
-        assert any("资金" in r for r in done["completion"]["review_reasons"])
+        reasons = " ".join(done["completion"]["review_reasons"])
+        assert all(word in reasons for word in ("资金", "服务对象", "物资")), reasons
 
         async def pending() -> dict[str, Any] | None:
             stats = await t.stats()
@@ -222,7 +225,9 @@ async def test_an_implausible_completion_waits_in_review_and_counts_only_once_ac
 
         stats = await eventually(pending, timeout=30)
         assert stats["pending_funds_cents"] == trillion_fen
+        assert stats["pending_beneficiaries_served"] == stats["pending_goods_count"] == 10**7
         assert (stats["funds_cents"], stats["volunteer_hours"]) == (0, 0)
+        assert (stats["beneficiaries_served"], stats["goods_count"]) == (0, 0)
         async with chromium() as browser:  # the dashboard shows it apart, as pending
             page = await browser.new_page()
             errors = watch_errors(page)
@@ -248,7 +253,12 @@ async def test_an_implausible_completion_waits_in_review_and_counts_only_once_ac
         accepted = await t.needs.post(
             f"/v1/needs/{need_id}/completion/verification",
             headers=t.admin,
-            json={"funds_cents": 5_000, "reason": "票据核对为 50 元"},
+            json={
+                "funds_cents": 5_000,
+                "beneficiaries_served": 1,
+                "goods_count": 3,
+                "reason": "票据核对为 50 元，服务 1 人，物资 3 件",
+            },
         )
         assert accepted.status_code == 200, accepted.text
 
@@ -258,6 +268,7 @@ async def test_an_implausible_completion_waits_in_review_and_counts_only_once_ac
 
         stats = await eventually(counted, timeout=30)
         assert (stats["funds_cents"], stats["volunteer_hours"]) == (5_000, 3)
+        assert (stats["beneficiaries_served"], stats["goods_count"]) == (1, 3)
         book = await t.passbook_when(1)
         assert book["balance"] == 30
 
@@ -304,3 +315,43 @@ async def test_a_grid_worker_verifies_for_the_resident_and_both_are_on_the_recor
             "grid-zhao",
         )
         assert all("13812345678" not in e.model_dump_json() for e in events)
+
+
+async def test_a_districts_rules_set_once_apply_in_needs_and_volunteers(settings: Settings) -> None:
+    async with town(settings) as t:
+        district_admin = t.as_("district_admin", "zs-admin", DISTRICT)
+        rules = {"points_per_hour": 5, "volunteer_claim_cap": 1}
+        put = await t.volunteers.put(
+            f"/v1/orgs/{DISTRICT}/rules", json=rules, headers=district_admin
+        )
+        assert put.status_code == 200, put.text
+        first = await t.claimed_need()
+
+        async def capped() -> httpx.Response | None:
+            body = {
+                "community_id": COMMUNITY,
+                "title": "帮忙取药",
+                "category": "elderly_care",
+                "slots": 1,
+                "requester": {"name": "王阿姨", "phone": "13812345678"},
+            }
+            posted = await t.needs.post("/v1/needs", json=body, headers=t.resident)
+            need_id = posted.json()["id"]
+            await t.needs.post(f"/v1/needs/{need_id}/approve", headers=t.admin)
+            r = await t.needs.post(
+                f"/v1/needs/{need_id}/claims",
+                headers=t.volunteer,
+                json={"volunteer_id": t.volunteer_id},
+            )
+            return r if r.status_code == 409 else None
+
+        refused = await eventually(capped, timeout=30)  # the needs service heard the rule
+        assert "上限 1" in refused.json()["error"]["message"], refused.text
+
+        await t.complete(first, 3)
+        verified = await t.needs.post(
+            f"/v1/needs/{first}/completion/verification", headers=t.admin, json={}
+        )
+        assert verified.status_code == 200, verified.text
+        book = await t.passbook_when(1)
+        assert (book["balance"], book["hours"]) == (15, 3.0)  # 5 points an hour there
