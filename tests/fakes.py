@@ -1,7 +1,8 @@
 """In-memory stand-ins for the adapters, for service-layer tests that need no broker or
 database: a store with the real store's arbiter (a commit `<id>:<version>` is inserted once,
-so races are decided as on FerretDB), the needs service's read model, the metrics fact
-store, the cap slots of claims, and a bus that drives a service's event-handler registry as the consumer runner does.
+so races are decided as on FerretDB), the needs service's read model and cap slots, the
+metrics fact store, and a bus that drives a service's event-handler registry as the
+consumer runner does.
 
 The fakes override every I/O method of the adapter they stand in for (they subclass it, so
 a service is wired with them unchanged); queries over head documents are not faked: the

@@ -15,12 +15,12 @@ from services.metrics.app import create_app as metrics_app
 from services.needs.app import create_app as needs_app
 from services.volunteers.app import create_app as volunteers_app
 from shared.settings import Settings
-from tests.e2e.test_need_lifecycle_across_services import until_status
 from tests.e2e.test_dashboard import chromium, figure, watch_errors
+from tests.e2e.test_need_lifecycle_across_services import until_status
 from tests.helpers import (
     auth,
-    eventually,
     events_of,
+    eventually,
     free_port,
     read_topic,
     running,
