@@ -33,6 +33,16 @@ async def open_need(client: httpx.AsyncClient, admin: dict[str, str], **body: ob
     return need_id
 
 
+async def claim_as(
+    client: httpx.AsyncClient, need_id: str, volunteer_id: str, who: dict[str, str]
+) -> int:
+    r = await client.post(
+        f"/v1/needs/{need_id}/claims", json={"volunteer_id": volunteer_id}, headers=who
+    )
+    assert r.status_code in (201, 404), r.text
+    return r.status_code
+
+
 async def test_a_need_opened_to_its_street_is_claimed_by_the_next_community_not_beyond(
     settings: Settings,
 ) -> None:
@@ -50,28 +60,13 @@ async def test_a_need_opened_to_its_street_is_claimed_by_the_next_community_not_
         street = await open_need(client, admin, openness="street", slots=2)
         listed = await client.get("/v1/needs", headers=neighbour)
         assert [n["id"] for n in listed.json()["items"]] == [street], listed.text
-        refused = await client.post(
-            f"/v1/needs/{own}/claims", json={"volunteer_id": "v-xinhua"}, headers=neighbour
-        )
-        assert refused.status_code == 404, refused.text  # not even visible
-        claimed = await client.post(
-            f"/v1/needs/{street}/claims", json={"volunteer_id": "v-xinhua"}, headers=neighbour
-        )
-        assert claimed.status_code == 201, claimed.text
-        beyond = await client.post(
-            f"/v1/needs/{street}/claims", json={"volunteer_id": "v-nanhu"}, headers=far
-        )
-        assert beyond.status_code == 404, beyond.text
+        assert await claim_as(client, own, "v-xinhua", neighbour) == 404  # not even visible
+        assert await claim_as(client, street, "v-xinhua", neighbour) == 201
+        assert await claim_as(client, street, "v-nanhu", far) == 404
         # opened to the district: the next street's volunteer claims, another district's not
         district = await open_need(client, admin, openness="district", slots=2)
-        claimed = await client.post(
-            f"/v1/needs/{district}/claims", json={"volunteer_id": "v-nanhu"}, headers=far
-        )
-        assert claimed.status_code == 201, claimed.text
-        other = await client.post(
-            f"/v1/needs/{district}/claims", json={"volunteer_id": "v-meilin"}, headers=outsider
-        )
-        assert other.status_code == 404, other.text
+        assert await claim_as(client, district, "v-nanhu", far) == 201
+        assert await claim_as(client, district, "v-meilin", outsider) == 404
         bad = await client.post("/v1/needs", json=need_body(openness="city"), headers=admin)
         assert bad.status_code == 422 and "openness" in bad.text, bad.text
         listed = await client.get("/v1/needs", headers=admin)
