@@ -85,6 +85,8 @@ async def test_a_certificate_reads_back_verifies_and_is_revoked(settings: Settin
         ):
             assert printed in text, (printed, text)
         assert cert["document_hash"] in text.replace("\n", "")
+        row = next(r for r in text.splitlines() if "陪独居老人去医院复诊" in r)
+        assert re.match(r"\s*\d{4}-\d{2}-\d{2}\s", row) and row.rstrip().endswith(" 3"), row
         assert "138****5678" in text and "13812345678" not in text
         assert f"/v1/certificates/{serial}/verify" in text  # the address its QR code holds
 
