@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from services.needs.handlers import commands
 from shared.clock import ManualClock
 from shared.settings import Settings
 from tests.helpers import auth, eventually
@@ -174,6 +175,14 @@ async def test_thirty_concurrent_claims_by_one_volunteer_leave_exactly_the_cap_a
         v2 = auth(settings, "volunteer", COMMUNITY, sub="v2")
         assert await claim(free[2], {"volunteer_id": "v2"}, v2) == 201
         assert await slots.count_documents({"_id": {"$regex": "^volunteer:v2:"}}) == 1
+
+        # claims made before the caps rested on slots take theirs at start
+        await slots.drop()
+        await app.state.runtime.db["claim_slot_sets"].drop()
+        assert await commands.slot_earlier_claims(app.state.deps) == 5 + 20 + 1
+        assert await commands.slot_earlier_claims(app.state.deps) == 0  # once
+        assert await slots.count_documents({}) == 26
+        assert await claim(free[3], mine, vol) == 409
 
 
 async def test_a_two_person_job_done_by_one_completes_with_a_slot_unfilled(

@@ -59,6 +59,9 @@ class ClaimSlots:
         """Which slots the claim holds, for `release` to find them by `_id`."""
         await self._put_set(claim_id, {"need_id": need_id, "slot_ids": slot_ids})
 
+    async def recorded(self, claim_id: str) -> bool:
+        return await self._get_set(claim_id) is not None
+
     async def release(self, claim_id: str, slot_ids: list[str] | None = None) -> None:
         """Gives back the claim's slots (none held: nothing happens)."""
         if slot_ids is None:

@@ -71,6 +71,13 @@ class NeedsRepository:
         ).limit(limit)
         return [doc["_id"] async for doc in cursor]
 
+    async def with_active_claims(self) -> list[str]:
+        """Ids of needs holding an active claim (every active claim has a deadline)."""
+        cursor = self.store.heads.find(
+            {"status": {"$in": ACTIVE_STATUSES}, "next_claim_expiry": {"$ne": None}}, {"_id": 1}
+        )
+        return [doc["_id"] async for doc in cursor]
+
     async def with_reminders_due(self, now: datetime, limit: int = 500) -> list[str]:
         """Ids of needs with a reminder due."""
         cursor = self.store.heads.find({"next_reminder": {"$lte": now}}, {"_id": 1}).limit(limit)

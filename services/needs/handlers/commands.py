@@ -382,6 +382,31 @@ async def _free_slots(deps: NeedsDeps, need: Need) -> None:
             await deps.slots.release(claim.id)
 
 
+async def slot_earlier_claims(deps: NeedsDeps) -> int:
+    """Active claims made before the caps rested on slots hold none: each takes its slots
+    now (where one is free), so that it counts against its holders' caps. Run at start; a
+    claim that holds its slots is left as it is. Returns how many claims took slots."""
+    count = 0
+    for need_id in await deps.repo.with_active_claims():
+        need, _ = await deps.repo.get(need_id)
+        if need is None:
+            continue
+        rules = await deps.directory.rules(need.community_id)
+        for claim in need.active_claims():
+            if await deps.slots.recorded(claim.id):
+                continue
+            holders = eligibility.slot_holders(claim.volunteer_ids, claim.organization_id)
+            taken = [
+                await deps.slots.take(h, h.cap(rules), need.id, claim.id, deps.now())
+                for h in holders
+            ]
+            await deps.slots.record(claim.id, need.id, [t for t in taken if t is not None])
+            count += 1
+    if count:
+        log.info("claim_slots_taken_for_earlier_claims", claims=count)
+    return count
+
+
 async def _team_leaders(deps: NeedsDeps, claims: list[Claim]) -> dict[str, str]:
     team_ids = sorted({c.team_id for c in claims if c.team_id})
     teams = await asyncio.gather(*(deps.directory.team(t) for t in team_ids))
@@ -451,7 +476,11 @@ async def expire_due_claims(deps: NeedsDeps) -> int:
 
 async def run_claim_expiry(deps: NeedsDeps) -> None:
     """The background loop: every `claim_expiry_check_s` releases overdue claims and
-    verifies completions past their auto-confirm time."""
+    verifies completions past their auto-confirm time; first, earlier claims take slots."""
+    try:
+        await slot_earlier_claims(deps)
+    except Exception as exc:  # the caps still hold for new claims; the next start tries again
+        log.warning("claim_slots_for_earlier_claims_failed", error=repr(exc))
     while True:
         for name, task in (
             ("claim_expiry", expire_due_claims),
