@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import CreateAclsRequest
 
 from shared.kafka.connection import client_options
+from shared.kafka.topics import ensure_topics
 from shared.settings import Settings
 
 Resource = Literal["topic", "group", "transactional_id"]
@@ -151,3 +152,9 @@ async def apply(settings: Settings, acls: Iterable[Acl]) -> int:
     finally:
         await admin.close()
     return sent
+
+
+async def setup(settings: Settings) -> int:
+    """As the admin: the streams and their `.dlq` twins created, every service's ACLs set."""
+    await ensure_topics(settings)
+    return await apply(settings, platform_acls(settings))
