@@ -19,6 +19,7 @@ from services.notify.channels import (
 )
 from services.notify.contacts import ContactConfirmations
 from services.notify.dispatcher import Dispatcher
+from services.notify.district_router import DistrictRouter
 from services.notify.handlers import NotifyDeps
 from services.notify.inbox import Inbox, InboxHub
 from services.notify.notifier import Notifier
@@ -32,6 +33,7 @@ from services.notify.repository import (
 )
 from shared.clock import Clock, SystemClock
 from shared.logging import get_logger
+from shared.mongo.lease import Lease, replica_id
 from shared.outbound import guarded_client, networks
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
@@ -121,6 +123,9 @@ def create_app(
         runtime.run_in_background(load_mirrors)
         runtime.run_in_background(dispatcher.run)
         runtime.run_in_background(notifier.run_digests)
+        if settings.district_streams:
+            lease = Lease(db, "district-router", replica_id(), settings.relay_lease_s)
+            runtime.run_in_background(DistrictRouter(settings, lease).run)
 
         async def close_on_stop() -> None:
             try:

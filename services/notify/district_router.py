@@ -20,21 +20,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
+from pymongo.errors import PyMongoError
 
 from shared.kafka.acls import PUBLIC_STREAMS
 from shared.kafka.connection import client_options
 from shared.kafka.topics import ensure_topics
 from shared.logging import get_logger
 from shared.metrics import DISTRICT_ROUTED
+from shared.mongo.lease import Lease
 from shared.settings import Settings
 
 log = get_logger(__name__)
 
-Record = ConsumerRecord[bytes, bytes]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
 def district_of(value: bytes | None) -> str | None:
@@ -51,11 +54,9 @@ def district_of(value: bytes | None) -> str | None:
 
 
 class DistrictRouter:
-    def __init__(
-        self, settings: Settings, held: Callable[[], Awaitable[bool]] | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, lease: Lease | None = None) -> None:
         self._s = settings
-        self._held = held  # the lease: route only while this replica holds it
+        self._lease = lease  # route only while this replica holds it
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._known: set[str] = set()
@@ -66,21 +67,26 @@ class DistrictRouter:
 
     async def run(self) -> None:
         """Routes for as long as the process lives (a background task)."""
-        while True:
-            try:
-                if self._held is not None and not await self._held():
+        try:
+            while True:
+                try:
+                    if self._lease is not None and not await self._lease.held():
+                        await self.close()
+                        await asyncio.sleep(self._s.relay_lease_s / 2)
+                        continue
+                    if self._consumer is None:
+                        await self.open()
+                    await self.route_batch()
+                except (KafkaError, TimeoutError, OSError, PyMongoError) as exc:
+                    # Fenced, broker down, a transaction that failed: start again from the
+                    # offsets committed with the last transaction.
+                    log.warning("district_router_restart", error=repr(exc))
                     await self.close()
-                    await asyncio.sleep(self._s.relay_lease_s / 2)
-                    continue
-                if self._consumer is None:
-                    await self.open()
-                await self.route_batch()
-            except (KafkaError, TimeoutError, OSError) as exc:
-                # Fenced, broker down, a transaction that failed: start again from the
-                # offsets committed with the last transaction.
-                log.warning("district_router_restart", error=repr(exc))
-                await self.close()
-                await asyncio.sleep(1)
+                    await asyncio.sleep(1)
+        finally:
+            await self.close()
+            if self._lease is not None:
+                await _quietly(self._lease.release(), self._s.kafka_timeout_s)
 
     async def open(self) -> None:
         s = self._s
@@ -166,5 +172,5 @@ class DistrictRouter:
 async def _quietly(step: Awaitable[None], timeout_s: float) -> None:
     try:
         await asyncio.wait_for(step, timeout_s)
-    except (TimeoutError, KafkaError, OSError):
-        pass  # a broker that is gone cannot be told goodbye
+    except (TimeoutError, KafkaError, OSError, PyMongoError):
+        pass  # a broker (or database) that is gone cannot be told goodbye

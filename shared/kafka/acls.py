@@ -93,13 +93,17 @@ def router_acls(settings: Settings, principal: str) -> list[Acl]:
     """What the district router needs: read the public streams, create and write the district
     topics, commit its offsets inside its transactions."""
     topics, name = settings.topics, settings.district_router_id
-    acls = [Acl(principal, "topic", topics.for_stream(s), "literal", "read") for s in PUBLIC_STREAMS]
+    acls = [
+        Acl(principal, "topic", topics.for_stream(s), "literal", "read") for s in PUBLIC_STREAMS
+    ]
     acls += [
         Acl(principal, "topic", topics.district_prefix, "prefixed", op)
         for op in ("create", "write")
     ]
     acls.append(Acl(principal, "group", name, "literal", "read"))
-    acls += [Acl(principal, "transactional_id", name, "literal", op) for op in ("write", "describe")]
+    acls += [
+        Acl(principal, "transactional_id", name, "literal", op) for op in ("write", "describe")
+    ]
     return acls
 
 

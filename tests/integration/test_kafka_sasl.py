@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeAlias
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
@@ -31,7 +31,7 @@ from shared.settings import Settings
 from tests.helpers import org_event
 from tests.sasl_broker import ADMIN, SaslBroker
 
-Record = ConsumerRecord[bytes, bytes]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 STREAMS = ["needs", "volunteers", "notify", "identity"]
 
 
@@ -235,7 +235,7 @@ async def test_the_router_fills_each_district_topic_once_across_a_crash(
         await asyncio.Event().wait()
 
     assert first._producer is not None
-    first._producer.commit_transaction = never  # type: ignore[method-assign]
+    first._producer.commit_transaction = never
     await _send(volunteers, settings.topics.volunteers, events[30:])
     stuck = asyncio.create_task(first.route_batch())
     admin = broker.settings(ADMIN)
