@@ -225,7 +225,9 @@ def test_compose_runs_a_district_on_kafka_kraft_and_a_mongodb_replica_set() -> N
     services = compose()["services"]
     assert set(services) == {
         *SERVICE_PORTS,
+        "kafka-format",
         "kafka",
+        "kafka-setup",
         "mongodb",
         "prometheus",
         "blackbox",
@@ -252,6 +254,37 @@ def test_compose_runs_a_district_on_kafka_kraft_and_a_mongodb_replica_set() -> N
         assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
         assert service["depends_on"]["mongodb"]["condition"] == "service_healthy"
         assert service["healthcheck"]["test"] == ["CMD", "tongxin", "healthcheck"]
+
+
+def test_compose_kafka_admits_scram_users_with_acls_only() -> None:
+    """Issue 19: no listener a client reaches without SASL/SCRAM, nothing without an ACL, each
+    service its own user (made at format time) and the ACLs set before the services start."""
+    services = compose()["services"]
+    kafka = services["kafka"]["environment"]
+    protocols = dict(p.split(":") for p in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    for listener in kafka["KAFKA_LISTENERS"].split(","):
+        name, address = listener.split("://")
+        assert protocols[name].startswith("SASL_") or address.startswith("localhost:"), listener
+    assert kafka["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert kafka["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert "--command-config" in " ".join(services["kafka"]["healthcheck"]["test"])
+    fmt = services["kafka-format"]["command"][0]
+    setup = services["kafka-setup"]
+    assert setup["command"] == ["kafka", "setup"]
+    assert setup["environment"]["TONGXIN_KAFKA_USERNAME"] == "admin"
+    for name in ["admin", *SERVICE_PORTS]:
+        assert f"SCRAM-SHA-512=[name={name},password=$$KAFKA_{name.upper()}_PASSWORD]" in fmt
+    for name in SERVICE_PORTS:
+        env = services[name]["environment"]
+        assert env["TONGXIN_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+        assert env["TONGXIN_KAFKA_USERNAME"] == name
+        assert env["TONGXIN_KAFKA_PASSWORD"].startswith(f"${{KAFKA_{name.upper()}_PASSWORD:?")
+        assert env["TONGXIN_KAFKA_CREATE_TOPICS"] == "false"
+        assert services[name]["depends_on"]["kafka-setup"]["condition"] == (
+            "service_completed_successfully"
+        )
+    assert services["notify"]["environment"]["TONGXIN_DISTRICT_STREAMS"] == "true"
 
 
 def test_compose_mounts_the_prometheus_rules_and_grafana_dashboards_that_exist() -> None:
