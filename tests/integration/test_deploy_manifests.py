@@ -186,6 +186,32 @@ def test_each_service_has_probes_resources_autoscaler_and_disruption_budget(
     assert config["data"]["TONGXIN_JWKS_URL"] == "http://identity:8005/.well-known/jwks.json"
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_signs_in_to_kafka_as_its_own_user(overlay: str) -> None:
+    """Issue 19: SASL/SCRAM, a user and a Secret per service; topics and ACLs by the admin."""
+    docs = manifests(overlay)
+    (config,) = of_kind(docs, "ConfigMap").values()
+    assert config["data"]["TONGXIN_KAFKA_SECURITY_PROTOCOL"].startswith("SASL_")
+    assert config["data"]["TONGXIN_KAFKA_CREATE_TOPICS"] == "false"
+    secrets = of_kind(docs, "Secret")
+
+    def kafka_user(pod: Manifest) -> tuple[str, str]:
+        (container,) = pod["containers"]
+        env = {e["name"]: e for e in container.get("env", [])}
+        ref = env["TONGXIN_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] in secrets and ref["key"] == "password"
+        return env["TONGXIN_KAFKA_USERNAME"]["value"], ref["name"]
+
+    for name, deployment in of_kind(docs, "Deployment").items():
+        assert kafka_user(deployment["spec"]["template"]["spec"]) == (
+            name,
+            f"tongxin-kafka-{name}",
+        )
+    job = of_kind(docs, "Job")["kafka-setup"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["kafka", "setup"]
+    assert kafka_user(job["spec"]["template"]["spec"]) == ("admin", "tongxin-kafka-admin")
+
+
 # ---------------------------------------------------------------------------------------------
 # Compose
 # ---------------------------------------------------------------------------------------------
