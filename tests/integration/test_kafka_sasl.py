@@ -27,6 +27,8 @@ from shared.kafka.acls import PRODUCES, apply, setup, subscriber_acls
 from shared.kafka.connection import client_options
 from shared.kafka.consumer import ConsumerRunner
 from shared.kafka.producer import EventProducer
+from shared.mongo.client import create_client
+from shared.mongo.lease import Lease
 from shared.settings import Settings
 from tests.helpers import org_event
 from tests.sasl_broker import ADMIN, SaslBroker
@@ -79,7 +81,7 @@ async def _read(
     expect: int,
     group: str | None = None,
     isolation: str = "read_committed",
-    idle_s: float = 2.0,
+    idle_s: float = 1.0,
 ) -> list[Record]:
     """Every record of `topic` from the start: `expect` of them, then `idle_s` more of quiet
     (so that a copy too many would be seen)."""
@@ -108,6 +110,17 @@ async def _read(
     finally:
         await consumer.stop()
     return records
+
+
+async def _drain(router: DistrictRouter, at_least: int) -> None:
+    """Routes until `at_least` records were read and two batches in a row came back empty
+    (the other tests' events are on the streams too)."""
+    routed = empties = 0
+    deadline = time.monotonic() + 30
+    while routed < at_least or empties < 2:
+        assert time.monotonic() < deadline, f"routed {routed} of at least {at_least}"
+        n = await router.route_batch()
+        routed, empties = routed + n, 0 if n else empties + 1
 
 
 def _ids(records: list[Record]) -> list[str]:
@@ -226,9 +239,7 @@ async def test_the_router_fills_each_district_topic_once_across_a_crash(
 
     first = DistrictRouter(settings)
     await first.open()
-    routed = 0
-    while routed < 30:
-        routed += await first.route_batch()
+    await _drain(first, 30)
 
     # The crash: the next batch is sent, its commit never happens.
     async def never(*_: Any) -> None:
@@ -251,10 +262,8 @@ async def test_the_router_fills_each_district_topic_once_across_a_crash(
 
     second = DistrictRouter(settings)
     await second.open()  # fences the first and aborts its open transaction
-    routed = 0
     try:
-        while routed < 15:
-            routed += await second.route_batch()
+        await _drain(second, 15)
     finally:
         await second.close()
         stuck.cancel()
@@ -268,3 +277,39 @@ async def test_the_router_fills_each_district_topic_once_across_a_crash(
         assert sorted(got) == sorted(want), district
     with pytest.raises(TopicAuthorizationFailedError):
         await _read(broker.settings("portal"), admin.topics.district("d2"), expect=1, idle_s=0)
+
+
+async def test_one_router_runs_at_a_time_and_another_takes_over(broker: SaslBroker) -> None:
+    """Two notify replicas run the router under the lease (TONGXIN_DISTRICT_STREAMS): one
+    routes; when it stops, the other takes over from the committed offsets."""
+    settings = broker.settings("notify", relay_lease_s=1.0)
+    mongo = create_client(settings)
+    db = mongo[settings.database_name("notify")]
+    routers = [DistrictRouter(settings, Lease(db, "district-router", n)) for n in "ab"]
+    tasks = [asyncio.create_task(r.run()) for r in routers]
+    identity = await _producer(broker.settings("identity"))
+    events = [org_event(f"d{4 + i % 2}.s.c{i}") for i in range(20)]
+    admin = broker.settings(ADMIN)
+
+    async def routed(district: str, want: list[CloudEvent]) -> None:
+        ids = [e.id for e in want if e.community.startswith(f"{district}.")]
+        got = _ids(await _read(admin, admin.topics.district(district), expect=len(ids)))
+        assert sorted(got) == sorted(ids), district
+
+    try:
+        await _send(identity, settings.topics.identity, events[:10])
+        await routed("d4", events[:10])
+        active = [i for i, r in enumerate(routers) if r._consumer is not None]
+        assert len(active) == 1
+        tasks[active[0]].cancel()  # that replica stops (and gives the lease up)
+        await asyncio.gather(tasks[active[0]], return_exceptions=True)
+        await _send(identity, settings.topics.identity, events[10:])
+        for district in ("d4", "d5"):
+            await routed(district, events)
+        assert routers[1 - active[0]]._consumer is not None
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await identity.stop()
+        await mongo.close()
