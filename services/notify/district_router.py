@@ -77,9 +77,10 @@ class DistrictRouter:
                     if self._consumer is None:
                         await self.open()
                     await self.route_batch()
-                except (KafkaError, TimeoutError, OSError, PyMongoError) as exc:
-                    # Fenced, broker down, a transaction that failed: start again from the
-                    # offsets committed with the last transaction.
+                except Exception as exc:
+                    # Fenced, broker or database down, a transaction that failed: start again
+                    # from the offsets committed with the last transaction (never give up:
+                    # nothing else would restart this task).
                     log.warning("district_router_restart", error=repr(exc))
                     await self.close()
                     await asyncio.sleep(1)
