@@ -33,6 +33,9 @@ from shared.settings import Settings
 from tests.helpers import org_event
 from tests.sasl_broker import ADMIN, SaslBroker
 
+# One broker for the module: its tests stay on one xdist worker (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("kafka_sasl")
+
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 STREAMS = ["needs", "volunteers", "notify", "identity"]
 
@@ -143,7 +146,8 @@ async def test_each_service_writes_its_own_stream_and_no_other(broker: SaslBroke
             await producer.stop()
     admin = broker.settings(ADMIN)
     written = await _read(admin, admin.topics.needs, expect=1)
-    assert [CloudEvent.from_bytes(r.value or b"").community for r in written] == ["d9.needs"]
+    communities = [CloudEvent.from_bytes(r.value or b"").community for r in written]
+    assert [c for c in communities if c.startswith("d9.")] == ["d9.needs"]
 
 
 async def test_a_consumer_reads_what_it_consumes_in_its_own_group_and_dead_letters(
@@ -242,23 +246,18 @@ async def test_the_router_fills_each_district_topic_once_across_a_crash(
     await _drain(first, 30)
 
     # The crash: the next batch is sent, its commit never happens.
+    at_commit = asyncio.Event()
+
     async def never(*_: Any) -> None:
+        at_commit.set()
         await asyncio.Event().wait()
 
     assert first._producer is not None
     first._producer.commit_transaction = never
     await _send(volunteers, settings.topics.volunteers, events[30:])
     stuck = asyncio.create_task(first.route_batch())
-    admin = broker.settings(ADMIN)
-    uncommitted = 0
-    deadline = time.monotonic() + 20
-    while uncommitted == 0:  # copies of the dying batch are on the district topics
-        assert time.monotonic() < deadline, "the first router sent nothing more"
-        for district in ("d1", "d2", "d3"):
-            topic = admin.topics.district(district)
-            every = await _read(admin, topic, expect=0, isolation="read_uncommitted", idle_s=0.3)
-            committed = await _read(admin, topic, expect=0, idle_s=0.3)
-            uncommitted += len(every) - len(committed)
+    await asyncio.wait_for(at_commit.wait(), 20)
+    await first._producer.flush()  # the dying batch's copies are on the district topics
 
     second = DistrictRouter(settings)
     await second.open()  # fences the first and aborts its open transaction
@@ -270,11 +269,17 @@ async def test_the_router_fills_each_district_topic_once_across_a_crash(
         await first.close()
         await volunteers.stop()
 
+    admin = broker.settings(ADMIN)
+    committed = aborted = 0
     for district in ("d1", "d2", "d3"):
+        topic = admin.topics.district(district)
         want = [e.id for e in events if e.community.startswith(f"{district}.")]
         reader = broker.settings("portal") if district == "d1" else admin
-        got = _ids(await _read(reader, admin.topics.district(district), expect=len(want)))
+        got = _ids(await _read(reader, topic, expect=len(want)))
         assert sorted(got) == sorted(want), district
+        every = await _read(admin, topic, expect=len(want), isolation="read_uncommitted")
+        committed, aborted = committed + len(got), aborted + len(every) - len(got)
+    assert committed == 45 and aborted > 0  # the crash left copies, none of them counted
     with pytest.raises(TopicAuthorizationFailedError):
         await _read(broker.settings("portal"), admin.topics.district("d2"), expect=1, idle_s=0)
 
