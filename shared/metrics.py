@@ -59,7 +59,7 @@ OUTBOX_FAILURES = Counter(
     ["service"],
 )
 
-# issue 19: the district router (services/notify/district_router.py).
+# issue 19: the district router (services/notify/handlers/district_router.py).
 DISTRICT_ROUTED = Counter(
     "tongxin_district_router_records_total",
     "Public-stream records the district router committed to a district topic (routed) or "

@@ -406,7 +406,7 @@ def build_asyncapi(namespace: str = DEFAULT_NAMESPACE) -> Schema:
         }
 
     # Issue 19: the public streams' events again, one topic per district, for subscribers
-    # authorised for one district (docs/subscribing.md; services/notify/district_router.py).
+    # authorised for one district (docs/subscribing.md; notify's handlers/district_router.py).
     public = [message_name(cls) for stream in STREAMS for cls in by_stream.get(stream, [])]
     channels["district"] = {
         "address": f"{namespace}.d.{{district}}.v1",

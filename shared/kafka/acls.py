@@ -3,7 +3,7 @@
 Each service signs in as its own SCRAM user (the service's name) and may write its own stream
 only; a consumer reads what it consumes, commits in its own group and writes the `.dlq` twin
 of what it consumes (dead letters). notify also writes its own `.dlq` (failed deliveries) and
-runs the district router (services/notify/district_router.py): it reads the public streams
+runs the district router (services/notify/handlers/district_router.py): it reads the public streams
 and fills `<ns>.d.<district>.v1` in transactions of its own transactional id. Subscribers
 read, never write: a district subscriber reads its districts' topics, a stream subscriber the
 four public streams. The admin (a super user of the broker) creates topics and these ACLs
@@ -36,8 +36,8 @@ PATTERN_CODES = {"literal": 3, "prefixed": 4}
 OPERATION_CODES = {"read": 3, "write": 4, "create": 5, "describe": 8}
 ALLOW = 3
 
-# What each service's consumer reads: its consumers.STREAMS (tests/unit/test_kafka_acls.py
-# keeps the two equal) and what it publishes (its outbox's stream).
+# What each service's consumer reads: the STREAMS of its handlers/events.py
+# (tests/unit/test_kafka_acls.py keeps the two equal) and what it publishes (its outbox's).
 CONSUMES: dict[str, list[str]] = {
     "needs": ["volunteers"],
     "volunteers": ["needs"],

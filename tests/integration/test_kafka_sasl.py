@@ -21,7 +21,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from services.notify.district_router import DistrictRouter
+from services.notify.handlers.district_router import DistrictRouter
 from shared.events.envelope import CloudEvent
 from shared.kafka.acls import PRODUCES, apply, setup, subscriber_acls
 from shared.kafka.connection import client_options

@@ -7,7 +7,7 @@ import importlib
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from services.notify.district_router import district_of
+from services.notify.handlers.district_router import district_of
 from shared.kafka.acls import CONSUMES, PRODUCES, PUBLIC_STREAMS, platform_acls, subscriber_acls
 from shared.kafka.connection import client_options
 from shared.settings import Settings
@@ -17,8 +17,8 @@ SETTINGS = Settings()
 
 @pytest.mark.parametrize("service", sorted(CONSUMES))
 def test_the_table_grants_what_each_consumer_subscribes(service: str) -> None:
-    consumers = importlib.import_module(f"services.{service}.consumers")
-    assert CONSUMES[service] == consumers.STREAMS
+    events = importlib.import_module(f"services.{service}.handlers.events")
+    assert CONSUMES[service] == events.STREAMS
 
 
 def test_each_stream_is_written_by_its_own_service_only() -> None:
