@@ -102,6 +102,26 @@ class Component:
         return time.monotonic() - started
 
 
+def ferretdb_component(directory: Path, port: int) -> Component:
+    """A FerretDB (SQLite) of its own, its data under `directory`/ferretdb."""
+    (directory / "ferretdb").mkdir()
+    return Component(
+        "ferretdb",
+        port,
+        directory / "ferretdb.log",
+        command=[
+            str(FERRETDB),
+            "--handler=sqlite",
+            f"--sqlite-url=file:{directory}/ferretdb/",
+            f"--listen-addr=127.0.0.1:{port}",
+            f"--state-dir={directory}/ferretdb",
+            "--debug-addr=-",
+            "--telemetry=disable",
+            "--log-level=warn",
+        ],
+    )
+
+
 # What every private broker has: one KRaft node, small and quick to start.
 KAFKA_COMMON = [
     "process.roles=broker,controller",
@@ -180,22 +200,7 @@ class PrivateCluster:
                 "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             ],
         )
-        (self.dir / "ferretdb").mkdir()
-        self.ferretdb = Component(
-            "ferretdb",
-            mongo_port,
-            self.dir / "ferretdb.log",
-            command=[
-                str(FERRETDB),
-                "--handler=sqlite",
-                f"--sqlite-url=file:{self.dir}/ferretdb/",
-                f"--listen-addr=127.0.0.1:{mongo_port}",
-                f"--state-dir={self.dir}/ferretdb",
-                "--debug-addr=-",
-                "--telemetry=disable",
-                "--log-level=warn",
-            ],
-        )
+        self.ferretdb = ferretdb_component(self.dir, mongo_port)
 
     async def start(self) -> None:
         self.kafka.start()
