@@ -21,6 +21,7 @@ from services.notify.settings import NotifySettings
 from services.volunteers.settings import VolunteersSettings
 from shared.auth import mint_token
 from shared.events.envelope import CloudEvent
+from shared.kafka.connection import client_options
 from shared.kafka.topics import delete_topics, ensure_topics
 from shared.settings import Settings
 
@@ -241,7 +242,7 @@ async def read_topic(
     """Every record of `topic` from the beginning: until `expect` arrived, or `timeout` idle."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
