@@ -17,6 +17,7 @@ from services.notify.handlers import commands, events
 from services.notify.handlers.commands import NewSubscription, NotifyDeps
 from services.notify.handlers.dispatcher import Dispatcher
 from services.notify.handlers.notifier import Notifier
+from services.notify.settings import NotifySettings
 from shared.auth import Principal
 from shared.clock import ManualClock
 from shared.events.envelope import CloudEvent, EventPayload
@@ -30,7 +31,6 @@ from shared.events.needs import (
 )
 from shared.events.volunteers import PointsCredited, TeamFormed, TeamMemberJoined
 from shared.kafka.producer import EventProducer
-from shared.settings import Settings
 from tests.fakes import (
     FakeBursts,
     FakeDeliveries,
@@ -63,7 +63,7 @@ class Notify:
 
 
 def notify_service() -> Notify:
-    settings = Settings()
+    settings = NotifySettings()
     clock = ManualClock(T0)
     read_model = FakeNotifyReadModel()
     profiles = FakeProfiles()
