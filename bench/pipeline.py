@@ -1,5 +1,8 @@
 """Benchmark 1, the event pipeline: each service's consumer against raw aiokafka.
 
+Long because it runs two kinds of rounds (live consumer and raw baseline) with their sizing,
+polling and CPU accounting.
+
 For each consumer, one service process (pinned to the servers' CPU) subscribes to a fresh
 namespace. Each round the harness produces a batch of campaign events on the streams it
 reads, and times the service taking them off the topics, from its own /metrics

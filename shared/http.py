@@ -1,4 +1,8 @@
-"""The error shape of docs/contract.md, health endpoints, the ASGI middleware of every service."""
+"""The error shape of docs/contract.md, health endpoints, the ASGI middleware of every service.
+
+Long because it is the whole HTTP edge every service shares: the error shape and its mapping,
+health and readiness, and the request middleware.
+"""
 
 from __future__ import annotations
 

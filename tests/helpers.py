@@ -1,4 +1,8 @@
-"""What tests share: isolated settings, in-process services, tokens, a raw topic reader."""
+"""What tests share: isolated settings, in-process services, tokens, a raw topic reader.
+
+Long because it is the one place tests get their settings, in-process services, tokens and
+readers.
+"""
 
 from __future__ import annotations
 

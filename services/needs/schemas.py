@@ -1,4 +1,6 @@
 """What clients of the needs service write (one validated type per command) and
+
+Long because it holds one strict model per command and per public shape of the service's API.
 what they read back (the public shapes of needs, claims, pages and the audit trail).
 
 Validation here is of shape (types, lengths, ranges); rules that need the state live

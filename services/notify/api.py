@@ -1,4 +1,8 @@
-"""HTTP → commands and queries of the notify service; nothing else."""
+"""HTTP → commands and queries of the notify service; nothing else.
+
+Long because it holds the routes of inbox, stream, subscriptions, preferences and contacts;
+each is a few lines.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""What clients of the volunteers service may write and what they read back."""
+"""What clients of the volunteers service may write and what they read back.
+
+Long because it holds one strict model per command and per public shape of four resources.
+"""
 
 from __future__ import annotations
 

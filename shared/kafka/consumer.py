@@ -1,4 +1,8 @@
-"""The one consumer runner: commit per batch after handling, bounded retries, dead letters."""
+"""The one consumer runner: commit per batch after handling, bounded retries, dead letters.
+
+Long because the consumer runner's batch, retry, dead-letter, commit and stall logic must be
+read together to see that nothing is lost or applied twice.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
 """The people's apps in Debian's Chromium, through the real gateway (nginx) in front of the
+
+Long because each person's journey and the page checks it shares are one file that runs behind
+one gateway.
 four real services: a resident posts a wish on the phone, the committee reviews it on the
 console, a volunteer claims and records 2 hours, the resident confirms with 5 stars, the
 passbook shows 20 points and the dashboard's figures move; a bulk import reports its rows.

@@ -1,5 +1,8 @@
 """A workload through the real HTTP APIs, a nemesis on a seeded schedule, and a checker.
 
+Long because workload, nemesis and checker are one harness whose parts share the history they
+record.
+
 The clients post needs (with an Idempotency-Key, retried until answered) and approve them.
 Every 2xx is an acknowledged write. Meanwhile the nemesis kills (SIGKILL), freezes
 (SIGSTOP … SIGCONT) and restarts the broker, FerretDB and the services. After a quiet

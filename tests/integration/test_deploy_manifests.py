@@ -1,5 +1,8 @@
 """Production deployment files: Kubernetes (kustomize + kubeconform), Compose, image, settings.
 
+Long because it checks every production artefact (kustomize overlays, Compose, images,
+settings) offline, one test each.
+
 Everything is checked offline: kustomize and kubeconform are installed into var/bin by
 `deploy/local/infra.sh install`; the Kubernetes JSON schemas come from the PyPI package
 kubernetes-validate and the Compose specification's schema from check-jsonschema.

@@ -1,4 +1,7 @@
 """Kafka as production runs it (issue 19): SASL/SCRAM users, ACLs from shared/kafka/acls.py,
+
+Long because each ACL rule (own stream, other streams, groups, subscribers, anonymous, the
+router) is one test on one private broker.
 each service writing its own stream only, subscribers read-only, no anonymous access; and
 the district router filling per-district topics exactly once across a crash.
 

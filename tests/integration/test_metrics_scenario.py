@@ -1,4 +1,7 @@
 """A generated district driven through the metrics consumer: every figure at every level
+
+Long because the scenario generator, its independent tally and the comparison at every level
+belong to one test of exactness.
 equals the figure this test counts itself from what it sent, whatever the delivery order,
 however often each event arrives, and again after a rebuild from the event log.
 

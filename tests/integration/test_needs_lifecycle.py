@@ -1,4 +1,6 @@
 """A need's life over HTTP on the real FerretDB and Kafka: every transition, its rules,
+
+Long because it walks every transition of the lifecycle, one test each.
 and the event it publishes through the outbox."""
 
 from __future__ import annotations

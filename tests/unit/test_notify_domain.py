@@ -1,4 +1,7 @@
-"""Who hears what, on which channel and when: the notify service's pure rules."""
+"""Who hears what, on which channel and when: the notify service's pure rules.
+
+Long because it tests each of notify's pure rules, one or two cases each.
+"""
 
 from __future__ import annotations
 

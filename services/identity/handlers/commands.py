@@ -1,5 +1,8 @@
 """Commands of the identity service → domain rules → repository.
 
+Long because sign-in, sessions, appointments and service accounts are the identity service's
+few use cases, each a short function.
+
 Sign-in: a code to the phone (`request_code`), the code for a session (`sign_in`), the
 session's refresh token for the next pair (`refresh`, rotating: a refresh token spent
 twice revokes its session). Every token pair is decided on fresh data: the grants a person

@@ -1,4 +1,6 @@
 """Reports built from the answers of /v1/stats, /v1/stats/daily and /v1/stats/ranking: a
+
+Long because the workbook, the CSV and the monthly report share their rows and formatting.
 workbook (a sheet of the scope's figures, one per child unit, one per category, one of the
 daily series), the same as CSV, and a printable monthly page. No I/O but writing bytes.
 

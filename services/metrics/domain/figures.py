@@ -1,5 +1,8 @@
 """The figures of `GET /v1/stats`, computed from facts. No I/O.
 
+Long because it is the one place each figure of the catalogue is computed; every function is
+one figure or one grouping.
+
 Every figure is counted by the time written in the event itself (posted_at, claimed_at, ...),
 so a window [from, to] means the same whatever order or how often the events arrived.
 """

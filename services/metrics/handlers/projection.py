@@ -1,5 +1,7 @@
 """The live projection: merges events into facts, stores them, serves figures from memory.
 
+Long because merging, storing and serving from memory are one consistency story read together.
+
 Facts are stored in MongoDB (repository.FactStore) and mirrored in memory (FactCache), which
 also tells whether an event was merged before; figures are computed from the mirror on
 query and kept until any fact changes. A background loop follows the generations pointer

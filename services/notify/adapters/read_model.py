@@ -1,4 +1,7 @@
 """The notify service's read model of the needs and volunteers streams: who is
+
+Long because the mirror's load, its per-event updates and its queries must agree on one in-
+memory shape.
 where, in which team, with which skills (the mirror notify addresses from).
 """
 

@@ -1,4 +1,8 @@
-"""Who hears what, on which channel, and when. Pure rules: no I/O, no clock of their own."""
+"""Who hears what, on which channel, and when. Pure rules: no I/O, no clock of their own.
+
+Long because every rule of who is addressed (scope, skills, distance, caps, fair order, quiet
+hours, digests) is one pure function kept beside the others it composes with.
+"""
 
 from __future__ import annotations
 

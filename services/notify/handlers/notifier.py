@@ -1,4 +1,8 @@
-"""From an event and the people it concerns to deliveries: channels, route, message, digest."""
+"""From an event and the people it concerns to deliveries: channels, route, message, digest.
+
+Long because turning one event into deliveries (channels, routes, messages, digests) is one use
+case told in order.
+"""
 
 from __future__ import annotations
 
