@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.metrics import series
+from services.metrics import metrics as series
 from services.metrics.adapters import reports
 from services.metrics.domain import catalogue
 from services.metrics.domain.figures import DEFINITIONS

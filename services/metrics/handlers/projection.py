@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from pymongo.errors import PyMongoError
 
-from services.metrics import series
+from services.metrics import metrics as series
 from services.metrics.adapters.repository import BACKOFF, FactStore, Generations, Pointer, Versioned
 from services.metrics.domain import facts as facts_domain
 from services.metrics.domain import figures, lists
