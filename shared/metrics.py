@@ -58,3 +58,8 @@ OUTBOX_FAILURES = Counter(
     "Relay passes that could not publish (broker or database unreachable).",
     ["service"],
 )
+TASK_RESTARTS = Counter(
+    "tongxin_task_restarts_total",
+    "Relay or consumer tasks that ended while the service ran, restarted by its supervisor.",
+    ["service", "task"],
+)
