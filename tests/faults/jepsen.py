@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import hmac
 import random
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -152,10 +153,11 @@ async def run(
             await all_ready(list(services.values()))
             await quiet(s, history, still_s=min(20.0, quiet_s / 3), max_s=quiet_s)
             history.note(f"checker starts, {history.acknowledged} acknowledged writes")
-            checker = Checker(s, urls, history, receipts)
+            checker = Checker(s, urls, history, receipts, settle_s=quiet_s)
             verdict = await checker.run()
             verdict.duration_s = time.monotonic() - started
             report(verdict.table())
+            sys.stdout.flush()
             if not verdict.ok:
                 checker.dump(f"{log_dir}/events.jsonl")
                 report(f"every event: {log_dir}/events.jsonl; the services' logs beside it")
