@@ -15,7 +15,7 @@ from tests.needs_support import COMMUNITIES, COMMUNITY, need_body, org_unit, pub
 
 
 def restarts(service: str, task: str) -> float:
-    return TASK_RESTARTS.labels(service, task)._value.get()  # type: ignore[attr-defined,no-any-return]
+    return TASK_RESTARTS.labels(service, task)._value.get()  # type: ignore[no-any-return]
 
 
 async def test_a_cancelled_relay_and_consumer_come_back_and_lose_nothing(
