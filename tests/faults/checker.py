@@ -29,7 +29,7 @@ from tests.helpers import auth
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 Ends: TypeAlias = dict[TopicPartition, int]
-# Which services' consumers read each stream (services/*/consumers.py STREAMS).
+# Which services' consumers read each stream (services/*/handlers/events.py STREAMS).
 READERS = {
     "needs": ["volunteers", "notify", "metrics"],
     "volunteers": ["needs", "identity", "notify", "metrics"],
