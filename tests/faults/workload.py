@@ -195,9 +195,9 @@ class Client:
                     fresh = await self.import_volunteers(ask, 2)
                     # joins the races once the needs service has surely heard of them
                     asyncio.get_running_loop().call_later(15, self.pool.extend, fresh)
-                if n % 25 == 10:
+                if n % 10 == 2:
                     await self.appoint(ask)
-                if n % 40 == 20:
+                if n % 10 == 3:
                     await self.poison(f"poison-{self.no}-{n}")
 
     async def import_rosters(self, stopped: asyncio.Event, rows: int) -> None:
