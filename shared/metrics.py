@@ -63,3 +63,11 @@ TASK_RESTARTS = Counter(
     "Relay or consumer tasks that ended while the service ran, restarted by its supervisor.",
     ["service", "task"],
 )
+
+# issue 19: the district router (services/notify/handlers/district_router.py).
+DISTRICT_ROUTED = Counter(
+    "tongxin_district_router_records_total",
+    "Public-stream records the district router committed to a district topic (routed) or "
+    "passed over (skipped: not a CloudEvent with a community).",
+    ["outcome"],
+)
