@@ -69,7 +69,7 @@ test: install infra-up web-test
 	@$(BIN)/pytest -m serial $(PYTEST_ARGS)
 
 # The long fault-injection run on a private broker and FerretDB (tests/faults/test_nemesis.py);
-# e.g. TONGXIN_FAULTS_COUNT=20 make faults. Prints the checker's table.
+# e.g. TONGXIN_FAULTS_PER_KIND=20 make faults (docs/faults.md). Prints the checker's table.
 faults: install infra-up
 	@$(BIN)/pytest -m faults -s --timeout=0 tests/faults $(PYTEST_ARGS)
 

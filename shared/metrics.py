@@ -58,6 +58,11 @@ OUTBOX_FAILURES = Counter(
     "Relay passes that could not publish (broker or database unreachable).",
     ["service"],
 )
+TASK_RESTARTS = Counter(
+    "tongxin_task_restarts_total",
+    "Relay or consumer tasks that ended while the service ran, restarted by its supervisor.",
+    ["service", "task"],
+)
 
 # issue 19: the district router (services/notify/handlers/district_router.py).
 DISTRICT_ROUTED = Counter(

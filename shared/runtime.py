@@ -32,6 +32,7 @@ from shared.mongo.ledger import ProcessedEvents
 from shared.mongo.outbox import Relay
 from shared.ratelimit import RateLimits, StreamSlots, rate_limited
 from shared.settings import Settings
+from shared.supervisor import fault_hooks, supervise
 
 log = get_logger(__name__)
 
@@ -108,6 +109,9 @@ class Runtime:
         if self.settings.relay_enabled:
             self.relay.start()
         self._tasks = [asyncio.create_task(t()) for t in self._background]
+        # a relay or consumer loop that dies while the service runs is started again
+        relay = self.relay if self.settings.relay_enabled else None
+        self._tasks.append(asyncio.create_task(supervise(self.service, relay, self.consumer)))
         log.info("service_started", topics=self.settings.topics.streams)
 
     async def stop(self) -> None:
@@ -219,6 +223,8 @@ def create_service_app(
     )
     for router in routers:
         app.include_router(router)
+    if settings.fault_hooks:  # tests/faults only; refused in the prod profile
+        app.include_router(fault_hooks())
     document_common_errors(app)
     app.add_middleware(
         RequestContextMiddleware,

@@ -93,6 +93,15 @@ class Settings(BaseSettings):
     rate_limit_writes: str = "120/minute"
     rate_limit_reads: str = "600/minute"
     sse_streams_per_user: int = Field(default=5, ge=1)
+    # faults (#16): test-only hooks, `POST /internal/faults/{relay|consumer}` cancels that task
+    # so the supervisor must restart it (tests/faults). Never on in the prod profile.
+    fault_hooks: bool = False
+
+    @model_validator(mode="after")
+    def _no_fault_hooks_in_prod(self) -> Settings:
+        if self.profile == "prod" and self.fault_hooks:
+            raise ValueError("TONGXIN_FAULT_HOOKS cannot be on in the prod profile")
+        return self
 
     # Kafka security (issue 19): in Compose and Kubernetes each service signs in with its own
     # SCRAM user (TONGXIN_KAFKA_USERNAME = the service's name, the password from its secret)

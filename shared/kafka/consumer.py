@@ -141,6 +141,30 @@ class ConsumerRunner:
             stuck |= {tp.topic for tp, lag in self._lag.items() if lag > 0}
         return sorted(stuck)
 
+    @property
+    def died(self) -> bool:
+        """The loop ended while the runner was not stopping (it crashed or was cancelled)."""
+        return self._task is not None and self._task.done() and not self._stopping
+
+    def abort(self) -> None:
+        """Cancels the loop as a crash would (the faults suite's hook); the supervisor
+        restarts it."""
+        if self._task is not None:
+            self._task.cancel()
+
+    async def restart(self) -> None:
+        """A loop that died starts again from the committed offsets: its consumer leaves the
+        group and a new one joins. What was fetched but not committed comes again, and the
+        ledger (or the flush's recorded event ids) keeps its effect single."""
+        if self._consumer is not None:
+            try:
+                await asyncio.wait_for(self._consumer.stop(), self.settings.kafka_timeout_s)
+            except (TimeoutError, KafkaError):
+                log.warning("consumer_stop_timeout", service=self.service)
+        self._in_hand.clear()
+        self._lag.clear()
+        await self.start()
+
     async def stop(self, drain_timeout_s: float = 15.0) -> None:
         """Finishes the batch in hand, commits it, then leaves the group."""
         self._stopping = True

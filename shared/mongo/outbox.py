@@ -102,6 +102,17 @@ class Relay:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"{self._service}-relay")
 
+    @property
+    def died(self) -> bool:
+        """The loop ended while the relay was not stopping (it crashed or was cancelled)."""
+        return self._task is not None and self._task.done() and not self._stopping
+
+    def abort(self) -> None:
+        """Cancels the loop as a crash would (the faults suite's hook); the supervisor
+        restarts it with `start`."""
+        if self._task is not None:
+            self._task.cancel()
+
     async def stop(self) -> None:
         """Stops the loop, then one last pass so that a graceful stop leaves nothing behind."""
         self._stopping = True

@@ -1,6 +1,8 @@
-"""The short fault suite of `make test`: a minute of workload under kills and freezes of the
-broker, FerretDB and the services, on a private broker and FerretDB (never the shared ones),
-so it runs beside the other tests. `make faults` runs the long one (TONGXIN_FAULTS_* below).
+"""The faults suite. `make test` runs the short version: a minute of the whole workload
+under one fault of each kind (kill, pause, restart, the relay and the consumer loops
+cancelled), on a private broker and FerretDB (never the shared ones), so it runs beside the
+other tests; and the checker catching a deliberately broken relay. `make faults` runs the
+long one (TONGXIN_FAULTS_* below).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def on(cluster: PrivateCluster) -> Settings:
     )
 
 
+@pytest.mark.timeout(900)  # on a loaded machine a JVM restart alone can take a minute
 async def test_nothing_acknowledged_is_lost_or_applied_twice_under_faults(
     cluster: PrivateCluster, tmp_path: Path
 ) -> None:
@@ -45,22 +48,34 @@ async def test_nothing_acknowledged_is_lost_or_applied_twice_under_faults(
         cluster,
         str(tmp_path),
         seed=20261201,
-        faults=4,
-        clients=4,
-        interval_s=5,
-        fault_s=4,
+        faults_per_kind=1,
+        # one of each kind; the long run restarts the broker's JVM (a minute on a busy machine)
+        plan=[
+            ("pause", "kafka"),
+            ("kill", "needs"),
+            ("relay", "volunteers"),
+            ("restart", "identity"),
+            ("consumer", "notify"),
+        ],
+        clients=3,
+        interval_s=3,
+        fault_s=3,
         quiet_s=60,
     )
-    assert verdict.acknowledged > 50, verdict.table()
-    assert sum(verdict.history.faults.values()) == 4, verdict.table()
+    assert verdict.history.acknowledged > 50, verdict.table()
+    assert sum(verdict.history.faults.values()) == 5, verdict.table()
     assert verdict.lost == [], verdict.table()
-    assert verdict.duplicated_effects == [], verdict.table()
-    assert verdict.copies_per_event <= 1.01, verdict.table()
-    # Beside the parallel suite a broker's JVM boots slowly: 60 s here; `make faults`, on a
-    # machine of its own, holds every recovery to the goal of 30 s.
+    assert verdict.duplicated == [], verdict.table()
+    # A process killed between the broker's acknowledgement and its outbox delete sends that
+    # batch again: over a two-minute run's few hundred events that alone can pass 1 %, so the
+    # short run bounds all streams at 2 %; `make faults` holds every stream to 1.01.
+    assert verdict.copies_per_event <= 1.02, verdict.table()
+    # Beside the parallel suite a broker's JVM boots slowly: 60 s here; `make faults`
+    # holds every recovery to the goal of 30 s.
     assert max(verdict.history.recoveries.values()) <= 60, verdict.table()
 
 
+@pytest.mark.timeout(600)
 async def test_the_checker_catches_a_relay_that_publishes_without_marking(
     cluster: PrivateCluster, tmp_path: Path
 ) -> None:
@@ -69,16 +84,16 @@ async def test_the_checker_catches_a_relay_that_publishes_without_marking(
         cluster,
         str(tmp_path),
         seed=7,
-        faults=0,  # no fault: the broken relay alone must be caught
+        faults_per_kind=0,  # no fault: the broken relay alone must be caught
         clients=1,
         interval_s=8,
         fault_s=1,
         quiet_s=10,
-        needs_module="tests.faults.broken_relay",
+        modules={"needs": "tests.faults.broken_relay"},
     )
-    assert verdict.acknowledged > 0
+    assert verdict.history.acknowledged > 0
     assert not verdict.ok
-    assert verdict.copies_per_event > 1.01, verdict.table()
+    assert verdict.worst_copies() > 1.01, verdict.table()
 
 
 @pytest.mark.faults
@@ -90,11 +105,13 @@ async def test_long_run(cluster: PrivateCluster, tmp_path: Path) -> None:
         cluster,
         str(tmp_path),
         seed=int(env("TONGXIN_FAULTS_SEED", "1")),
-        faults=int(env("TONGXIN_FAULTS_COUNT", "100")),
-        clients=int(env("TONGXIN_FAULTS_CLIENTS", "8")),
-        interval_s=float(env("TONGXIN_FAULTS_INTERVAL_S", "8")),
-        fault_s=float(env("TONGXIN_FAULTS_FAULT_S", "5")),
-        quiet_s=120,
+        faults_per_kind=int(env("TONGXIN_FAULTS_PER_KIND", "20")),
+        clients=int(env("TONGXIN_FAULTS_CLIENTS", "9")),
+        interval_s=float(env("TONGXIN_FAULTS_INTERVAL_S", "5")),
+        fault_s=float(env("TONGXIN_FAULTS_FAULT_S", "4")),
+        quiet_s=float(env("TONGXIN_FAULTS_QUIET_S", "600")),
+        roster_rows=int(env("TONGXIN_FAULTS_ROSTER_ROWS", "50")),
     )
     assert verdict.ok, verdict.table()
+    assert verdict.events >= int(env("TONGXIN_FAULTS_MIN_EVENTS", "100000")), verdict.table()
     assert max(verdict.history.recoveries.values()) <= 30, verdict.table()
