@@ -33,6 +33,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.deps = deps
         runtime.subscribe(consumers.STREAMS, handlers.EVENT_HANDLERS.bind(deps))
         runtime.run_in_background(partial(handlers.run_claim_expiry, deps))
+        runtime.run_in_background(deps.repo.lists.run)
+        runtime.require("need_list", deps.repo.lists.not_loaded)
 
     app = create_service_app(
         "needs",

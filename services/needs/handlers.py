@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.needs import attendance, domain, eligibility, reminders, verification
@@ -36,6 +35,7 @@ from services.needs.commands import (
 )
 from services.needs.directory import Directory
 from services.needs.domain import Change, Claim, CompletionRecord, Need
+from services.needs.listing import ListedNeed
 from services.needs.metrics import (
     CLAIMS_EXPIRED,
     COMMIT_CONFLICTS,
@@ -49,11 +49,11 @@ from services.needs.policy import (
     authorize,
     authorize_post,
     is_grid_worker,
-    scope_filter,
-    visible_filter,
+    list_buckets,
+    may_list,
 )
 from services.needs.repository import NeedsRepository
-from shared.auth import Principal
+from shared.auth import Principal, in_scope
 from shared.categories import known_categories
 from shared.clock import Clock, SystemClock
 from shared.errors import DomainError
@@ -588,6 +588,15 @@ class NeedFilters:
     kind: str | None = None
     claims_expired: bool = False  # admins: the needs with claims that expired
 
+    def match(self, need: ListedNeed) -> bool:
+        return (
+            (self.scope is None or in_scope(need.community_id, self.scope))
+            and (self.status is None or need.status == self.status)
+            and (self.category is None or need.category == self.category)
+            and (self.kind is None or need.kind == self.kind)
+            and (not self.claims_expired or need.has_expired_claims)
+        )
+
 
 async def list_needs(
     deps: NeedsDeps,
@@ -597,18 +606,14 @@ async def list_needs(
     limit: int,
 ) -> tuple[list[tuple[Need, int]], tuple[datetime, str] | None]:
     """One page, newest first, of the needs `p` may see; and the position after it."""
-    clauses: list[dict[str, Any]] = [visible_filter(p)]
-    if filters.scope:
-        clauses.append(scope_filter(filters.scope))
-    if filters.claims_expired:
-        if not (p.is_admin or p.is_service):
-            raise ApiError(403, "仅管理员可查看逾期认领 / expired claims are for admins")
-        clauses.append({"has_expired_claims": True})
-    for name in ("status", "category", "kind"):
-        value = getattr(filters, name)
-        if value is not None:
-            clauses.append({name: value})
-    rows = await deps.repo.page({"$and": clauses}, after, limit + 1)
+    if filters.claims_expired and not (p.is_admin or p.is_service):
+        raise ApiError(403, "仅管理员可查看逾期认领 / expired claims are for admins")
+    rows = await deps.repo.page(
+        list_buckets(p, filters.scope, filters.status),
+        after,
+        limit + 1,
+        lambda need: may_list(p, need) and filters.match(need),
+    )
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

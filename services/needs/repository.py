@@ -6,11 +6,13 @@ stored as BSON dates so that filters and sorts on them compare times, not string
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from services.needs.domain import Need
+from services.needs.listing import PROJECTION, ListedNeed, listed_need
+from shared.listed_heads import ListedHeads
 from shared.mongo.client import Document
 from shared.mongo.store import AggregateStore
 from shared.mongo.unit_of_work import Backoff, UnitOfWork
@@ -30,6 +32,17 @@ class NeedsRepository:
         self.needs = UnitOfWork(
             self.store, Need, settings.topics.needs, now, dump="python", backoff=BACKOFF
         )
+        # Every event of the needs stream is about the need its subject names.
+        self.lists = ListedHeads(
+            "needs",
+            store,
+            settings,
+            settings.topics.needs,
+            listed_need,
+            descending=True,
+            follows=lambda event: True,
+            projection=PROJECTION,
+        )
 
     async def get(self, need_id: str) -> tuple[Need | None, int]:
         return await self.needs.get(need_id)
@@ -40,24 +53,15 @@ class NeedsRepository:
 
     async def page(
         self,
-        query: dict[str, Any],
+        buckets: Sequence[Hashable],
         after: tuple[datetime, str] | None,
         limit: int,
+        matches: Callable[[ListedNeed], bool],
     ) -> list[tuple[Need, int]]:
-        """Newest first by (created_at, id); `after` is the last pair of the previous page."""
-        clauses = [query]
-        if after is not None:
-            at, last_id = after
-            clauses.append(
-                {"$or": [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": last_id}}]}
-            )
-        cursor = (
-            self.store.heads.find({"$and": clauses})
-            .sort([("created_at", -1), ("_id", -1)])
-            .limit(limit)
-        )
+        """Newest first by (created_at, id); `after` is the last pair of the previous page.
+        The list index chooses the needs (`policy.list_buckets`, `matches`), fetched by `_id`."""
         out: list[tuple[Need, int]] = []
-        async for doc in cursor:
+        for doc in await self.lists.page(buckets, after, limit, matches):
             version = int(doc.pop("_version"))
             doc["id"] = doc.pop("_id")
             out.append((Need.model_validate(doc), version))

@@ -1,0 +1,79 @@
+"""What the needs list index holds of each need, and in which buckets (`shared.listed_heads`).
+
+Newest first by (created_at, id). Buckets: each org unit the need's community lies in (the
+community, its street, its district) with the status, so that a scope is one bucket; the path
+it is opened to with the status (needs of other communities opened to a street or district);
+each person it is the requester or a participant of (their own needs, whatever the status).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from shared.list_index import Entry
+from shared.mongo.client import Document
+from shared.orgpath import OrgPath
+
+PROJECTION = (
+    "community_id",
+    "status",
+    "category",
+    "kind",
+    "requester_id",
+    "participants",
+    "open_to",
+    "has_expired_claims",
+    "created_at",
+)
+
+
+@dataclass(frozen=True)
+class ListedNeed(Entry):
+    community_id: str
+    status: str
+    category: str
+    kind: str
+    requester_id: str
+    participants: tuple[str, ...]
+    open_to: str
+    has_expired_claims: bool
+
+
+def within(scope: str, status: str) -> Hashable:
+    return ("within", scope, status)
+
+
+def opened_to(path: str, status: str) -> Hashable:
+    return ("open_to", path, status)
+
+
+def of_person(person_id: str) -> Hashable:
+    return ("person", person_id)
+
+
+def listed_need(head: Document) -> ListedNeed:
+    """The entry of a head document (or of the state a commit stores, `_id` and `_version`
+    added)."""
+    need_id = str(head["_id"])
+    community, status = str(head["community_id"]), str(head["status"])
+    participants = tuple(head.get("participants") or ())
+    open_to = str(head.get("open_to") or "")
+    buckets: list[Hashable] = [within(a, status) for a in OrgPath(community).ancestors()]
+    if open_to:
+        buckets.append(opened_to(open_to, status))
+    buckets.extend(of_person(p) for p in dict.fromkeys((str(head["requester_id"]), *participants)))
+    return ListedNeed(
+        id=need_id,
+        version=int(head["_version"]),
+        key=(head["created_at"], need_id),
+        buckets=tuple(buckets),
+        community_id=community,
+        status=status,
+        category=str(head["category"]),
+        kind=str(head["kind"]),
+        requester_id=str(head["requester_id"]),
+        participants=participants,
+        open_to=open_to,
+        has_expired_claims=bool(head.get("has_expired_claims")),
+    )
