@@ -30,6 +30,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.deps = deps
         runtime.subscribe(consumers.STREAMS, handlers.EVENT_HANDLERS.bind(deps))
         runtime.run_in_background(partial(handlers.run_reservation_lapses, deps))
+        runtime.run_in_background(deps.repo.volunteer_lists.run)
+        runtime.require("volunteer_list", deps.repo.volunteer_lists.not_loaded)
 
     app = create_service_app(
         "volunteers",

@@ -62,7 +62,8 @@ class StreamFollower:
 
     @staticmethod
     async def _assigned(consumer: AIOKafkaConsumer) -> None:
-        while not consumer.assignment():
+        # aiokafka signals no assignment without a group: poll it (it takes one metadata fetch).
+        while not consumer.assignment():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
     async def run(self) -> None:
