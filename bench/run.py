@@ -1,7 +1,7 @@
 """`make bench`: runs the benchmarks, writes bench/results.json and bench/results.md, prints
 the table. Every figure is ours against a baseline measured beside it in the same run.
 
-    python -m bench.run [--quick] [--only pipeline,http,e2e,growth,memory] [--rounds N]
+    python -m bench.run [--quick] [--only pipeline,http,e2e,growth,memory,lists] [--rounds N]
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import end_to_end, growth, http_writes, memory, pipeline
+from bench import end_to_end, growth, http_writes, lists, memory, pipeline
 from bench.common import BenchConfig
 from bench.procs import pin_self_to_load_cpu
 from bench.stats import Figure, render_notes, render_table
 from bench.wrk import ensure_wrk
 from shared.settings import Settings
 
-BENCHES = ("pipeline", "http", "e2e", "growth", "memory")
+BENCHES = ("pipeline", "http", "e2e", "growth", "memory", "lists")
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 
@@ -122,6 +122,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         large = await timed(f"4. growth ({cfg.sizes[1]:,} stored)", growth.run_large(cfg))
         figures += growth.compare(cfg, (small_p, small_h), large)
         figures += [f for result in large if result for f in result.figures]
+    if "lists" in only:
+        figures += await timed("6. lists (100,000 needs and volunteers stored)", lists.run(cfg))
     if "memory" in only:
         figures += memory.figures(cfg.memory)
     return {

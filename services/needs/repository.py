@@ -6,19 +6,21 @@ stored as BSON dates so that filters and sorts on them compare times, not string
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
 from typing import Literal
 
 from services.needs.domain import Need
-from services.needs.listing import PROJECTION, ListedNeed, listed_need
+from services.needs.listing import PROJECTION, Due, ListedNeed, holding, listed_need
 from shared.listed_heads import ListedHeads
 from shared.mongo.client import Document
 from shared.mongo.store import AggregateStore
 from shared.mongo.unit_of_work import Backoff, UnitOfWork
 from shared.settings import Settings
 
-ACTIVE_STATUSES = ["open", "claimed"]
+# Far above any district's cap: a count stops here.
+ACTIVE_CLAIMS_COUNTED = 1000
 # A need busy with many claimants at once: up to 100 attempts, 50 ms apart at most.
 BACKOFF = Backoff(base_s=0.002, cap_s=0.05, max_attempts=100)
 
@@ -69,20 +71,19 @@ class NeedsRepository:
 
     async def with_claims_due(self, now: datetime, limit: int = 500) -> list[str]:
         """Ids of needs holding an active claim whose deadline has passed."""
-        cursor = self.store.heads.find(
-            {"status": {"$in": ACTIVE_STATUSES}, "next_claim_expiry": {"$lte": now}},
-            {"_id": 1},
-        ).limit(limit)
-        return [doc["_id"] async for doc in cursor]
+        return self._due("next_claim_expiry", now, limit)
 
     async def active_claims_of(self, kind: Literal["volunteer", "organization"], ident: str) -> int:
-        """How many needs hold an active claim of this volunteer or organisation."""
-        return await self.store.heads.count_documents({f"active_{kind}_ids": ident})
+        """How many needs hold an active claim of this volunteer or organisation (the index's
+        candidates, each confirmed by its head)."""
+        held = await self.lists.page(
+            [holding(kind, ident)], None, ACTIVE_CLAIMS_COUNTED, lambda need: True
+        )
+        return sum(ident in doc.get(f"active_{kind}_ids", ()) for doc in held)
 
     async def with_reminders_due(self, now: datetime, limit: int = 500) -> list[str]:
         """Ids of needs with a reminder due."""
-        cursor = self.store.heads.find({"next_reminder": {"$lte": now}}, {"_id": 1}).limit(limit)
-        return [doc["_id"] async for doc in cursor]
+        return self._due("next_reminder", now, limit)
 
     async def hours_declared(
         self, volunteer_ids: list[str], start: datetime, end: datetime, but: str
@@ -104,7 +105,9 @@ class NeedsRepository:
 
     async def with_auto_confirm_due(self, now: datetime, limit: int = 500) -> list[str]:
         """Ids of needs whose declared hours are past their auto-confirm time."""
-        cursor = self.store.heads.find({"next_auto_confirm": {"$lte": now}}, {"_id": 1}).limit(
-            limit
-        )
-        return [doc["_id"] async for doc in cursor]
+        return self._due("next_auto_confirm", now, limit)
+
+    def _due(self, when: Due, now: datetime, limit: int) -> list[str]:
+        """From the list index: each pass loads the need by id and decides again."""
+        due = (e.id for e in self.lists.index.entries.values() if e.due(when, now))
+        return list(itertools.islice(due, limit))

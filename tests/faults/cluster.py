@@ -102,6 +102,26 @@ class Component:
         return time.monotonic() - started
 
 
+def ferretdb_component(directory: Path, port: int) -> Component:
+    """A FerretDB (SQLite) of its own, its data under `directory`/ferretdb."""
+    (directory / "ferretdb").mkdir()
+    return Component(
+        "ferretdb",
+        port,
+        directory / "ferretdb.log",
+        command=[
+            str(FERRETDB),
+            "--handler=sqlite",
+            f"--sqlite-url=file:{directory}/ferretdb/",
+            f"--listen-addr=127.0.0.1:{port}",
+            f"--state-dir={directory}/ferretdb",
+            "--debug-addr=-",
+            "--telemetry=disable",
+            "--log-level=warn",
+        ],
+    )
+
+
 class PrivateCluster:
     """Kafka (one KRaft node) and FerretDB (SQLite) in a temporary directory."""
 
@@ -168,22 +188,7 @@ class PrivateCluster:
         self.kafka = Component(
             "kafka", kafka_port, self.dir / "kafka.log", command=[*java, "kafka.Kafka", str(props)]
         )
-        (self.dir / "ferretdb").mkdir()
-        self.ferretdb = Component(
-            "ferretdb",
-            mongo_port,
-            self.dir / "ferretdb.log",
-            command=[
-                str(FERRETDB),
-                "--handler=sqlite",
-                f"--sqlite-url=file:{self.dir}/ferretdb/",
-                f"--listen-addr=127.0.0.1:{mongo_port}",
-                f"--state-dir={self.dir}/ferretdb",
-                "--debug-addr=-",
-                "--telemetry=disable",
-                "--log-level=warn",
-            ],
-        )
+        self.ferretdb = ferretdb_component(self.dir, mongo_port)
 
     async def start(self) -> None:
         self.kafka.start()
