@@ -9,8 +9,9 @@ from fastapi import FastAPI
 from services.needs import api, consumers, domain, handlers
 from services.needs.directory import Directory
 from services.needs.handlers import NeedsDeps
-from services.needs.repository import NeedsRepository
+from services.needs.repository import INDEXES, NeedsRepository
 from shared.clock import Clock, SystemClock
+from shared.mongo.indexes import declare_indexes
 from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         runtime.run_in_background(partial(handlers.run_claim_expiry, deps))
         runtime.run_in_background(deps.repo.lists.run)
         runtime.require("need_list", deps.repo.lists.not_loaded)
+        runtime.run_in_background(partial(declare_indexes, runtime.db, INDEXES))
 
     app = create_service_app(
         "needs",

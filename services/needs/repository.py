@@ -15,10 +15,13 @@ from services.needs.domain import Need
 from services.needs.listing import PROJECTION, Due, ListedNeed, holding, listed_need
 from shared.listed_heads import ListedHeads
 from shared.mongo.client import Document
+from shared.mongo.indexes import Index
 from shared.mongo.store import AggregateStore
 from shared.mongo.unit_of_work import Backoff, UnitOfWork
 from shared.settings import Settings
 
+# On MongoDB, for the filters still sent (the lists, passes and caps ask the list index).
+INDEXES = (Index("needs", (("participants", 1), ("completion.completed_at", 1))),)
 # Far above any district's cap: a count stops here.
 ACTIVE_CLAIMS_COUNTED = 1000
 # A need busy with many claimants at once: up to 100 attempts, 50 ms apart at most.

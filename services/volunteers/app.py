@@ -8,8 +8,9 @@ from fastapi import FastAPI
 
 from services.volunteers import api, consumers, handlers
 from services.volunteers.handlers import VolunteersDeps
-from services.volunteers.repository import VolunteersRepository
+from services.volunteers.repository import INDEXES, VolunteersRepository
 from shared.clock import Clock, SystemClock
+from shared.mongo.indexes import declare_indexes
 from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         runtime.run_in_background(partial(handlers.run_reservation_lapses, deps))
         runtime.run_in_background(deps.repo.volunteer_lists.run)
         runtime.require("volunteer_list", deps.repo.volunteer_lists.not_loaded)
+        runtime.run_in_background(partial(declare_indexes, runtime.db, INDEXES))
 
     app = create_service_app(
         "volunteers",

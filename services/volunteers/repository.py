@@ -23,6 +23,7 @@ from shared.categories import skill_slug
 from shared.events.envelope import EventPayload
 from shared.listed_heads import ListedHeads
 from shared.mongo.client import Document, find_by_ids
+from shared.mongo.indexes import Index
 from shared.mongo.store import AggregateStore, NewCommit, commit_id
 from shared.mongo.unit_of_work import UnitOfWork
 from shared.orgpath import OrgPath
@@ -30,6 +31,16 @@ from shared.rules import DEFAULT_RULES, DistrictRules
 from shared.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
+# On MongoDB, for the filters still sent (the volunteers list asks the list index).
+INDEXES = (
+    Index("org_units", (("parent", 1), ("_id", 1))),
+    Index("org_units", (("name", 1), ("level", 1))),
+    Index("organizations", (("community_id", 1), ("_id", 1))),
+    Index("teams", (("community_id", 1), ("_id", 1))),
+    Index("shop_items", (("community_id", 1), ("_id", 1))),
+    Index("shop_units", (("item_id", 1), ("holder", 1))),
+    Index("reservations", (("status", 1), ("expires_at", 1))),
+)
 
 
 def _model(cls: type[M], doc: Document) -> M:
