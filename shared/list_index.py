@@ -93,12 +93,13 @@ async def page(
     after: Key | None,
     limit: int,
     matches: Callable[[E], bool],
-    fetch: Callable[[list[str]], Awaitable[dict[str, Document]]],
+    fetch: Callable[[list[E]], Awaitable[dict[str, Document]]],
     entry_of: Callable[[Document], E],
 ) -> list[Document]:
     """Up to `limit` heads, in list order from `after`, whose entries `matches`: candidates
-    from the index, each confirmed by its head fetched by `_id`. Costs the page, plus one
-    more round for each candidate the index held wrongly (it is corrected on the way)."""
+    from the index, each confirmed by its head as `fetch` gives it (by `_id`, or a copy of
+    that version kept from before). Costs the page, plus one more round for each candidate
+    the index held wrongly (it is corrected on the way)."""
     out: list[Document] = []
     while len(out) < limit:
         wanted = limit - len(out)
@@ -110,7 +111,7 @@ async def page(
                     break
         if not candidates:
             break
-        heads = await fetch([c.id for c in candidates])
+        heads = await fetch(candidates)
         for candidate in candidates:
             head = heads.get(candidate.id)
             if head is None:

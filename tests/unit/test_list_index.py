@@ -12,6 +12,7 @@ from services.needs.listing import listed_need
 from services.needs.policy import can_see, list_buckets, may_list
 from shared.auth import Principal
 from shared.list_index import Entry, ListIndex, page
+from shared.listed_heads import HeadCache
 from shared.mongo.client import Document
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
@@ -74,9 +75,9 @@ async def test_a_page_shows_what_the_heads_say_and_corrects_the_index_on_the_way
     del heads["n04"]
     fetched: list[list[str]] = []
 
-    async def fetch(wanted: list[str]) -> dict[str, Document]:
-        fetched.append(wanted)
-        return {i: heads[i] for i in wanted if i in heads}
+    async def fetch(wanted: list[Entry]) -> dict[str, Document]:
+        fetched.append([e.id for e in wanted])
+        return {e.id: heads[e.id] for e in wanted if e.id in heads}
 
     def entry_of(head: Document) -> Entry:
         i = int(head["_id"][1:])
@@ -116,6 +117,20 @@ def need(n: int, community: str, status: str, requester: str, open_to: str) -> N
             "participants": ["v1"] if status == "claimed" else [],
         }
     )
+
+
+def test_kept_heads_serve_the_version_the_index_holds_and_no_other() -> None:
+    cache = HeadCache(2)
+    cache.put({"_id": "a", "_version": 2, "x": 1})
+    assert cache.get("a", 2) == {"_id": "a", "_version": 2, "x": 1}
+    assert cache.get("a", 3) is None  # the index knows a newer one: fetched again
+    cache.put({"_id": "a", "_version": 1})  # late
+    assert cache.get("a", 2) is not None
+    cache.forget_older("a", 3)
+    assert cache.get("a", 2) is None
+    for name in "bcd":
+        cache.put({"_id": name, "_version": 1})
+    assert cache.get("b", 1) is None and cache.get("d", 1) is not None  # least recent dropped
 
 
 def test_the_needs_list_buckets_and_may_list_agree_with_can_see() -> None:
