@@ -37,8 +37,8 @@ from bench.common import BenchConfig, bench_settings
 from bench.procs import HttpProcess, service_process
 from bench.stats import Figure, Goal, percentile
 from bench.wrk import WrkResult, run_wrk
-from services.needs.domain import Need
-from services.volunteers.domain import Volunteer
+from services.needs.domain.need import Need
+from services.volunteers.domain.volunteer import Volunteer
 from shared.auth import mint_token
 from shared.mongo.client import Document, create_client
 from shared.mongo.store import AggregateStore, NewCommit

@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from services.metrics.domain import Fact, FactKind
-from services.metrics.repository import FactStore, Versioned
-from services.needs.directory import Directory
-from services.needs.eligibility import (
+from services.metrics.adapters.repository import FactStore, Versioned
+from services.metrics.domain.facts import Fact, FactKind
+from services.needs.adapters.read_model import Directory
+from services.needs.domain.eligibility import (
     KnownOrganization,
     KnownOrgUnit,
     KnownTeam,
@@ -42,11 +42,18 @@ from shared.rules import DEFAULT_RULES, DistrictRules, district_of
 
 
 class FakeHeads:
-    """The head documents' `count_documents` for equality filters (a list field matches
-    when it holds the value): what the needs service counts active claims with."""
+    """The head documents' `find_one` by `_id` (what list pages fetch) and `count_documents`
+    for equality filters (a list field matches when it holds the value)."""
 
     def __init__(self, store: FakeStore) -> None:
         self._store = store
+
+    async def find_one(self, query: Document, projection: Any = None) -> Document | None:
+        version = self._store.newest.get(query["_id"], 0)
+        if version == 0:
+            return None
+        state = self._store.stored[commit_id(query["_id"], version)]["state"]
+        return {**copy.deepcopy(state), "_id": query["_id"], "_version": version}
 
     async def count_documents(self, query: Document) -> int:
         def matches(state: Document) -> bool:
@@ -72,6 +79,7 @@ class FakeStore(AggregateStore):
         self.newest: dict[str, int] = {}  # aggregate id → version
         self.published: list[tuple[str, CloudEvent]] = []
         self.heads = FakeHeads(self)  # type: ignore[assignment]
+        self._watchers = []
 
     async def load(self, aggregate_id: str) -> tuple[Document | None, int]:
         version = self.newest.get(aggregate_id, 0)
@@ -117,6 +125,7 @@ class FakeStore(AggregateStore):
         }
         self.newest[c.aggregate_id] = max(version, self.newest.get(c.aggregate_id, 0))
         self.published.extend(c.events)
+        self._wrote({**copy.deepcopy(c.state), "_id": c.aggregate_id, "_version": version})
         return True
 
     async def first_state(self, aggregate_id: str) -> Document | None:

@@ -6,9 +6,10 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.volunteers import api, consumers, handlers
-from services.volunteers.handlers import VolunteersDeps
-from services.volunteers.repository import INDEXES, VolunteersRepository
+from services.volunteers import api
+from services.volunteers.adapters.repository import INDEXES, VolunteersRepository
+from services.volunteers.handlers import commands, events
+from services.volunteers.handlers.commands import VolunteersDeps
 from shared.clock import Clock, SystemClock
 from shared.mongo.indexes import declare_indexes
 from shared.mongo.store import AggregateStore
@@ -29,8 +30,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             phone_link_key=settings.link_key,
         )
         app.state.deps = deps
-        runtime.subscribe(consumers.STREAMS, handlers.EVENT_HANDLERS.bind(deps))
-        runtime.run_in_background(partial(handlers.run_reservation_lapses, deps))
+        runtime.subscribe(events.STREAMS, events.EVENT_HANDLERS.bind(deps))
+        runtime.run_in_background(partial(commands.run_reservation_lapses, deps))
         runtime.run_in_background(deps.repo.volunteer_lists.run)
         runtime.require("volunteer_list", deps.repo.volunteer_lists.not_loaded)
         runtime.run_in_background(partial(declare_indexes, runtime.db, INDEXES))

@@ -7,9 +7,9 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.needs.domain import Need
-from services.needs.listing import listed_need
-from services.needs.policy import can_see, list_buckets, may_list
+from services.needs.domain.listing import listed_need
+from services.needs.domain.need import Need
+from services.needs.domain.policy import can_see, list_buckets, may_list
 from shared.auth import Principal
 from shared.list_index import Entry, ListIndex, page
 from shared.listed_heads import HeadCache
