@@ -1,7 +1,8 @@
 """In-memory stand-ins for the adapters, for service-layer tests that need no broker or
 database: a store with the real store's arbiter (a commit `<id>:<version>` is inserted once,
-so races are decided as on FerretDB), the needs service's read model, the metrics fact
-store, and a bus that drives a service's event-handler registry as the consumer runner does.
+so races are decided as on FerretDB), the needs service's read model and cap slots, the
+metrics fact store, and a bus that drives a service's event-handler registry as the
+consumer runner does.
 
 The fakes override every I/O method of the adapter they stand in for (they subclass it, so
 a service is wired with them unchanged); queries over head documents are not faked: the
@@ -17,6 +18,7 @@ from typing import Any
 
 from services.metrics.adapters.repository import FactStore, Versioned
 from services.metrics.domain.facts import Fact, FactKind
+from services.needs.adapters.claim_slots import ClaimSlots
 from services.needs.adapters.read_model import Directory
 from services.needs.domain.eligibility import (
     KnownOrganization,
@@ -42,8 +44,7 @@ from shared.rules import DEFAULT_RULES, DistrictRules, district_of
 
 
 class FakeHeads:
-    """The head documents' `find_one` by `_id` (what list pages fetch) and `count_documents`
-    for equality filters (a list field matches when it holds the value)."""
+    """The head documents' `find_one` by `_id`: what list pages fetch."""
 
     def __init__(self, store: FakeStore) -> None:
         self._store = store
@@ -54,19 +55,6 @@ class FakeHeads:
             return None
         state = self._store.stored[commit_id(query["_id"], version)]["state"]
         return {**copy.deepcopy(state), "_id": query["_id"], "_version": version}
-
-    async def count_documents(self, query: Document) -> int:
-        def matches(state: Document) -> bool:
-            return all(
-                state.get(k) == v or (isinstance(state.get(k), list) and v in state[k])
-                for k, v in query.items()
-            )
-
-        heads = [
-            self._store.stored[commit_id(key, version)]["state"]
-            for key, version in self._store.newest.items()
-        ]
-        return sum(matches(h) for h in heads)
 
 
 class FakeStore(AggregateStore):
@@ -214,6 +202,39 @@ class FakeDirectory(Directory):
         team = self.known_teams.get(e.team_id) or KnownTeam(e.team_id, e.community_id, None, ())
         members = tuple(dict.fromkeys((*team.member_ids, e.leader_id)))
         self.known_teams[e.team_id] = KnownTeam(team.id, e.community_id, e.leader_id, members)
+
+
+class FakeClaimSlots(ClaimSlots):
+    """The cap slots in memory: a slot's `_id` is inserted once, as on FerretDB."""
+
+    def __init__(self) -> None:  # nothing of MongoDB is made
+        self.slots: dict[str, Document] = {}
+        self.sets: dict[str, Document] = {}
+
+    async def _insert(self, doc: Document) -> bool:
+        await asyncio.sleep(0)
+        if doc["_id"] in self.slots:
+            return False
+        self.slots[doc["_id"]] = dict(doc)
+        return True
+
+    async def _get(self, sid: str) -> Document | None:
+        return self.slots.get(sid)
+
+    async def _delete(self, sid: str, claim_id: str) -> bool:
+        if self.slots.get(sid, {}).get("claim_id") != claim_id:
+            return False
+        del self.slots[sid]
+        return True
+
+    async def _put_set(self, claim_id: str, doc: Document) -> None:
+        self.sets[claim_id] = dict(doc)
+
+    async def _get_set(self, claim_id: str) -> Document | None:
+        return self.sets.get(claim_id)
+
+    async def _delete_set(self, claim_id: str) -> None:
+        self.sets.pop(claim_id, None)
 
 
 class FakeFactStore(FactStore):

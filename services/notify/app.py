@@ -27,9 +27,11 @@ from services.notify.adapters.routes import Routes
 from services.notify.handlers import events
 from services.notify.handlers.commands import NotifyDeps
 from services.notify.handlers.dispatcher import Dispatcher
+from services.notify.handlers.district_router import DistrictRouter
 from services.notify.handlers.notifier import Notifier
 from shared.clock import Clock, SystemClock
 from shared.logging import get_logger
+from shared.mongo.lease import Lease, replica_id
 from shared.outbound import guarded_client, networks
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
@@ -117,6 +119,9 @@ def create_app(
         runtime.run_in_background(load_mirrors)
         runtime.run_in_background(dispatcher.run)
         runtime.run_in_background(notifier.run_digests)
+        if settings.district_streams:
+            lease = Lease(db, "district-router", replica_id(), settings.relay_lease_s)
+            runtime.run_in_background(DistrictRouter(settings, lease).run)
 
         async def close_on_stop() -> None:
             try:

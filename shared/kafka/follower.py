@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from shared.events.envelope import CloudEvent
+from shared.kafka.connection import client_options
 from shared.kafka.consumer import INFRA_ERRORS, backoff_s
 from shared.logging import get_logger
 from shared.settings import Settings
@@ -42,7 +43,7 @@ class StreamFollower:
         s = self.settings
         consumer = AIOKafkaConsumer(
             self.topic,  # no group: every partition is assigned to this consumer
-            bootstrap_servers=s.kafka_bootstrap,
+            **client_options(s),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="latest",

@@ -9,9 +9,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
-from typing import Literal
 
-from services.needs.domain.listing import PROJECTION, Due, ListedNeed, holding, listed_need
+from services.needs.domain.listing import PROJECTION, Due, ListedNeed, listed_need
 from services.needs.domain.need import Need
 from shared.listed_heads import ListedHeads
 from shared.mongo.client import Document
@@ -22,8 +21,7 @@ from shared.settings import Settings
 
 # On MongoDB, for the filters still sent (the lists, passes and caps ask the list index).
 INDEXES = (Index("needs", (("participants", 1), ("completion.completed_at", 1))),)
-# Far above any district's cap: a count stops here.
-ACTIVE_CLAIMS_COUNTED = 1000
+ACTIVE_STATUSES = ["open", "claimed"]
 # A need busy with many claimants at once: up to 100 attempts, 50 ms apart at most.
 BACKOFF = Backoff(base_s=0.002, cap_s=0.05, max_attempts=100)
 
@@ -76,13 +74,12 @@ class NeedsRepository:
         """Ids of needs holding an active claim whose deadline has passed."""
         return self._due("next_claim_expiry", now, limit)
 
-    async def active_claims_of(self, kind: Literal["volunteer", "organization"], ident: str) -> int:
-        """How many needs hold an active claim of this volunteer or organisation (the index's
-        candidates, each confirmed by its head)."""
-        held = await self.lists.page(
-            [holding(kind, ident)], None, ACTIVE_CLAIMS_COUNTED, lambda need: True
+    async def with_active_claims(self) -> list[str]:
+        """Ids of needs holding an active claim (every active claim has a deadline)."""
+        cursor = self.store.heads.find(
+            {"status": {"$in": ACTIVE_STATUSES}, "next_claim_expiry": {"$ne": None}}, {"_id": 1}
         )
-        return sum(ident in doc.get(f"active_{kind}_ids", ()) for doc in held)
+        return [doc["_id"] async for doc in cursor]
 
     async def with_reminders_due(self, now: datetime, limit: int = 500) -> list[str]:
         """Ids of needs with a reminder due."""
