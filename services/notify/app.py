@@ -99,9 +99,7 @@ def create_app(
             failures = 0
             while True:
                 try:
-                    await read_model.load()
-                    await routes.load(clock.now())
-                    await bursts.load()
+                    await asyncio.gather(read_model.load(), routes.load(clock.now()), bursts.load())
                     deps.loaded.set()
                     return
                 except PyMongoError as exc:
@@ -109,9 +107,11 @@ def create_app(
                     log.warning("notify_load_failed", error=repr(exc), failures=failures)
                     await asyncio.sleep(min(5.0, 0.2 * 2**failures))
 
-        # No ledger: every write dedups by id (deliveries, routes, inbox items, volunteers);
-        # volunteers' documents are stored once per consumer batch.
-        runtime.subscribe_in_batches(events.STREAMS, events.event_handlers(deps), read_model.flush)
+        async def flush() -> None:
+            await events.end_of_batch(deps)
+
+        # No ledger: every write dedups by id (deliveries, routes, inbox items, volunteers).
+        runtime.subscribe_in_batches(events.STREAMS, events.event_handlers(deps), flush)
         runtime.require(
             "notify_state",
             lambda: None if deps.loaded.is_set() else "加载中 / loading volunteers and caps",

@@ -284,7 +284,7 @@ async def claim_need(
     directory = deps.directory
     # Facts about the claimant, read once: they do not depend on the need's version.
     volunteer = await directory.volunteer(cmd.volunteer_id) if cmd.volunteer_id else None
-    team = await directory.team(cmd.team_id) if cmd.team_id else None
+    team = await directory.team(cmd.team_id, cmd.member_ids or []) if cmd.team_id else None
     members = list(await asyncio.gather(*(directory.volunteer(m) for m in cmd.member_ids or [])))
     organization = (
         await directory.organization(cmd.organization_id) if cmd.organization_id else None
