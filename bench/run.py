@@ -1,7 +1,8 @@
 """`make bench`: runs the benchmarks, writes bench/results.json and bench/results.md, prints
 the table. Every figure is ours against a baseline measured beside it in the same run.
 
-    python -m bench.run [--quick] [--only pipeline,http,e2e,growth,memory,notify] [--rounds N]
+    python -m bench.run [--quick] [--only pipeline,http,e2e,growth,memory,notify,lists]
+                        [--rounds N]
 """
 
 from __future__ import annotations
@@ -18,16 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import end_to_end, growth, http_writes, memory, pipeline
+from bench import end_to_end, growth, http_writes, lists, memory, pipeline
 from bench.common import BenchConfig
 from bench.procs import pin_self_to_load_cpu
 from bench.stats import Figure, render_notes, render_table
 from bench.wrk import ensure_wrk
 from shared.settings import Settings
 
-BENCHES = ("pipeline", "http", "e2e", "growth", "memory", "notify")
+BENCHES = ("pipeline", "http", "e2e", "growth", "memory", "notify", "lists")
 # `notify` is the notify row of 1 and 4 alone (both sizes): a full run has it already.
-DEFAULT = ("pipeline", "http", "e2e", "growth", "memory")
+DEFAULT = ("pipeline", "http", "e2e", "growth", "memory", "lists")
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 
@@ -127,6 +128,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if "notify" in only:
         sizes = " and ".join(f"{n:,}" for n in cfg.sizes)
         figures += await timed(f"notify fan-out ({sizes} stored)", growth.run_notify(cfg))
+    if "lists" in only:
+        figures += await timed("6. lists (100,000 needs and volunteers stored)", lists.run(cfg))
     if "memory" in only:
         figures += memory.figures(cfg.memory)
     return {

@@ -9,7 +9,9 @@ their payloads carry the masked form (`public_name`, `coarse_location`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from shared.auth import Principal
 from shared.events.needs import Location
@@ -33,37 +35,119 @@ def coarse_location(location: Location | None) -> Location | None:
     )
 
 
+Record = Literal["volunteer", "need"]
+# How a reader stands to a record: the person themself (the volunteer; a need's requester), an
+# admin whose scope covers it (service accounts acting in scope too), a volunteer or team
+# leader holding an active claim on the need, anyone else who may read it.
+Reader = Literal["self", "admin_in_scope", "claimer", "other"]
+# whole; masked (`王**`, `138****5678`); coarse (a place rounded to 0.01°); hidden (null).
+Shown = Literal["whole", "masked", "coarse", "hidden"]
+
+_VOLUNTEER_WHOLE: dict[str, Shown] = {
+    "name": "whole",
+    "phone": "whole",
+    "location": "whole",
+    "party_org": "whole",
+}
+_REQUESTER_WHOLE: dict[str, Shown] = {
+    "requester.name": "whole",
+    "requester.phone": "whole",
+    "location": "whole",
+    "on_behalf_of.name": "whole",
+}
+# The one table of who sees which personal field of which response (docs/security.md shows it,
+# tests/integration/test_field_visibility.py checks real responses against it).
+FIELD_MATRIX: dict[Record, dict[Reader, dict[str, Shown]]] = {
+    "volunteer": {
+        "self": _VOLUNTEER_WHOLE,
+        "admin_in_scope": _VOLUNTEER_WHOLE,
+        "other": {"name": "masked", "phone": "masked", "location": "coarse", "party_org": "hidden"},
+    },
+    "need": {
+        "self": _REQUESTER_WHOLE,
+        "admin_in_scope": _REQUESTER_WHOLE,
+        "claimer": _REQUESTER_WHOLE,
+        "other": {
+            "requester.name": "masked",
+            "requester.phone": "masked",
+            "location": "coarse",
+            "on_behalf_of.name": "masked",
+        },
+    },
+}
+_MASKS: dict[str, Callable[[str], str]] = {"name": mask_name, "phone": mask_phone}
+
+
 @dataclass(frozen=True)
 class FieldView:
-    """What one reader sees of one person's record."""
+    """What one reader sees of one record's personal fields (a row of FIELD_MATRIX)."""
 
-    whole: bool
+    record: Record
+    reader: Reader
 
-    def phone(self, phone: str) -> str:
-        return phone if self.whole else mask_phone(phone)
+    def shown(self, field: str) -> Shown:
+        return FIELD_MATRIX[self.record][self.reader][field]
 
-    def name(self, name: str) -> str:
-        return name if self.whole else mask_name(name)
+    def text(self, field: str, value: str) -> str:
+        """A name or a phone: whole or masked."""
+        how = self.shown(field)
+        if how == "whole":
+            return value
+        if how == "masked":
+            return _MASKS[field.rsplit(".", 1)[-1]](value)
+        raise ValueError(f"{field}: a text is whole or masked, not {how}")
 
-    def location(self, location: Location | None) -> Location | None:
-        return location if self.whole else coarse_location(location)
+    def optional(self, field: str, value: str | None) -> str | None:
+        """A field the reader may not see at all (party organisation): whole or hidden."""
+        how = self.shown(field)
+        if how in ("whole", "hidden"):
+            return value if how == "whole" else None
+        return None if value is None else self.text(field, value)
 
-    def party_org(self, party_org: str | None) -> str | None:
-        return party_org if self.whole else None
+    def place(self, field: str, value: Location | None) -> Location | None:
+        how = self.shown(field)
+        if how == "whole":
+            return value
+        if how == "coarse":
+            return coarse_location(value)
+        if how == "hidden":
+            return None
+        raise ValueError(f"{field}: a place is whole, coarse or hidden, not {how}")
 
 
-WHOLE = FieldView(whole=True)
-MASKED = FieldView(whole=False)
+def reader_of(
+    reader: Principal, community_id: str, person_id: str | None, *, claimer: bool = False
+) -> Reader:
+    """How `reader` stands to a record of `community_id` about `person_id` (their user or
+    volunteer id); `claimer`: they hold an active claim on it (needs)."""
+    if person_id is not None and reader.sub == person_id:
+        return "self"
+    if reader.administers(community_id):
+        return "admin_in_scope"
+    return "claimer" if claimer else "other"
 
 
 def view_for(
-    reader: Principal, community_id: str, person_id: str | None, *, also: bool = False
+    reader: Principal,
+    record: Record,
+    community_id: str,
+    person_id: str | None,
+    *,
+    claimer: bool = False,
 ) -> FieldView:
-    """The view `reader` has of a person of `community_id` (`person_id`: their user or
-    volunteer id). `also`: a further reason the purpose needs the whole record (e.g. the
-    volunteer holding an active claim on a resident's need)."""
-    is_self = person_id is not None and reader.sub == person_id
-    return WHOLE if also or is_self or reader.administers(community_id) else MASKED
+    return FieldView(record, reader_of(reader, community_id, person_id, claimer=claimer))
+
+
+def render_matrix() -> str:
+    """FIELD_MATRIX as the Markdown table docs/security.md carries."""
+    lines = ["| response | field | " + " | ".join(get_args(Reader)) + " |"]
+    lines.append("|" + " --- |" * (2 + len(get_args(Reader))))
+    for record, rows in FIELD_MATRIX.items():
+        fields = next(iter(rows.values()))
+        for field in fields:
+            cells = [rows[r][field] if r in rows else "—" for r in get_args(Reader)]
+            lines.append(f"| {record} | `{field}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def mask_email(address: str) -> str:

@@ -66,6 +66,20 @@ from shared.orgpath import OrgPath
 from shared.rules import DEFAULT_RULES, DistrictRules, district_of
 
 
+class FakeHeads:
+    """The head documents' `find_one` by `_id`: what list pages fetch."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    async def find_one(self, query: Document, projection: Any = None) -> Document | None:
+        version = self._store.newest.get(query["_id"], 0)
+        if version == 0:
+            return None
+        state = self._store.stored[commit_id(query["_id"], version)]["state"]
+        return {**copy.deepcopy(state), "_id": query["_id"], "_version": version}
+
+
 class FakeStore(AggregateStore):
     """An aggregate store in memory. `published` holds the events of stored commits in
     commit order: what the relay would publish."""
@@ -75,6 +89,8 @@ class FakeStore(AggregateStore):
         self.stored: dict[str, Document] = {}  # commit id → commit
         self.newest: dict[str, int] = {}  # aggregate id → version
         self.published: list[tuple[str, CloudEvent]] = []
+        self.heads = FakeHeads(self)  # type: ignore[assignment]
+        self._watchers = []
 
     async def load(self, aggregate_id: str) -> tuple[Document | None, int]:
         version = self.newest.get(aggregate_id, 0)
@@ -123,6 +139,7 @@ class FakeStore(AggregateStore):
         }
         self.newest[c.aggregate_id] = max(version, self.newest.get(c.aggregate_id, 0))
         self.published.extend(c.events)
+        self._wrote({**copy.deepcopy(c.state), "_id": c.aggregate_id, "_version": version})
         return True
 
     async def first_state(self, aggregate_id: str) -> Document | None:

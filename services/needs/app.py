@@ -9,12 +9,13 @@ from fastapi import FastAPI
 from services.needs import api
 from services.needs.adapters.claim_slots import ClaimSlots
 from services.needs.adapters.read_model import Directory
-from services.needs.adapters.repository import NeedsRepository
+from services.needs.adapters.repository import INDEXES, NeedsRepository
 from services.needs.domain import need
 from services.needs.handlers import commands, events
 from services.needs.handlers.commands import NeedsDeps
 from services.needs.settings import NeedsSettings
 from shared.clock import Clock, SystemClock
+from shared.mongo.indexes import declare_indexes
 from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
 
@@ -37,6 +38,9 @@ def create_app(settings: NeedsSettings | None = None, *, clock: Clock | None = N
         app.state.deps = deps
         runtime.subscribe(events.STREAMS, events.EVENT_HANDLERS.bind(deps))
         runtime.run_in_background(partial(commands.run_claim_expiry, deps))
+        runtime.run_in_background(deps.repo.lists.run)
+        runtime.require("need_list", deps.repo.lists.not_loaded)
+        runtime.run_in_background(partial(declare_indexes, runtime.db, INDEXES))
 
     app = create_service_app(
         "needs",

@@ -128,7 +128,7 @@ class HistoryPage(BaseModel):
 def need_view(p: Principal, need: Need, version: int) -> NeedPublic:
     # The requester's phone, name and exact place: admins in scope, active claimers, the
     # requester (shared.visibility).
-    view = view_for(p, need.community_id, need.requester_id, also=sees_phone(p, need))
+    view = view_for(p, "need", need.community_id, need.requester_id, claimer=sees_phone(p, need))
     cancellation = (
         CancellationPublic(**need.cancellation.model_dump(include={"by", "at", "reason"}))
         if need.cancellation
@@ -156,7 +156,7 @@ def need_view(p: Principal, need: Need, version: int) -> NeedPublic:
                 "updated_at",
             }
         ),
-        location=view.location(need.location),
+        location=view.place("location", need.location),
         claims=need.claims
         if p.administers(need.community_id)
         else [c for c in need.claims if c.release_reason != "expired"],
@@ -164,9 +164,14 @@ def need_view(p: Principal, need: Need, version: int) -> NeedPublic:
         completion=need.completion,
         confirmation=need.confirmation,
         cancellation=cancellation,
-        on_behalf_of=need.on_behalf_of,
+        on_behalf_of=need.on_behalf_of.model_copy(
+            update={"name": view.text("on_behalf_of.name", need.on_behalf_of.name)}
+        )
+        if need.on_behalf_of
+        else None,
         requester=RequesterPublic(
-            name=view.name(need.requester.name), phone=view.phone(need.requester.phone)
+            name=view.text("requester.name", need.requester.name),
+            phone=view.text("requester.phone", need.requester.phone),
         ),
         version=version,
     )

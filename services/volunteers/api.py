@@ -149,7 +149,7 @@ async def get_district_rules(
 
 
 def _public(principal: Principal, v: Volunteer) -> VolunteerPublic:
-    return VolunteerPublic.of(v, view_for(principal, v.home_community_id, v.id))
+    return VolunteerPublic.of(v, view_for(principal, "volunteer", v.home_community_id, v.id))
 
 
 @volunteers.post(

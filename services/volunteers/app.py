@@ -7,11 +7,12 @@ from functools import partial
 from fastapi import FastAPI
 
 from services.volunteers import api
-from services.volunteers.adapters.repository import VolunteersRepository
+from services.volunteers.adapters.repository import INDEXES, VolunteersRepository
 from services.volunteers.handlers import commands, events
 from services.volunteers.handlers.commands import VolunteersDeps
 from services.volunteers.settings import VolunteersSettings
 from shared.clock import Clock, SystemClock
+from shared.mongo.indexes import declare_indexes
 from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
 
@@ -33,6 +34,9 @@ def create_app(
         app.state.deps = deps
         runtime.subscribe(events.STREAMS, events.EVENT_HANDLERS.bind(deps))
         runtime.run_in_background(partial(commands.run_reservation_lapses, deps))
+        runtime.run_in_background(deps.repo.volunteer_lists.run)
+        runtime.require("volunteer_list", deps.repo.volunteer_lists.not_loaded)
+        runtime.run_in_background(partial(declare_indexes, runtime.db, INDEXES))
 
     app = create_service_app(
         "volunteers",

@@ -88,10 +88,10 @@ class VolunteerPublic(BaseModel):
     @classmethod
     def of(cls, v: Volunteer, view: FieldView) -> VolunteerPublic:
         data = v.model_dump(exclude={"registered_by", "location"})
-        data["name"] = view.name(v.name)
-        data["phone"] = view.phone(v.phone)
-        data["party_org"] = view.party_org(v.party_org)
-        return cls(**data, location=view.location(v.location))
+        data["name"] = view.text("name", v.name)
+        data["phone"] = view.text("phone", v.phone)
+        data["party_org"] = view.optional("party_org", v.party_org)
+        return cls(**data, location=view.place("location", v.location))
 
 
 class VolunteerPage(BaseModel):

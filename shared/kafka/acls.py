@@ -52,6 +52,9 @@ PRODUCES: dict[str, list[str]] = {
     "metrics": [],
     "identity": ["identity"],
 }
+# Streams a service reads in every replica without a group, for its list index
+# (shared/kafka/follower.py): its own.
+FOLLOWS: dict[str, list[str]] = {"needs": ["needs"], "volunteers": ["volunteers"]}
 # The public streams: what stream subscribers read and the district router routes.
 PUBLIC_STREAMS = ["needs", "volunteers", "notify", "identity"]
 ROUTER_OWNER = "notify"
@@ -82,6 +85,7 @@ def service_acls(settings: Settings, service: str) -> list[Acl]:
     acls = [topic(topics.for_stream(s), "write") for s in PRODUCES[service]]
     for stream in CONSUMES[service]:
         acls += [topic(topics.for_stream(stream), "read"), topic(topics.dlq_of(stream), "write")]
+    acls += [topic(topics.for_stream(s), "read") for s in FOLLOWS.get(service, [])]
     acls.append(Acl(service, "group", settings.consumer_group(service), "literal", "read"))
     if service == ROUTER_OWNER:
         acls.append(topic(topics.dlq_of("notify"), "write"))  # failed deliveries

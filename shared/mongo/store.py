@@ -99,6 +99,15 @@ class AggregateStore:
         self.commits = db[f"{name}_commits"]
         self.outbox = Outbox.of(db)
         self._group = GroupCommit(self.commit_many)
+        self._watchers: list[Callable[[Document], None]] = []
+
+    def watch(self, seen: Callable[[Document], None]) -> None:
+        """`seen` is handed every head this process writes (in-memory read models)."""
+        self._watchers.append(seen)
+
+    def _wrote(self, head: Document) -> None:
+        for seen in self._watchers:
+            seen(head)
 
     async def load(self, aggregate_id: str) -> tuple[Document | None, int]:
         """The state the head holds and its version (None, 0 when there is none).
@@ -216,6 +225,8 @@ class AggregateStore:
             except BulkWriteError as exc:
                 if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
                     raise
+        for head in fresh:
+            self._wrote(head)
         await asyncio.gather(
             *(
                 self.write_head(c.aggregate_id, c.state, c.expected_version + 1)
@@ -264,6 +275,7 @@ class AggregateStore:
         if head is None:
             try:
                 await self.heads.insert_one(doc)
+                self._wrote(doc)
                 return
             except DuplicateKeyError:
                 head = await self.heads.find_one({"_id": aggregate_id}, {"_version": 1})
@@ -271,6 +283,7 @@ class AggregateStore:
                     return
         if int(head["_version"]) < version:
             await self.heads.replace_one({"_id": aggregate_id, "_version": head["_version"]}, doc)
+        self._wrote(doc)  # a newer head already stored: the watcher keeps the newer one
 
 
 def _strip(head: Document) -> Document:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from shared.mongo.client import Database, create_client
+from shared.mongo.indexes import Index, declare_indexes, on_ferretdb
 from shared.settings import Settings
 
 DOCS = 500
@@ -64,3 +65,11 @@ async def test_conditions_beside_id_still_decide_what_matches(db: Database) -> N
     assert await db.things.delete_one({"_id": "thing-0042", "v": 0}) is not None
     assert await db.things.find_one({"_id": "thing-0042"}) == {"_id": "thing-0042", "v": 5}
     assert await db.things.count_documents({}) == DOCS
+
+
+async def test_declared_secondary_indexes_are_built_on_mongodb_only(db: Database) -> None:
+    """FerretDB would keep them up to date on every write and never use them."""
+    await declare_indexes(db, [Index("things", (("v", 1), ("_id", 1)))])
+    names = set(await db.things.index_information())
+    expected = {"_id_"} if await on_ferretdb(db) else {"_id_", "v_1__id_1"}
+    assert names == expected

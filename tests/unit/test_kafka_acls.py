@@ -8,7 +8,15 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from services.notify.handlers.district_router import district_of
-from shared.kafka.acls import CONSUMES, PRODUCES, PUBLIC_STREAMS, platform_acls, subscriber_acls
+from shared.kafka.acls import (
+    CONSUMES,
+    FOLLOWS,
+    PRODUCES,
+    PUBLIC_STREAMS,
+    platform_acls,
+    service_acls,
+    subscriber_acls,
+)
 from shared.kafka.connection import client_options
 from shared.settings import Settings
 
@@ -19,6 +27,14 @@ SETTINGS = Settings()
 def test_the_table_grants_what_each_consumer_subscribes(service: str) -> None:
     events = importlib.import_module(f"services.{service}.handlers.events")
     assert CONSUMES[service] == events.STREAMS
+
+
+@pytest.mark.parametrize("service", sorted(FOLLOWS))
+def test_a_service_with_a_list_index_may_read_its_own_stream(service: str) -> None:
+    """Its list index follows the stream in every replica (shared/kafka/follower.py)."""
+    own = SETTINGS.topics.for_stream(service)
+    reads = [a for a in service_acls(SETTINGS, service) if a.operation == "read"]
+    assert any(a.resource == "topic" and a.name == own for a in reads)
 
 
 def test_each_stream_is_written_by_its_own_service_only() -> None:

@@ -66,6 +66,7 @@ async def needs_service(*known_volunteers: str) -> Needs:
         slots=FakeClaimSlots(),
         clock=clock,
     )
+    deps.repo.lists.loaded.set()  # nothing stored yet; the fake store hands it every write
     bus = InMemoryBus(needs_events_handlers.EVENT_HANDLERS.bind(deps))
     await bus.deliver(org_unit(COMMUNITY), *(volunteer(v) for v in known_volunteers))
     return Needs(deps, store, bus)

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from shared.auth import Principal
 from shared.events.needs import Location
-from shared.visibility import coarse_location, mask_name, mask_target, view_for
+from shared.visibility import (
+    FIELD_MATRIX,
+    FieldView,
+    coarse_location,
+    mask_name,
+    mask_target,
+    reader_of,
+    render_matrix,
+)
 
 
 def test_names_targets_and_places_are_masked_or_coarse() -> None:
@@ -19,11 +29,47 @@ def test_names_targets_and_places_are_masked_or_coarse() -> None:
     )
 
 
-def test_whole_records_for_admins_in_scope_and_the_person_only() -> None:
+def test_readers_stand_to_a_record_as_self_admin_in_scope_claimer_or_other() -> None:
     community = "zhongshan.hongyan.dongfeng"
-    assert view_for(Principal("a", "community_admin", community), community, "v1").whole
-    assert view_for(Principal("v1", "volunteer", community), community, "v1").whole
-    assert not view_for(Principal("v2", "volunteer", community), community, "v1").whole
-    assert not view_for(Principal("o", "operator", "zhongshan"), community, "v1").whole
     other = "zhongshan.hongyan.xinhua"
-    assert not view_for(Principal("a", "community_admin", other), community, "v1").whole
+    assert reader_of(Principal("a", "community_admin", community), community, "v1") == (
+        "admin_in_scope"
+    )
+    assert reader_of(Principal("a", "district_admin", "zhongshan"), community, "v1") == (
+        "admin_in_scope"
+    )
+    assert reader_of(Principal("s", "service", "zhongshan"), community, "v1") == "admin_in_scope"
+    assert reader_of(Principal("v1", "volunteer", community), community, "v1") == "self"
+    assert reader_of(Principal("v2", "volunteer", community), community, "v1") == "other"
+    assert reader_of(Principal("v2", "volunteer", community), community, "r", claimer=True) == (
+        "claimer"
+    )
+    assert reader_of(Principal("o", "operator", "zhongshan"), community, "v1") == "other"
+    assert reader_of(Principal("a", "community_admin", other), community, "v1") == "other"
+
+
+def test_outside_the_purpose_no_personal_field_is_whole() -> None:
+    """PIPL: a reader who is not the person, an admin in scope or a claimer sees no whole
+    name, phone, exact place or party organisation."""
+    for record, rows in FIELD_MATRIX.items():
+        assert set(rows["other"].values()) <= {"masked", "coarse", "hidden"}, record
+        fields = set(rows["other"])
+        assert all(set(row) == fields for row in rows.values()), record
+
+
+def test_a_view_applies_its_row_of_the_matrix() -> None:
+    other = FieldView("volunteer", "other")
+    assert other.text("name", "李红梅") == "李**" and other.text("phone", "13812345678") == (
+        "138****5678"
+    )
+    assert other.optional("party_org", "机关党支部") is None
+    assert other.place("location", Location(lat=22.543123, lon=114.057865)) == Location(
+        lat=22.54, lon=114.06
+    )
+    whole = FieldView("need", "claimer")
+    assert whole.text("requester.phone", "13812345678") == "13812345678"
+
+
+def test_docs_security_carries_the_matrix_as_the_code_has_it() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "security.md").read_text()
+    assert render_matrix() in docs, "docs/security.md: paste shared.visibility.render_matrix()"

@@ -6,16 +6,21 @@ stored as BSON dates so that filters and sorts on them compare times, not string
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
-from typing import Any
 
+from services.needs.domain.listing import PROJECTION, Due, ListedNeed, listed_need
 from services.needs.domain.need import Need
 from services.needs.settings import NeedsSettings
+from shared.listed_heads import ListedHeads
 from shared.mongo.client import Document
+from shared.mongo.indexes import Index
 from shared.mongo.store import AggregateStore
 from shared.mongo.unit_of_work import Backoff, UnitOfWork
 
+# On MongoDB, for the filters still sent (the lists, passes and caps ask the list index).
+INDEXES = (Index("needs", (("participants", 1), ("completion.completed_at", 1))),)
 ACTIVE_STATUSES = ["open", "claimed"]
 # A need busy with many claimants at once: up to 100 attempts, 50 ms apart at most.
 BACKOFF = Backoff(base_s=0.002, cap_s=0.05, max_attempts=100)
@@ -30,6 +35,17 @@ class NeedsRepository:
         self.needs = UnitOfWork(
             self.store, Need, settings.topics.needs, now, dump="python", backoff=BACKOFF
         )
+        # Every event of the needs stream is about the need its subject names.
+        self.lists = ListedHeads(
+            "needs",
+            store,
+            settings,
+            settings.topics.needs,
+            listed_need,
+            descending=True,
+            follows=lambda event: True,
+            projection=PROJECTION,
+        )
 
     async def get(self, need_id: str) -> tuple[Need | None, int]:
         return await self.needs.get(need_id)
@@ -40,24 +56,15 @@ class NeedsRepository:
 
     async def page(
         self,
-        query: dict[str, Any],
+        buckets: Sequence[Hashable],
         after: tuple[datetime, str] | None,
         limit: int,
+        matches: Callable[[ListedNeed], bool],
     ) -> list[tuple[Need, int]]:
-        """Newest first by (created_at, id); `after` is the last pair of the previous page."""
-        clauses = [query]
-        if after is not None:
-            at, last_id = after
-            clauses.append(
-                {"$or": [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": last_id}}]}
-            )
-        cursor = (
-            self.store.heads.find({"$and": clauses})
-            .sort([("created_at", -1), ("_id", -1)])
-            .limit(limit)
-        )
+        """Newest first by (created_at, id); `after` is the last pair of the previous page.
+        The list index chooses the needs (`policy.list_buckets`, `matches`), fetched by `_id`."""
         out: list[tuple[Need, int]] = []
-        async for doc in cursor:
+        for doc in await self.lists.page(buckets, after, limit, matches):
             version = int(doc.pop("_version"))
             doc["id"] = doc.pop("_id")
             out.append((Need.model_validate(doc), version))
@@ -65,11 +72,7 @@ class NeedsRepository:
 
     async def with_claims_due(self, now: datetime, limit: int = 500) -> list[str]:
         """Ids of needs holding an active claim whose deadline has passed."""
-        cursor = self.store.heads.find(
-            {"status": {"$in": ACTIVE_STATUSES}, "next_claim_expiry": {"$lte": now}},
-            {"_id": 1},
-        ).limit(limit)
-        return [doc["_id"] async for doc in cursor]
+        return self._due("next_claim_expiry", now, limit)
 
     async def with_active_claims(self) -> list[str]:
         """Ids of needs holding an active claim (every active claim has a deadline)."""
@@ -80,8 +83,7 @@ class NeedsRepository:
 
     async def with_reminders_due(self, now: datetime, limit: int = 500) -> list[str]:
         """Ids of needs with a reminder due."""
-        cursor = self.store.heads.find({"next_reminder": {"$lte": now}}, {"_id": 1}).limit(limit)
-        return [doc["_id"] async for doc in cursor]
+        return self._due("next_reminder", now, limit)
 
     async def hours_declared(
         self, volunteer_ids: list[str], start: datetime, end: datetime, but: str
@@ -103,7 +105,9 @@ class NeedsRepository:
 
     async def with_auto_confirm_due(self, now: datetime, limit: int = 500) -> list[str]:
         """Ids of needs whose declared hours are past their auto-confirm time."""
-        cursor = self.store.heads.find({"next_auto_confirm": {"$lte": now}}, {"_id": 1}).limit(
-            limit
-        )
-        return [doc["_id"] async for doc in cursor]
+        return self._due("next_auto_confirm", now, limit)
+
+    def _due(self, when: Due, now: datetime, limit: int) -> list[str]:
+        """From the list index: each pass loads the need by id and decides again."""
+        due = (e.id for e in self.lists.index.entries.values() if e.due(when, now))
+        return list(itertools.islice(due, limit))

@@ -6,12 +6,13 @@ may not act on answers 403.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import get_args
 
-from services.needs.domain.need import Claim, Need
+from services.needs.domain.listing import ListedNeed, of_person, opened_to, within
+from services.needs.domain.need import Claim, Need, NeedStatus
 from shared.auth import Principal, in_scope
 from shared.errors import DomainError
 from shared.orgpath import OrgPath
@@ -109,7 +110,7 @@ RULES: dict[Action, Rule] = {
 
 
 def can_see(p: Principal, need: Need) -> bool:
-    """Kept in step with `visible_filter`, its query form."""
+    """Kept in step with `may_list`, its form for lists."""
     if p.reads(need.community_id) or is_grid_worker(p, need):
         return True
     if _is_requester(p, need) or p.sub in need.participants:
@@ -164,20 +165,46 @@ def sees_phone(p: Principal, need: Need) -> bool:
     return p.administers(need.community_id) or holds_active_claim(p, need, {})
 
 
-def scope_filter(scope: str) -> dict[str, Any]:
-    return OrgPath(scope).mongo_filter("community_id")
+def _narrower(a: str, b: str) -> str | None:
+    """The scope covered by both `a` and `b` (one of them), or None when they are apart."""
+    if OrgPath(a).covers(b):
+        return b
+    return a if OrgPath(b).covers(a) else None
 
 
-def visible_filter(p: Principal) -> dict[str, Any]:
-    """The needs `p` may see, as a MongoDB filter (the query form of `can_see`)."""
+def list_buckets(p: Principal, scope: str | None, status: str | None) -> list[Hashable]:
+    """The buckets of the needs list index (services/needs/domain/listing.py) that hold every need
+    `p` may list inside `scope` with `status`; `may_list` then picks from them."""
+    statuses = [status] if status is not None else list(get_args(NeedStatus))
+    buckets: list[Hashable] = []
     if p.is_admin or p.role in ("operator", "service"):
-        return scope_filter(p.scope)
-    own: list[dict[str, Any]] = [{"requester_id": p.sub}, {"participants": p.sub}]
+        reach = _narrower(p.scope, scope) if scope else p.scope
+        return [] if reach is None else [within(reach, st) for st in statuses]
+    buckets.append(of_person(p.sub))
     if p.role in ("resident", "volunteer"):
-        public = {"status": {"$in": list(PUBLIC_STATUSES)}}
-        own.append({**scope_filter(p.scope), **public})
-        # needs of other communities opened to the caller's street or district
-        segments = p.scope.split(".")
-        reach = [".".join(segments[:n]) for n in range(1, len(segments))]
-        own.append({"open_to": {"$in": reach}, **public})
-    return {"$or": own}
+        public = [st for st in statuses if st in PUBLIC_STATUSES]
+        own = _narrower(p.scope, scope) if scope else p.scope
+        if own is not None:
+            buckets.extend(within(own, st) for st in public)
+        buckets.extend(opened_to(path, st) for path in _reach(p) for st in public)
+    return buckets
+
+
+def _reach(p: Principal) -> list[str]:
+    """The street and district above the caller's scope: needs opened to them are theirs too."""
+    segments = p.scope.split(".")
+    return [".".join(segments[:n]) for n in range(1, len(segments))]
+
+
+def may_list(p: Principal, need: ListedNeed) -> bool:
+    """The needs `p` lists: what `can_see` allows, but a grid worker lists only their own
+    (they read any need of their grid by id)."""
+    if p.is_admin or p.role in ("operator", "service"):
+        return p.covers(need.community_id)
+    if p.sub == need.requester_id or p.sub in need.participants:
+        return True
+    return (
+        p.role in ("resident", "volunteer")
+        and need.status in PUBLIC_STATUSES
+        and (p.covers(need.community_id) or need.open_to in _reach(p))
+    )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from services.needs.domain import attendance
+from services.needs.domain.listing import ListedNeed
 from services.needs.domain.need import Need
-from services.needs.domain.policy import Action, authorize, scope_filter, visible_filter
+from services.needs.domain.policy import Action, authorize, list_buckets, may_list
 from services.needs.handlers.commands import NeedsDeps, _code_key, _visible_need, need_not_found
-from shared.auth import Principal
+from shared.auth import Principal, in_scope
 from shared.errors import DomainError
 from shared.mongo.client import Document
 
@@ -39,6 +39,15 @@ class NeedFilters:
     kind: str | None = None
     claims_expired: bool = False  # admins: the needs with claims that expired
 
+    def match(self, need: ListedNeed) -> bool:
+        return (
+            (self.scope is None or in_scope(need.community_id, self.scope))
+            and (self.status is None or need.status == self.status)
+            and (self.category is None or need.category == self.category)
+            and (self.kind is None or need.kind == self.kind)
+            and (not self.claims_expired or need.has_expired_claims)
+        )
+
 
 async def list_needs(
     deps: NeedsDeps,
@@ -48,18 +57,14 @@ async def list_needs(
     limit: int,
 ) -> tuple[list[tuple[Need, int]], tuple[datetime, str] | None]:
     """One page, newest first, of the needs `p` may see; and the position after it."""
-    clauses: list[dict[str, Any]] = [visible_filter(p)]
-    if filters.scope:
-        clauses.append(scope_filter(filters.scope))
-    if filters.claims_expired:
-        if not (p.is_admin or p.is_service):
-            raise DomainError("forbidden", "仅管理员可查看逾期认领 / expired claims are for admins")
-        clauses.append({"has_expired_claims": True})
-    for name in ("status", "category", "kind"):
-        value = getattr(filters, name)
-        if value is not None:
-            clauses.append({name: value})
-    rows = await deps.repo.page({"$and": clauses}, after, limit + 1)
+    if filters.claims_expired and not (p.is_admin or p.is_service):
+        raise DomainError("forbidden", "仅管理员可查看逾期认领 / expired claims are for admins")
+    rows = await deps.repo.page(
+        list_buckets(p, filters.scope, filters.status),
+        after,
+        limit + 1,
+        lambda need: may_list(p, need) and filters.match(need),
+    )
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

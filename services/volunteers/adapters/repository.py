@@ -1,7 +1,9 @@
 """MongoDB adapter of the volunteers service: each aggregate as numbered commits.
 
-Lookups go by `_id` (paths and derived ids); lists scan the head documents, which is what
-FerretDB does for any other filter anyway (a district is ~5,000 volunteers).
+Lookups go by `_id` (paths and derived ids). The volunteers list is chosen by an in-memory
+index (services/volunteers/domain/listing.py); the other lists scan the head documents, which
+is what FerretDB does for any other filter anyway (a community has a few organisations and
+teams).
 """
 
 from __future__ import annotations
@@ -14,6 +16,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter
 
 from services.volunteers.domain.certificates import Certificate
+from services.volunteers.domain.listing import (
+    PROJECTION,
+    VOLUNTEER_EVENTS,
+    listed_volunteer,
+    within,
+)
 from services.volunteers.domain.org_unit import OrgUnit
 from services.volunteers.domain.organization import Organization
 from services.volunteers.domain.passbook import LedgerEntry, Passbook
@@ -23,13 +31,25 @@ from services.volunteers.domain.volunteer import Volunteer
 from services.volunteers.settings import VolunteersSettings
 from shared.categories import skill_slug
 from shared.events.envelope import EventPayload
+from shared.listed_heads import ListedHeads
 from shared.mongo.client import Document, find_by_ids
+from shared.mongo.indexes import Index
 from shared.mongo.store import AggregateStore, NewCommit, commit_id
 from shared.mongo.unit_of_work import UnitOfWork
 from shared.orgpath import OrgPath
 from shared.rules import DEFAULT_RULES, DistrictRules
 
 M = TypeVar("M", bound=BaseModel)
+# On MongoDB, for the filters still sent (the volunteers list asks the list index).
+INDEXES = (
+    Index("org_units", (("parent", 1), ("_id", 1))),
+    Index("org_units", (("name", 1), ("level", 1))),
+    Index("organizations", (("community_id", 1), ("_id", 1))),
+    Index("teams", (("community_id", 1), ("_id", 1))),
+    Index("shop_items", (("community_id", 1), ("_id", 1))),
+    Index("shop_units", (("item_id", 1), ("holder", 1))),
+    Index("reservations", (("status", 1), ("expires_at", 1))),
+)
 
 
 def _model(cls: type[M], doc: Document) -> M:
@@ -62,6 +82,16 @@ class VolunteersRepository:
 
         self.orgs = unit("org_units", OrgUnit)
         self.volunteers = unit("volunteers", Volunteer)
+        self.volunteer_lists = ListedHeads(
+            "volunteers",
+            self._stores["volunteers"],
+            settings,
+            settings.topics.volunteers,
+            listed_volunteer,
+            descending=False,
+            follows=lambda event: event.type in VOLUNTEER_EVENTS,
+            projection=PROJECTION,
+        )
         self.organizations = unit("organizations", Organization)
         self.teams = unit("teams", Team)
         self.passbooks = unit("passbooks", Passbook)
@@ -206,14 +236,16 @@ class VolunteersRepository:
         cursor: str | None,
         limit: int,
     ) -> tuple[list[Volunteer], str | None]:
-        query: dict[str, Any] = scope_filter("home_community_id", scope)
-        if skill:  # a word people write (理发) finds the slug it is stored as (haircut)
-            query["skills"] = skill_slug(skill) or skill
-        if q:
-            query["name"] = {"$regex": re.escape(q), "$options": "i"}
-        if not include_inactive:
-            query["active"] = True
-        return await self._page("volunteers", Volunteer, query, cursor, limit)
+        """Volunteers of `scope` in id order, chosen by the list index, fetched by `_id`."""
+        slug = (skill_slug(skill) or skill) if skill else None  # 理发 finds haircut
+        docs = await self.volunteer_lists.page(
+            [within(scope)],
+            (cursor,) if cursor else None,
+            limit + 1,
+            lambda v: v.matches(skill=slug, q=q or None, include_inactive=include_inactive),
+        )
+        items = [_model(Volunteer, d) for d in docs[:limit]]
+        return items, str(docs[limit - 1]["_id"]) if len(docs) > limit else None
 
     async def _page(
         self,
