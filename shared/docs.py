@@ -51,8 +51,8 @@ The document itself is at <a href="openapi.json">openapi.json</a>.</p></html>
 
 
 def with_bearer(schema: dict[str, Any]) -> dict[str, Any]:
-    """The document with a `bearer` scheme applied to every operation (health ones too:
-    harmless, and one rule is simpler than a list of exceptions)."""
+    """The document with a `bearer` scheme required by every operation but those marked
+    `shared.http.PUBLIC` (health, sign-in, public keys, pages: `security: []`)."""
     schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = BEARER
     schema["security"] = [{"bearer": []}]
     return schema

@@ -30,6 +30,10 @@ class OutboundRefused(Exception):
     """The target may not be called; the message says why (中文 / English)."""
 
 
+class UnknownHost(OutboundRefused):
+    """The target's host name does not resolve."""
+
+
 def networks(cidrs: Iterable[str]) -> list[Network]:
     return [ipaddress.ip_network(c, strict=False) for c in cidrs]
 
@@ -74,10 +78,10 @@ async def resolve_permitted(host: str, port: int, allowed: Sequence[Network]) ->
             host.strip("[]"), port, type=socket.SOCK_STREAM
         )
     except (socket.gaierror, UnicodeError, OSError):
-        raise OutboundRefused(f"无法解析主机 / cannot resolve {host}") from None
+        raise UnknownHost(f"无法解析主机 / cannot resolve {host}") from None
     addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]
     if not addresses:
-        raise OutboundRefused(f"无法解析主机 / cannot resolve {host}")
+        raise UnknownHost(f"无法解析主机 / cannot resolve {host}")
     for text in addresses:
         if not permitted(ipaddress.ip_address(text), allowed):
             raise OutboundRefused(

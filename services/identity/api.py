@@ -13,7 +13,9 @@ from services.identity import handlers
 from services.identity.domain import DomainError
 from services.identity.handlers import IdentityDeps
 from shared.auth import CurrentPrincipal, bearer, token_verifier
-from shared.http import CorrelationId
+from shared.http import PUBLIC, CorrelationId, documented
+from shared.inputs import Name, Phone
+from shared.orgpath import SEGMENT, OrgPath
 from shared.signing import ALGORITHM, jwks
 
 
@@ -35,7 +37,8 @@ wellknown = APIRouter(prefix="/.well-known", tags=["OpenID Connect discovery"])
 
 
 class CodeRequest(BaseModel):
-    phone: str = Field(min_length=5, max_length=30, examples=["13800138000"])
+    model_config = ConfigDict(extra="forbid")
+    phone: Phone
 
 
 class CodeSent(BaseModel):
@@ -43,15 +46,51 @@ class CodeSent(BaseModel):
     resend_after: int = Field(description="seconds before another code may be requested")
 
 
+_FALSY: dict[str, Any] = {"anyOf": [{"type": "null"}, {"const": ""}]}
+_GIVEN: dict[str, Any] = {"type": "string", "minLength": 1}
+
+
+def _grant_forms() -> dict[str, Any]:
+    """The grants `token` tells apart, as JSON Schema: each named by `grant_type`, or without
+    it by its fields (client_id wins over refresh_token, which wins over phone and code)."""
+    unnamed = {"grant_type": {"type": "null"}}
+    forms = {
+        "sms_code": (
+            {"phone": _GIVEN, "code": _GIVEN},
+            {"client_id": _FALSY, "refresh_token": _FALSY},
+        ),
+        "refresh_token": ({"refresh_token": _GIVEN}, {"client_id": _FALSY}),
+        "client_credentials": ({"client_id": _GIVEN, "client_secret": _GIVEN}, {}),
+    }
+    out = []
+    for grant, (needed, unless) in forms.items():
+        required = sorted(needed)
+        out.append(
+            {
+                "title": grant,
+                "required": ["grant_type", *required],
+                "properties": {"grant_type": {"const": grant}, **needed},
+            }
+        )
+        out.append(
+            {
+                "title": f"{grant} (grant_type left out)",
+                "required": required,
+                "properties": {**unnamed, **needed, **unless},
+            }
+        )
+    return {"anyOf": out}
+
+
 class TokenRequest(BaseModel):
     """One body for every grant (JSON or form-encoded). Without `grant_type`: `phone` +
     `code` is a sign-in, `refresh_token` a refresh or role switch, `client_id` +
     `client_secret` the client-credentials grant."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_grant_forms())
 
     grant_type: Literal["sms_code", "refresh_token", "client_credentials"] | None = None
-    phone: str | None = Field(default=None, max_length=30)
+    phone: Phone | None = None
     code: str | None = Field(default=None, max_length=10)
     refresh_token: str | None = Field(default=None, max_length=200)
     client_id: str | None = Field(default=None, max_length=100)
@@ -67,6 +106,7 @@ class RefreshRequest(BaseModel):
 
 
 class LogoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     refresh_token: str | None = Field(default=None, max_length=200)
 
 
@@ -121,11 +161,35 @@ class CommunityPage(BaseModel):
     items: list[Community]
 
 
+def _depths(*depths: int) -> str:
+    """The pattern of org paths of these depths (1 district, 2 street, 3 community, 4 grid)."""
+    return "^(?:" + "|".join(rf"{SEGMENT}(?:\.{SEGMENT}){{{d - 1}}}" for d in depths) + ")$"
+
+
+# The depth of the unit each office sits at (domain.OFFICE_LEVELS, by depth).
+OFFICE_DEPTHS = {
+    "grid_worker": (3, 4),
+    "community_admin": (3,),
+    "street_admin": (2,),
+    "district_admin": (1,),
+    "operator": (1, 2),
+}
+
+
 class AppointmentCreate(BaseModel):
-    phone: str = Field(min_length=5, max_length=30)
-    name: Text
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"properties": {"role": {"const": role}, "scope": {"pattern": _depths(*depths)}}}
+                for role, depths in OFFICE_DEPTHS.items()
+            ]
+        },
+    )
+    phone: Phone
+    name: Name = Field(max_length=60)
     role: Literal["grid_worker", "community_admin", "street_admin", "district_admin", "operator"]
-    scope: Text
+    scope: OrgPath
 
 
 class Appointment(BaseModel):
@@ -192,6 +256,7 @@ def _missing(*names: str) -> DomainError:
     "/otp",
     status_code=202,
     response_model=CodeSent,
+    openapi_extra=PUBLIC,
     description=(
         "Sends a 6-digit sign-in code (验证码) by text message, valid 5 minutes. The answer "
         "is the same whether or not the phone is known. One code per phone per 60 s, and "
@@ -208,7 +273,8 @@ async def request_code(body: CodeRequest, request: Request, deps: Deps) -> CodeS
 @auth.post(
     "/token",
     response_model=TokenResponse,
-    openapi_extra=_form_schema(),
+    openapi_extra={**_form_schema(), **PUBLIC},
+    responses=documented(401, 403, 404, 409),
     description=(
         "Sign-in: `{phone, code[, role, scope]}` (5 wrong tries lock the code). Role "
         "switch: `{refresh_token, role[, scope]}` (rotates the refresh token). Service "
@@ -245,6 +311,8 @@ async def token(request: Request, deps: Deps) -> dict[str, Any]:
 @auth.post(
     "/refresh",
     response_model=TokenResponse,
+    openapi_extra=PUBLIC,
+    responses=documented(401, 403, 404, 409),
     description=(
         "The next token pair of the session (the refresh token rotates). A refresh token "
         "used a second time revokes the whole session: every later refresh is 401. The "
@@ -258,6 +326,8 @@ async def refresh(body: RefreshRequest, deps: Deps) -> dict[str, Any]:
 @auth.post(
     "/logout",
     status_code=204,
+    openapi_extra=PUBLIC,
+    responses=documented(401),
     description="Ends the session of the bearer token (or of `refresh_token` in the body).",
 )
 async def logout(request: Request, deps: Deps, body: LogoutRequest | None = None) -> Response:
@@ -283,6 +353,7 @@ async def me(principal: CurrentPrincipal, deps: Deps) -> dict[str, Any]:
 @people.get(
     "/communities",
     response_model=CommunityPage,
+    openapi_extra=PUBLIC,
     description=(
         "Communities (and grids) whose Chinese name contains `q` (`?q=和平`), from the org "
         "tree on the volunteers stream; public, for choosing one's community at sign-in."
@@ -353,7 +424,7 @@ async def end_appointment(
 async def list_appointments(
     principal: CurrentPrincipal,
     deps: Deps,
-    scope: Annotated[str, Query(min_length=1, max_length=200)],
+    scope: Annotated[OrgPath, Query()],
     include_ended: bool = False,
 ) -> AppointmentPage:
     found = await handlers.list_appointments(deps, principal, scope, include_ended)
@@ -363,12 +434,16 @@ async def list_appointments(
 # --- discovery --------------------------------------------------------------------------
 
 
-@wellknown.get("/jwks.json", description="The public keys tokens are signed with (JWKS).")
+@wellknown.get(
+    "/jwks.json", openapi_extra=PUBLIC, description="The public keys tokens are signed with (JWKS)."
+)
 async def jwks_document(deps: Deps) -> dict[str, Any]:
     return jwks(deps.settings)
 
 
-@wellknown.get("/openid-configuration", description="OpenID Connect discovery metadata.")
+@wellknown.get(
+    "/openid-configuration", openapi_extra=PUBLIC, description="OpenID Connect discovery metadata."
+)
 async def openid_configuration(deps: Deps) -> dict[str, Any]:
     base = deps.settings.jwt_issuer.rstrip("/")
     return {

@@ -282,7 +282,7 @@ OFFICE_LEVELS = {
 def require_office_level(role: str, scope: str, level: str | None) -> None:
     """The scope is a unit the platform knows, of a level the office sits at."""
     if level is None:
-        raise DomainError(422, f"组织 {scope} 不存在 / unknown org unit {scope}", field="scope")
+        raise DomainError(404, f"组织 {scope} 不存在 / unknown org unit {scope}", field="scope")
     if level not in OFFICE_LEVELS[role]:
         raise DomainError(
             422,

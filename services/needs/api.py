@@ -23,6 +23,7 @@ from services.needs.commands import (
 from services.needs.domain import NeedStatus
 from services.needs.handlers import NeedFilters, NeedsDeps
 from services.needs.views import (
+    CURSOR_PATTERN,
     ClaimCreated,
     HistoryPage,
     NeedPage,
@@ -36,7 +37,6 @@ from services.needs.views import (
 from shared.auth import CurrentPrincipal
 from shared.events.needs import Kind
 from shared.http import CorrelationId, ErrorBody
-from shared.inputs import Cursor
 from shared.orgpath import OrgPath
 
 ERRORS = {
@@ -104,7 +104,7 @@ async def list_needs(
     claims_expired: Annotated[
         bool, Query(description="admins: only needs with claims that expired")
     ] = False,
-    cursor: Annotated[Cursor | None, Query(max_length=400)] = None,
+    cursor: Annotated[str | None, Query(max_length=81, pattern=CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> NeedPage:
     """Needs the caller may see, newest first; `next_cursor` fetches the following page."""

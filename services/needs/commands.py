@@ -21,11 +21,11 @@ from pydantic import (
 
 from services.needs.domain import Requester, ms
 from shared.events.needs import Kind, Openness
-from shared.inputs import Count, GeoPoint, Moment, Name, Text
+from shared.inputs import Count, GeoPoint, Ident, Int, Moment, Name, Text, WebUrl, one_form_of
 from shared.orgpath import OrgPath
 
-Ident = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s]+$")]
-Slots = Annotated[int, Field(strict=True, ge=1, le=500)]
+Slots = Annotated[Int, Field(ge=1, le=500)]
+Cents = Annotated[Int, Field(ge=0, le=10**12)]
 
 
 class Command(BaseModel):
@@ -70,6 +70,16 @@ class ClaimNeed(Command):
     """One of three forms: a volunteer for themselves, a team leader for listed members,
     an admin for an organisation (which may take several slots)."""
 
+    model_config = ConfigDict(
+        json_schema_extra=one_form_of(
+            {
+                "volunteer": (["volunteer_id"], []),
+                "team": (["team_id", "member_ids"], []),
+                "organization": (["organization_id"], ["slots"]),
+            }
+        )
+    )
+
     volunteer_id: Ident | None = None
     team_id: Ident | None = None
     member_ids: list[Ident] | None = Field(default=None, min_length=1, max_length=500)
@@ -103,11 +113,9 @@ class CompleteNeed(Command):
     hours: list[HoursEntry] = Field(default=[], max_length=500)
     beneficiaries_served: Count = 0
     goods_count: Count = 0
-    funds_cents: Annotated[int, Field(strict=True, ge=0, le=10**12)] = 0
+    funds_cents: Cents = 0
     note: Annotated[Text, StringConstraints(max_length=2000)] | None = None
-    evidence_urls: list[
-        Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=500)]
-    ] = Field(default=[], max_length=20)
+    evidence_urls: list[WebUrl] = Field(default=[], max_length=20)
 
 
 class VerifyCompletion(Command):
@@ -116,7 +124,7 @@ class VerifyCompletion(Command):
     hours: list[HoursEntry] | None = Field(default=None, min_length=1, max_length=500)
     beneficiaries_served: Count | None = None
     goods_count: Count | None = None
-    funds_cents: Annotated[int, Field(strict=True, ge=0, le=10**12)] | None = None
+    funds_cents: Cents | None = None
     reason: Annotated[Text, StringConstraints(min_length=1, max_length=500)] | None = None
 
 
@@ -132,5 +140,5 @@ class DisputeCompletion(Command):
 
 
 class ConfirmNeed(Command):
-    rating: int = Field(strict=True, ge=1, le=5)
+    rating: Annotated[Int, Field(ge=1, le=5)]
     comment: Annotated[Text, StringConstraints(max_length=1000)] | None = None

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -26,8 +25,9 @@ from shared.categories import known_categories
 from shared.events.notify import Channel as ChannelName
 from shared.events.registry import EVENT_TYPES
 from shared.http import ApiError
-from shared.inputs import SeqCursor
-from shared.outbound import OutboundRefused, check_target, networks
+from shared.inputs import EMAIL_PATTERN, HTTP_URL_PATTERN, SeqCursor
+from shared.outbound import OutboundRefused, UnknownHost, check_target, networks
+from shared.phones import PHONE_PATTERN
 from shared.ratelimit import StreamSlots
 from shared.visibility import mask_target
 
@@ -41,12 +41,36 @@ async def get_deps(request: Request) -> NotifyDeps:
 
 Deps = Annotated[NotifyDeps, Depends(get_deps)]
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
+# The target each channel takes (the inbox none): the documented pattern is the check.
+TARGETS = {"webhook": HTTP_URL_PATTERN, "email": EMAIL_PATTERN, "sms": PHONE_PATTERN}
+_TARGETS = {channel: re.compile(pattern) for channel, pattern in TARGETS.items()}
+TARGET_RULES = {
+    "webhook": "a webhook target is an http(s) URL",
+    "email": "an email target is an address",
+    "sms": "an sms target is a phone number",
+}
+
+
+def _channel_forms() -> dict[str, Any]:
+    forms = []
+    for channel in ("inapp", "webhook", "email", "sms"):
+        properties: dict[str, Any] = {"channel": {"const": channel}}
+        if channel in TARGETS:
+            properties["target"] = {"type": "string", "pattern": TARGETS[channel]}
+        if channel != "webhook":
+            properties["secret"] = {"type": "null"}
+        forms.append(
+            {
+                "title": channel,
+                "required": ["channel", "target"] if channel in TARGETS else ["channel"],
+                "properties": properties,
+            }
+        )
+    return {"oneOf": forms}
 
 
 class SubscriptionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_channel_forms())
     # Default: the caller (the token's `sub`); someone else only for admins in scope.
     recipient_id: str | None = Field(default=None, min_length=1, max_length=200)
     channel: ChannelName
@@ -66,18 +90,9 @@ class SubscriptionCreate(BaseModel):
 
     @model_validator(mode="after")
     def _target_fits_channel(self) -> SubscriptionCreate:
-        target = self.target or ""
-        if self.channel == "webhook":
-            try:
-                url = httpx.URL(target)
-            except httpx.InvalidURL:
-                url = httpx.URL("")
-            if url.scheme not in ("http", "https") or not url.host:
-                raise ValueError("a webhook target is an http(s) URL")
-        elif self.channel == "email" and not EMAIL.match(target):
-            raise ValueError("an email target is an address")
-        elif self.channel == "sms" and not PHONE.match(target):
-            raise ValueError("an sms target is a phone number")
+        pattern = _TARGETS.get(self.channel)
+        if pattern is not None and not pattern.fullmatch(self.target or ""):
+            raise ValueError(TARGET_RULES[self.channel])
         if self.secret is not None and self.channel != "webhook":
             raise ValueError("only webhooks take a secret")
         return self
@@ -141,7 +156,7 @@ async def _check_webhook(deps: NotifyDeps, principal: Principal, body: Subscript
         await check_target(body.target or "", networks(deps.settings.outbound_allow_networks))
     except OutboundRefused as exc:
         raise ApiError(
-            422,
+            404 if isinstance(exc, UnknownHost) else 422,
             f"通知目标不可用：{exc}",
             details=[{"field": "target", "label": "通知目标", "message": str(exc)}],
         ) from None

@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.categories import skill_categories
 from shared.events.envelope import EventPayload
@@ -25,6 +25,7 @@ from shared.events.needs import (
 )
 from shared.events.notify import Channel as ChannelName
 from shared.events.volunteers import PointsCredited
+from shared.inputs import TimeZone
 from shared.orgpath import OrgPath
 
 CHANNELS: tuple[ChannelName, ...] = get_args(ChannelName)
@@ -76,17 +77,7 @@ class Preferences(BaseModel):
     digest: bool = False
     digest_hour: int | None = Field(default=None, ge=0, le=23)
     language: Language = "zh"
-    timezone: str | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except Exception:
-                raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+    timezone: TimeZone | None = None
 
 
 class Subscription(BaseModel):

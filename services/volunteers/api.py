@@ -46,6 +46,7 @@ from services.volunteers.supermarket import Reservation
 from shared.auth import CurrentPrincipal, Principal
 from shared.http import ApiError, CorrelationId
 from shared.inputs import Cursor as PageCursor
+from shared.orgpath import OrgPath
 from shared.rules import DistrictRules
 from shared.visibility import view_for
 
@@ -87,7 +88,7 @@ certificates = APIRouter(prefix="/v1/certificates", tags=["certificates / 志愿
     ),
 )
 async def put_org_unit(
-    path: str,
+    path: OrgPath,
     body: OrgUnitPut,
     principal: CurrentPrincipal,
     deps: Deps,
@@ -105,7 +106,7 @@ async def put_org_unit(
     response_model=OrgUnitPublic,
     description="The unit with its children; readable by every authenticated caller.",
 )
-async def get_org_unit(path: str, principal: CurrentPrincipal, deps: Deps) -> OrgUnitPublic:
+async def get_org_unit(path: OrgPath, principal: CurrentPrincipal, deps: Deps) -> OrgUnitPublic:
     unit, children = await handlers.get_org_unit(deps, path)
     return OrgUnitPublic.of(unit, children)
 
@@ -124,7 +125,11 @@ async def get_org_unit(path: str, principal: CurrentPrincipal, deps: Deps) -> Or
     ),
 )
 async def put_district_rules(
-    district: str, body: DistrictRules, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+    district: OrgPath,
+    body: DistrictRules,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
 ) -> DistrictRules:
     return await handlers.put_district_rules(deps, principal, district, body, cid)
 
@@ -135,7 +140,7 @@ async def put_district_rules(
     description="A district's local rules (the defaults until it sets its own).",
 )
 async def get_district_rules(
-    district: str, principal: CurrentPrincipal, deps: Deps
+    district: OrgPath, principal: CurrentPrincipal, deps: Deps
 ) -> DistrictRules:
     return await handlers.get_district_rules(deps, district)
 
@@ -203,7 +208,7 @@ async def import_volunteers(
 async def list_volunteers(
     principal: CurrentPrincipal,
     deps: Deps,
-    scope: Annotated[str | None, Query(max_length=200)] = None,
+    scope: Annotated[OrgPath | None, Query()] = None,
     skill: Annotated[str | None, Query(max_length=40)] = None,
     q: Annotated[str | None, Query(max_length=60)] = None,
     include_inactive: bool = False,
@@ -340,7 +345,7 @@ async def register_organization(
 async def list_organizations(
     principal: CurrentPrincipal,
     deps: Deps,
-    scope: Annotated[str | None, Query(max_length=200)] = None,
+    scope: Annotated[OrgPath | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> OrganizationPage:
@@ -381,7 +386,7 @@ async def form_team(
 async def list_teams(
     principal: CurrentPrincipal,
     deps: Deps,
-    scope: Annotated[str | None, Query(max_length=200)] = None,
+    scope: Annotated[OrgPath | None, Query()] = None,
     service_type: Annotated[str | None, Query(max_length=40)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
@@ -558,7 +563,7 @@ async def create_item(
 async def list_items(
     principal: CurrentPrincipal,
     deps: Deps,
-    community_id: Annotated[str, Query(min_length=1, max_length=200)],
+    community_id: Annotated[OrgPath, Query()],
 ) -> list[ItemPublic]:
     rows = await handlers.catalogue(deps, principal, community_id)
     return [ItemPublic.of(item, stock) for item, stock in rows]
