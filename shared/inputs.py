@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from importlib.resources import files
 from typing import Annotated, Any
 
@@ -133,10 +133,11 @@ def _json_integer(value: object) -> object:
     return value
 
 
-# A whole number as JSON Schema's `integer` means it: give bounds at the field.
-Int = Annotated[int, Field(strict=True), BeforeValidator(_json_integer)]
-Count = Annotated[Int, Field(ge=0, le=10_000_000)]
-Points = Annotated[Int, Field(gt=0, le=1_000_000)]
+# A whole number as JSON Schema's `integer` means it, after its own constraints (which then
+# show in the documented schema): `Annotated[int, Field(strict=True, ge=1), JSON_INTEGER]`.
+JSON_INTEGER = BeforeValidator(_json_integer)
+Count = Annotated[int, Field(strict=True, ge=0, le=10_000_000), JSON_INTEGER]
+Points = Annotated[int, Field(strict=True, gt=0, le=1_000_000), JSON_INTEGER]
 Latitude = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=False)]
 
@@ -222,6 +223,26 @@ EMAIL_PATTERN = f"^[^@{_BREAKS}]+@[^@{_BREAKS}]+$"
 _PORT = "(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 _LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HTTP_URL_PATTERN = f"^https?://{_LABEL}(?:\\.{_LABEL})*\\.?(?::{_PORT})?(?:[/?#][!-~]*)?$"
+# A time of day on a clock (quiet hours): HH:MM or HH:MM:SS, no zone (the recipient's).
+CLOCK_TIME_PATTERN = "^(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?$"
+_CLOCK_TIME = re.compile(CLOCK_TIME_PATTERN)
+
+
+def _clock_time(value: object) -> object:
+    if isinstance(value, time):
+        return value  # made in code, not read from a request
+    if not isinstance(value, str) or not _CLOCK_TIME.fullmatch(value):
+        raise PydanticCustomError("clock_time", "must be a time of day like 22:00")
+    return value
+
+
+ClockTime = Annotated[
+    time,
+    BeforeValidator(_clock_time),
+    WithJsonSchema({"type": "string", "pattern": CLOCK_TIME_PATTERN, "examples": ["22:00"]}),
+]
+Bool = Annotated[bool, Field(strict=True)]  # true or false, never "true" or 1
+
 # The IANA time zones, from the pinned tzdata package (the same list on every machine).
 TIME_ZONES: tuple[str, ...] = tuple(files("tzdata").joinpath("zones").read_text().split())
 _TIME_ZONES = frozenset(TIME_ZONES)

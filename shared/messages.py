@@ -129,6 +129,7 @@ SIMPLE = {
     "date_from_datetime_parsing": "{label}须为日期，如 2026-12-01",
     "date_from_datetime_inexact": "{label}须为日期，如 2026-12-01",
     "day_range": "{label}须在 {lo} 到 {hi} 之间",
+    "clock_time": "{label}须为时刻，如 22:00",
     "time_zone": "{label}须为 IANA 时区名，如 Asia/Shanghai",
     "day_format": "{label}须在 {lo} 到 {hi} 之间，格式如 2026-12-01",
     "moment_format": "{label}须在 {lo} 到 {hi} 之间，格式如 2031-01-01T10:00:00+08:00",

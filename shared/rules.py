@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.events.volunteers import DistrictRulesChanged
-from shared.inputs import Int
+from shared.inputs import JSON_INTEGER
 
 # Cumulative service hours for ★ … ★★★★★ (the national volunteer-record standard).
 DEFAULT_STAR_HOURS: tuple[int, ...] = (100, 300, 600, 1000, 1500)
@@ -23,16 +23,16 @@ class DistrictRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Five distinct thresholds, kept in rising order: ★ is the lowest, ★★★★★ the highest.
-    star_hours: list[Annotated[Int, Field(ge=1, le=100_000)]] = Field(
+    star_hours: list[Annotated[int, Field(strict=True, ge=1, le=100_000), JSON_INTEGER]] = Field(
         default=list(DEFAULT_STAR_HOURS),
         min_length=5,
         max_length=5,
         json_schema_extra={"uniqueItems": True},
     )
-    points_per_hour: Annotated[Int, Field(ge=0, le=1000)] = 10
-    auto_confirm_days: Annotated[Int, Field(ge=1, le=90)] = 7
-    volunteer_claim_cap: Annotated[Int, Field(ge=1, le=1000)] = 5
-    organization_claim_cap: Annotated[Int, Field(ge=1, le=10_000)] = 20
+    points_per_hour: Annotated[int, Field(strict=True, ge=0, le=1000), JSON_INTEGER] = 10
+    auto_confirm_days: Annotated[int, Field(strict=True, ge=1, le=90), JSON_INTEGER] = 7
+    volunteer_claim_cap: Annotated[int, Field(strict=True, ge=1, le=1000), JSON_INTEGER] = 5
+    organization_claim_cap: Annotated[int, Field(strict=True, ge=1, le=10_000), JSON_INTEGER] = 20
     check_in_required: bool = Field(default=False, strict=True)
 
     @field_validator("star_hours")

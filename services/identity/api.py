@@ -227,12 +227,14 @@ async def _token_request(request: Request) -> TokenRequest:
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("application/x-www-form-urlencoded"):
-            raw: Any = dict(await request.form())
+            # a form has no null: an empty field is one not given
+            raw: Any = {k: v for k, v in (await request.form()).items() if v != ""}
         else:
             raw = await request.json()
         body = TokenRequest.model_validate(raw)
     except ValidationError as exc:
-        raise RequestValidationError(exc.errors()) from None
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        raise RequestValidationError(errors) from None
     except ValueError:
         raise DomainError(400, "请求体须为 JSON / the body must be JSON") from None
     basic = request.headers.get("authorization", "")

@@ -21,11 +21,21 @@ from pydantic import (
 
 from services.needs.domain import Requester, ms
 from shared.events.needs import Kind, Openness
-from shared.inputs import Count, GeoPoint, Ident, Int, Moment, Name, Text, WebUrl, one_form_of
+from shared.inputs import (
+    JSON_INTEGER,
+    Count,
+    GeoPoint,
+    Ident,
+    Moment,
+    Name,
+    Text,
+    WebUrl,
+    one_form_of,
+)
 from shared.orgpath import OrgPath
 
-Slots = Annotated[Int, Field(ge=1, le=500)]
-Cents = Annotated[Int, Field(ge=0, le=10**12)]
+Slots = Annotated[int, Field(strict=True, ge=1, le=500), JSON_INTEGER]
+Cents = Annotated[int, Field(strict=True, ge=0, le=10**12), JSON_INTEGER]
 
 
 class Command(BaseModel):
@@ -140,5 +150,5 @@ class DisputeCompletion(Command):
 
 
 class ConfirmNeed(Command):
-    rating: Annotated[Int, Field(ge=1, le=5)]
+    rating: Annotated[int, Field(strict=True, ge=1, le=5), JSON_INTEGER]
     comment: Annotated[Text, StringConstraints(max_length=1000)] | None = None

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from services.notify import handlers, policy
 from services.notify.contacts import ContactConfirmations
@@ -21,7 +21,7 @@ from services.notify.inbox import item_seq
 from services.notify.metrics import SSE_CLIENTS
 from services.notify.tickets import TICKET_TTL, mint_ticket, principal_of_ticket
 from shared.auth import CurrentPrincipal, Principal, current_principal
-from shared.categories import known_categories
+from shared.categories import CategoryName, known_categories
 from shared.events.notify import Channel as ChannelName
 from shared.events.registry import EVENT_TYPES
 from shared.http import ApiError
@@ -40,6 +40,11 @@ async def get_deps(request: Request) -> NotifyDeps:
 
 
 Deps = Annotated[NotifyDeps, Depends(get_deps)]
+
+# An event type to subscribe to (shared.events.registry), or "*" for all.
+EventTypeName = Annotated[
+    str, WithJsonSchema({"type": "string", "enum": ["*", *sorted(EVENT_TYPES)]})
+]
 
 # The target each channel takes (the inbox none): the documented pattern is the check.
 TARGETS = {"webhook": HTTP_URL_PATTERN, "email": EMAIL_PATTERN, "sms": PHONE_PATTERN}
@@ -76,9 +81,9 @@ class SubscriptionCreate(BaseModel):
     channel: ChannelName
     # Webhook URL, email address or phone number; the inbox needs none.
     target: str | None = Field(default=None, max_length=2000)
-    event_types: list[str] = Field(default=[], description='Empty or ["*"]: every type.')
+    event_types: list[EventTypeName] = Field(default=[], description='Empty or ["*"]: every type.')
     scope: str | None = Field(default=None, description="Org path; default: the caller's scope.")
-    categories: list[str] = []
+    categories: list[CategoryName] = []
     audience: Audience | None = Field(
         default=None,
         description="scope: everything matching inside `scope` (admins, operators, services; "
@@ -371,6 +376,7 @@ def _sse(item: dict[str, Any]) -> str:
 
 @router.get(
     "/inbox/stream",
+    openapi_extra={"security": [{"bearer": []}, {"stream_ticket": []}]},
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )

@@ -6,12 +6,12 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.categories import skill_categories
+from shared.categories import CategoryName, skill_categories
 from shared.events.envelope import EventPayload
 from shared.events.needs import (
     NeedApproved,
@@ -25,7 +25,7 @@ from shared.events.needs import (
 )
 from shared.events.notify import Channel as ChannelName
 from shared.events.volunteers import PointsCredited
-from shared.inputs import TimeZone
+from shared.inputs import JSON_INTEGER, Bool, ClockTime, TimeZone
 from shared.orgpath import OrgPath
 
 CHANNELS: tuple[ChannelName, ...] = get_args(ChannelName)
@@ -47,8 +47,8 @@ class QuietHours(BaseModel):
     """Local times; `start` after `end` wraps midnight (22:00–07:00)."""
 
     model_config = ConfigDict(extra="forbid")
-    start: time
-    end: time
+    start: ClockTime
+    end: ClockTime
 
     def contains(self, local: time) -> bool:
         t = local.replace(tzinfo=None)
@@ -71,11 +71,11 @@ class Preferences(BaseModel):
     # Channels this recipient accepts; a channel left out is muted.
     channels: list[ChannelName] = Field(default_factory=lambda: list(CHANNELS))
     # Categories of approved needs the recipient wants to hear about (besides their skills).
-    categories: list[str] = []
+    categories: list[CategoryName] = []
     quiet_hours: QuietHours | None = None
     # One message a day instead of one per event (email and SMS; the inbox keeps each item).
-    digest: bool = False
-    digest_hour: int | None = Field(default=None, ge=0, le=23)
+    digest: Bool = False
+    digest_hour: Annotated[int, Field(strict=True, ge=0, le=23), JSON_INTEGER] | None = None
     language: Language = "zh"
     timezone: TimeZone | None = None
 

@@ -20,7 +20,7 @@ from services.volunteers.passbook import LedgerEntry, Passbook
 from services.volunteers.supermarket import Item
 from shared.events.needs import Location
 from shared.events.volunteers import OrgLevel
-from shared.inputs import Day, GeoPoint, Ident, Int, Name, Phone, Points, Text
+from shared.inputs import JSON_INTEGER, Day, GeoPoint, Ident, Name, Phone, Points
 from shared.inputs import StrictBody as Strict
 from shared.orgpath import OrgPath
 from shared.visibility import FieldView
@@ -192,7 +192,7 @@ class CertificateRequest(Strict):
 
 
 class CertificateRevoke(Strict):
-    reason: Text = Field(min_length=1, max_length=500)
+    reason: Name = Field(max_length=500)
 
 
 class CertificateCheck(BaseModel):
@@ -227,12 +227,12 @@ class ItemCreate(Strict):
     community_id: OrgPath
     name: Name = Field(max_length=60, examples=["大米 5kg"])
     points: Points
-    stock: Annotated[Int, Field(ge=0, le=10_000)]
+    stock: Annotated[int, Field(strict=True, ge=0, le=10_000), JSON_INTEGER]
 
 
 class ItemChange(Strict):
     points: Points | None = None
-    add_stock: Annotated[Int, Field(ge=0, le=10_000)] = 0
+    add_stock: Annotated[int, Field(strict=True, ge=0, le=10_000), JSON_INTEGER] = 0
     active: bool | None = Field(default=None, strict=True)
 
 
