@@ -11,19 +11,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, File, Query, Request, Response, UploadFile
 
-from services.volunteers import certificate_pdf, handlers, policy
-from services.volunteers.certificates import Certificate
-from services.volunteers.domain import Volunteer
-from services.volunteers.handlers import ImportReport, NewVolunteer, VolunteersDeps
-from services.volunteers.importing import ImportFileError, read_rows
+from services.volunteers import schemas
+from services.volunteers.adapters import certificate_pdf
+from services.volunteers.adapters.importing import ImportFileError, read_rows
+from services.volunteers.domain import policy
+from services.volunteers.domain.certificates import Certificate
+from services.volunteers.domain.supermarket import Reservation
+from services.volunteers.domain.volunteer import Volunteer
+from services.volunteers.handlers import commands, queries
+from services.volunteers.handlers.commands import VolunteersDeps
 from services.volunteers.schemas import (
     CertificateCheck,
     CertificateRequest,
     CertificateRevoke,
     HandOver,
+    ImportReport,
     ItemChange,
     ItemCreate,
     ItemPublic,
+    NewVolunteer,
     OrganizationCreate,
     OrganizationPage,
     OrganizationPublic,
@@ -42,7 +48,6 @@ from services.volunteers.schemas import (
     VolunteerRef,
     VolunteerUpdate,
 )
-from services.volunteers.supermarket import Reservation
 from shared.auth import CurrentPrincipal, Principal
 from shared.http import ApiError, CorrelationId
 from shared.inputs import Cursor as PageCursor
@@ -95,9 +100,9 @@ async def put_org_unit(
     cid: CorrelationId,
     response: Response,
 ) -> OrgUnitPublic:
-    unit, created = await handlers.put_org_unit(deps, principal, path, body.name, cid)
+    unit, created = await commands.put_org_unit(deps, principal, path, body.name, cid)
     response.status_code = 201 if created else 200
-    _, children = await handlers.get_org_unit(deps, path)
+    _, children = await queries.get_org_unit(deps, path)
     return OrgUnitPublic.of(unit, children)
 
 
@@ -107,7 +112,7 @@ async def put_org_unit(
     description="The unit with its children; readable by every authenticated caller.",
 )
 async def get_org_unit(path: OrgPath, principal: CurrentPrincipal, deps: Deps) -> OrgUnitPublic:
-    unit, children = await handlers.get_org_unit(deps, path)
+    unit, children = await queries.get_org_unit(deps, path)
     return OrgUnitPublic.of(unit, children)
 
 
@@ -131,7 +136,7 @@ async def put_district_rules(
     deps: Deps,
     cid: CorrelationId,
 ) -> DistrictRules:
-    return await handlers.put_district_rules(deps, principal, district, body, cid)
+    return await commands.put_district_rules(deps, principal, district, body, cid)
 
 
 @orgs.get(
@@ -142,7 +147,7 @@ async def put_district_rules(
 async def get_district_rules(
     district: OrgPath, principal: CurrentPrincipal, deps: Deps
 ) -> DistrictRules:
-    return await handlers.get_district_rules(deps, district)
+    return await queries.get_district_rules(deps, district)
 
 
 # --- volunteers -----------------------------------------------------------------------
@@ -166,7 +171,7 @@ async def register_volunteer(
     body: VolunteerCreate, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> VolunteerPublic:
     cmd = NewVolunteer(**body.model_dump())
-    return _public(principal, await handlers.register_volunteer(deps, principal, cmd, cid))
+    return _public(principal, await commands.register_volunteer(deps, principal, cmd, cid))
 
 
 @volunteers.post(
@@ -194,7 +199,7 @@ async def import_volunteers(
         rows = await asyncio.to_thread(read_rows, content, deps.import_max_rows)
     except ImportFileError as exc:
         raise ApiError(422, str(exc), details={"file": file.filename}) from None
-    return await handlers.import_volunteers(deps, principal, rows, cid)
+    return await commands.import_volunteers(deps, principal, rows, cid)
 
 
 @volunteers.get(
@@ -215,7 +220,7 @@ async def list_volunteers(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> VolunteerPage:
-    items, next_cursor = await handlers.list_volunteers(
+    items, next_cursor = await queries.list_volunteers(
         deps,
         principal,
         scope=scope,
@@ -232,7 +237,7 @@ async def list_volunteers(
 async def get_volunteer(
     volunteer_id: str, principal: CurrentPrincipal, deps: Deps
 ) -> VolunteerPublic:
-    return _public(principal, await handlers.get_volunteer(deps, principal, volunteer_id))
+    return _public(principal, await queries.get_volunteer(deps, principal, volunteer_id))
 
 
 @volunteers.patch(
@@ -247,8 +252,8 @@ async def update_volunteer(
     deps: Deps,
     cid: CorrelationId,
 ) -> VolunteerPublic:
-    changes = handlers.VolunteerChanges(**body.model_dump(exclude_unset=True))
-    v = await handlers.update_volunteer(deps, principal, volunteer_id, changes, cid=cid)
+    changes = schemas.VolunteerChanges(**body.model_dump(exclude_unset=True))
+    v = await commands.update_volunteer(deps, principal, volunteer_id, changes, cid=cid)
     return _public(principal, v)
 
 
@@ -260,7 +265,7 @@ async def update_volunteer(
 async def deactivate_volunteer(
     volunteer_id: str, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> VolunteerPublic:
-    v = await handlers.update_volunteer(deps, principal, volunteer_id, active=False, cid=cid)
+    v = await commands.update_volunteer(deps, principal, volunteer_id, active=False, cid=cid)
     return _public(principal, v)
 
 
@@ -272,7 +277,7 @@ async def deactivate_volunteer(
 async def reactivate_volunteer(
     volunteer_id: str, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> VolunteerPublic:
-    v = await handlers.update_volunteer(deps, principal, volunteer_id, active=True, cid=cid)
+    v = await commands.update_volunteer(deps, principal, volunteer_id, active=True, cid=cid)
     return _public(principal, v)
 
 
@@ -291,7 +296,7 @@ async def get_passbook(
     deps: Deps,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> PassbookPublic:
-    book, ledger, stars = await handlers.get_passbook(deps, principal, volunteer_id, limit)
+    book, ledger, stars = await queries.get_passbook(deps, principal, volunteer_id, limit)
     return PassbookPublic.of(book, ledger, stars)
 
 
@@ -313,7 +318,7 @@ async def redeem(
     deps: Deps,
     cid: CorrelationId,
 ) -> RedemptionPublic:
-    book, entry = await handlers.redeem_points(
+    book, entry = await commands.redeem_points(
         deps, principal, volunteer_id, item=body.item, points=body.points, cid=cid
     )
     return RedemptionPublic(
@@ -337,7 +342,7 @@ async def redeem(
 async def register_organization(
     body: OrganizationCreate, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> OrganizationPublic:
-    org = await handlers.register_organization(deps, principal, **body.model_dump(), cid=cid)
+    org = await commands.register_organization(deps, principal, **body.model_dump(), cid=cid)
     return OrganizationPublic.of(org)
 
 
@@ -361,7 +366,7 @@ async def list_organizations(
 async def get_organization(
     organization_id: str, principal: CurrentPrincipal, deps: Deps
 ) -> OrganizationPublic:
-    return OrganizationPublic.of(await handlers.get_organization(deps, principal, organization_id))
+    return OrganizationPublic.of(await queries.get_organization(deps, principal, organization_id))
 
 
 # --- teams ----------------------------------------------------------------------------
@@ -379,7 +384,7 @@ async def get_organization(
 async def form_team(
     body: TeamCreate, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> TeamPublic:
-    return TeamPublic.of(await handlers.form_team(deps, principal, **body.model_dump(), cid=cid))
+    return TeamPublic.of(await commands.form_team(deps, principal, **body.model_dump(), cid=cid))
 
 
 @teams.get("", response_model=TeamPage)
@@ -399,7 +404,7 @@ async def list_teams(
 
 @teams.get("/{team_id}", response_model=TeamPublic)
 async def get_team(team_id: str, principal: CurrentPrincipal, deps: Deps) -> TeamPublic:
-    return TeamPublic.of(await handlers.get_team(deps, principal, team_id))
+    return TeamPublic.of(await queries.get_team(deps, principal, team_id))
 
 
 @teams.post(
@@ -419,7 +424,7 @@ async def add_member(
     cid: CorrelationId,
     response: Response,
 ) -> TeamPublic:
-    team, joined = await handlers.add_team_member(deps, principal, team_id, body.volunteer_id, cid)
+    team, joined = await commands.add_team_member(deps, principal, team_id, body.volunteer_id, cid)
     response.status_code = 201 if joined else 200
     return TeamPublic.of(team)
 
@@ -439,7 +444,7 @@ async def change_leader(
     deps: Deps,
     cid: CorrelationId,
 ) -> TeamPublic:
-    team = await handlers.change_team_leader(deps, principal, team_id, body.volunteer_id, cid)
+    team = await commands.change_team_leader(deps, principal, team_id, body.volunteer_id, cid)
     return TeamPublic.of(team)
 
 
@@ -468,7 +473,7 @@ async def request_certificate(
     cid: CorrelationId,
     response: Response,
 ) -> Certificate:
-    cert = await handlers.request_certificate(
+    cert = await commands.request_certificate(
         deps,
         principal,
         body.volunteer_id,
@@ -490,7 +495,7 @@ async def request_certificate(
 async def certificate_pdf_of(
     serial: str, request: Request, principal: CurrentPrincipal, deps: Deps
 ) -> Response:
-    cert = await handlers.get_certificate(deps, principal, serial)
+    cert = await queries.get_certificate(deps, principal, serial)
     pdf = await asyncio.to_thread(certificate_pdf.render, cert, verify_url(request, serial))
     return Response(
         pdf,
@@ -508,12 +513,12 @@ async def certificate_pdf_of(
     ),
 )
 async def verify_certificate(serial: str, deps: Deps) -> CertificateCheck:
-    return CertificateCheck.of(await handlers.verify_certificate(deps, serial))
+    return CertificateCheck.of(await queries.verify_certificate(deps, serial))
 
 
 @certificates.get("/{serial}", response_model=Certificate)
 async def get_certificate(serial: str, principal: CurrentPrincipal, deps: Deps) -> Certificate:
-    return await handlers.get_certificate(deps, principal, serial)
+    return await queries.get_certificate(deps, principal, serial)
 
 
 @certificates.post(
@@ -528,7 +533,7 @@ async def revoke_certificate(
     cid: CorrelationId,
     body: Annotated[CertificateRevoke, Body()],
 ) -> Certificate:
-    return await handlers.revoke_certificate(deps, principal, serial, body.reason, cid)
+    return await commands.revoke_certificate(deps, principal, serial, body.reason, cid)
 
 
 # --- love supermarket (爱心超市) ----------------------------------------------------------
@@ -543,7 +548,7 @@ async def revoke_certificate(
 async def create_item(
     body: ItemCreate, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> ItemPublic:
-    item = await handlers.create_item(
+    item = await commands.create_item(
         deps,
         principal,
         community_id=body.community_id,
@@ -565,7 +570,7 @@ async def list_items(
     deps: Deps,
     community_id: Annotated[OrgPath, Query()],
 ) -> list[ItemPublic]:
-    rows = await handlers.catalogue(deps, principal, community_id)
+    rows = await queries.catalogue(deps, principal, community_id)
     return [ItemPublic.of(item, stock) for item, stock in rows]
 
 
@@ -577,7 +582,7 @@ async def list_items(
 async def change_item(
     item_id: str, body: ItemChange, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> ItemPublic:
-    item = await handlers.change_item(
+    item = await commands.change_item(
         deps,
         principal,
         item_id,
@@ -587,9 +592,7 @@ async def change_item(
         cid=cid,
     )
     [(_, stock)] = [
-        r
-        for r in await handlers.catalogue(deps, principal, item.community_id)
-        if r[0].id == item.id
+        r for r in await queries.catalogue(deps, principal, item.community_id) if r[0].id == item.id
     ]
     return ItemPublic.of(item, stock)
 
@@ -610,14 +613,14 @@ async def reserve_item(
     deps: Deps,
     cid: CorrelationId,
 ) -> Reservation:
-    return await handlers.reserve_item(deps, principal, item_id, body.volunteer_id, cid)
+    return await commands.reserve_item(deps, principal, item_id, body.volunteer_id, cid)
 
 
 @supermarket.get("/reservations/{reservation_id}", response_model=Reservation)
 async def get_reservation(
     reservation_id: str, principal: CurrentPrincipal, deps: Deps
 ) -> Reservation:
-    return await handlers.get_reservation(deps, principal, reservation_id)
+    return await queries.get_reservation(deps, principal, reservation_id)
 
 
 @supermarket.post(
@@ -632,7 +635,7 @@ async def hand_over(
     deps: Deps,
     cid: CorrelationId,
 ) -> Reservation:
-    return await handlers.hand_over(deps, principal, reservation_id, body.code, cid)
+    return await commands.hand_over(deps, principal, reservation_id, body.code, cid)
 
 
 routers = [orgs, volunteers, organizations, teams, supermarket, certificates]
