@@ -354,9 +354,9 @@ async def list_organizations(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> OrganizationPage:
-    scope = scope or principal.scope
-    policy.require_scope(principal, scope)
-    items, next_cursor = await deps.repo.list_organizations(scope, cursor, limit)
+    where = scope or principal.scope
+    policy.require_scope(principal, where)
+    items, next_cursor = await deps.repo.list_organizations(where, cursor, limit)
     return OrganizationPage(
         items=[OrganizationPublic.of(o) for o in items], next_cursor=next_cursor
     )
@@ -396,9 +396,9 @@ async def list_teams(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> TeamPage:
-    scope = scope or principal.scope
-    policy.require_scope(principal, scope)
-    items, next_cursor = await deps.repo.list_teams(scope, service_type, cursor, limit)
+    where = scope or principal.scope
+    policy.require_scope(principal, where)
+    items, next_cursor = await deps.repo.list_teams(where, service_type, cursor, limit)
     return TeamPage(items=[TeamPublic.of(t) for t in items], next_cursor=next_cursor)
 
 
