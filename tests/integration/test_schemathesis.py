@@ -36,7 +36,7 @@ from tests.needs_support import DISTRICT, org_unit, publish
 
 # Fixed: the same cases every run (shown in a failure, with what to replay).
 SEED = int(os.environ.get("TONGXIN_SCHEMATHESIS_SEED", "19"))
-MAX_EXAMPLES = int(os.environ.get("TONGXIN_SCHEMATHESIS_EXAMPLES", "10"))
+MAX_EXAMPLES = int(os.environ.get("TONGXIN_SCHEMATHESIS_EXAMPLES", "5"))
 ORG_TREE = (
     (DISTRICT, "district"),
     ("zhongshan.hongyan", "street"),
@@ -87,8 +87,8 @@ def run_schemathesis(spec: dict[str, Any], base_url: str, bearer: str) -> Outcom
             # off: speed is measured by the benchmarks, never asserted by a test.
             "checks": {"enabled": True},
             "request-timeout": 30,
-            # the inbox stream: a couple of events, then the client hangs up
-            "max-stream-events": 2,
+            # the inbox stream: its first event, then the client hangs up
+            "max-stream-events": 1,
             "warnings": False,
             "cache": {"enabled": False},  # the same cases every run, nothing written
             "operations": [
@@ -152,7 +152,7 @@ SERVICES: dict[str, tuple[Callable[[Settings], FastAPI], Seed]] = {
     "notify": (
         lambda s: notify_app(
             notify_settings(
-                s, outbound_allow_networks=["0.0.0.0/0", "::/0"], notify_sse_heartbeat_s=0.2
+                s, outbound_allow_networks=["0.0.0.0/0", "::/0"], notify_sse_heartbeat_s=0.05
             )
         ),
         _knows_org_tree,
