@@ -7,8 +7,6 @@ import re
 from functools import cache
 from typing import Any
 
-from shared.settings import Settings
-
 
 def _normalise(path: str) -> str:
     return re.sub(r"\{[^}]*\}", "{}", path)
@@ -19,7 +17,7 @@ def _openapi(service: str) -> dict[str, Any] | str:
     """The service's OpenAPI document, or why its app could not be built."""
     try:
         module = importlib.import_module(f"services.{service}.app")
-        spec: dict[str, Any] = module.create_app(Settings()).openapi()
+        spec: dict[str, Any] = module.create_app().openapi()
     except Exception as exc:  # a service being rewritten right now may not even import
         return f"services.{service} does not load: {type(exc).__name__}: {exc}"
     return spec

@@ -65,6 +65,8 @@ KIND_STATUS: dict[ErrorKind, int] = {
     "forbidden": 403,
     "conflict": 409,
     "busy": 503,
+    "unauthenticated": 401,
+    "throttled": 429,
 }
 
 
@@ -198,14 +200,6 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-def not_found(what: str, ident: str) -> ApiError:
-    return ApiError(404, f"{what} {ident} not found / 未找到", details={"id": ident})
-
-
-def conflict(message: str, **details: Any) -> ApiError:
-    return ApiError(409, message, details=details or None)
-
-
 def error_response(
     status: int,
     code: str,
@@ -302,8 +296,10 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, DomainError)
         status = KIND_STATUS[exc.kind]
         field = exc.details.get("field")
-        message = f"{field}: {exc.message}" if field else exc.message
-        return error_response(status, STATUS_CODES[status], message, exc.details or None)
+        message = f"{field}: {exc.message}" if field and not exc.names_field else exc.message
+        retry_after = exc.details.get("retry_after_s")
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return error_response(status, STATUS_CODES[status], message, exc.details or None, headers)
 
     async def validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from shared.settings import SERVICE_PORTS, Settings
+from shared.settings import SERVICE_PORTS
 
 EXPORT_DIR = Path(__file__).resolve().parents[1] / "web" / "openapi"
 
@@ -19,7 +19,7 @@ EXPORT_DIR = Path(__file__).resolve().parents[1] / "web" / "openapi"
 def document(service: str) -> dict[str, Any]:
     """The service's document as its app serves it at /openapi.json (no I/O: no lifespan)."""
     module = importlib.import_module(f"services.{service}.app")
-    schema: dict[str, Any] = module.create_app(Settings()).openapi()
+    schema: dict[str, Any] = module.create_app().openapi()
     return schema
 
 

@@ -1,11 +1,13 @@
-"""The one settings class: every knob is an environment variable prefixed TONGXIN_."""
+"""The settings every service needs (Kafka, MongoDB, auth, the relay, consumers, logging, the
+profile, HTTP limits); each service's own knobs are in `services/<svc>/settings.py`, on this
+base. Every knob is an environment variable prefixed TONGXIN_."""
 
 from __future__ import annotations
 
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_PHONE_LINK_KEY = "tongxin-dev-phone-link-key-not-for-production"
@@ -21,6 +23,8 @@ SERVICE_PORTS = {
 
 
 class Settings(BaseSettings):
+    """What every service needs; a service builds its own subclass."""
+
     model_config = SettingsConfigDict(env_prefix="TONGXIN_", env_file=None, extra="ignore")
 
     profile: Literal["dev", "prod"] = "dev"
@@ -68,59 +72,9 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
 
     extra_categories: list[str] = Field(default_factory=list)
-    # needs: a claim not completed by the need's due_at (or this many days) is released.
-    claim_expiry_days: int = Field(default=14, ge=1)
-    claim_expiry_check_s: float = Field(default=60.0, gt=0)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     # The deployment's time zone: calendar days of the statistics, daily limits and digests.
     timezone: str = "Asia/Shanghai"
-    # metrics: generations pointer polled this often; facts reloaded from MongoDB this often
-    # (picks up other instances' writes; 0 = never).
-    metrics_pointer_poll_s: float = Field(default=1.0, gt=0)
-    metrics_refresh_s: float = Field(default=60.0, ge=0)
-    metrics_dashboard_refresh_s: int = Field(default=15, ge=2)
-
-    # volunteers: rows one import request may carry (the CLI uploads in chunks below it).
-    volunteers_import_max_rows: int = Field(default=20_000, ge=1)
-
-    # notify: who hears an approved need, how often, and how hard we try each channel.
-    notify_match_radius_km: float = Field(default=1.5, gt=0)
-    notify_max_recipients_per_need: int = Field(default=50, ge=1)
-    # notify at district scale (#12): the rounding of coarse volunteer locations, added to the
-    # match radius.
-    notify_location_precision_km: float = Field(default=1.0, ge=0)
-    # A subscriber hears a burst of one event type in one scope (a bulk import) as its first
-    # event, then one summary when this window after it closes.
-    notify_burst_window_s: float = Field(default=60.0, gt=0)
-    notify_daily_need_messages_per_volunteer: int = Field(default=10, ge=0)
-    notify_max_attempts: int = Field(default=5, ge=1)
-    notify_retry_base_s: float = Field(default=2.0, ge=0)
-    notify_retry_max_s: float = Field(default=300.0, ge=0)
-    notify_webhook_timeout_s: float = Field(default=5.0, gt=0)
-    notify_dispatch_poll_s: float = Field(default=1.0, gt=0)
-    # Sends each channel runs at once; each channel has its own backlog (#12).
-    notify_dispatch_concurrency: int = Field(default=16, ge=1)
-    notify_sse_heartbeat_s: float = Field(default=15.0, gt=0)
-    notify_digest_hour: int = Field(default=20, ge=0, le=23)
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = Field(default=25, ge=1, le=65535)
-    smtp_from: str = "tongxin@localhost"
-    smtp_starttls: bool = False
-    smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_timeout_s: float = Field(default=10.0, gt=0)
-    sms_provider: Literal["log"] = "log"
-
-    # identity (#14): sign-in codes, sessions, service clients, the volunteer phone link.
-    identity_access_ttl_s: int = Field(default=900, ge=30, le=900)
-    identity_refresh_ttl_s: int = Field(default=30 * 86400, ge=60)
-    identity_code_ttl_s: int = Field(default=300, ge=30)
-    identity_code_max_attempts: int = Field(default=5, ge=1)
-    identity_code_cooldown_s: int = Field(default=60, ge=0)
-    identity_codes_per_phone_per_day: int = Field(default=10, ge=1)
-    identity_codes_per_address_per_day: int = Field(default=100, ge=1)
-    # OAuth2 client credentials: client id → {"secret": ..., "scope": org path}.
-    identity_service_clients: dict[str, dict[str, str]] = Field(default_factory=dict)
     # HMAC key of the normalised phone the volunteers service puts on its events, so that
     # identity links a signed-in phone to its volunteers without phones on the stream.
     phone_link_key: str | None = None
@@ -131,14 +85,6 @@ class Settings(BaseSettings):
     # /metrics (required there in the prod profile: without it /metrics answers 401).
     max_header_bytes: int = Field(default=16_384, ge=1024)
     metrics_scrape_token: str | None = Field(default=None, min_length=16)
-    # Networks (CIDR) outbound webhooks may reach although not public, e.g. ["10.1.2.0/24"]
-    # for an intranet receiver; loopback, private and link-local targets are refused otherwise.
-    outbound_allow_networks: list[str] = Field(default_factory=list)
-    # notify: subscriptions one recipient may hold.
-    notify_max_subscriptions_per_recipient: int = Field(default=10, ge=1)
-    # notify: a resident's or volunteer's own email or phone is confirmed by a code before
-    # use (always in the prod profile; tests not about it turn it off).
-    notify_confirm_contacts: bool = True
     # Rate limits ("<count>/<second|minute|hour>", moving windows per instance): every /v1
     # request per client address, and per principal its writes and its reads; open event
     # streams per user.
@@ -147,6 +93,19 @@ class Settings(BaseSettings):
     rate_limit_writes: str = "120/minute"
     rate_limit_reads: str = "600/minute"
     sse_streams_per_user: int = Field(default=5, ge=1)
+
+    # Kafka security (issue 19): in Compose and Kubernetes each service signs in with its own
+    # SCRAM user (TONGXIN_KAFKA_USERNAME = the service's name, the password from its secret)
+    # and the broker's ACLs let it write its own stream only (shared/kafka/acls.py). Local
+    # development stays PLAINTEXT. SASL_SSL verifies the broker with kafka_ssl_cafile.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    # notify runs the district router (one replica at a time): the public streams' events
+    # copied, once each, to `<namespace>.d.<district>.v1` for per-district subscribers.
+    district_streams: bool = False
 
     @model_validator(mode="after")
     def _no_defaults_outside_dev(self) -> Settings:
@@ -168,9 +127,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _contacts_confirmed_in_prod(self) -> Settings:
-        if self.profile == "prod" and not self.notify_confirm_contacts:
-            raise ValueError("TONGXIN_NOTIFY_CONFIRM_CONTACTS cannot be off in the prod profile")
+    def _kafka_credentials(self) -> Settings:
+        sasl = self.kafka_security_protocol != "PLAINTEXT"
+        if sasl and (not self.kafka_username or self.kafka_password is None):
+            raise ValueError(
+                "TONGXIN_KAFKA_USERNAME and TONGXIN_KAFKA_PASSWORD must be set with "
+                f"TONGXIN_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}"
+            )
         return self
 
     @property
@@ -189,6 +152,11 @@ class Settings(BaseSettings):
     def consumer_group(self, service: str) -> str:
         return f"{self.consumer_group_prefix}.{service}"
 
+    @property
+    def district_router_id(self) -> str:
+        """The district router's consumer group and transactional id."""
+        return f"{self.consumer_group_prefix}.router"
+
     @cached_property
     def topics(self) -> Topics:
         return Topics(self.topic_namespace)
@@ -198,6 +166,7 @@ class Topics:
     """The streams of docs/contract.md (and identity, #14) and their dead-letter twins."""
 
     def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
         self.needs = f"{namespace}.needs.v1"
         self.volunteers = f"{namespace}.volunteers.v1"
         self.notify = f"{namespace}.notify.v1"
@@ -210,6 +179,23 @@ class Topics:
     @staticmethod
     def dlq(topic: str) -> str:
         return f"{topic}.dlq"
+
+    def dlq_of(self, stream: str) -> str:
+        return self.dlq(self.for_stream(stream))
+
+    @property
+    def district_prefix(self) -> str:
+        """Every district topic starts so (the district router's ACLs)."""
+        return f"{self.namespace}.d."
+
+    def district_topic_prefix(self, district: str) -> str:
+        """`<namespace>.d.<district>.`: a district subscriber's ACL (its topic and later
+        versions of it, never another district's)."""
+        return f"{self.district_prefix}{district}."
+
+    def district(self, district: str) -> str:
+        """The per-district stream of public events: `<namespace>.d.<district>.v1`."""
+        return f"{self.district_topic_prefix(district)}v1"
 
     @property
     def all(self) -> list[str]:

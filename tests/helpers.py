@@ -14,15 +14,28 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
+from services.identity.settings import IdentitySettings
+from services.metrics.settings import MetricsSettings
+from services.needs.settings import NeedsSettings
+from services.notify.settings import NotifySettings
+from services.volunteers.settings import VolunteersSettings
 from shared.auth import mint_token
 from shared.events.envelope import CloudEvent
+from shared.kafka.connection import client_options
 from shared.kafka.topics import delete_topics, ensure_topics
 from shared.settings import Settings
 
 T = TypeVar("T")
 
 
-def isolated_settings(**overrides: Any) -> Settings:
+class AllSettings(
+    NeedsSettings, VolunteersSettings, NotifySettings, MetricsSettings, IdentitySettings
+):
+    """Every service's settings in one: a test process hosts several services at once, and
+    each service's app takes it as its own class."""
+
+
+def isolated_settings(**overrides: Any) -> AllSettings:
     """Topics, databases and consumer groups of this test alone, on the real broker and FerretDB."""
     tag = "t" + uuid.uuid4().hex[:10]
     values: dict[str, Any] = {
@@ -43,11 +56,11 @@ def isolated_settings(**overrides: Any) -> Settings:
         "rate_limit_reads": "30000/minute",
     }
     values.update(overrides)
-    settings = Settings(**values)
+    settings = AllSettings(**values)
     if "jwks_url" not in overrides:
         # Tokens are verified the real way: the JWKS fetched over HTTP (see jwks_url_for).
         assert settings.jwt_keys_dir is not None
-        settings = Settings(**{**values, "jwks_url": jwks_url_for(settings.jwt_keys_dir)})
+        settings = AllSettings(**{**values, "jwks_url": jwks_url_for(settings.jwt_keys_dir)})
     return settings
 
 
@@ -229,7 +242,7 @@ async def read_topic(
     """Every record of `topic` from the beginning: until `expect` arrived, or `timeout` idle."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

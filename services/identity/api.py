@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from services.identity.domain.sign_in import DomainError
 from services.identity.handlers import commands, queries
 from services.identity.handlers.commands import IdentityDeps
 from services.identity.schemas import (
@@ -27,7 +26,7 @@ from services.identity.schemas import (
     TokenResponse,
 )
 from shared.auth import CurrentPrincipal, bearer, token_verifier
-from shared.http import PUBLIC, CorrelationId, documented
+from shared.http import PUBLIC, ApiError, CorrelationId, documented
 from shared.orgpath import OrgPath
 from shared.signing import ALGORITHM, jwks
 
@@ -71,19 +70,20 @@ async def _token_request(request: Request) -> TokenRequest:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         raise RequestValidationError(errors) from None
     except ValueError:
-        raise DomainError(400, "请求体须为 JSON / the body must be JSON") from None
+        raise ApiError(400, "请求体须为 JSON / the body must be JSON") from None
     basic = request.headers.get("authorization", "")
     if basic.lower().startswith("basic ") and body.client_id is None:
         try:
             cid, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
         except ValueError:
-            raise DomainError(401, "客户端认证失败 / invalid client credentials") from None
+            raise ApiError(401, "客户端认证失败 / invalid client credentials") from None
         body = body.model_copy(update={"client_id": cid, "client_secret": secret})
     return body
 
 
-def _missing(*names: str) -> DomainError:
-    return DomainError(422, f"缺少字段 / missing fields: {', '.join(names)}", fields=list(names))
+def _missing(*names: str) -> ApiError:
+    message = f"缺少字段 / missing fields: {', '.join(names)}"
+    return ApiError(422, message, details={"fields": list(names)})
 
 
 # --- sign-in ----------------------------------------------------------------------------
@@ -173,7 +173,7 @@ async def logout(request: Request, deps: Deps, body: LogoutRequest | None = None
         sid = (await token_verifier(request).principal(bearer(request))).sid
     refresh_token = body.refresh_token if body else None
     if sid is None and not refresh_token:
-        raise DomainError(401, "缺少令牌 / missing bearer token or refresh_token")
+        raise ApiError(401, "缺少令牌 / missing bearer token or refresh_token")
     await commands.log_out(deps, sid, refresh_token)
     return Response(status_code=204)
 

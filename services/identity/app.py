@@ -4,34 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from services.identity import api
 from services.identity.adapters.repository import IdentityRepository
 from services.identity.adapters.sms import SmsLogFile
-from services.identity.domain.sign_in import DomainError
 from services.identity.handlers import events
 from services.identity.handlers.commands import IdentityDeps
-from shared.http import STATUS_CODES, error_response
+from services.identity.settings import IdentitySettings
 from shared.runtime import Runtime, create_service_app
-from shared.settings import Settings
 from shared.signing import signing_keys
 
 
-async def domain_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
-    return error_response(
-        exc.status,
-        STATUS_CODES.get(exc.status, "error"),
-        exc.message,
-        exc.details or None,
-        exc.headers,
-    )
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+def create_app(settings: IdentitySettings | None = None) -> FastAPI:
+    settings = settings or IdentitySettings()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
         signing_keys(settings)  # no key, no start (dev: the first one is made under var/)
@@ -44,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.deps = deps
         runtime.subscribe(events.STREAMS, events.event_handlers(deps))
 
-    app = create_service_app(
+    return create_service_app(
         "identity",
         settings,
         title="Tongxin identity / 同心·统一身份",
@@ -59,5 +45,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=api.routers,
         wire=wire,
     )
-    app.add_exception_handler(DomainError, domain_error)
-    return app

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shared.settings import Settings
+from services.identity.settings import IdentitySettings
 from shared.signing import KEEP_KEYS, NoSigningKey, key_files, rotate, signing_keys
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
     """A new key signs from now on; the previous stays published for the overlap."""
     try:
-        kept = rotate(Settings(), keep=args.keep)
+        kept = rotate(IdentitySettings(), keep=args.keep)
     except NoSigningKey as exc:
         print(f"✗ {exc}", file=sys.stderr)
         return 2
@@ -21,7 +21,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_list(_: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = IdentitySettings()
     try:
         files, keys = key_files(settings), signing_keys(settings)
     except NoSigningKey as exc:

@@ -29,12 +29,12 @@ from services.metrics.schemas import (
     Rows,
     Stats,
 )
+from services.metrics.settings import MetricsSettings
 from shared.auth import CurrentPrincipal, Principal
 from shared.categories import CATEGORIES
 from shared.http import PUBLIC, ApiError
 from shared.inputs import Day
 from shared.logging import get_logger
-from shared.settings import Settings
 
 log = get_logger(__name__)
 
@@ -248,7 +248,7 @@ def _report_days(projection: Projection, first: date | None, last: date | None) 
     return [first, last]
 
 
-def _category_names(settings: Settings) -> dict[str, str]:
+def _category_names(settings: MetricsSettings) -> dict[str, str]:
     return {c.slug: c.zh for c in _categories(settings)}
 
 
@@ -342,7 +342,7 @@ async def categories(_: CurrentPrincipal, request: Request) -> Categories:
     return Categories(items=_categories(request.app.state.settings))
 
 
-def _categories(settings: Settings) -> list[Category]:
+def _categories(settings: MetricsSettings) -> list[Category]:
     slugs = [*CATEGORIES, *(s for s in settings.extra_categories if s not in CATEGORIES)]
     return [Category(slug=s, zh=CATEGORIES.get(s, s), en=CATEGORY_EN.get(s, s)) for s in slugs]
 
@@ -360,6 +360,6 @@ def _page() -> str:
 )
 def dashboard(request: Request) -> HTMLResponse:
     """The page (static HTML/JS/CSS, no build step); its token comes from `?token=`."""
-    settings: Settings = request.app.state.settings
+    settings: MetricsSettings = request.app.state.settings
     html = _page().replace("{{REFRESH_S}}", str(settings.metrics_dashboard_refresh_s))
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})

@@ -8,8 +8,8 @@ from fastapi.staticfiles import StaticFiles
 from services.metrics import api
 from services.metrics.handlers import events
 from services.metrics.handlers.projection import Projection
+from services.metrics.settings import MetricsSettings
 from shared.runtime import Runtime, create_service_app
-from shared.settings import Settings
 
 DESCRIPTION = """\
 Projections of every event (needs, volunteers, notify streams) into figures for every level
@@ -19,11 +19,11 @@ the operators' dashboard at `/dashboard`. Figures are rebuilt exactly from the e
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+def create_app(settings: MetricsSettings | None = None) -> FastAPI:
+    settings = settings or MetricsSettings()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
-        projection = Projection(runtime.db, runtime.settings)
+        projection = Projection(runtime.db, settings)
         app.state.projection = projection
         # Facts record the event ids merged into them: the shared ledger's writes per event
         # would only repeat that. A batch's facts are stored together, before its commit.

@@ -7,12 +7,12 @@ import asyncio
 import sys
 
 from services.metrics.handlers.rebuild import RebuildBusy, rebuild
-from shared.settings import Settings
+from services.metrics.settings import MetricsSettings
 
 
 def cmd_rebuild(_: argparse.Namespace) -> int:
     try:
-        report = asyncio.run(rebuild(Settings(), out=sys.stderr))
+        report = asyncio.run(rebuild(MetricsSettings(), out=sys.stderr))
     except RebuildBusy as exc:
         print(f"✗ {exc}", file=sys.stderr)
         return 3

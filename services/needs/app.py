@@ -7,20 +7,21 @@ from functools import partial
 from fastapi import FastAPI
 
 from services.needs import api
+from services.needs.adapters.claim_slots import ClaimSlots
 from services.needs.adapters.read_model import Directory
 from services.needs.adapters.repository import NeedsRepository
 from services.needs.domain import need
 from services.needs.handlers import commands, events
 from services.needs.handlers.commands import NeedsDeps
+from services.needs.settings import NeedsSettings
 from shared.clock import Clock, SystemClock
 from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
-from shared.settings import Settings
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: NeedsSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """`clock` lets tests move time forward (claim expiry); it defaults to the system's."""
-    settings = settings or Settings()
+    settings = settings or NeedsSettings()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
         time = clock or SystemClock()
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             ),
             directory=Directory(runtime.db),
             settings=settings,
+            slots=ClaimSlots(runtime.db),
             clock=time,
         )
         app.state.deps = deps

@@ -10,15 +10,17 @@ from services.volunteers import api
 from services.volunteers.adapters.repository import VolunteersRepository
 from services.volunteers.handlers import commands, events
 from services.volunteers.handlers.commands import VolunteersDeps
+from services.volunteers.settings import VolunteersSettings
 from shared.clock import Clock, SystemClock
 from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
-from shared.settings import Settings
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: VolunteersSettings | None = None, *, clock: Clock | None = None
+) -> FastAPI:
     """`clock` lets tests move time forward (reservations lapsing)."""
-    settings = settings or Settings()
+    settings = settings or VolunteersSettings()
     clock = clock or SystemClock()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:

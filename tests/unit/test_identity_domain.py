@@ -4,8 +4,9 @@ import pytest
 
 from services.identity.domain import appointment, person, policy, sign_in
 from services.identity.domain.person import Appointment, Person, VolunteerLink
-from services.identity.domain.sign_in import CodeRules, DomainError
+from services.identity.domain.sign_in import CodeRules
 from shared.auth import Principal
+from shared.errors import DomainError
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # 16:00 in Asia/Shanghai
 RULES = CodeRules(
@@ -36,7 +37,7 @@ def test_a_second_code_within_the_cooldown_waits_the_rest_of_it() -> None:
             sent_to_phone_today=2,
             sent_from_address_today=2,
         )
-    assert err.value.status == 429 and err.value.headers == {"Retry-After": "40"}
+    assert err.value.kind == "throttled" and err.value.details["retry_after_s"] == 40
 
 
 def test_the_daily_caps_wait_until_local_midnight() -> None:
@@ -44,7 +45,7 @@ def test_the_daily_caps_wait_until_local_midnight() -> None:
         sign_in.check_send(
             RULES, NOW, last_sent_at=None, sent_to_phone_today=11, sent_from_address_today=11
         )
-    assert err.value.headers == {"Retry-After": str(8 * 3600)}
+    assert err.value.details["retry_after_s"] == 8 * 3600
     sign_in.check_send(
         RULES, NOW, last_sent_at=None, sent_to_phone_today=10, sent_from_address_today=100
     )
@@ -88,23 +89,23 @@ def test_grants_come_from_data_and_the_highest_is_chosen_unless_one_is_asked_for
     assert person.choose_grant(grants, None, None, previous) == previous
     with pytest.raises(DomainError) as err:
         person.choose_grant(grants, "district_admin", None)
-    assert err.value.status == 403
+    assert err.value.kind == "forbidden"
     with pytest.raises(DomainError) as err:
         person.choose_grant([], None, None)
-    assert err.value.status == 422
+    assert err.value.kind == "invalid"
 
 
 def test_an_office_is_appointed_to_a_known_unit_of_its_level() -> None:
     appointment.require_office_level("grid_worker", "zs.hy.hp.g1", "grid")
     appointment.require_office_level("grid_worker", "zs.hy.hp", "community")
-    for role, level, status in (
-        ("community_admin", "street", 422),
-        ("district_admin", "community", 422),
-        ("street_admin", None, 404),  # a unit the platform does not know
+    for role, level, kind in (
+        ("community_admin", "street", "invalid"),
+        ("district_admin", "community", "invalid"),
+        ("street_admin", None, "not_found"),  # a unit the platform does not know (404)
     ):
         with pytest.raises(DomainError) as err:
             appointment.require_office_level(role, "zs.x", level)
-        assert err.value.status == status
+        assert err.value.kind == kind
 
 
 def test_only_a_higher_admin_inside_the_scope_or_a_service_appoints() -> None:

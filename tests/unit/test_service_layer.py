@@ -14,23 +14,32 @@ from prometheus_client import REGISTRY
 from services.metrics.adapters.repository import Pointer
 from services.metrics.handlers import events as metrics_events
 from services.metrics.handlers.projection import Projection
+from services.metrics.settings import MetricsSettings
 from services.needs.adapters.repository import NeedsRepository
 from services.needs.domain import need as needs_need
 from services.needs.handlers import commands as needs_commands
 from services.needs.handlers import events as needs_events_handlers
 from services.needs.handlers.commands import NeedsDeps
 from services.needs.schemas import ClaimNeed, PostNeed
+from services.needs.settings import NeedsSettings
 from services.volunteers.adapters.repository import VolunteersRepository
 from services.volunteers.handlers import events as volunteers_events
 from services.volunteers.handlers.commands import VolunteersDeps
+from services.volunteers.settings import VolunteersSettings
 from shared.auth import Principal
 from shared.clock import ManualClock
 from shared.errors import DomainError
 from shared.events.envelope import CloudEvent
 from shared.events.needs import TaskCompleted, VolunteerHours
-from shared.http import ApiError
-from shared.settings import Settings
-from tests.fakes import FakeDirectory, FakeFactStore, FakeStore, FakeStores, InMemoryBus, NoDatabase
+from tests.fakes import (
+    FakeClaimSlots,
+    FakeDirectory,
+    FakeFactStore,
+    FakeStore,
+    FakeStores,
+    InMemoryBus,
+    NoDatabase,
+)
 from tests.needs_support import COMMUNITY, need_body, org_unit, volunteer
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -47,13 +56,14 @@ class Needs:
 
 async def needs_service(*known_volunteers: str) -> Needs:
     """The needs service on fakes, knowing COMMUNITY and these volunteers from events."""
-    settings = Settings()
+    settings = NeedsSettings()
     clock = ManualClock(T0)
     store = FakeStore("needs")
     deps = NeedsDeps(
         repo=NeedsRepository(store, settings, lambda: needs_need.ms(clock.now())),
         directory=FakeDirectory(),
         settings=settings,
+        slots=FakeClaimSlots(),
         clock=clock,
     )
     bus = InMemoryBus(needs_events_handlers.EVENT_HANDLERS.bind(deps))
@@ -76,9 +86,9 @@ async def test_a_post_repeated_with_its_idempotency_key_answers_the_first_need_o
     assert (replayed, again_replayed) == (False, True)
     assert (again.id, again_version) == (first.id, version) == (first.id, 1)
     assert [e.type for e in svc.store.take_published()] == ["org.tongxin.need.posted"]
-    with pytest.raises(ApiError) as other_body:
+    with pytest.raises(DomainError) as other_body:
         await needs_commands.post_need(svc.deps, RESIDENT, post(title="另一个需求"), "k1", None)
-    assert other_body.value.status == 409 and other_body.value.details == {"need_id": first.id}
+    assert other_body.value.kind == "conflict" and other_body.value.details == {"need_id": first.id}
     assert len(svc.store.stored) == 1  # nothing written by the replay or the refusal
 
 
@@ -138,7 +148,9 @@ class Volunteers:
 def volunteers_service() -> Volunteers:
     stores = FakeStores()
     clock = ManualClock(T0)
-    deps = VolunteersDeps(repo=VolunteersRepository(stores, Settings(), clock.now), clock=clock)
+    deps = VolunteersDeps(
+        repo=VolunteersRepository(stores, VolunteersSettings(), clock.now), clock=clock
+    )
     return Volunteers(deps, stores, InMemoryBus(volunteers_events.EVENT_HANDLERS.bind(deps)))
 
 
@@ -176,7 +188,7 @@ async def test_a_completion_credits_the_passbook_once_however_often_it_arrives()
 
 
 def projection_on_fakes() -> tuple[Projection, FakeFactStore, InMemoryBus]:
-    projection = Projection(NoDatabase(), Settings())  # type: ignore[arg-type]
+    projection = Projection(NoDatabase(), MetricsSettings())  # type: ignore[arg-type]
     facts = FakeFactStore(generation=1)
     projection.store, projection.pointer = facts, Pointer(active=1)
     projection.ready.set()

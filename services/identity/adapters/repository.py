@@ -16,10 +16,10 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from services.identity.domain.person import Appointment, Person, VolunteerLink
+from services.identity.settings import IdentitySettings
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.mongo.client import Database, Document
 from shared.mongo.store import AggregateStore
-from shared.settings import Settings
 
 
 def _clean(doc: Document) -> Document:
@@ -27,7 +27,7 @@ def _clean(doc: Document) -> Document:
 
 
 class IdentityRepository:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: IdentitySettings) -> None:
         self.people = db["people"]
         self.phones = db["phones"]  # normalised phone → person id (the first sign-in's arbiter)
         self.codes = db["codes"]

@@ -6,8 +6,9 @@ from datetime import datetime
 
 from services.identity.domain.person import Appointment
 from services.identity.domain.policy import may_appoint, require_appointer
-from services.identity.domain.sign_in import DomainError, derived_id
+from services.identity.domain.sign_in import derived_id
 from shared.auth import Principal
+from shared.errors import DomainError
 from shared.events.identity import AppointmentEnded, AppointmentMade
 
 # --- appointments ----------------------------------------------------------------------
@@ -31,10 +32,15 @@ OFFICE_LEVELS = {
 def require_office_level(role: str, scope: str, level: str | None) -> None:
     """The scope is a unit the platform knows, of a level the office sits at."""
     if level is None:
-        raise DomainError(404, f"组织 {scope} 不存在 / unknown org unit {scope}", field="scope")
+        raise DomainError(
+            "not_found",
+            f"组织 {scope} 不存在 / unknown org unit {scope}",
+            names_field=True,
+            field="scope",
+        )
     if level not in OFFICE_LEVELS[role]:
         raise DomainError(
-            422,
+            "invalid",
             f"{role} 须任命在{'/'.join(OFFICE_LEVELS[role])}级 / a {role} is appointed to a "
             f"{' or '.join(OFFICE_LEVELS[role])}, not a {level}",
             field="scope",
@@ -55,7 +61,12 @@ def appoint(
     require_appointer(actor, role, scope)
     clean_name = name.strip()
     if not clean_name or len(clean_name) > 60:
-        raise DomainError(422, "姓名须为 1 至 60 个字 / name must be 1-60 characters", field="name")
+        raise DomainError(
+            "invalid",
+            "姓名须为 1 至 60 个字 / name must be 1-60 characters",
+            names_field=True,
+            field="name",
+        )
     if existing is not None and existing.active:
         return existing, []
     appointment = Appointment(
@@ -84,7 +95,7 @@ def end_appointment(
     appointment: Appointment, actor: Principal, now: datetime
 ) -> tuple[Appointment, list[AppointmentEnded]]:
     if not may_appoint(actor, appointment.role, appointment.scope):
-        raise DomainError(403, "您无权免去此任命 / you may not end this appointment")
+        raise DomainError("forbidden", "您无权免去此任命 / you may not end this appointment")
     if not appointment.active:
         return appointment, []
     ended = appointment.model_copy(update={"active": False, "ended_by": actor.sub, "ended_at": now})

@@ -7,7 +7,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel
 
-from services.identity.domain.sign_in import DomainError
+from shared.errors import DomainError
 from shared.privacy import mask_phone
 
 # --- roles ------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ def choose_grant(
             if g.role == role and (scope is None or g.scope == scope):
                 return g
         raise DomainError(
-            403,
+            "forbidden",
             f"您没有 {role}{'@' + scope if scope else ''} 身份 / you do not hold this role",
             roles=[g.model_dump() for g in grants],
         )
@@ -122,8 +122,9 @@ def choose_grant(
                 return g
     if not grants:
         raise DomainError(
-            422,
+            "invalid",
             "请先选择您所在的社区 / choose your community first (role resident, scope)",
+            names_field=True,
             field="scope",
         )
     return grants[0]
@@ -132,6 +133,9 @@ def choose_grant(
 def choose_community(person: Person, community_id: str, known: bool, now: datetime) -> Person:
     if not known:
         raise DomainError(
-            422, f"社区 {community_id} 不存在 / unknown community {community_id}", field="scope"
+            "invalid",
+            f"社区 {community_id} 不存在 / unknown community {community_id}",
+            names_field=True,
+            field="scope",
         )
     return person.model_copy(update={"community_id": community_id, "updated_at": now})

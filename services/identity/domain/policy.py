@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from services.identity.domain.person import OFFICES, RANK
-from services.identity.domain.sign_in import DomainError
 from shared.auth import Principal, in_scope
+from shared.errors import DomainError
 
 
 def may_appoint(actor: Principal, role: str, scope: str) -> bool:
@@ -19,9 +19,16 @@ def may_appoint(actor: Principal, role: str, scope: str) -> bool:
 
 def require_appointer(actor: Principal, role: str, scope: str) -> None:
     if role not in OFFICES:
-        raise DomainError(422, f"无法任命角色 {role} / role {role} is not an office", field="role")
+        raise DomainError(
+            "invalid",
+            f"无法任命角色 {role} / role {role} is not an office",
+            names_field=True,
+            field="role",
+        )
     if not may_appoint(actor, role, scope):
-        raise DomainError(403, f"您无权在 {scope} 任命 {role} / you may not appoint this here")
+        raise DomainError(
+            "forbidden", f"您无权在 {scope} 任命 {role} / you may not appoint this here"
+        )
 
 
 def may_read_appointments(actor: Principal, scope: str) -> bool:

@@ -9,24 +9,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from shared.errors import DomainError
 from shared.phones import normal_phone
-
-
-class DomainError(Exception):
-    def __init__(
-        self, status: int, message: str, headers: dict[str, str] | None = None, **details: object
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.details = details
-        self.headers = headers
 
 
 def normalize_phone(raw: str) -> str:
     phone = normal_phone(raw)
     if phone is None:
-        raise DomainError(422, f"手机号无效 / invalid phone number: {raw!r}", field="phone")
+        raise DomainError(
+            "invalid",
+            f"手机号无效 / invalid phone number: {raw!r}",
+            names_field=True,
+            field="phone",
+        )
     return phone
 
 
@@ -72,9 +67,8 @@ def day_start(now: datetime, timezone: str) -> datetime:
 def throttled(retry_after: float, why: str) -> DomainError:
     seconds = max(1, int(retry_after + 0.999))
     return DomainError(
-        429,
+        "throttled",
         f"{why}，请 {seconds} 秒后再试 / too many requests; retry in {seconds} s",
-        headers={"Retry-After": str(seconds)},
         retry_after_s=seconds,
     )
 
@@ -100,7 +94,12 @@ def check_send(
         raise throttled((tomorrow - now).total_seconds(), "该地址今日验证码次数已达上限")
 
 
-WRONG_CODE = DomainError(401, "验证码错误或已过期 / wrong or expired code", field="code")
+WRONG_CODE = DomainError(
+    "unauthenticated", "验证码错误或已过期 / wrong or expired code", names_field=True, field="code"
+)
 LOCKED = DomainError(
-    401, "验证码错误次数过多，请重新获取 / too many wrong tries; request a new code", field="code"
+    "unauthenticated",
+    "验证码错误次数过多，请重新获取 / too many wrong tries; request a new code",
+    names_field=True,
+    field="code",
 )

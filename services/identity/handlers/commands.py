@@ -25,16 +25,16 @@ from services.identity.domain import appointment, policy
 from services.identity.domain import person as person_domain
 from services.identity.domain import sign_in as sign_in_domain
 from services.identity.domain.person import Appointment, Grant, Person
-from services.identity.domain.sign_in import LOCKED, WRONG_CODE, CodeRules, DomainError
+from services.identity.domain.sign_in import LOCKED, WRONG_CODE, CodeRules
 from services.identity.metrics import CODES_REFUSED, CODES_SENT, SIGN_INS, TOKENS_ISSUED
+from services.identity.settings import IdentitySettings
 from shared.auth import Principal, mint_token
-from shared.http import not_found
+from shared.errors import DomainError, not_found
 from shared.logging import get_logger
 from shared.mongo.outbox import Relay
 from shared.mongo.store import ConcurrencyConflict
 from shared.phones import phone_link
 from shared.privacy import mask_phone
-from shared.settings import Settings
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -45,7 +45,7 @@ MAX_ATTEMPTS = 20
 class IdentityDeps:
     repo: IdentityRepository
     relay: Relay
-    settings: Settings
+    settings: IdentitySettings
     sms: SmsProvider
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -70,7 +70,7 @@ async def decided_again(attempt: Callable[[], Awaitable[T]]) -> T:
             if n == MAX_ATTEMPTS:
                 break
             await asyncio.sleep(random.uniform(0, min(0.2, 0.004 * 2 ** min(n, 8))))
-    raise DomainError(409, "并发修改过多，请重试 / too many concurrent changes; try again")
+    raise DomainError("conflict", "并发修改过多，请重试 / too many concurrent changes; try again")
 
 
 # --- sign-in codes ----------------------------------------------------------------------
@@ -233,7 +233,7 @@ async def sign_in(
 
 
 REFRESH_REFUSED = DomainError(
-    401, "刷新令牌无效，请重新登录 / invalid refresh token; sign in again"
+    "unauthenticated", "刷新令牌无效，请重新登录 / invalid refresh token; sign in again"
 )
 
 
@@ -259,7 +259,8 @@ async def refresh(
         await deps.repo.revoke_session(session["_id"], now, "refresh token reused")
         log.warning("refresh_token_reused", sid=session["_id"], person_id=person.id)
         raise DomainError(
-            401, "刷新令牌已被使用，会话已撤销 / refresh token reused; the session is revoked"
+            "unauthenticated",
+            "刷新令牌已被使用，会话已撤销 / refresh token reused; the session is revoked",
         )
     return await _issue(deps, person, grant, grants, session["_id"])
 
@@ -278,7 +279,7 @@ async def client_credentials(
     client = deps.settings.identity_service_clients.get(client_id)
     expected = client.get("secret", "") if client else ""
     if not client or not expected or not hmac.compare_digest(expected, client_secret):
-        raise DomainError(401, "客户端认证失败 / invalid client credentials")
+        raise DomainError("unauthenticated", "客户端认证失败 / invalid client credentials")
     ttl = timedelta(seconds=deps.settings.identity_access_ttl_s)
     scope, sub = client["scope"], f"service:{client_id}"
     TOKENS_ISSUED.labels("service").inc()

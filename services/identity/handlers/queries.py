@@ -6,10 +6,9 @@ from typing import Any
 
 from services.identity.domain import policy
 from services.identity.domain.person import Appointment
-from services.identity.domain.sign_in import DomainError
 from services.identity.handlers.commands import IdentityDeps, grants_for
 from shared.auth import Principal
-from shared.http import not_found
+from shared.errors import DomainError, not_found
 from shared.privacy import mask_phone
 
 
@@ -19,7 +18,7 @@ async def me(deps: IdentityDeps, principal: Principal) -> dict[str, Any]:
     if session is None:
         return {"person": None, "active": active, "roles": [active]}
     if session.get("revoked_at") is not None:
-        raise DomainError(401, "会话已结束 / the session has ended")
+        raise DomainError("unauthenticated", "会话已结束 / the session has ended")
     person = await deps.repo.person(session["person_id"])
     if person is None:
         raise not_found("person", session["person_id"])
@@ -68,5 +67,5 @@ async def list_appointments(
     deps: IdentityDeps, actor: Principal, scope: str, include_ended: bool
 ) -> list[Appointment]:
     if not policy.may_read_appointments(actor, scope):
-        raise DomainError(403, f"{scope} 不在您的管理范围 / {scope} is outside your scope")
+        raise DomainError("forbidden", f"{scope} 不在您的管理范围 / {scope} is outside your scope")
     return await deps.repo.appointments_in(scope, include_ended)

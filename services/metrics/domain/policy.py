@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from shared.auth import CurrentPrincipal
-from shared.http import ApiError
+from shared.errors import DomainError
 from shared.orgpath import MAX_LENGTH, PATTERN
 
 
@@ -24,12 +24,12 @@ async def readable_scope(
     ],
 ) -> str:
     if not principal.covers(scope):
-        raise ApiError(404, f"范围不存在 / scope {scope} not found", details={"scope": scope})
+        raise DomainError("not_found", f"范围不存在 / scope {scope} not found", scope=scope)
     if not principal.reads(scope):
-        raise ApiError(
-            403,
+        raise DomainError(
+            "forbidden",
             "只有管理员和运营人员可查看统计 / only admins and operators may read figures",
-            details={"role": principal.role},
+            role=principal.role,
         )
     return scope
 

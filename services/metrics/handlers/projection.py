@@ -25,13 +25,13 @@ from services.metrics.domain import facts as facts_domain
 from services.metrics.domain import figures, lists
 from services.metrics.domain.facts import FACT_KINDS, Fact, FactKind, OrgUnitFact
 from services.metrics.domain.figures import Window
+from services.metrics.settings import MetricsSettings
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.logging import get_logger
 from shared.mongo.client import Database
 from shared.mongo.store import ConcurrencyConflict
 from shared.mongo.unit_of_work import until_committed
 from shared.orgpath import OrgPath
-from shared.settings import Settings
 
 log = get_logger(__name__)
 
@@ -101,7 +101,7 @@ class FactCache:
 
 
 class Projection:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: MetricsSettings) -> None:
         self.generations = Generations(db)
         self.settings = settings
         self.tz = ZoneInfo(settings.timezone)

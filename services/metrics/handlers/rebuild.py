@@ -27,10 +27,11 @@ from pydantic import ValidationError
 from services.metrics.adapters.repository import FactStore, Generations, Versioned
 from services.metrics.domain import facts as facts_domain
 from services.metrics.domain.facts import FactKind
+from services.metrics.settings import MetricsSettings
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.registry import UnknownEventType, payload_of
+from shared.kafka.connection import client_options
 from shared.mongo.client import create_client
-from shared.settings import Settings
 
 SETTLE_POLLS = 5
 STALL_S = 60.0
@@ -87,10 +88,10 @@ class ProgressBar:
 class LogReader:
     """Every partition of the streams, from the beginning, without a consumer group."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: MetricsSettings) -> None:
         self.settings = settings
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **client_options(settings),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -190,7 +191,7 @@ async def write_more(store: FactStore, pending: Pending, facts: Facts) -> None:
 
 
 async def rebuild(
-    settings: Settings,
+    settings: MetricsSettings,
     out: TextIO = sys.stderr,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> RebuildReport:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from services.needs.domain.need import Need
+from services.needs.settings import NeedsSettings
 from shared.mongo.client import Document
 from shared.mongo.store import AggregateStore
 from shared.mongo.unit_of_work import Backoff, UnitOfWork
-from shared.settings import Settings
 
 ACTIVE_STATUSES = ["open", "claimed"]
 # A need busy with many claimants at once: up to 100 attempts, 50 ms apart at most.
@@ -23,7 +23,7 @@ BACKOFF = Backoff(base_s=0.002, cap_s=0.05, max_attempts=100)
 
 class NeedsRepository:
     def __init__(
-        self, store: AggregateStore, settings: Settings, now: Callable[[], datetime]
+        self, store: AggregateStore, settings: NeedsSettings, now: Callable[[], datetime]
     ) -> None:
         self.store = store  # collection "needs" (heads, queried below) and its commits
         # Stored as BSON dates (mode "python") so that filters and sorts compare times.
@@ -71,9 +71,12 @@ class NeedsRepository:
         ).limit(limit)
         return [doc["_id"] async for doc in cursor]
 
-    async def active_claims_of(self, kind: Literal["volunteer", "organization"], ident: str) -> int:
-        """How many needs hold an active claim of this volunteer or organisation."""
-        return await self.store.heads.count_documents({f"active_{kind}_ids": ident})
+    async def with_active_claims(self) -> list[str]:
+        """Ids of needs holding an active claim (every active claim has a deadline)."""
+        cursor = self.store.heads.find(
+            {"status": {"$in": ACTIVE_STATUSES}, "next_claim_expiry": {"$ne": None}}, {"_id": 1}
+        )
+        return [doc["_id"] async for doc in cursor]
 
     async def with_reminders_due(self, now: datetime, limit: int = 500) -> list[str]:
         """Ids of needs with a reminder due."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from services.needs.domain.need import Claim, Need
 from shared.auth import Principal, in_scope
-from shared.http import ApiError
+from shared.errors import DomainError
 from shared.orgpath import OrgPath
 
 # Statuses residents and volunteers see in their community; the rest only their own.
@@ -122,12 +122,12 @@ def can_see(p: Principal, need: Need) -> bool:
 
 def authorize(p: Principal, need: Need, action: Action, facts: Facts | None = None) -> None:
     if not can_see(p, need):
-        raise ApiError(404, f"需求 {need.id} 不存在 / need not found", details={"id": need.id})
+        raise DomainError("not_found", f"需求 {need.id} 不存在 / need not found", id=need.id)
     if not RULES[action](p, need, facts or Facts()):
-        raise ApiError(
-            403,
+        raise DomainError(
+            "forbidden",
             f"无权执行此操作 / {p.role} {p.sub} may not {action.value} this need",
-            details={"action": action.value},
+            action=action.value,
         )
 
 
@@ -136,20 +136,26 @@ def authorize_post(p: Principal, community_id: str, requester_id: str | None) ->
     if p.role == "grid_worker":
         # For a resident who is not online, in the worker's grid or community.
         if not (p.covers(community_id) or in_scope(p.scope, community_id)):
-            raise ApiError(403, "社区不在您的网格范围 / community outside your grid")
+            raise DomainError("forbidden", "社区不在您的网格范围 / community outside your grid")
         if requester_id not in (None, p.sub):
-            raise ApiError(403, "网格员以本人账号代为发布 / grid workers post as themselves")
+            raise DomainError(
+                "forbidden", "网格员以本人账号代为发布 / grid workers post as themselves"
+            )
         return
     if p.role == "resident":
         if not p.covers(community_id):
-            raise ApiError(403, "居民只能为本社区发布需求 / residents post for their own community")
+            raise DomainError(
+                "forbidden", "居民只能为本社区发布需求 / residents post for their own community"
+            )
         if requester_id not in (None, p.sub):
-            raise ApiError(403, "居民只能为自己发布需求 / residents post their own needs only")
+            raise DomainError(
+                "forbidden", "居民只能为自己发布需求 / residents post their own needs only"
+            )
         return
     if not (p.is_admin or p.is_service):
-        raise ApiError(403, f"{p.role} 不能发布需求 / a {p.role} may not post needs")
+        raise DomainError("forbidden", f"{p.role} 不能发布需求 / a {p.role} may not post needs")
     if not p.administers(community_id):
-        raise ApiError(403, "社区不在您的管辖范围 / community outside your scope")
+        raise DomainError("forbidden", "社区不在您的管辖范围 / community outside your scope")
 
 
 def sees_phone(p: Principal, need: Need) -> bool:

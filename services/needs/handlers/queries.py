@@ -11,7 +11,7 @@ from services.needs.domain.need import Need
 from services.needs.domain.policy import Action, authorize, scope_filter, visible_filter
 from services.needs.handlers.commands import NeedsDeps, _code_key, _visible_need, need_not_found
 from shared.auth import Principal
-from shared.http import ApiError
+from shared.errors import DomainError
 from shared.mongo.client import Document
 
 
@@ -53,7 +53,7 @@ async def list_needs(
         clauses.append(scope_filter(filters.scope))
     if filters.claims_expired:
         if not (p.is_admin or p.is_service):
-            raise ApiError(403, "仅管理员可查看逾期认领 / expired claims are for admins")
+            raise DomainError("forbidden", "仅管理员可查看逾期认领 / expired claims are for admins")
         clauses.append({"has_expired_claims": True})
     for name in ("status", "category", "kind"):
         value = getattr(filters, name)

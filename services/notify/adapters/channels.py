@@ -18,11 +18,11 @@ import aiosmtplib
 import httpx
 
 from services.notify.adapters.inbox import Inbox, InboxEntry
+from services.notify.settings import NotifySettings
 from shared.events.envelope import CONTENT_TYPE
 from shared.events.notify import Channel as ChannelName
 from shared.logging import get_logger
 from shared.outbound import OutboundRefused
-from shared.settings import Settings
 
 log = get_logger(__name__)
 
@@ -124,7 +124,7 @@ class WebhookChannel:
 class EmailChannel:
     name: ChannelName = "email"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: NotifySettings) -> None:
         self._s = settings
 
     async def send(self, notification: Notification) -> None:

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from services.notify.settings import NotifySettings
 from shared.auth import Principal
 from shared.http import ApiError
-from shared.settings import Settings
 
 TICKET_KEY = secrets.token_bytes(32)
 
@@ -23,7 +23,7 @@ TICKET_TTL = timedelta(seconds=60)
 USE = "inbox_stream"
 
 
-def mint_ticket(settings: Settings, principal: Principal) -> str:
+def mint_ticket(settings: NotifySettings, principal: Principal) -> str:
     now = datetime.now(UTC)
     claims = {
         "sub": principal.sub,
@@ -36,7 +36,7 @@ def mint_ticket(settings: Settings, principal: Principal) -> str:
     return jwt.encode(claims, TICKET_KEY, algorithm="HS256")
 
 
-def principal_of_ticket(settings: Settings, ticket: str) -> Principal:
+def principal_of_ticket(settings: NotifySettings, ticket: str) -> Principal:
     """The caller a ticket stands for; 401 for an expired ticket or any other token."""
     try:
         claims = jwt.decode(ticket, TICKET_KEY, algorithms=["HS256"], options={"require": ["exp"]})

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from services.notify.domain.audience import Audience, Subscription
 from shared.auth import Principal
-from shared.http import ApiError
+from shared.errors import DomainError
 
 
-def hidden(what: str, ident: str) -> ApiError:
-    return ApiError(404, f"{what}不存在 / {what} not found", details={"id": ident})
+def hidden(what: str, ident: str) -> DomainError:
+    return DomainError("not_found", f"{what}不存在 / {what} not found", id=ident)
 
 
 def own_inbox(principal: Principal, recipient_id: str, home_community: str | None) -> None:
@@ -21,15 +21,13 @@ def own_inbox(principal: Principal, recipient_id: str, home_community: str | Non
     if principal.sub == recipient_id:
         return
     if home_community is None or not principal.administers(home_community):
-        raise ApiError(
-            404, "收件箱不存在 / inbox not found", details={"recipient_id": recipient_id}
-        )
+        raise DomainError("not_found", "收件箱不存在 / inbox not found", recipient_id=recipient_id)
 
 
 def own_preferences(principal: Principal, recipient_id: str) -> None:
     if principal.sub != recipient_id:
-        raise ApiError(
-            404, "偏好设置不存在 / preferences not found", details={"recipient_id": recipient_id}
+        raise DomainError(
+            "not_found", "偏好设置不存在 / preferences not found", recipient_id=recipient_id
         )
 
 
@@ -43,33 +41,35 @@ def subscription_audience(
     only themselves, inside their own scope, to what is addressed to them."""
     if recipient_id != principal.sub:
         if not principal.administers(scope):
-            raise ApiError(
-                403, "只能为本辖区设置订阅 / subscriptions for others need an admin scope"
+            raise DomainError(
+                "forbidden", "只能为本辖区设置订阅 / subscriptions for others need an admin scope"
             )
         return requested or "scope"
     if principal.reads(scope):
         return requested or "scope"
     if requested == "scope":
-        raise ApiError(403, "无权订阅整个辖区 / only admins and operators subscribe to a scope")
+        raise DomainError(
+            "forbidden", "无权订阅整个辖区 / only admins and operators subscribe to a scope"
+        )
     if not principal.covers(scope):
-        raise ApiError(403, "订阅范围超出您的辖区 / scope outside yours")
+        raise DomainError("forbidden", "订阅范围超出您的辖区 / scope outside yours")
     return "personal"
 
 
 def require_recipient_in_scope(principal: Principal, home_community: str | None) -> None:
     """An admin subscribes a volunteer of their own part of the tree only."""
     if home_community is not None and not principal.administers(home_community):
-        raise ApiError(
-            403, "该志愿者不在您的辖区 / the recipient is a volunteer outside your scope"
+        raise DomainError(
+            "forbidden", "该志愿者不在您的辖区 / the recipient is a volunteer outside your scope"
         )
 
 
 def require_below_cap(held: int, cap: int) -> None:
     if held >= cap:
-        raise ApiError(
-            409,
+        raise DomainError(
+            "conflict",
             f"订阅数量已达上限（{cap} 个）/ a recipient holds at most {cap} subscriptions",
-            details={"limit": cap},
+            limit=cap,
         )
 
 

@@ -15,16 +15,16 @@ from services.notify.domain import policy
 from services.notify.domain.audience import Audience, Preferences, Profile, Subscription
 from services.notify.handlers.dispatcher import Dispatcher
 from services.notify.handlers.notifier import Notifier
+from services.notify.settings import NotifySettings
 from shared.auth import Principal
 from shared.clock import Clock
+from shared.errors import conflict
 from shared.events.notify import Channel as ChannelName
-from shared.http import conflict
-from shared.settings import Settings
 
 
 @dataclass
 class NotifyDeps:
-    settings: Settings
+    settings: NotifySettings
     clock: Clock
     read_model: ReadModel
     profiles: Profiles

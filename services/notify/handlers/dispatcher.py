@@ -19,6 +19,7 @@ from services.notify.adapters.deliveries import Deliveries
 from services.notify.adapters.profiles import Profiles
 from services.notify.domain.delivery import Delivery, retry_delay_s
 from services.notify.metrics import DELIVERY_SECONDS, NOTIFICATIONS, PENDING
+from services.notify.settings import NotifySettings
 from shared.aio import nap
 from shared.clock import Clock
 from shared.events.envelope import CONTENT_TYPE, EventPayload
@@ -27,7 +28,7 @@ from shared.kafka.producer import EventProducer
 from shared.logging import get_logger, log_context
 from shared.mongo.outbox import Relay
 from shared.mongo.store import ConcurrencyConflict
-from shared.settings import Settings, Topics
+from shared.settings import Topics
 from shared.visibility import mask_target
 
 log = get_logger(__name__)
@@ -36,7 +37,7 @@ log = get_logger(__name__)
 class Dispatcher:
     def __init__(
         self,
-        settings: Settings,
+        settings: NotifySettings,
         clock: Clock,
         deliveries: Deliveries,
         profiles: Profiles,

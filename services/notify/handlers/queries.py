@@ -9,7 +9,7 @@ from services.notify.domain import policy
 from services.notify.domain.audience import Subscription
 from services.notify.handlers.commands import NotifyDeps
 from shared.auth import Principal
-from shared.http import ApiError
+from shared.errors import DomainError
 
 
 async def subscriptions(
@@ -33,7 +33,7 @@ async def inbox_page(
     before = None
     if cursor is not None:
         if not cursor.isdigit():
-            raise ApiError(422, "游标无效 / invalid cursor", details={"cursor": cursor})
+            raise DomainError("invalid", "游标无效 / invalid cursor", cursor=cursor)
         before = int(cursor)
     items, unread, next_cursor = await deps.inbox.page(recipient_id, before, limit)
     return {

@@ -20,6 +20,7 @@ from services.volunteers.domain.passbook import LedgerEntry, Passbook
 from services.volunteers.domain.supermarket import Item, Reservation, Unit
 from services.volunteers.domain.team import Team
 from services.volunteers.domain.volunteer import Volunteer
+from services.volunteers.settings import VolunteersSettings
 from shared.categories import skill_slug
 from shared.events.envelope import EventPayload
 from shared.mongo.client import Document, find_by_ids
@@ -27,7 +28,6 @@ from shared.mongo.store import AggregateStore, NewCommit, commit_id
 from shared.mongo.unit_of_work import UnitOfWork
 from shared.orgpath import OrgPath
 from shared.rules import DEFAULT_RULES, DistrictRules
-from shared.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -49,7 +49,7 @@ class VolunteersRepository:
     def __init__(
         self,
         stores: Callable[[str], AggregateStore],
-        settings: Settings,
+        settings: VolunteersSettings,
         now: Callable[[], datetime],
     ) -> None:
         """`stores` makes the store of an aggregate by name (on the service's database)."""

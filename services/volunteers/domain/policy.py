@@ -9,12 +9,12 @@ from __future__ import annotations
 from services.volunteers.domain.team import Team
 from services.volunteers.domain.volunteer import Volunteer
 from shared.auth import Principal
-from shared.http import ApiError, not_found
+from shared.errors import DomainError, not_found
 from shared.orgpath import OrgPath
 
 
-def forbidden(message: str) -> ApiError:
-    return ApiError(403, message)
+def forbidden(message: str) -> DomainError:
+    return DomainError("forbidden", message)
 
 
 def may_write_org(actor: Principal, path: str) -> bool:

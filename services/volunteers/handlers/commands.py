@@ -47,9 +47,8 @@ from services.volunteers.metrics import (
 from services.volunteers.schemas import ImportReport, NewVolunteer, RowResult, VolunteerChanges
 from shared.auth import Principal
 from shared.clock import Clock, SystemClock
-from shared.errors import DomainError
+from shared.errors import DomainError, not_found
 from shared.events.volunteers import VolunteerRegistered
-from shared.http import not_found
 from shared.logging import get_logger
 from shared.mongo.store import ConcurrencyConflict
 from shared.mongo.unit_of_work import Backoff, Duplicate, GaveUp, until_committed

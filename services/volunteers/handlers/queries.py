@@ -21,7 +21,7 @@ from services.volunteers.handlers.commands import (
     _shown_to,
 )
 from shared.auth import Principal
-from shared.http import not_found
+from shared.errors import not_found
 from shared.orgpath import OrgPath
 from shared.rules import DistrictRules, district_of
 
