@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import WithJsonSchema
 
 CATEGORIES: dict[str, str] = {
     "childcare": "幼有所育",
@@ -21,6 +24,11 @@ CATEGORIES: dict[str, str] = {
     "hardship_relief": "帮扶解困",
     "other": "其他",
 }
+
+
+# A category a client names: documented as the platform's vocabulary; a deployment may add
+# its own (TONGXIN_EXTRA_CATEGORIES), which the service checks (`known_categories`).
+CategoryName = Annotated[str, WithJsonSchema({"type": "string", "enum": list(CATEGORIES)})]
 
 
 def known_categories(extra: list[str]) -> frozenset[str]:

@@ -28,6 +28,14 @@ BEARER = {
     "bearerFormat": "JWT",
     "description": "Access token from the identity service (POST /v1/auth/token) / 访问令牌",
 }
+# The one-minute ticket of `POST /v1/inbox/stream-ticket` in the URL of the inbox stream
+# (a browser's EventSource sends no headers): the stream takes it or the bearer token.
+STREAM_TICKET = {
+    "type": "apiKey",
+    "in": "query",
+    "name": "ticket",
+    "description": "Stream ticket from POST /v1/inbox/stream-ticket (one minute) / 收件箱流票据",
+}
 PAGE = """<!doctype html>
 <html lang="zh-CN">
 <head>
@@ -51,9 +59,16 @@ The document itself is at <a href="openapi.json">openapi.json</a>.</p></html>
 
 
 def with_bearer(schema: dict[str, Any]) -> dict[str, Any]:
-    """The document with a `bearer` scheme applied to every operation (health ones too:
-    harmless, and one rule is simpler than a list of exceptions)."""
-    schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = BEARER
+    """The document with a `bearer` scheme required by every operation but those marked
+    `shared.http.PUBLIC` (health, sign-in, public keys, pages: `security: []`)."""
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["bearer"] = BEARER
+    if any(
+        {"stream_ticket": []} in operation.get("security", [])
+        for operations in schema.get("paths", {}).values()
+        for operation in operations.values()
+    ):
+        schemes["stream_ticket"] = STREAM_TICKET
     schema["security"] = [{"bearer": []}]
     return schema
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import DomainError, ErrorKind
@@ -114,6 +115,27 @@ COMMON_ERRORS = {
     431: "request headers too large / 请求头过大",
     503: "a dependency is unavailable: retry / 暂不可用",
 }
+# ... and those of an operation that needs a token: the token, then the role and scope the
+# caller has and the ids and scopes it names are checked (every such operation does all three).
+SIGNED_IN_ERRORS = {
+    401: "no or bad token / 未认证",
+    403: "the caller's role or scope may not do this / 无权限",
+    404: "an id or scope named that does not exist / 未找到",
+}
+# ... and those of a write: the current state (claimed, closed, a duplicate) refuses it.
+WRITE_ERRORS = {409: "the current state does not allow this / 与当前状态冲突"}
+WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
+
+# The `openapi_extra` of an operation anyone may call (no token): health, the sign-in steps,
+# public keys, the pages. Every other operation needs the bearer token (shared.docs).
+PUBLIC: dict[str, Any] = {"security": []}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of an operation that answers these errors besides the common ones (a
+    PUBLIC operation's 401, say)."""
+    described = {**COMMON_ERRORS, **SIGNED_IN_ERRORS, **WRITE_ERRORS}
+    return {s: {"model": ErrorBody, "description": described[s]} for s in statuses}
 
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -133,22 +155,31 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
+def _documented_errors(
+    spec: dict[str, Any], method: str, operation: dict[str, Any]
+) -> dict[int, str]:
+    statuses = dict(COMMON_ERRORS)
+    if operation.get("security", spec.get("security", [])):
+        statuses.update(SIGNED_IN_ERRORS)
+        if method in WRITE_METHODS:
+            statuses.update(WRITE_ERRORS)
+    return statuses
+
+
 def document_common_errors(app: FastAPI) -> None:
-    """The OpenAPI document lists COMMON_ERRORS (and 401 under /v1, where a bearer token is
-    read) for every operation, besides what each declares."""
+    """The OpenAPI document lists COMMON_ERRORS for every operation, SIGNED_IN_ERRORS for
+    those that need a token (all but PUBLIC ones) and WRITE_ERRORS for their writes, besides
+    what each declares."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         spec = generate()
-        for path, operations in spec.get("paths", {}).items():
-            statuses = dict(COMMON_ERRORS)
-            if path.startswith("/v1/"):
-                statuses[401] = "no or bad token / 未认证"
-            for operation in operations.values():
+        for operations in spec.get("paths", {}).values():
+            for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
-                for status, description in statuses.items():
+                for status, description in _documented_errors(spec, method, operation).items():
                     responses.setdefault(
                         str(status),
                         {
@@ -160,6 +191,17 @@ def document_common_errors(app: FastAPI) -> None:
         return spec
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on this request's path (for `Allow`)."""
+    probe = {**request.scope, "method": ""}
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(probe)[0] != Match.NONE:
+            methods |= route_methods
+    return sorted(methods)
 
 
 def error_response(
@@ -270,14 +312,16 @@ def install_error_handlers(app: FastAPI) -> None:
         english = "; ".join(f"{f['field'] or 'body'}: {f['reason']}" for f in fields)
         return error_response(422, "validation_failed", f"{chinese} / {english}", fields)
 
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         status = exc.status_code
         chinese = HTTP_MESSAGES.get(status, "请求无法处理")
         response = error_response(
             status, STATUS_CODES.get(status, "error"), f"{chinese} / {exc.detail}"
         )
-        response.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        response.headers.update(exc.headers or {})
+        if status == 405:  # every route of this path, not only the first that matched
+            response.headers["allow"] = ", ".join(allowed_methods(request))
         return response
 
     async def dependency_down(_: Request, exc: Exception) -> JSONResponse:
@@ -329,7 +373,7 @@ def health_router(
 ) -> APIRouter:
     router = APIRouter(tags=["health"])
 
-    @router.get("/healthz")
+    @router.get("/healthz", openapi_extra=PUBLIC)
     async def healthz() -> JSONResponse:
         """Alive unless stuck for good (a consumer stalled past its restart limit)."""
         problems = await liveness() if liveness is not None else {}
@@ -337,7 +381,7 @@ def health_router(
             return JSONResponse({"status": "stuck", "reasons": problems}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    @router.get("/readyz")
+    @router.get("/readyz", openapi_extra=PUBLIC)
     async def readyz() -> JSONResponse:
         problems = await readiness()
         if problems:

@@ -30,6 +30,15 @@ class OutboundRefused(Exception):
     """The target may not be called; the message says why (中文 / English)."""
 
 
+LOOPBACK_OR_PRIVATE = (
+    "不允许访问内网或本机地址 / the target resolves to a loopback, private or link-local address"
+)
+
+
+class UnknownHost(OutboundRefused):
+    """The target's host name does not resolve."""
+
+
 def networks(cidrs: Iterable[str]) -> list[Network]:
     return [ipaddress.ip_network(c, strict=False) for c in cidrs]
 
@@ -63,6 +72,9 @@ def parse_target(url: str) -> tuple[str, str, int]:
         raise OutboundRefused("须为 http(s) 地址 / must be an http(s) URL")
     if parsed.userinfo:
         raise OutboundRefused("地址不能含用户名或密码 / the URL must not carry credentials")
+    name = parsed.host.rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):  # loopback by name (RFC 6761)
+        raise OutboundRefused(LOOPBACK_OR_PRIVATE)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     return parsed.scheme, parsed.host, port
 
@@ -74,16 +86,13 @@ async def resolve_permitted(host: str, port: int, allowed: Sequence[Network]) ->
             host.strip("[]"), port, type=socket.SOCK_STREAM
         )
     except (socket.gaierror, UnicodeError, OSError):
-        raise OutboundRefused(f"无法解析主机 / cannot resolve {host}") from None
+        raise UnknownHost(f"无法解析主机 / cannot resolve {host}") from None
     addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]
     if not addresses:
-        raise OutboundRefused(f"无法解析主机 / cannot resolve {host}")
+        raise UnknownHost(f"无法解析主机 / cannot resolve {host}")
     for text in addresses:
         if not permitted(ipaddress.ip_address(text), allowed):
-            raise OutboundRefused(
-                "不允许访问内网或本机地址 / the target resolves to a loopback, private or "
-                "link-local address"
-            )
+            raise OutboundRefused(LOOPBACK_OR_PRIVATE)
     return addresses[0]
 
 

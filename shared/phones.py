@@ -12,21 +12,25 @@ import hashlib
 import hmac
 import re
 
-PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
+# The forms a phone number may be written in (also the documented pattern of every phone
+# input): a mobile number, with or without +86/0086, or another number of 7 to 15 digits
+# (a landline from 0, or one in international form); digits grouped by spaces or hyphens.
+_GAP = "[ -]?"
+MOBILE_PATTERN = f"(?:(?:[+]|00)86{_GAP})?1[3-9](?:{_GAP}[0-9]){{9}}"
+OTHER_PATTERN = f"(?:[+][0-9]|[02-9])(?:{_GAP}[0-9]){{6,14}}"
+PHONE_PATTERN = f"^(?:{MOBILE_PATTERN}|{OTHER_PATTERN})$"
+PHONE_MAX_LENGTH = 32
+_MOBILE = re.compile(MOBILE_PATTERN)
+_PHONE = re.compile(PHONE_PATTERN)
 
 
 def normal_phone(raw: str) -> str | None:
-    """Digits only, a +86/0086 country prefix before a mobile number dropped; None when
-    it is no phone number."""
-    phone = PHONE_SEPARATORS.sub("", raw)
-    for prefix in ("+86", "0086"):
-        if phone.startswith(prefix) and len(phone) == len(prefix) + 11:
-            phone = phone[len(prefix) :]
-    if not re.fullmatch(r"\+?[0-9]{7,15}", phone):
+    """Digits only (a leading + kept), a +86/0086 prefix of a mobile number dropped; None
+    when it is no phone number (does not match PHONE_PATTERN)."""
+    if len(raw) > PHONE_MAX_LENGTH or not _PHONE.fullmatch(raw):
         return None
-    if len(phone) == 11 and phone.startswith("1") and not re.fullmatch(r"1[3-9][0-9]{9}", phone):
-        return None
-    return phone
+    digits = raw.replace(" ", "").replace("-", "")
+    return digits[-11:] if _MOBILE.fullmatch(raw) else digits
 
 
 def phone_link(key: str, phone: str) -> str:

@@ -8,11 +8,12 @@ the defaults, which are the platform's rules before local rules existed.
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.events.volunteers import DistrictRulesChanged
+from shared.inputs import JSON_INTEGER
 
 # Cumulative service hours for ★ … ★★★★★ (the national volunteer-record standard).
 DEFAULT_STAR_HOURS: tuple[int, ...] = (100, 300, 600, 1000, 1500)
@@ -21,20 +22,25 @@ DEFAULT_STAR_HOURS: tuple[int, ...] = (100, 300, 600, 1000, 1500)
 class DistrictRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    star_hours: list[Annotated[int, Field(strict=True, ge=1, le=100_000)]] = Field(
-        default=list(DEFAULT_STAR_HOURS), min_length=5, max_length=5
+    # Five distinct thresholds, kept in rising order: ★ is the lowest, ★★★★★ the highest.
+    star_hours: list[Annotated[int, Field(strict=True, ge=1, le=100_000), JSON_INTEGER]] = Field(
+        default=list(DEFAULT_STAR_HOURS),
+        min_length=5,
+        max_length=5,
+        json_schema_extra={"uniqueItems": True},
     )
-    points_per_hour: int = Field(default=10, strict=True, ge=0, le=1000)
-    auto_confirm_days: int = Field(default=7, strict=True, ge=1, le=90)
-    volunteer_claim_cap: int = Field(default=5, strict=True, ge=1, le=1000)
-    organization_claim_cap: int = Field(default=20, strict=True, ge=1, le=10_000)
+    points_per_hour: Annotated[int, Field(strict=True, ge=0, le=1000), JSON_INTEGER] = 10
+    auto_confirm_days: Annotated[int, Field(strict=True, ge=1, le=90), JSON_INTEGER] = 7
+    volunteer_claim_cap: Annotated[int, Field(strict=True, ge=1, le=1000), JSON_INTEGER] = 5
+    organization_claim_cap: Annotated[int, Field(strict=True, ge=1, le=10_000), JSON_INTEGER] = 20
     check_in_required: bool = Field(default=False, strict=True)
 
-    @model_validator(mode="after")
-    def _ascending(self) -> Self:
-        if any(b <= a for a, b in zip(self.star_hours, self.star_hours[1:], strict=False)):
-            raise ValueError("star_hours must rise: ★ < ★★ < … < ★★★★★ / 星级时长须递增")
-        return self
+    @field_validator("star_hours")
+    @classmethod
+    def _rising(cls, hours: list[int]) -> list[int]:
+        if len(set(hours)) != len(hours):
+            raise ValueError("star_hours must differ: ★ < ★★ < … < ★★★★★ / 星级时长须各不相同")
+        return sorted(hours)
 
     def stars_for(self, hours: float) -> int:
         return sum(1 for threshold in self.star_hours if hours >= threshold)

@@ -26,7 +26,8 @@ from services.identity.schemas import (
     TokenResponse,
 )
 from shared.auth import CurrentPrincipal, bearer, token_verifier
-from shared.http import ApiError, CorrelationId
+from shared.http import PUBLIC, ApiError, CorrelationId, documented
+from shared.orgpath import OrgPath
 from shared.signing import ALGORITHM, jwks
 
 
@@ -60,12 +61,14 @@ async def _token_request(request: Request) -> TokenRequest:
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("application/x-www-form-urlencoded"):
-            raw: Any = dict(await request.form())
+            # a form has no null: an empty field is one not given
+            raw: Any = {k: v for k, v in (await request.form()).items() if v != ""}
         else:
             raw = await request.json()
         body = TokenRequest.model_validate(raw)
     except ValidationError as exc:
-        raise RequestValidationError(exc.errors()) from None
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        raise RequestValidationError(errors) from None
     except ValueError:
         raise ApiError(400, "请求体须为 JSON / the body must be JSON") from None
     basic = request.headers.get("authorization", "")
@@ -90,6 +93,7 @@ def _missing(*names: str) -> ApiError:
     "/otp",
     status_code=202,
     response_model=CodeSent,
+    openapi_extra=PUBLIC,
     description=(
         "Sends a 6-digit sign-in code (验证码) by text message, valid 5 minutes. The answer "
         "is the same whether or not the phone is known. One code per phone per 60 s, and "
@@ -106,7 +110,8 @@ async def request_code(body: CodeRequest, request: Request, deps: Deps) -> CodeS
 @auth.post(
     "/token",
     response_model=TokenResponse,
-    openapi_extra=_form_schema(),
+    openapi_extra={**_form_schema(), **PUBLIC},
+    responses=documented(401, 403, 404, 409),
     description=(
         "Sign-in: `{phone, code[, role, scope]}` (5 wrong tries lock the code). Role "
         "switch: `{refresh_token, role[, scope]}` (rotates the refresh token). Service "
@@ -143,6 +148,8 @@ async def token(request: Request, deps: Deps) -> dict[str, Any]:
 @auth.post(
     "/refresh",
     response_model=TokenResponse,
+    openapi_extra=PUBLIC,
+    responses=documented(401, 403, 404, 409),
     description=(
         "The next token pair of the session (the refresh token rotates). A refresh token "
         "used a second time revokes the whole session: every later refresh is 401. The "
@@ -156,6 +163,8 @@ async def refresh(body: RefreshRequest, deps: Deps) -> dict[str, Any]:
 @auth.post(
     "/logout",
     status_code=204,
+    openapi_extra=PUBLIC,
+    responses=documented(401),
     description="Ends the session of the bearer token (or of `refresh_token` in the body).",
 )
 async def logout(request: Request, deps: Deps, body: LogoutRequest | None = None) -> Response:
@@ -181,6 +190,7 @@ async def me(principal: CurrentPrincipal, deps: Deps) -> dict[str, Any]:
 @people.get(
     "/communities",
     response_model=CommunityPage,
+    openapi_extra=PUBLIC,
     description=(
         "Communities (and grids) whose Chinese name contains `q` (`?q=和平`), from the org "
         "tree on the volunteers stream; public, for choosing one's community at sign-in."
@@ -251,7 +261,7 @@ async def end_appointment(
 async def list_appointments(
     principal: CurrentPrincipal,
     deps: Deps,
-    scope: Annotated[str, Query(min_length=1, max_length=200)],
+    scope: Annotated[OrgPath, Query()],
     include_ended: bool = False,
 ) -> AppointmentPage:
     found = await queries.list_appointments(deps, principal, scope, include_ended)
@@ -261,12 +271,16 @@ async def list_appointments(
 # --- discovery --------------------------------------------------------------------------
 
 
-@wellknown.get("/jwks.json", description="The public keys tokens are signed with (JWKS).")
+@wellknown.get(
+    "/jwks.json", openapi_extra=PUBLIC, description="The public keys tokens are signed with (JWKS)."
+)
 async def jwks_document(deps: Deps) -> dict[str, Any]:
     return jwks(deps.settings)
 
 
-@wellknown.get("/openid-configuration", description="OpenID Connect discovery metadata.")
+@wellknown.get(
+    "/openid-configuration", openapi_extra=PUBLIC, description="OpenID Connect discovery metadata."
+)
 async def openid_configuration(deps: Deps) -> dict[str, Any]:
     base = deps.settings.jwt_issuer.rstrip("/")
     return {

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.inputs import Name, Phone
+from shared.orgpath import SEGMENT, OrgPath
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -13,7 +16,8 @@ Text = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class CodeRequest(BaseModel):
-    phone: str = Field(min_length=5, max_length=30, examples=["13800138000"])
+    model_config = ConfigDict(extra="forbid")
+    phone: Phone
 
 
 class CodeSent(BaseModel):
@@ -21,15 +25,51 @@ class CodeSent(BaseModel):
     resend_after: int = Field(description="seconds before another code may be requested")
 
 
+_FALSY: dict[str, Any] = {"anyOf": [{"type": "null"}, {"const": ""}]}
+_GIVEN: dict[str, Any] = {"type": "string", "minLength": 1}
+
+
+def _grant_forms() -> dict[str, Any]:
+    """The grants `token` tells apart, as JSON Schema: each named by `grant_type`, or without
+    it by its fields (client_id wins over refresh_token, which wins over phone and code)."""
+    unnamed = {"grant_type": {"type": "null"}}
+    forms = {
+        "sms_code": (
+            {"phone": _GIVEN, "code": _GIVEN},
+            {"client_id": _FALSY, "refresh_token": _FALSY},
+        ),
+        "refresh_token": ({"refresh_token": _GIVEN}, {"client_id": _FALSY}),
+        "client_credentials": ({"client_id": _GIVEN, "client_secret": _GIVEN}, {}),
+    }
+    out = []
+    for grant, (needed, unless) in forms.items():
+        required = sorted(needed)
+        out.append(
+            {
+                "title": grant,
+                "required": ["grant_type", *required],
+                "properties": {"grant_type": {"const": grant}, **needed},
+            }
+        )
+        out.append(
+            {
+                "title": f"{grant} (grant_type left out)",
+                "required": required,
+                "properties": {**unnamed, **needed, **unless},
+            }
+        )
+    return {"anyOf": out}
+
+
 class TokenRequest(BaseModel):
     """One body for every grant (JSON or form-encoded). Without `grant_type`: `phone` +
     `code` is a sign-in, `refresh_token` a refresh or role switch, `client_id` +
     `client_secret` the client-credentials grant."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_grant_forms())
 
     grant_type: Literal["sms_code", "refresh_token", "client_credentials"] | None = None
-    phone: str | None = Field(default=None, max_length=30)
+    phone: Phone | None = None
     code: str | None = Field(default=None, max_length=10)
     refresh_token: str | None = Field(default=None, max_length=200)
     client_id: str | None = Field(default=None, max_length=100)
@@ -45,6 +85,7 @@ class RefreshRequest(BaseModel):
 
 
 class LogoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     refresh_token: str | None = Field(default=None, max_length=200)
 
 
@@ -99,11 +140,35 @@ class CommunityPage(BaseModel):
     items: list[Community]
 
 
+def _depths(*depths: int) -> str:
+    """The pattern of org paths of these depths (1 district, 2 street, 3 community, 4 grid)."""
+    return "^(?:" + "|".join(rf"{SEGMENT}(?:\.{SEGMENT}){{{d - 1}}}" for d in depths) + ")$"
+
+
+# The depth of the unit each office sits at (domain.OFFICE_LEVELS, by depth).
+OFFICE_DEPTHS = {
+    "grid_worker": (3, 4),
+    "community_admin": (3,),
+    "street_admin": (2,),
+    "district_admin": (1,),
+    "operator": (1, 2),
+}
+
+
 class AppointmentCreate(BaseModel):
-    phone: str = Field(min_length=5, max_length=30)
-    name: Text
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"properties": {"role": {"const": role}, "scope": {"pattern": _depths(*depths)}}}
+                for role, depths in OFFICE_DEPTHS.items()
+            ]
+        },
+    )
+    phone: Phone
+    name: Name = Field(max_length=60)
     role: Literal["grid_worker", "community_admin", "street_admin", "district_admin", "operator"]
-    scope: Text
+    scope: OrgPath
 
 
 class Appointment(BaseModel):

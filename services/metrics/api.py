@@ -35,7 +35,7 @@ from services.metrics.schemas import (
 from services.metrics.settings import MetricsSettings
 from shared.auth import CurrentPrincipal, Principal
 from shared.categories import CATEGORIES
-from shared.http import ApiError
+from shared.http import PUBLIC, ApiError
 from shared.inputs import Day
 from shared.logging import get_logger
 
@@ -355,7 +355,12 @@ def _page() -> str:
     return (STATIC / "dashboard.html").read_text(encoding="utf-8")
 
 
-@pages.get("/dashboard", response_class=HTMLResponse, summary="Operators' dashboard / 数据看板")
+@pages.get(
+    "/dashboard",
+    response_class=HTMLResponse,
+    openapi_extra=PUBLIC,
+    summary="Operators' dashboard / 数据看板",
+)
 def dashboard(request: Request) -> HTMLResponse:
     """The page (static HTML/JS/CSS, no build step); its token comes from `?token=`."""
     settings: MetricsSettings = request.app.state.settings

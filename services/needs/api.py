@@ -11,6 +11,7 @@ from services.needs.handlers import commands, queries
 from services.needs.handlers.commands import NeedsDeps
 from services.needs.handlers.queries import NeedFilters
 from services.needs.schemas import (
+    CURSOR_PATTERN,
     CancelNeed,
     CheckIn,
     CheckInCode,
@@ -34,7 +35,6 @@ from services.needs.schemas import (
 from shared.auth import CurrentPrincipal
 from shared.events.needs import Kind
 from shared.http import CorrelationId, ErrorBody
-from shared.inputs import Cursor
 from shared.orgpath import OrgPath
 
 ERRORS = {
@@ -102,7 +102,7 @@ async def list_needs(
     claims_expired: Annotated[
         bool, Query(description="admins: only needs with claims that expired")
     ] = False,
-    cursor: Annotated[Cursor | None, Query(max_length=400)] = None,
+    cursor: Annotated[str | None, Query(max_length=81, pattern=CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> NeedPage:
     """Needs the caller may see, newest first; `next_cursor` fetches the following page."""

@@ -10,10 +10,9 @@ is masked for readers outside the scope (domain/policy.py).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -39,7 +38,17 @@ from services.needs.domain.policy import sees_phone
 from shared.auth import Principal
 from shared.events.needs import Kind, Location, OnBehalfOf, Openness
 from shared.http import ApiError
-from shared.inputs import Count, GeoPoint, Moment, Name, Text
+from shared.inputs import (
+    JSON_INTEGER,
+    Count,
+    GeoPoint,
+    Ident,
+    Moment,
+    Name,
+    Text,
+    WebUrl,
+    one_form_of,
+)
 from shared.mongo.client import Document
 from shared.orgpath import OrgPath
 from shared.visibility import view_for
@@ -228,34 +237,32 @@ def _claims_concerned(commit: Document) -> list[str]:
     return ids
 
 
+# A page cursor: the last need's time (microseconds since 1970, UTC) and id. Any cursor of
+# this form names a position, so one the API did not issue still pages (from there).
+CURSOR_PATTERN = r"^[0-9]{1,16}_[A-Za-z0-9-]{1,64}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def encode_cursor(position: tuple[datetime, str] | None) -> str | None:
     if position is None:
         return None
     at, need_id = position
-    raw = json.dumps([at.isoformat(), need_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    micros = (at.astimezone(UTC) - EPOCH) // timedelta(microseconds=1)
+    return f"{max(micros, 0)}_{need_id}"
 
 
 def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     if not cursor:
         return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, need_id = json.loads(raw)
-        moment = datetime.fromisoformat(at)
-        if moment.tzinfo is None or not isinstance(need_id, str):
-            raise ValueError(cursor)
-        return moment, need_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ApiError(
-            422,
-            "cursor: 无效的分页游标 / invalid cursor",
-            details=[{"field": "cursor", "message": "not a cursor this API issued"}],
-        ) from None
+    if not _CURSOR.fullmatch(cursor):  # the parameter's pattern refuses it first
+        raise ApiError(422, "cursor: 无效的分页游标 / invalid cursor", details={"field": "cursor"})
+    micros, _, need_id = cursor.partition("_")
+    return EPOCH + timedelta(microseconds=int(micros)), need_id
 
 
-Ident = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s]+$")]
-Slots = Annotated[int, Field(strict=True, ge=1, le=500)]
+Slots = Annotated[int, Field(strict=True, ge=1, le=500), JSON_INTEGER]
+Cents = Annotated[int, Field(strict=True, ge=0, le=10**12), JSON_INTEGER]
 
 
 class Command(BaseModel):
@@ -300,6 +307,16 @@ class ClaimNeed(Command):
     """One of three forms: a volunteer for themselves, a team leader for listed members,
     an admin for an organisation (which may take several slots)."""
 
+    model_config = ConfigDict(
+        json_schema_extra=one_form_of(
+            {
+                "volunteer": (["volunteer_id"], []),
+                "team": (["team_id", "member_ids"], []),
+                "organization": (["organization_id"], ["slots"]),
+            }
+        )
+    )
+
     volunteer_id: Ident | None = None
     team_id: Ident | None = None
     member_ids: list[Ident] | None = Field(default=None, min_length=1, max_length=500)
@@ -333,11 +350,9 @@ class CompleteNeed(Command):
     hours: list[HoursEntry] = Field(default=[], max_length=500)
     beneficiaries_served: Count = 0
     goods_count: Count = 0
-    funds_cents: Annotated[int, Field(strict=True, ge=0, le=10**12)] = 0
+    funds_cents: Cents = 0
     note: Annotated[Text, StringConstraints(max_length=2000)] | None = None
-    evidence_urls: list[
-        Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=500)]
-    ] = Field(default=[], max_length=20)
+    evidence_urls: list[WebUrl] = Field(default=[], max_length=20)
 
 
 class VerifyCompletion(Command):
@@ -346,7 +361,7 @@ class VerifyCompletion(Command):
     hours: list[HoursEntry] | None = Field(default=None, min_length=1, max_length=500)
     beneficiaries_served: Count | None = None
     goods_count: Count | None = None
-    funds_cents: Annotated[int, Field(strict=True, ge=0, le=10**12)] | None = None
+    funds_cents: Cents | None = None
     reason: Annotated[Text, StringConstraints(min_length=1, max_length=500)] | None = None
 
 
@@ -362,7 +377,7 @@ class DisputeCompletion(Command):
 
 
 class ConfirmNeed(Command):
-    rating: int = Field(strict=True, ge=1, le=5)
+    rating: Annotated[int, Field(strict=True, ge=1, le=5), JSON_INTEGER]
     comment: Annotated[Text, StringConstraints(max_length=1000)] | None = None
 
 

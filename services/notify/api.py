@@ -37,7 +37,7 @@ from shared.categories import known_categories
 from shared.events.registry import EVENT_TYPES
 from shared.http import ApiError
 from shared.inputs import SeqCursor
-from shared.outbound import OutboundRefused, check_target, networks
+from shared.outbound import OutboundRefused, UnknownHost, check_target, networks
 from shared.ratelimit import StreamSlots
 from shared.visibility import mask_target
 
@@ -65,7 +65,7 @@ async def _check_webhook(deps: NotifyDeps, principal: Principal, body: Subscript
         await check_target(body.target or "", networks(deps.settings.outbound_allow_networks))
     except OutboundRefused as exc:
         raise ApiError(
-            422,
+            404 if isinstance(exc, UnknownHost) else 422,
             f"通知目标不可用：{exc}",
             details=[{"field": "target", "label": "通知目标", "message": str(exc)}],
         ) from None
@@ -261,6 +261,7 @@ def _sse(item: dict[str, Any]) -> str:
 
 @router.get(
     "/inbox/stream",
+    openapi_extra={"security": [{"bearer": []}, {"stream_ticket": []}]},
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )

@@ -4,27 +4,60 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Annotated, Any
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from services.notify.domain.audience import Audience, Subscription
+from shared.categories import CategoryName
 from shared.events.notify import Channel as ChannelName
+from shared.events.registry import EVENT_TYPES
+from shared.inputs import EMAIL_PATTERN, HTTP_URL_PATTERN
+from shared.phones import PHONE_PATTERN
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
+# An event type to subscribe to (shared.events.registry), or "*" for all.
+EventTypeName = Annotated[
+    str, WithJsonSchema({"type": "string", "enum": ["*", *sorted(EVENT_TYPES)]})
+]
+
+# The target each channel takes (the inbox none): the documented pattern is the check.
+TARGETS = {"webhook": HTTP_URL_PATTERN, "email": EMAIL_PATTERN, "sms": PHONE_PATTERN}
+_TARGETS = {channel: re.compile(pattern) for channel, pattern in TARGETS.items()}
+TARGET_RULES = {
+    "webhook": "a webhook target is an http(s) URL",
+    "email": "an email target is an address",
+    "sms": "an sms target is a phone number",
+}
+
+
+def _channel_forms() -> dict[str, Any]:
+    forms = []
+    for channel in ("inapp", "webhook", "email", "sms"):
+        properties: dict[str, Any] = {"channel": {"const": channel}}
+        if channel in TARGETS:
+            properties["target"] = {"type": "string", "pattern": TARGETS[channel]}
+        if channel != "webhook":
+            properties["secret"] = {"type": "null"}
+        forms.append(
+            {
+                "title": channel,
+                "required": ["channel", "target"] if channel in TARGETS else ["channel"],
+                "properties": properties,
+            }
+        )
+    return {"oneOf": forms}
 
 
 class SubscriptionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_channel_forms())
     # Default: the caller (the token's `sub`); someone else only for admins in scope.
     recipient_id: str | None = Field(default=None, min_length=1, max_length=200)
     channel: ChannelName
     # Webhook URL, email address or phone number; the inbox needs none.
     target: str | None = Field(default=None, max_length=2000)
-    event_types: list[str] = Field(default=[], description='Empty or ["*"]: every type.')
+    event_types: list[EventTypeName] = Field(default=[], description='Empty or ["*"]: every type.')
     scope: str | None = Field(default=None, description="Org path; default: the caller's scope.")
-    categories: list[str] = []
+    categories: list[CategoryName] = []
     audience: Audience | None = Field(
         default=None,
         description="scope: everything matching inside `scope` (admins, operators, services; "
@@ -36,18 +69,9 @@ class SubscriptionCreate(BaseModel):
 
     @model_validator(mode="after")
     def _target_fits_channel(self) -> SubscriptionCreate:
-        target = self.target or ""
-        if self.channel == "webhook":
-            try:
-                url = httpx.URL(target)
-            except httpx.InvalidURL:
-                url = httpx.URL("")
-            if url.scheme not in ("http", "https") or not url.host:
-                raise ValueError("a webhook target is an http(s) URL")
-        elif self.channel == "email" and not EMAIL.match(target):
-            raise ValueError("an email target is an address")
-        elif self.channel == "sms" and not PHONE.match(target):
-            raise ValueError("an sms target is a phone number")
+        pattern = _TARGETS.get(self.channel)
+        if pattern is not None and not pattern.fullmatch(self.target or ""):
+            raise ValueError(TARGET_RULES[self.channel])
         if self.secret is not None and self.channel != "webhook":
             raise ValueError("only webhooks take a secret")
         return self

@@ -51,6 +51,7 @@ from services.volunteers.schemas import (
 from shared.auth import CurrentPrincipal, Principal
 from shared.http import ApiError, CorrelationId
 from shared.inputs import Cursor as PageCursor
+from shared.orgpath import OrgPath
 from shared.rules import DistrictRules
 from shared.visibility import view_for
 
@@ -92,7 +93,7 @@ certificates = APIRouter(prefix="/v1/certificates", tags=["certificates / 志愿
     ),
 )
 async def put_org_unit(
-    path: str,
+    path: OrgPath,
     body: OrgUnitPut,
     principal: CurrentPrincipal,
     deps: Deps,
@@ -110,7 +111,7 @@ async def put_org_unit(
     response_model=OrgUnitPublic,
     description="The unit with its children; readable by every authenticated caller.",
 )
-async def get_org_unit(path: str, principal: CurrentPrincipal, deps: Deps) -> OrgUnitPublic:
+async def get_org_unit(path: OrgPath, principal: CurrentPrincipal, deps: Deps) -> OrgUnitPublic:
     unit, children = await queries.get_org_unit(deps, path)
     return OrgUnitPublic.of(unit, children)
 
@@ -129,7 +130,11 @@ async def get_org_unit(path: str, principal: CurrentPrincipal, deps: Deps) -> Or
     ),
 )
 async def put_district_rules(
-    district: str, body: DistrictRules, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+    district: OrgPath,
+    body: DistrictRules,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    cid: CorrelationId,
 ) -> DistrictRules:
     return await commands.put_district_rules(deps, principal, district, body, cid)
 
@@ -140,7 +145,7 @@ async def put_district_rules(
     description="A district's local rules (the defaults until it sets its own).",
 )
 async def get_district_rules(
-    district: str, principal: CurrentPrincipal, deps: Deps
+    district: OrgPath, principal: CurrentPrincipal, deps: Deps
 ) -> DistrictRules:
     return await queries.get_district_rules(deps, district)
 
@@ -208,7 +213,7 @@ async def import_volunteers(
 async def list_volunteers(
     principal: CurrentPrincipal,
     deps: Deps,
-    scope: Annotated[str | None, Query(max_length=200)] = None,
+    scope: Annotated[OrgPath | None, Query()] = None,
     skill: Annotated[str | None, Query(max_length=40)] = None,
     q: Annotated[str | None, Query(max_length=60)] = None,
     include_inactive: bool = False,
@@ -345,13 +350,13 @@ async def register_organization(
 async def list_organizations(
     principal: CurrentPrincipal,
     deps: Deps,
-    scope: Annotated[str | None, Query(max_length=200)] = None,
+    scope: Annotated[OrgPath | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> OrganizationPage:
-    scope = scope or principal.scope
-    policy.require_scope(principal, scope)
-    items, next_cursor = await deps.repo.list_organizations(scope, cursor, limit)
+    where = scope or principal.scope
+    policy.require_scope(principal, where)
+    items, next_cursor = await deps.repo.list_organizations(where, cursor, limit)
     return OrganizationPage(
         items=[OrganizationPublic.of(o) for o in items], next_cursor=next_cursor
     )
@@ -386,14 +391,14 @@ async def form_team(
 async def list_teams(
     principal: CurrentPrincipal,
     deps: Deps,
-    scope: Annotated[str | None, Query(max_length=200)] = None,
+    scope: Annotated[OrgPath | None, Query()] = None,
     service_type: Annotated[str | None, Query(max_length=40)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> TeamPage:
-    scope = scope or principal.scope
-    policy.require_scope(principal, scope)
-    items, next_cursor = await deps.repo.list_teams(scope, service_type, cursor, limit)
+    where = scope or principal.scope
+    policy.require_scope(principal, where)
+    items, next_cursor = await deps.repo.list_teams(where, service_type, cursor, limit)
     return TeamPage(items=[TeamPublic.of(t) for t in items], next_cursor=next_cursor)
 
 
@@ -563,7 +568,7 @@ async def create_item(
 async def list_items(
     principal: CurrentPrincipal,
     deps: Deps,
-    community_id: Annotated[str, Query(min_length=1, max_length=200)],
+    community_id: Annotated[OrgPath, Query()],
 ) -> list[ItemPublic]:
     rows = await queries.catalogue(deps, principal, community_id)
     return [ItemPublic.of(item, stock) for item, stock in rows]

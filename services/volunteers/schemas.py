@@ -19,8 +19,9 @@ from services.volunteers.domain.team import Team, TeamServiceType
 from services.volunteers.domain.volunteer import Volunteer
 from shared.events.needs import Location
 from shared.events.volunteers import OrgLevel
-from shared.inputs import GeoPoint, Name, Points
+from shared.inputs import JSON_INTEGER, Day, GeoPoint, Ident, Name, Phone, Points
 from shared.inputs import StrictBody as Strict
+from shared.orgpath import OrgPath
 from shared.visibility import FieldView
 
 
@@ -50,12 +51,14 @@ class OrgUnitPublic(OrgUnitRef):
 
 class VolunteerCreate(Strict):
     name: Name = Field(max_length=60)
-    phone: str = Field(min_length=5, max_length=24, examples=["13812345678"])
-    home_community_id: str = Field(min_length=1, max_length=200)
+    phone: Phone
+    home_community_id: OrgPath
     party_org: Name | None = Field(default=None, max_length=120)
     skills: list[Annotated[Name, Field(max_length=40)]] = Field(default=[], max_length=30)
     pledge_signed: bool = Field(
-        strict=True, description="must be true: the service pledge (服务承诺书)"
+        strict=True,
+        description="must be true: the service pledge (服务承诺书)",
+        json_schema_extra={"const": True},
     )
     location: GeoPoint | None = None
 
@@ -102,7 +105,7 @@ class VolunteerPage(BaseModel):
 class OrganizationCreate(Strict):
     name: Name = Field(max_length=120)
     kind: OrganizationKind
-    community_id: str = Field(min_length=1, max_length=200)
+    community_id: OrgPath
 
 
 class OrganizationPublic(BaseModel):
@@ -123,14 +126,14 @@ class OrganizationPage(BaseModel):
 
 
 class TeamCreate(Strict):
-    community_id: str = Field(min_length=1, max_length=200)
+    community_id: OrgPath
     name: Name = Field(max_length=60)
     service_type: TeamServiceType
-    leader_id: str = Field(min_length=1, max_length=64)
+    leader_id: Annotated[Ident, Field(max_length=64)]
 
 
 class VolunteerRef(Strict):
-    volunteer_id: str = Field(min_length=1, max_length=64)
+    volunteer_id: Annotated[Ident, Field(max_length=64)]
 
 
 class TeamPublic(BaseModel):
@@ -179,16 +182,16 @@ class PassbookPublic(BaseModel):
 class CertificateRequest(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    volunteer_id: str = Field(min_length=1, max_length=100)
-    period_from: date = Field(alias="from")
-    period_to: date = Field(alias="to")
-    issuer_id: str | None = Field(
-        default=None, max_length=200, description="the recording community; default: home"
+    volunteer_id: Ident
+    period_from: Day = Field(alias="from")
+    period_to: Day = Field(alias="to")
+    issuer_id: OrgPath | None = Field(
+        default=None, description="the recording community; default: home"
     )
 
 
 class CertificateRevoke(Strict):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Name = Field(max_length=500)
 
 
 class CertificateCheck(BaseModel):
@@ -220,15 +223,15 @@ class CertificateCheck(BaseModel):
 
 
 class ItemCreate(Strict):
-    community_id: str = Field(min_length=1, max_length=200)
-    name: str = Field(min_length=1, max_length=60, examples=["大米 5kg"])
-    points: int = Field(strict=True, ge=1, le=1_000_000)
-    stock: int = Field(strict=True, ge=0, le=10_000)
+    community_id: OrgPath
+    name: Name = Field(max_length=60, examples=["大米 5kg"])
+    points: Points
+    stock: Annotated[int, Field(strict=True, ge=0, le=10_000), JSON_INTEGER]
 
 
 class ItemChange(Strict):
-    points: int | None = Field(default=None, strict=True, ge=1, le=1_000_000)
-    add_stock: int = Field(default=0, strict=True, ge=0, le=10_000)
+    points: Points | None = None
+    add_stock: Annotated[int, Field(strict=True, ge=0, le=10_000), JSON_INTEGER] = 0
     active: bool | None = Field(default=None, strict=True)
 
 
@@ -249,7 +252,7 @@ class ItemPublic(BaseModel):
 
 
 class ReservationCreate(Strict):
-    volunteer_id: str = Field(min_length=1, max_length=100)
+    volunteer_id: Ident
 
 
 class HandOver(Strict):

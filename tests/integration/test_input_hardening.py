@@ -114,6 +114,12 @@ async def test_volunteers_refuse_bad_names_nan_locations_and_non_integer_points(
                     "name",
                 ),
                 (what, "/v1/volunteers/v-1/redemptions", {"item": bad, "points": 5}, "item"),
+                (
+                    what,
+                    "/v1/supermarket/items",
+                    {"community_id": COMMUNITY, "name": bad, "points": 5, "stock": 1},
+                    "name",
+                ),
             ]
         cases += [
             (

@@ -70,7 +70,9 @@ async def test_one_report_in_per_phone_per_community_and_phones_masked_for_other
         for body, status, field in refused:
             r = await client.post("/v1/volunteers", json=body, headers=street_admin)
             assert r.status_code == status, r.text
-            assert r.json()["error"]["details"]["field"] == field
+            details = r.json()["error"]["details"]  # a rule's refusal, or the schema's
+            named = [details] if isinstance(details, dict) else details
+            assert field in [d["field"] for d in named], r.text
         # an admin of another community may not report people in here
         r = await client.post(
             "/v1/volunteers", json=report_in("王", "13900000000"), headers=neighbour_admin

@@ -7,6 +7,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, ValidationError
+from pymongo.errors import AutoReconnect
 
 from shared.errors import DomainError
 from shared.http import install_error_handlers
@@ -116,3 +117,45 @@ def test_dead_letter_headers_say_why_how_often_and_whence() -> None:
     assert headers["tongxin-attempts"] == b"5"
     assert headers["tongxin-original-topic"] == b"tongxin.needs.v1"
     assert len(headers["tongxin-error"]) == 4000
+
+
+async def test_a_dependency_failure_is_a_503_without_its_internals() -> None:
+    """Issue 19: a 503 once carried `AutoReconnect('127.0.0.1:27017 … socketTimeoutMS …')`."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/down")
+    async def down() -> None:
+        raise AutoReconnect("127.0.0.1:27017: timed out (configured timeouts: socketTimeoutMS)")
+
+    @app.get("/bug")
+    async def bug() -> None:
+        raise RuntimeError("secret internals at /srv/app.py line 42")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        down_resp, bug_resp = await client.get("/down"), await client.get("/bug")
+    assert down_resp.status_code == 503
+    assert down_resp.json()["error"]["message"].startswith("依赖服务暂不可用")
+    assert bug_resp.status_code == 500
+    for resp in (down_resp, bug_resp):
+        for internal in ("27017", "socketTimeoutMS", "AutoReconnect", "internals", "app.py"):
+            assert internal not in resp.text, resp.text
+
+
+async def test_a_wrong_method_lists_every_method_of_the_path_in_allow() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/things")
+    async def list_things() -> None: ...
+
+    @app.post("/things")
+    async def add_thing() -> None: ...
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        resp = await client.delete("/things")
+    assert resp.status_code == 405
+    assert set(resp.headers["allow"].split(", ")) == {"GET", "POST"}
+    assert resp.json()["error"]["message"].startswith("不支持该请求方法")

@@ -31,6 +31,11 @@ def test_beijings_thresholds_give_two_stars_at_200_hours_and_the_defaults_one() 
         DistrictRules(star_hours=[100, 100, 500, 800, 1000])
     with pytest.raises(ValidationError):
         DistrictRules(star_hours=[100, 200])
+    # thresholds in any order are kept rising (★ the lowest); JSON's 200.0 is the integer 200
+    shuffled = DistrictRules.model_validate({"star_hours": [1000, 100, 800, 200.0, 500]})
+    assert shuffled.star_hours == [100, 200, 500, 800, 1000]
+    with pytest.raises(ValidationError):
+        DistrictRules.model_validate({"star_hours": [100, 200, 500, 800, "1000"]})
     assert district_of(COMMUNITY) == "zhongshan"
 
 

@@ -33,7 +33,7 @@ def require_office_level(role: str, scope: str, level: str | None) -> None:
     """The scope is a unit the platform knows, of a level the office sits at."""
     if level is None:
         raise DomainError(
-            "invalid",
+            "not_found",
             f"组织 {scope} 不存在 / unknown org unit {scope}",
             names_field=True,
             field="scope",

@@ -30,7 +30,7 @@ from shared.events.needs import (
     VerifiedVia,
     VolunteerHours,
 )
-from shared.inputs import Name
+from shared.inputs import Name, Phone
 
 NeedStatus = Literal[
     "pending_review", "open", "claimed", "completed", "confirmed", "rejected", "cancelled"
@@ -67,7 +67,7 @@ def ms(moment: datetime) -> datetime:
 class Requester(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name = Field(max_length=60)
-    phone: str = Field(pattern=r"^\+?[0-9][0-9 -]{5,19}$")
+    phone: Phone
 
 
 class Attendance(BaseModel):

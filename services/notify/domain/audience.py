@@ -10,12 +10,12 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.categories import skill_categories
+from shared.categories import CategoryName, skill_categories
 from shared.events.envelope import EventPayload
 from shared.events.needs import (
     NeedApproved,
@@ -29,6 +29,7 @@ from shared.events.needs import (
 )
 from shared.events.notify import Channel as ChannelName
 from shared.events.volunteers import PointsCredited
+from shared.inputs import JSON_INTEGER, Bool, ClockTime, TimeZone
 from shared.orgpath import OrgPath
 
 CHANNELS: tuple[ChannelName, ...] = get_args(ChannelName)
@@ -50,8 +51,8 @@ class QuietHours(BaseModel):
     """Local times; `start` after `end` wraps midnight (22:00–07:00)."""
 
     model_config = ConfigDict(extra="forbid")
-    start: time
-    end: time
+    start: ClockTime
+    end: ClockTime
 
     def contains(self, local: time) -> bool:
         t = local.replace(tzinfo=None)
@@ -74,23 +75,13 @@ class Preferences(BaseModel):
     # Channels this recipient accepts; a channel left out is muted.
     channels: list[ChannelName] = Field(default_factory=lambda: list(CHANNELS))
     # Categories of approved needs the recipient wants to hear about (besides their skills).
-    categories: list[str] = []
+    categories: list[CategoryName] = []
     quiet_hours: QuietHours | None = None
     # One message a day instead of one per event (email and SMS; the inbox keeps each item).
-    digest: bool = False
-    digest_hour: int | None = Field(default=None, ge=0, le=23)
+    digest: Bool = False
+    digest_hour: Annotated[int, Field(strict=True, ge=0, le=23), JSON_INTEGER] | None = None
     language: Language = "zh"
-    timezone: str | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except Exception:
-                raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+    timezone: TimeZone | None = None
 
 
 class Subscription(BaseModel):
