@@ -1,5 +1,10 @@
 """The outbox: markers of commits whose events are to be published, and the relay that
-publishes them, deletes the markers, and repairs what a writer that died left behind."""
+publishes them, deletes the markers, and repairs what a writer that died left behind.
+
+A marker is marked stored by inserting its `_id` into a second collection
+(`outbox_stored`), not by updating it: FerretDB 1.x answers `update_many` over `$in` by
+scanning and rewriting the outbox (seconds for 200 markers over a few thousand), while a
+bulk insert of small documents keyed by the unique `_id` takes milliseconds."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from aiokafka.errors import KafkaError
-from pymongo.errors import PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from shared.aio import nap
 from shared.events.envelope import CloudEvent
@@ -22,11 +27,13 @@ from shared.ports import EventPublisher
 
 log = get_logger(__name__)
 OUTBOX = "outbox"
+STORED = "outbox_stored"
 
 # A marker its writer has not set `stored` after this long is checked against its commit.
 WRITER_GRACE = timedelta(seconds=3)
 # A marker whose commit is still missing after this long belongs to a write that lost.
 ORPHAN_GRACE = timedelta(seconds=30)
+DUPLICATE_KEY = 11000
 
 
 class Outbox:
@@ -42,6 +49,7 @@ class Outbox:
     def __init__(self, db: Database) -> None:
         self._db = db  # held: its id stays this outbox's key while the outbox lives
         self.markers = db[OUTBOX]
+        self._stored = db[STORED]  # `{_id: marker id, at}`: that marker's commit is stored
         self._listeners: list[Callable[[], None]] = []
 
     @classmethod
@@ -66,11 +74,37 @@ class Outbox:
     async def mark_stored(self, marker_ids: Sequence[str]) -> None:
         if not marker_ids:
             return
-        await self.markers.update_many(
-            {"_id": {"$in": list(marker_ids)}}, {"$set": {"stored": True}}
-        )
+        now = datetime.now(UTC)
+        try:
+            await self._stored.insert_many(
+                [{"_id": i, "at": now} for i in marker_ids], ordered=False
+            )
+        except BulkWriteError as exc:  # marked before: the same fact again
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
         for wake in self._listeners:
             wake()
+
+    async def stored(self, markers: Sequence[Document]) -> set[str]:
+        """The ids among `markers` whose commits are stored (a `stored` field set by an
+        earlier build counts too)."""
+        ids = [m["_id"] for m in markers if not m.get("stored")]
+        marked = await self._stored.find({"_id": {"$in": ids}}, {"_id": 1}).to_list() if ids else []
+        return {m["_id"] for m in markers if m.get("stored")} | {m["_id"] for m in marked}
+
+    async def published(self, marker_ids: Sequence[str]) -> None:
+        """Forgets published markers: their stored mark first, so that a relay that dies in
+        between finds an unmarked marker and publishes it again (as it would had it died
+        before the delete), never a mark without its marker."""
+        if marker_ids:
+            await self._stored.delete_many({"_id": {"$in": list(marker_ids)}})
+            await self.markers.delete_many({"_id": {"$in": list(marker_ids)}})
+
+    async def sweep(self, older_than: datetime) -> None:
+        """Drops marks older than `older_than`: those of a writer that marked after the relay
+        had already healed, published and deleted its marker. A live marker that loses its
+        mark this way is checked against its commit like any unmarked one."""
+        await self._stored.delete_many({"at": {"$lt": older_than}})
 
 
 class Relay:
@@ -95,6 +129,7 @@ class Relay:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._swept = datetime.now(UTC)
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -161,12 +196,16 @@ class Relay:
         outbox = self._outbox.markers
         markers = await outbox.find({}).sort("seq", 1).limit(self._batch_size).to_list()
         OUTBOX_PENDING.labels(self._service).set(len(markers))
-        if not markers:
-            return 0
         now = datetime.now(UTC)
-        # A young marker not yet `stored` is most likely a writer still at work: not read.
+        if not markers:
+            if now - self._swept > ORPHAN_GRACE:
+                await self._outbox.sweep(now - ORPHAN_GRACE)
+                self._swept = now
+            return 0
+        stored = await self._outbox.stored(markers)
+        # A young marker not yet stored is most likely a writer still at work: not read.
         unsure = [
-            m for m in markers if not m.get("stored") and now - m["created_at"] > WRITER_GRACE
+            m for m in markers if m["_id"] not in stored and now - m["created_at"] > WRITER_GRACE
         ]
         # The store imports this module: it is asked here, at run time.
         from shared.mongo.store import AggregateStore, parse_events
@@ -183,7 +222,7 @@ class Relay:
             owner = f"{marker['aggregate']}/{marker['commit_id'].rpartition(':')[0]}"
             if owner in waiting:
                 continue
-            if marker.get("stored"):
+            if marker["_id"] in stored:
                 ready.append((marker, marker))
                 continue
             if now - marker["created_at"] <= WRITER_GRACE:
@@ -203,9 +242,7 @@ class Relay:
         for topic, events in by_topic.items():
             await self._producer.publish(topic, events)
             OUTBOX_PUBLISHED.labels(self._service, topic).inc(len(events))
-        # Deleting the markers records the publication, in one write over the small outbox
-        # collection. A relay that dies before this delete publishes again; consumers dedup
-        # by event id.
-        if ready:
-            await outbox.delete_many({"_id": {"$in": [m["_id"] for m, _ in ready]}})
+        # Deleting the markers records the publication. A relay that dies before this delete
+        # publishes again; consumers dedup by event id.
+        await self._outbox.published([m["_id"] for m, _ in ready])
         return sum(len(v) for v in by_topic.values())

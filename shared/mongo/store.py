@@ -22,9 +22,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.events.envelope import CloudEvent
 from shared.mongo.client import Database, Document, find_by_ids
+from shared.mongo.outbox import DUPLICATE_KEY as DUPLICATE_KEY  # the stores' too
 from shared.mongo.outbox import Outbox
-
-DUPLICATE_KEY = 11000
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ from shared.mongo.store import parse_events
 
 
 async def _never_marked(self: outbox.Relay) -> int:
-    markers = await self._outbox.markers.find({"stored": True}).sort("seq", 1).to_list()
+    markers = await self._outbox.markers.find({}).sort("seq", 1).to_list()
+    stored = await self._outbox.stored(markers)
+    markers = [m for m in markers if m["_id"] in stored]
     events = [e for m in markers for e in parse_events(m)]
     by_topic: dict[str, list[CloudEvent]] = {}
     for topic, event in events:
