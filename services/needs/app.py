@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.needs import api, consumers, domain, handlers
 from services.needs.directory import Directory
 from services.needs.handlers import NeedsDeps
+from services.needs.photo_store import PhotoStore
 from services.needs.repository import NeedsRepository
 from shared.clock import Clock, SystemClock
 from shared.mongo.store import AggregateStore
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             clock=time,
         )
         app.state.deps = deps
+        app.state.photos = PhotoStore(runtime.db)
         runtime.subscribe(consumers.STREAMS, handlers.EVENT_HANDLERS.bind(deps))
         runtime.run_in_background(partial(handlers.run_claim_expiry, deps))
 

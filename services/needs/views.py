@@ -72,9 +72,23 @@ class NeedPublic(BaseModel):
     confirmation: Confirmation | None
     posted_by: str
     on_behalf_of: OnBehalfOf | None = None  # the resident a grid worker posted for
+    photo: bool = Field(
+        default=False,
+        description=(
+            "a photo is attached (GET /v1/needs/{id}/photo); told, on the GETs of needs, only "
+            "to those who may see it: the requester, admins in scope, active claimers"
+        ),
+    )
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+class PhotoInfo(BaseModel):
+    need_id: str
+    width: int
+    height: int
+    bytes: int = Field(description="size of the stored (re-encoded) JPEG")
 
 
 class NeedPage(BaseModel):
