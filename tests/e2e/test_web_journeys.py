@@ -1,15 +1,18 @@
 """The people's apps in Debian's Chromium, through the real gateway (nginx) in front of the
-four real services: a resident posts a wish on the phone, the committee reviews it on the
-console, a volunteer claims and records 2 hours, the resident confirms with 5 stars, the
-passbook shows 20 points and the dashboard's figures move; a bulk import reports its rows.
+five real services: a resident posts a wish with a photo on the phone, the committee reviews
+it on the console, a volunteer claims and records 2 hours, the resident confirms with 5 stars,
+the passbook shows 20 points and the dashboard's figures move; a bulk import reports its rows;
+the committee forms a team, registers an organisation, appoints and ends a grid worker and
+subscribes its inbox; the team's leader claims a project for two members.
 
 Every page is checked as it is shown: no console error, no request to another host, Chinese
 rendered, no serious or critical axe-core violation; the phone pages also for no horizontal
 scroll at 360 px and text of at least 16 px (20 px in large-text mode).
 
-The resident signs in on the form with phone and SMS code (read from var/log/sms.jsonl, as
-a person reads their phone) and chooses their community by name; the committee and the
-volunteer start from a dev token placed where the apps keep their session (localStorage).
+The resident and the committee's admin sign in on the forms with phone and SMS code (read
+from var/log/sms.jsonl, as a person reads their phone), the resident choosing their
+community by name; the volunteer and the grid worker start from a dev token placed where the
+apps keep their session (localStorage).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from shared.settings import Settings
 from tests.e2e.test_dashboard import CHROMIUM, LAUNCH_ARGS, SCREENSHOTS
 from tests.helpers import ServiceProcess, auth, eventually, free_port, token
 from tests.identity_support import messages_to, new_phone, sms_code
+from tests.integration.test_needs_photo import jpeg_with_gps
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_DIST = ROOT / "web" / "dist"
@@ -157,6 +161,133 @@ async def open_person(b: Browser, base: str, name: str, viewport: dict[str, int]
     return Person(await context.new_page(), base, name)
 
 
+async def shows_photo(page: Page) -> None:
+    """The need's photo is on the page, loaded (from a blob: URL of the API's answer)."""
+    img = page.locator("[data-test=need-photo]")
+    await img.wait_for()
+    await page.wait_for_function(
+        "() => document.querySelector('[data-test=need-photo]')?.naturalWidth > 0"
+    )
+    assert (await img.get_attribute("src") or "").startswith("blob:")
+
+
+async def admin_signs_in(settings: Settings, admin: Person, phone: str) -> None:
+    """On the console's form, with the code the SMS brought."""
+    page = admin.page
+    await page.goto(admin.base + "/console/")
+    await page.locator("input[data-test=phone]").fill(phone)  # Element Plus: on the input
+    await page.locator("[data-test=send-code]").click()
+    await page.locator("input[data-test=code]").fill(await sms_code(settings, phone))
+    await admin.check("console-sign-in", phone=False)
+    await page.locator("[data-test=sign-in]").click()
+    await page.locator("[data-test=who]", has_text="社区管理员 · 东风社区").wait_for()
+
+
+async def choose(page: Page, select: str, option: str) -> None:
+    """Picks `option` of an Element Plus select (its list is teleported to the body)."""
+    await page.locator(f"[data-test={select}]").click()
+    item = page.locator(".el-select-dropdown:visible .el-select-dropdown__item", has_text=option)
+    await item.first.click()
+
+
+async def committee_pages(admin: Person, base: str) -> None:
+    """Teams, organisations, appointments, subscriptions: each shown by names and acted on."""
+    page = admin.page
+    await page.goto(base + "/console/teams")
+    await page.locator("[data-test=form-team]").click()
+    await page.locator("[data-test=team-name]").fill("东风助老服务队")
+    await choose(page, "team-type", "助老服务")
+    await choose(page, "team-community", "东风社区")
+    await choose(page, "team-leader", "李志愿")
+    await page.locator("[data-test=form-team-submit]").click()
+    row = page.locator("[data-test=teams] tr", has_text="东风助老服务队")
+    await row.locator("td", has_text="李志愿").first.wait_for()
+    await row.locator("[data-test=add-member]").click()
+    await choose(page, "member", "张志愿")
+    await page.locator("[data-test=add-member-submit]").click()
+    await row.locator("td", has_text="李志愿、张志愿").wait_for()
+    assert "东风社区" in await row.inner_text() and "助老服务" in await row.inner_text()
+    await admin.check("console-teams", phone=False)
+
+    await page.goto(base + "/console/organizations")
+    await page.locator("[data-test=register-org]").click()
+    await page.locator("[data-test=org-name]").fill("红星物业公司")
+    await choose(page, "org-community", "东风社区")
+    await page.locator("[data-test=register-org-submit]").click()
+    org = page.locator("[data-test=organizations] tr", has_text="红星物业公司")
+    await org.locator("td", has_text="企业").wait_for()
+    assert "东风社区" in await org.inner_text()
+    await admin.check("console-organizations", phone=False)
+
+    await page.goto(base + "/console/appointments")
+    await page.locator("[data-test=appointments] td", has_text="陈书记").wait_for()
+    await page.locator("[data-test=appoint]").click()
+    await page.locator("[data-test=appoint-name]").fill("李网格")
+    await page.locator("[data-test=appoint-phone]").fill("13600000002")
+    await choose(page, "appoint-role", "网格员")
+    await choose(page, "appoint-scope", "东风社区")
+    await page.locator("[data-test=appoint-submit]").click()
+    grid_row = page.locator("[data-test=appointments] tr", has_text="李网格")
+    await grid_row.locator("td", has_text="网格员").wait_for()
+    assert "东风社区" in await grid_row.inner_text()
+    await admin.check("console-appointments", phone=False)
+    await page.locator("[data-test='end-李网格']").click()
+    await page.locator(".el-message-box__btns .el-button--primary").click()
+    await grid_row.wait_for(state="detached")  # ended ones are listed on request only
+
+    await page.goto(base + "/console/subscriptions")
+    await page.locator("[data-test=subscribe-inbox]").click()
+    mine = page.locator("[data-test=subscriptions] tr", has_text="陈书记")
+    await mine.locator("td", has_text="站内信").wait_for()
+    await admin.check("console-subscriptions", phone=False)
+
+
+async def team_leader_claims(
+    settings: Settings,
+    api: httpx.AsyncClient,
+    leader: Person,
+    base: str,
+    leader_id: str,
+    member_id: str,
+) -> None:
+    committee = auth(settings, "community_admin", COMMUNITY, sub="admin-dongfeng")
+    body = {
+        "community_id": COMMUNITY,
+        "title": "重阳节探访独居老人",
+        "category": "elderly_care",
+        "slots": 2,
+        "requester": {"name": "社区居委会", "phone": "13700000001"},
+    }
+    r = await api.post("/api/needs/v1/needs", json=body, headers=committee)
+    assert r.status_code == 201, r.text
+    project = r.json()["id"]
+    r = await api.post(f"/api/needs/v1/needs/{project}/approve", headers=committee)
+    assert r.status_code == 200, r.text
+    page = leader.page
+    card = page.locator(f"[data-need='{project}']")
+
+    async def claimed_for_team() -> bool:  # the needs service learns the team from events
+        await page.goto(base + "/")
+        await card.locator("[data-test=team-claim]", has_text="东风助老服务队").click()
+        members = page.locator("[data-test=team-members] [data-test=member]")
+        await members.filter(has_text="张**").wait_for()  # names masked to a volunteer
+        for n in range(await members.count()):
+            await members.nth(n).click()
+        await page.screenshot(path=str(SCREENSHOTS / "web-leader-members.png"))
+        await page.locator("[data-test=team-claim-confirm]", has_text="（2）").click()
+        await page.wait_for_timeout(1000)
+        return await page.locator(f"[data-test=my-claims] [data-need='{project}']").count() > 0
+
+    await eventually(claimed_for_team, timeout=30)
+    leader.problems.clear()  # refused tries while the team's events were on their way
+    await leader.check("leader-team-claimed")
+    shown = await api.get(f"/api/needs/v1/needs/{project}", headers=committee)
+    (claim,) = shown.json()["claims"]
+    assert claim["claimant_type"] == "team" and claim["claimed_by"] == leader_id
+    assert sorted(claim["volunteer_ids"]) == sorted([leader_id, member_id])
+    assert shown.json()["slots_taken"] == 2
+
+
 async def figures(client: httpx.AsyncClient, settings: Settings) -> dict[str, Any]:
     r = await client.get(
         "/api/metrics/v1/stats",
@@ -208,25 +339,43 @@ async def journey(settings: Settings, api: httpx.AsyncClient, b: Browser, base: 
         assert r.status_code == 201, r.text
     before = await figures(api, settings)
 
-    # 1. The committee reports volunteers in by uploading a sheet: one row per result.
+    # 1. The community's admin, appointed by the district's provisioning, signs in on the
+    # console with the SMS code and reports volunteers in by uploading a sheet.
+    admin_phone = new_phone()
+
+    async def appointed() -> bool:  # identity learns the org tree from its events
+        r = await api.post(
+            "/api/identity/v1/appointments",
+            json={"phone": admin_phone, "name": "陈书记", "role": "community_admin"}
+            | {"scope": COMMUNITY},
+            headers=service,
+        )
+        return r.status_code in (200, 201)
+
+    await eventually(appointed, timeout=30)
     admin = await open_person(b, base, "admin", DESK)
-    await admin.sign_in(settings, "community_admin", COMMUNITY, "admin-dongfeng")
+    await admin_signs_in(settings, admin, admin_phone)
     await admin.page.goto(base + "/console/volunteers")
-    sheet = "姓名,手机号,所在社区\n李志愿,13900001234,东风社区\n赵无名,13900001235,幸福社区\n"
+    sheet = (
+        "姓名,手机号,所在社区\n李志愿,13900001234,东风社区\n赵无名,13900001235,幸福社区\n"
+        "张志愿,13900001236,东风社区\n"
+    )
     await admin.page.set_input_files(
         "[data-test=import] input[type=file]",
         files=[{"name": "名单.csv", "mimeType": "text/csv", "buffer": sheet.encode()}],
     )
     report = admin.page.locator("[data-test=import-report]")
     await report.wait_for()
-    assert "共 2 行：新增 1，重复 0，错误 1" in await report.inner_text()
+    assert "共 3 行：新增 2，重复 0，错误 1" in await report.inner_text()
     assert "幸福社区" in await admin.page.inner_text("[data-test=import-rows]")
     assert await admin.page.locator("[data-test=error-file]").get_attribute("download")
     await admin.page.locator("[data-test=volunteers] td", has_text="李志愿").wait_for()
     await admin.page.locator("[data-test=volunteers] td", has_text="东风社区").first.wait_for()
     await admin.check("console-import", phone=False)
     listed = await api.get("/api/volunteers/v1/volunteers", headers=service)
-    volunteer_id = next(v["id"] for v in listed.json()["items"] if v["name"] == "李志愿")
+    ids = {v["name"]: v["id"] for v in listed.json()["items"]}
+    volunteer_id, second_id = ids["李志愿"], ids["张志愿"]
+    await committee_pages(admin, base)
 
     # A need the committee will turn down, posted once the needs service knows the community.
     async def posted_by_api() -> bool:
@@ -280,11 +429,23 @@ async def journey(settings: Settings, api: httpx.AsyncClient, b: Browser, base: 
     await page.locator(".van-picker__confirm").click()
     await page.locator("[data-test=description] textarea").fill("周三上午，需要一位志愿者陪同")
     await page.locator("[data-test=name] input").fill("王阿姨")
+    photo = jpeg_with_gps((1200, 900))
+    await page.set_input_files(
+        "[data-test=photo] input[type=file]",
+        files=[{"name": "门口.jpg", "mimeType": "image/jpeg", "buffer": photo}],
+    )
+    await page.locator("[data-test=photo-preview]").wait_for()
     await resident.check("resident-wish-form")
     await page.locator("[data-test=submit]").click()
     await page.locator("[data-test=status]", has_text="待审核").wait_for()
     need_id = page.url.rsplit("/", 1)[1]
+    await shows_photo(page)
     await resident.check("resident-wish-pending")
+    # kept without the phone's EXIF (GPS, maker); withheld from a volunteer not claiming it
+    committee = auth(settings, "community_admin", COMMUNITY, sub="admin-dongfeng")
+    kept = await api.get(f"/api/needs/v1/needs/{need_id}/photo", headers=committee)
+    assert kept.status_code == 200 and kept.content[:2] == b"\xff\xd8"
+    assert b"Exif" not in kept.content and b"PhoneMaker" not in kept.content
 
     # 3. The committee approves it on the console and turns the advert down with a reason.
     await admin.page.goto(base + "/console/review")
@@ -314,6 +475,12 @@ async def journey(settings: Settings, api: httpx.AsyncClient, b: Browser, base: 
     await card.wait_for()
     await volunteer.check("volunteer-projects")
 
+    unclaimed = await api.get(
+        f"/api/needs/v1/needs/{need_id}",
+        headers=auth(settings, "volunteer", COMMUNITY, sub=volunteer_id),
+    )
+    assert unclaimed.json()["photo"] is False
+
     async def claimed() -> bool:  # the needs service learns the volunteer from an event
         if await vpage.locator(f"[data-test=my-claims] [data-need='{need_id}']").count():
             return True
@@ -324,6 +491,7 @@ async def journey(settings: Settings, api: httpx.AsyncClient, b: Browser, base: 
     await eventually(claimed, timeout=30)
     volunteer.problems.clear()  # refused tries while the event was on its way are expected
     await vpage.goto(base + f"/needs/{need_id}")
+    await shows_photo(vpage)  # the claimer sees it now; before the claim nobody else did
     await vpage.locator("[data-test=hours] input").fill("2")
     await vpage.locator("[data-test=complete]").click()
     await vpage.locator("[data-test=status]", has_text="待确认").wait_for()
@@ -350,6 +518,9 @@ async def journey(settings: Settings, api: httpx.AsyncClient, b: Browser, base: 
     await vpage.goto(base + "/inbox")
     await vpage.locator("h1 .van-tag", has_text="实时").wait_for()
     await volunteer.check("volunteer-inbox")
+
+    # 6b. 李志愿 leads the team the committee formed: claims a project for two of its members.
+    await team_leader_claims(settings, api, volunteer, base, volunteer_id, second_id)
 
     # 7. A grid worker posts for 王阿姨, who is not online, and later confirms for her.
     grid = await open_person(b, base, "grid", PHONE)

@@ -148,6 +148,7 @@ export const TEXT = {
   required: L("请填写", "Required"),
   photo: L("照片（可选）", "Photo (optional)"),
   addPhoto: L("添加照片", "Add a photo"),
+  removePhoto: L("删除照片", "Remove the photo"),
   photoAlt: L("心愿照片", "Photo of the wish"),
   chooseMembers: L("选择参加的队员", "Choose the members who go"),
   members: L("队员", "Members"),
