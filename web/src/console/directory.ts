@@ -49,3 +49,7 @@ export function personName(id: string): string {
 export function volunteerOptions(items: { id: string; name: string }[]) {
   return items.map((v) => ({ value: v.id, label: v.name }));
 }
+
+export function unitOptions(units: { path: string; name: string }[]) {
+  return units.map((u) => ({ value: u.path, label: u.name }));
+}
