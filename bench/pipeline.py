@@ -44,7 +44,7 @@ class Consumer:
     def streams(self) -> list[str]:
         """What the service subscribes to now (its consumers.STREAMS), else the default."""
         try:
-            module = importlib.import_module(f"services.{self.service}.consumers")
+            module = importlib.import_module(f"services.{self.service}.handlers.events")
             return list(module.STREAMS)
         except (ImportError, AttributeError):
             return list(self.default_streams)

@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from services.metrics.domain import Fact, FactKind
-from services.metrics.repository import FactStore, Versioned
-from services.needs.directory import Directory
-from services.needs.eligibility import (
+from services.metrics.adapters.repository import FactStore, Versioned
+from services.metrics.domain.facts import Fact, FactKind
+from services.needs.adapters.read_model import Directory
+from services.needs.domain.eligibility import (
     KnownOrganization,
     KnownOrgUnit,
     KnownTeam,

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from services.identity import handlers
-from services.identity.domain import DomainError
-from services.identity.handlers import IdentityDeps
+from services.identity.domain.sign_in import DomainError
+from services.identity.handlers import commands, queries
+from services.identity.handlers.commands import IdentityDeps
+from services.identity.schemas import (
+    Appointment,
+    AppointmentCreate,
+    AppointmentPage,
+    CodeRequest,
+    CodeSent,
+    Community,
+    CommunityPage,
+    LogoutRequest,
+    Me,
+    RefreshRequest,
+    TokenRequest,
+    TokenResponse,
+)
 from shared.auth import CurrentPrincipal, bearer, token_verifier
 from shared.http import CorrelationId
 from shared.signing import ALGORITHM, jwks
@@ -23,127 +37,11 @@ async def get_deps(request: Request) -> IdentityDeps:
 
 
 Deps = Annotated[IdentityDeps, Depends(get_deps)]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
 
 auth = APIRouter(prefix="/v1/auth", tags=["sign-in / 登录"])
 people = APIRouter(prefix="/v1", tags=["me and communities / 我的身份与社区"])
 appointments = APIRouter(prefix="/v1/appointments", tags=["appointments / 任命"])
 wellknown = APIRouter(prefix="/.well-known", tags=["OpenID Connect discovery"])
-
-
-# --- schemas ----------------------------------------------------------------------------
-
-
-class CodeRequest(BaseModel):
-    phone: str = Field(min_length=5, max_length=30, examples=["13800138000"])
-
-
-class CodeSent(BaseModel):
-    expires_in: int = Field(description="seconds the code is valid")
-    resend_after: int = Field(description="seconds before another code may be requested")
-
-
-class TokenRequest(BaseModel):
-    """One body for every grant (JSON or form-encoded). Without `grant_type`: `phone` +
-    `code` is a sign-in, `refresh_token` a refresh or role switch, `client_id` +
-    `client_secret` the client-credentials grant."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    grant_type: Literal["sms_code", "refresh_token", "client_credentials"] | None = None
-    phone: str | None = Field(default=None, max_length=30)
-    code: str | None = Field(default=None, max_length=10)
-    refresh_token: str | None = Field(default=None, max_length=200)
-    client_id: str | None = Field(default=None, max_length=100)
-    client_secret: str | None = Field(default=None, max_length=200)
-    role: str | None = Field(default=None, max_length=40)
-    scope: str | None = Field(default=None, max_length=200)
-
-
-class RefreshRequest(BaseModel):
-    refresh_token: Text
-    role: str | None = Field(default=None, max_length=40)
-    scope: str | None = Field(default=None, max_length=200)
-
-
-class LogoutRequest(BaseModel):
-    refresh_token: str | None = Field(default=None, max_length=200)
-
-
-class RoleGrant(BaseModel):
-    role: str
-    scope: str
-    sub: str = Field(description="the token's sub in this role (the volunteer id for volunteer)")
-    label: str = ""
-    scope_name: str = Field(default="", examples=["和平社区"])
-
-
-class TokenResponse(BaseModel):
-    access_token: str
-    token_type: Literal["bearer"]
-    expires_in: int
-    refresh_token: str | None
-    role: str
-    scope: str
-    sub: str
-    roles: list[RoleGrant]
-
-
-class PersonPublic(BaseModel):
-    id: str
-    phone: str = Field(description="masked")
-    community_id: str | None
-
-
-class Active(BaseModel):
-    role: str
-    scope: str
-    sub: str
-
-
-class Me(BaseModel):
-    person: PersonPublic | None = Field(description="null for a token without a session")
-    active: Active
-    roles: list[RoleGrant]
-
-
-class Community(BaseModel):
-    path: str = Field(examples=["zhongshan.hongyan.heping"])
-    name: str = Field(examples=["和平社区"])
-    level: str
-    parent: str | None
-    street: str | None = Field(description="the street's name", examples=["红岩街道"])
-    district: str | None = Field(description="the district's name", examples=["中山区"])
-    full_name: str = Field(examples=["中山区 / 红岩街道 / 和平社区"])
-
-
-class CommunityPage(BaseModel):
-    items: list[Community]
-
-
-class AppointmentCreate(BaseModel):
-    phone: str = Field(min_length=5, max_length=30)
-    name: Text
-    role: Literal["grid_worker", "community_admin", "street_admin", "district_admin", "operator"]
-    scope: Text
-
-
-class Appointment(BaseModel):
-    id: str
-    person_id: str
-    phone: str
-    name: str
-    role: str
-    scope: str
-    active: bool
-    appointed_by: str
-    appointed_at: str
-    ended_by: str | None
-    ended_at: str | None
-
-
-class AppointmentPage(BaseModel):
-    items: list[Appointment]
 
 
 def _form_schema() -> dict[str, Any]:
@@ -202,7 +100,7 @@ def _missing(*names: str) -> DomainError:
 )
 async def request_code(body: CodeRequest, request: Request, deps: Deps) -> CodeSent:
     address = request.client.host if request.client else "unknown"
-    return CodeSent(**await handlers.request_code(deps, body.phone, address))
+    return CodeSent(**await commands.request_code(deps, body.phone, address))
 
 
 @auth.post(
@@ -232,14 +130,14 @@ async def token(request: Request, deps: Deps) -> dict[str, Any]:
     if grant == "client_credentials":
         if not body.client_id or not body.client_secret:
             raise _missing("client_id", "client_secret")
-        return await handlers.client_credentials(deps, body.client_id, body.client_secret)
+        return await commands.client_credentials(deps, body.client_id, body.client_secret)
     if grant == "refresh_token":
         if not body.refresh_token:
             raise _missing("refresh_token")
-        return await handlers.refresh(deps, body.refresh_token, body.role, body.scope)
+        return await commands.refresh(deps, body.refresh_token, body.role, body.scope)
     if not body.phone or not body.code:
         raise _missing("phone", "code")
-    return await handlers.sign_in(deps, body.phone, body.code, body.role, body.scope)
+    return await commands.sign_in(deps, body.phone, body.code, body.role, body.scope)
 
 
 @auth.post(
@@ -252,7 +150,7 @@ async def token(request: Request, deps: Deps) -> dict[str, Any]:
     ),
 )
 async def refresh(body: RefreshRequest, deps: Deps) -> dict[str, Any]:
-    return await handlers.refresh(deps, body.refresh_token, body.role, body.scope)
+    return await commands.refresh(deps, body.refresh_token, body.role, body.scope)
 
 
 @auth.post(
@@ -267,7 +165,7 @@ async def logout(request: Request, deps: Deps, body: LogoutRequest | None = None
     refresh_token = body.refresh_token if body else None
     if sid is None and not refresh_token:
         raise DomainError(401, "缺少令牌 / missing bearer token or refresh_token")
-    await handlers.log_out(deps, sid, refresh_token)
+    await commands.log_out(deps, sid, refresh_token)
     return Response(status_code=204)
 
 
@@ -277,7 +175,7 @@ async def logout(request: Request, deps: Deps, body: LogoutRequest | None = None
     description="The signed-in person (phone masked), the roles they hold, the active one.",
 )
 async def me(principal: CurrentPrincipal, deps: Deps) -> dict[str, Any]:
-    return await handlers.me(deps, principal)
+    return await queries.me(deps, principal)
 
 
 @people.get(
@@ -293,7 +191,7 @@ async def communities(
     q: Annotated[str, Query(max_length=40)] = "",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> CommunityPage:
-    items = await handlers.search_communities(deps, q, limit)
+    items = await queries.search_communities(deps, q, limit)
     return CommunityPage(items=[Community(**i) for i in items])
 
 
@@ -324,7 +222,7 @@ async def appoint(
     cid: CorrelationId,
     response: Response,
 ) -> Appointment:
-    made, new = await handlers.appoint(
+    made, new = await commands.appoint(
         deps, principal, body.phone, body.name, body.role, body.scope, cid
     )
     response.status_code = 201 if new else 200
@@ -342,7 +240,7 @@ async def appoint(
 async def end_appointment(
     appointment_id: str, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> Appointment:
-    return _appointment(await handlers.end_appointment(deps, principal, appointment_id, cid))
+    return _appointment(await commands.end_appointment(deps, principal, appointment_id, cid))
 
 
 @appointments.get(
@@ -356,7 +254,7 @@ async def list_appointments(
     scope: Annotated[str, Query(min_length=1, max_length=200)],
     include_ended: bool = False,
 ) -> AppointmentPage:
-    found = await handlers.list_appointments(deps, principal, scope, include_ended)
+    found = await queries.list_appointments(deps, principal, scope, include_ended)
     return AppointmentPage(items=[_appointment(a) for a in found])
 
 

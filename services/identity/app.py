@@ -7,11 +7,12 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.identity import api, consumers
-from services.identity.domain import DomainError
-from services.identity.handlers import IdentityDeps
-from services.identity.repository import IdentityRepository
-from services.identity.sms import SmsLogFile
+from services.identity import api
+from services.identity.adapters.repository import IdentityRepository
+from services.identity.adapters.sms import SmsLogFile
+from services.identity.domain.sign_in import DomainError
+from services.identity.handlers import events
+from services.identity.handlers.commands import IdentityDeps
 from shared.http import STATUS_CODES, error_response
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
@@ -41,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sms=SmsLogFile(Path(settings.var_dir) / "log" / "sms.jsonl"),
         )
         app.state.deps = deps
-        runtime.subscribe(consumers.STREAMS, consumers.event_handlers(deps))
+        runtime.subscribe(events.STREAMS, events.event_handlers(deps))
 
     app = create_service_app(
         "identity",

@@ -13,10 +13,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.metrics import catalogue, reports, series
-from services.metrics.figures import DEFINITIONS
-from services.metrics.policy import ReadableScope
-from services.metrics.projection import Projection
+from services.metrics import series
+from services.metrics.adapters import reports
+from services.metrics.domain import catalogue
+from services.metrics.domain.figures import DEFINITIONS
+from services.metrics.domain.policy import ReadableScope
+from services.metrics.handlers.projection import Projection
 from services.metrics.schemas import (
     Categories,
     Category,

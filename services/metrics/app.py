@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from services.metrics import api, consumers
-from services.metrics.projection import Projection
+from services.metrics import api
+from services.metrics.handlers import events
+from services.metrics.handlers.projection import Projection
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
 
@@ -27,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Facts record the event ids merged into them: the shared ledger's writes per event
         # would only repeat that. A batch's facts are stored together, before its commit.
         runtime.subscribe_in_batches(
-            consumers.STREAMS, consumers.EVENT_HANDLERS.bind(projection), projection.flush
+            events.STREAMS, events.EVENT_HANDLERS.bind(projection), projection.flush
         )
         runtime.run_in_background(projection.run)
         runtime.require(

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from services.metrics.rebuild import RebuildBusy, rebuild
+from services.metrics.handlers.rebuild import RebuildBusy, rebuild
 from shared.settings import Settings
 
 

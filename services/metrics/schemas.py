@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
-from services.metrics import catalogue
+from services.metrics.domain import catalogue
 
 
 def _figure_fields(names: tuple[str, ...]) -> dict[str, Any]:

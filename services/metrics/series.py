@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from services.metrics.domain import Fact, NeedFact
+from services.metrics.domain.facts import Fact, NeedFact
 from shared.events.envelope import EventPayload
 from shared.events.needs import (
     HoursVerified,

@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, Header, Query, Request, Response, UploadFile
-from pydantic import BaseModel
 
-from services.needs import handlers, photos
-from services.needs.commands import (
+from services.needs.adapters.photos import PhotoStore
+from services.needs.domain.need import NeedStatus
+from services.needs.handlers import commands, photos, queries
+from services.needs.handlers.commands import NeedsDeps
+from services.needs.handlers.queries import NeedFilters
+from services.needs.schemas import (
     CancelNeed,
     CheckIn,
+    CheckInCode,
+    ClaimCreated,
     ClaimNeed,
     CompleteNeed,
     ConfirmNeed,
     DisputeCompletion,
-    PostNeed,
-    RejectNeed,
-    VerifyCompletion,
-)
-from services.needs.domain import NeedStatus
-from services.needs.handlers import NeedFilters, NeedsDeps
-from services.needs.photo_store import PhotoStore
-from services.needs.views import (
-    ClaimCreated,
     HistoryPage,
     NeedPage,
     NeedPublic,
     PhotoInfo,
+    PostNeed,
+    RejectNeed,
+    VerifyCompletion,
     claim_view,
     decode_cursor,
     encode_cursor,
@@ -96,7 +94,7 @@ async def post_need(
     idempotency_key: IdempotencyKey = None,
 ) -> NeedPublic:
     """Posts a need for review (resident: own community; admin: inside their scope)."""
-    need, version, replayed = await handlers.post_need(deps, principal, body, idempotency_key, cid)
+    need, version, replayed = await commands.post_need(deps, principal, body, idempotency_key, cid)
     response.headers["Location"] = f"/v1/needs/{need.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -122,7 +120,7 @@ async def list_needs(
     filters = NeedFilters(
         scope=scope, status=status, category=category, kind=kind, claims_expired=claims_expired
     )
-    rows, last = await handlers.list_needs(deps, principal, filters, decode_cursor(cursor), limit)
+    rows, last = await queries.list_needs(deps, principal, filters, decode_cursor(cursor), limit)
     shown = [(need, need_view(principal, need, version)) for need, version in rows]
     await photos.mark_photos(store, principal, shown)
     return NeedPage(items=[view for _, view in shown], next_cursor=encode_cursor(last))
@@ -132,7 +130,7 @@ async def list_needs(
 async def get_need(
     need_id: str, principal: CurrentPrincipal, deps: Deps, store: Photos
 ) -> NeedPublic:
-    need, version = await handlers.get_need(deps, principal, need_id)
+    need, version = await queries.get_need(deps, principal, need_id)
     view = need_view(principal, need, version)
     await photos.mark_photos(store, principal, [(need, view)])
     return view
@@ -187,14 +185,14 @@ async def get_photo(
 @router.get("/{need_id}/history", response_model=HistoryPage, responses=errors(403, 404))
 async def need_history(need_id: str, principal: CurrentPrincipal, deps: Deps) -> HistoryPage:
     """Who approved, rejected, claimed, released or cancelled, when and why (admins)."""
-    return history_view(await handlers.need_history(deps, principal, need_id))
+    return history_view(await queries.need_history(deps, principal, need_id))
 
 
 @router.post("/{need_id}/approve", response_model=NeedPublic, responses=ACTING)
 async def approve_need(
     need_id: str, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> NeedPublic:
-    need, version = await handlers.approve_need(deps, principal, need_id, cid)
+    need, version = await commands.approve_need(deps, principal, need_id, cid)
     return need_view(principal, need, version)
 
 
@@ -202,7 +200,7 @@ async def approve_need(
 async def reject_need(
     need_id: str, body: RejectNeed, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> NeedPublic:
-    need, version = await handlers.reject_need(deps, principal, need_id, body, cid)
+    need, version = await commands.reject_need(deps, principal, need_id, body, cid)
     return need_view(principal, need, version)
 
 
@@ -214,7 +212,7 @@ async def cancel_need(
     cid: CorrelationId,
     body: Annotated[CancelNeed | None, Body()] = None,
 ) -> NeedPublic:
-    need, version = await handlers.cancel_need(deps, principal, need_id, body or CancelNeed(), cid)
+    need, version = await commands.cancel_need(deps, principal, need_id, body or CancelNeed(), cid)
     return need_view(principal, need, version)
 
 
@@ -228,7 +226,7 @@ async def claim_need(
     response: Response,
 ) -> ClaimCreated:
     """Claims a slot for oneself, slots for team members (leader), or for an organisation."""
-    need, _, claim = await handlers.claim_need(deps, principal, need_id, body, cid)
+    need, _, claim = await commands.claim_need(deps, principal, need_id, body, cid)
     response.headers["Location"] = f"/v1/needs/{need.id}"
     return claim_view(need, claim)
 
@@ -237,7 +235,7 @@ async def claim_need(
 async def release_claim(
     need_id: str, claim_id: str, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> NeedPublic:
-    need, version = await handlers.release_claim(deps, principal, need_id, claim_id, cid)
+    need, version = await commands.release_claim(deps, principal, need_id, claim_id, cid)
     return need_view(principal, need, version)
 
 
@@ -249,7 +247,7 @@ async def complete_need(
     deps: Deps,
     cid: CorrelationId,
 ) -> NeedPublic:
-    need, version = await handlers.complete_need(deps, principal, need_id, body, cid)
+    need, version = await commands.complete_need(deps, principal, need_id, body, cid)
     return need_view(principal, need, version)
 
 
@@ -257,7 +255,7 @@ async def complete_need(
 async def confirm_need(
     need_id: str, body: ConfirmNeed, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> NeedPublic:
-    need, version = await handlers.confirm_need(deps, principal, need_id, body, cid)
+    need, version = await commands.confirm_need(deps, principal, need_id, body, cid)
     return need_view(principal, need, version)
 
 
@@ -271,7 +269,7 @@ async def verify_completion(
 ) -> NeedPublic:
     """Verifies the declared hours (admin, or grid worker for the resident); an admin also
     settles hours under review or in dispute, or corrects verified ones, with a reason."""
-    need, version = await handlers.verify_completion(deps, principal, need_id, body, cid)
+    need, version = await commands.verify_completion(deps, principal, need_id, body, cid)
     return need_view(principal, need, version)
 
 
@@ -284,19 +282,14 @@ async def dispute_completion(
     cid: CorrelationId,
 ) -> NeedPublic:
     """The requester or an admin disputes the hours or figures; an admin settles it."""
-    need, version = await handlers.dispute_completion(deps, principal, need_id, body, cid)
+    need, version = await commands.dispute_completion(deps, principal, need_id, body, cid)
     return need_view(principal, need, version)
-
-
-class CheckInCode(BaseModel):
-    code: str
-    valid_until: datetime
 
 
 @router.get("/{need_id}/check-in-code", response_model=CheckInCode, responses=ACTING)
 async def check_in_code(need_id: str, principal: CurrentPrincipal, deps: Deps) -> CheckInCode:
     """The need's rotating 6-digit check-in code (requester, grid worker, admin in scope)."""
-    code, valid_until = await handlers.check_in_code(deps, principal, need_id)
+    code, valid_until = await queries.check_in_code(deps, principal, need_id)
     return CheckInCode(code=code, valid_until=valid_until)
 
 
@@ -310,7 +303,7 @@ async def check_in(
     cid: CorrelationId,
 ) -> NeedPublic:
     """The volunteer's arrival, with the code shown on the resident's phone."""
-    need, version = await handlers.record_attendance(
+    need, version = await commands.record_attendance(
         deps, principal, need_id, claim_id, "check_in", body, cid
     )
     return need_view(principal, need, version)
@@ -326,7 +319,7 @@ async def check_out(
     cid: CorrelationId,
 ) -> NeedPublic:
     """The volunteer's departure, with the code shown then."""
-    need, version = await handlers.record_attendance(
+    need, version = await commands.record_attendance(
         deps, principal, need_id, claim_id, "check_out", body, cid
     )
     return need_view(principal, need, version)

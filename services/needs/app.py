@@ -6,11 +6,13 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.needs import api, consumers, domain, handlers
-from services.needs.directory import Directory
-from services.needs.handlers import NeedsDeps
-from services.needs.photo_store import PhotoStore
-from services.needs.repository import NeedsRepository
+from services.needs import api
+from services.needs.adapters.photos import PhotoStore
+from services.needs.adapters.read_model import Directory
+from services.needs.adapters.repository import NeedsRepository
+from services.needs.domain import need
+from services.needs.handlers import commands, events
+from services.needs.handlers.commands import NeedsDeps
 from shared.clock import Clock, SystemClock
 from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
@@ -25,7 +27,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         time = clock or SystemClock()
         deps = NeedsDeps(
             repo=NeedsRepository(
-                AggregateStore(runtime.db, "needs"), settings, lambda: domain.ms(time.now())
+                AggregateStore(runtime.db, "needs"), settings, lambda: need.ms(time.now())
             ),
             directory=Directory(runtime.db),
             settings=settings,
@@ -33,8 +35,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         )
         app.state.deps = deps
         app.state.photos = PhotoStore(runtime.db)
-        runtime.subscribe(consumers.STREAMS, handlers.EVENT_HANDLERS.bind(deps))
-        runtime.run_in_background(partial(handlers.run_claim_expiry, deps))
+        runtime.subscribe(events.STREAMS, events.EVENT_HANDLERS.bind(deps))
+        runtime.run_in_background(partial(commands.run_claim_expiry, deps))
 
     app = create_service_app(
         "needs",

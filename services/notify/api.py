@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.notify import handlers, policy
-from services.notify.contacts import ContactConfirmations
-from services.notify.domain import Audience, Preferences, Subscription
-from services.notify.handlers import NewSubscription, NotifyDeps
-from services.notify.inbox import item_seq
+from services.notify.adapters.contacts import ContactConfirmations
+from services.notify.adapters.inbox import item_seq
+from services.notify.adapters.tickets import TICKET_TTL, mint_ticket, principal_of_ticket
+from services.notify.domain import policy
+from services.notify.domain.audience import Preferences
+from services.notify.handlers import commands, queries
+from services.notify.handlers.commands import NewSubscription, NotifyDeps
 from services.notify.metrics import SSE_CLIENTS
-from services.notify.tickets import TICKET_TTL, mint_ticket, principal_of_ticket
+from services.notify.schemas import (
+    ConfirmationCode,
+    InboxItem,
+    InboxPage,
+    PendingConfirmation,
+    StreamTicket,
+    SubscriptionCreate,
+    SubscriptionList,
+    SubscriptionPublic,
+)
 from shared.auth import CurrentPrincipal, Principal, current_principal
 from shared.categories import known_categories
-from shared.events.notify import Channel as ChannelName
 from shared.events.registry import EVENT_TYPES
 from shared.http import ApiError
 from shared.inputs import SeqCursor
@@ -40,92 +46,6 @@ async def get_deps(request: Request) -> NotifyDeps:
 
 
 Deps = Annotated[NotifyDeps, Depends(get_deps)]
-
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
-
-
-class SubscriptionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    # Default: the caller (the token's `sub`); someone else only for admins in scope.
-    recipient_id: str | None = Field(default=None, min_length=1, max_length=200)
-    channel: ChannelName
-    # Webhook URL, email address or phone number; the inbox needs none.
-    target: str | None = Field(default=None, max_length=2000)
-    event_types: list[str] = Field(default=[], description='Empty or ["*"]: every type.')
-    scope: str | None = Field(default=None, description="Org path; default: the caller's scope.")
-    categories: list[str] = []
-    audience: Audience | None = Field(
-        default=None,
-        description="scope: everything matching inside `scope` (admins, operators, services; "
-        "the default for them); personal: only what is addressed to the recipient.",
-    )
-    secret: str | None = Field(
-        default=None, min_length=16, max_length=200, description="Webhook signing key."
-    )
-
-    @model_validator(mode="after")
-    def _target_fits_channel(self) -> SubscriptionCreate:
-        target = self.target or ""
-        if self.channel == "webhook":
-            try:
-                url = httpx.URL(target)
-            except httpx.InvalidURL:
-                url = httpx.URL("")
-            if url.scheme not in ("http", "https") or not url.host:
-                raise ValueError("a webhook target is an http(s) URL")
-        elif self.channel == "email" and not EMAIL.match(target):
-            raise ValueError("an email target is an address")
-        elif self.channel == "sms" and not PHONE.match(target):
-            raise ValueError("an sms target is a phone number")
-        if self.secret is not None and self.channel != "webhook":
-            raise ValueError("only webhooks take a secret")
-        return self
-
-
-class SubscriptionPublic(BaseModel):
-    id: str
-    recipient_id: str
-    channel: ChannelName
-    target: str
-    event_types: list[str]
-    scope: str
-    categories: list[str]
-    audience: Audience
-    created_by: str
-    created_at: datetime
-    secret: str | None = Field(
-        default=None, description="The generated webhook secret: in the creation answer only."
-    )
-
-    @classmethod
-    def of(cls, sub: Subscription, secret: str | None = None) -> SubscriptionPublic:
-        return cls(**sub.model_dump(exclude={"secret"}), secret=secret)
-
-
-class SubscriptionList(BaseModel):
-    items: list[SubscriptionPublic]
-    next_cursor: str | None = None
-
-
-class InboxItem(BaseModel):
-    id: str
-    event_id: str
-    type: str
-    subject: str
-    title: str
-    body: str
-    need_id: str | None
-    community_id: str | None
-    read: bool
-    created_at: datetime
-    read_at: datetime | None = None
-
-
-class InboxPage(BaseModel):
-    items: list[InboxItem]
-    unread: int
-    next_cursor: str | None
 
 
 async def _check_webhook(deps: NotifyDeps, principal: Principal, body: SubscriptionCreate) -> None:
@@ -156,20 +76,6 @@ def _check_vocabulary(deps: NotifyDeps, event_types: list[str], categories: list
             "未知的事件类型或类别 / unknown event types or categories",
             details={"event_types": unknown_types, "categories": unknown_cats},
         )
-
-
-class PendingConfirmation(BaseModel):
-    pending_id: str
-    channel: ChannelName
-    target: str = Field(description="masked")
-    expires_at: datetime
-    message: str
-
-
-class ConfirmationCode(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    pending_id: str = Field(min_length=1, max_length=64)
-    code: str = Field(pattern=r"^[0-9]{6}$")
 
 
 def _contacts(request: Request) -> ContactConfirmations:
@@ -250,7 +156,7 @@ async def _subscribe(
         audience=body.audience,
         secret=body.secret,
     )
-    sub, secret = await handlers.subscribe(deps, principal, new)
+    sub, secret = await commands.subscribe(deps, principal, new)
     return SubscriptionPublic.of(sub, secret)
 
 
@@ -262,7 +168,7 @@ async def list_subscriptions(
     scope: str | None = Query(default=None, min_length=1),
 ) -> SubscriptionList:
     """A recipient's subscriptions (default: the caller's), or an admin's view of a scope's."""
-    found = await handlers.subscriptions(deps, principal, recipient_id, scope)
+    found = await queries.subscriptions(deps, principal, recipient_id, scope)
     return SubscriptionList(items=[SubscriptionPublic.of(s) for s in found])
 
 
@@ -271,14 +177,14 @@ async def delete_subscription(
     subscription_id: str, principal: CurrentPrincipal, deps: Deps
 ) -> Response:
     """Removes a subscription: its recipient's own, or any in the caller's admin scope."""
-    await handlers.unsubscribe(deps, principal, subscription_id)
+    await commands.unsubscribe(deps, principal, subscription_id)
     return Response(status_code=204)
 
 
 @router.get("/preferences", response_model=Preferences)
 async def get_my_preferences(principal: CurrentPrincipal, deps: Deps) -> Preferences:
     """The caller's preferences (the token's `sub`)."""
-    return await handlers.preferences(deps, principal, principal.sub)
+    return await commands.preferences(deps, principal, principal.sub)
 
 
 @router.put("/preferences", response_model=Preferences)
@@ -287,7 +193,7 @@ async def put_my_preferences(
 ) -> Preferences:
     """Replaces the caller's preferences (the token's `sub`)."""
     _check_vocabulary(deps, [], body.categories)
-    return await handlers.set_preferences(deps, principal, principal.sub, body)
+    return await commands.set_preferences(deps, principal, principal.sub, body)
 
 
 @router.get("/preferences/{recipient_id}", response_model=Preferences)
@@ -295,7 +201,7 @@ async def get_preferences(
     recipient_id: str, principal: CurrentPrincipal, deps: Deps
 ) -> Preferences:
     """The caller's own preferences (defaults until set)."""
-    return await handlers.preferences(deps, principal, recipient_id)
+    return await commands.preferences(deps, principal, recipient_id)
 
 
 @router.put("/preferences/{recipient_id}", response_model=Preferences)
@@ -305,7 +211,7 @@ async def put_preferences(
     """Replaces the caller's preferences: channels, categories, quiet hours (email and SMS
     are held until they end), daily digest, language, time zone."""
     _check_vocabulary(deps, [], body.categories)
-    return await handlers.set_preferences(deps, principal, recipient_id, body)
+    return await commands.set_preferences(deps, principal, recipient_id, body)
 
 
 @router.get("/inbox", response_model=InboxPage)
@@ -319,12 +225,7 @@ async def inbox(
     """The caller's inbox (the token's `sub`), newest first, with the unread count;
     `next_cursor` pages on. `recipient_id`: an admin reading a volunteer's of their scope."""
     rid = recipient_id or principal.sub
-    return await handlers.inbox_page(deps, principal, rid, cursor, limit)
-
-
-class StreamTicket(BaseModel):
-    ticket: str
-    expires_in: int
+    return await queries.inbox_page(deps, principal, rid, cursor, limit)
 
 
 @router.post("/inbox/stream-ticket", response_model=StreamTicket)
@@ -346,7 +247,7 @@ async def stream_principal(request: Request, ticket: str | None = None) -> Princ
 @router.post("/inbox/{item_id}/read", response_model=InboxItem)
 async def read_item(item_id: str, principal: CurrentPrincipal, deps: Deps) -> dict[str, Any]:
     """Marks one of the caller's inbox items read (again: no change)."""
-    return await handlers.mark_read(deps, principal, item_id)
+    return await commands.mark_read(deps, principal, item_id)
 
 
 def _sse(item: dict[str, Any]) -> str:
@@ -371,7 +272,7 @@ async def inbox_stream(
     comments. From a browser: `new EventSource("/v1/inbox/stream?ticket=…")` with a ticket
     of `POST /v1/inbox/stream-ticket`."""
     recipient_id = recipient_id or principal.sub
-    resume_after = handlers.stream_start(principal, recipient_id, last_event_id)
+    resume_after = queries.stream_start(principal, recipient_id, last_event_id)
     slots: StreamSlots = request.app.state.stream_slots
     slots.take(principal.sub)  # 429 past settings.sse_streams_per_user
     hub = deps.inbox.hub

@@ -7,8 +7,8 @@ import asyncio
 from fastapi import FastAPI
 from pymongo.errors import PyMongoError
 
-from services.notify import api, consumers
-from services.notify.channels import (
+from services.notify import api
+from services.notify.adapters.channels import (
     Channel,
     EmailChannel,
     InAppChannel,
@@ -17,19 +17,17 @@ from services.notify.channels import (
     SmsProvider,
     WebhookChannel,
 )
-from services.notify.contacts import ContactConfirmations
-from services.notify.dispatcher import Dispatcher
-from services.notify.handlers import NotifyDeps
-from services.notify.inbox import Inbox, InboxHub
-from services.notify.notifier import Notifier
-from services.notify.repository import (
-    Bursts,
-    Deliveries,
-    Digests,
-    Profiles,
-    ReadModel,
-    Routes,
-)
+from services.notify.adapters.contacts import ContactConfirmations
+from services.notify.adapters.deliveries import Deliveries
+from services.notify.adapters.digests import Bursts, Digests
+from services.notify.adapters.inbox import Inbox, InboxHub
+from services.notify.adapters.profiles import Profiles
+from services.notify.adapters.read_model import ReadModel
+from services.notify.adapters.routes import Routes
+from services.notify.handlers import events
+from services.notify.handlers.commands import NotifyDeps
+from services.notify.handlers.dispatcher import Dispatcher
+from services.notify.handlers.notifier import Notifier
 from shared.clock import Clock, SystemClock
 from shared.logging import get_logger
 from shared.outbound import guarded_client, networks
@@ -111,9 +109,7 @@ def create_app(
 
         # No ledger: every write dedups by id (deliveries, routes, inbox items, volunteers);
         # volunteers' documents are stored once per consumer batch.
-        runtime.subscribe_in_batches(
-            consumers.STREAMS, consumers.event_handlers(deps), read_model.flush
-        )
+        runtime.subscribe_in_batches(events.STREAMS, events.event_handlers(deps), read_model.flush)
         runtime.require(
             "notify_state",
             lambda: None if deps.loaded.is_set() else "加载中 / loading volunteers and caps",

@@ -11,19 +11,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, File, Query, Request, Response, UploadFile
 
-from services.volunteers import certificate_pdf, handlers, policy
-from services.volunteers.certificates import Certificate
-from services.volunteers.domain import Volunteer
-from services.volunteers.handlers import ImportReport, NewVolunteer, VolunteersDeps
-from services.volunteers.importing import ImportFileError, read_rows
+from services.volunteers import schemas
+from services.volunteers.adapters import certificate_pdf
+from services.volunteers.adapters.importing import ImportFileError, read_rows
+from services.volunteers.domain import policy
+from services.volunteers.domain.certificates import Certificate
+from services.volunteers.domain.supermarket import Reservation
+from services.volunteers.domain.volunteer import Volunteer
+from services.volunteers.handlers import commands, queries
+from services.volunteers.handlers.commands import VolunteersDeps
 from services.volunteers.schemas import (
     CertificateCheck,
     CertificateRequest,
     CertificateRevoke,
     HandOver,
+    ImportReport,
     ItemChange,
     ItemCreate,
     ItemPublic,
+    NewVolunteer,
     OrganizationCreate,
     OrganizationPage,
     OrganizationPublic,
@@ -42,7 +48,6 @@ from services.volunteers.schemas import (
     VolunteerRef,
     VolunteerUpdate,
 )
-from services.volunteers.supermarket import Reservation
 from shared.auth import CurrentPrincipal, Principal
 from shared.http import ApiError, CorrelationId
 from shared.inputs import Cursor as PageCursor
@@ -94,9 +99,9 @@ async def put_org_unit(
     cid: CorrelationId,
     response: Response,
 ) -> OrgUnitPublic:
-    unit, created = await handlers.put_org_unit(deps, principal, path, body.name, cid)
+    unit, created = await commands.put_org_unit(deps, principal, path, body.name, cid)
     response.status_code = 201 if created else 200
-    _, children = await handlers.get_org_unit(deps, path)
+    _, children = await queries.get_org_unit(deps, path)
     return OrgUnitPublic.of(unit, children)
 
 
@@ -106,7 +111,7 @@ async def put_org_unit(
     description="The unit with its children; readable by every authenticated caller.",
 )
 async def get_org_unit(path: str, principal: CurrentPrincipal, deps: Deps) -> OrgUnitPublic:
-    unit, children = await handlers.get_org_unit(deps, path)
+    unit, children = await queries.get_org_unit(deps, path)
     return OrgUnitPublic.of(unit, children)
 
 
@@ -126,7 +131,7 @@ async def get_org_unit(path: str, principal: CurrentPrincipal, deps: Deps) -> Or
 async def put_district_rules(
     district: str, body: DistrictRules, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> DistrictRules:
-    return await handlers.put_district_rules(deps, principal, district, body, cid)
+    return await commands.put_district_rules(deps, principal, district, body, cid)
 
 
 @orgs.get(
@@ -137,7 +142,7 @@ async def put_district_rules(
 async def get_district_rules(
     district: str, principal: CurrentPrincipal, deps: Deps
 ) -> DistrictRules:
-    return await handlers.get_district_rules(deps, district)
+    return await queries.get_district_rules(deps, district)
 
 
 # --- volunteers -----------------------------------------------------------------------
@@ -161,7 +166,7 @@ async def register_volunteer(
     body: VolunteerCreate, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> VolunteerPublic:
     cmd = NewVolunteer(**body.model_dump())
-    return _public(principal, await handlers.register_volunteer(deps, principal, cmd, cid))
+    return _public(principal, await commands.register_volunteer(deps, principal, cmd, cid))
 
 
 @volunteers.post(
@@ -189,7 +194,7 @@ async def import_volunteers(
         rows = await asyncio.to_thread(read_rows, content, deps.import_max_rows)
     except ImportFileError as exc:
         raise ApiError(422, str(exc), details={"file": file.filename}) from None
-    return await handlers.import_volunteers(deps, principal, rows, cid)
+    return await commands.import_volunteers(deps, principal, rows, cid)
 
 
 @volunteers.get(
@@ -210,7 +215,7 @@ async def list_volunteers(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> VolunteerPage:
-    items, next_cursor = await handlers.list_volunteers(
+    items, next_cursor = await queries.list_volunteers(
         deps,
         principal,
         scope=scope,
@@ -227,7 +232,7 @@ async def list_volunteers(
 async def get_volunteer(
     volunteer_id: str, principal: CurrentPrincipal, deps: Deps
 ) -> VolunteerPublic:
-    return _public(principal, await handlers.get_volunteer(deps, principal, volunteer_id))
+    return _public(principal, await queries.get_volunteer(deps, principal, volunteer_id))
 
 
 @volunteers.patch(
@@ -242,8 +247,8 @@ async def update_volunteer(
     deps: Deps,
     cid: CorrelationId,
 ) -> VolunteerPublic:
-    changes = handlers.VolunteerChanges(**body.model_dump(exclude_unset=True))
-    v = await handlers.update_volunteer(deps, principal, volunteer_id, changes, cid=cid)
+    changes = schemas.VolunteerChanges(**body.model_dump(exclude_unset=True))
+    v = await commands.update_volunteer(deps, principal, volunteer_id, changes, cid=cid)
     return _public(principal, v)
 
 
@@ -255,7 +260,7 @@ async def update_volunteer(
 async def deactivate_volunteer(
     volunteer_id: str, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> VolunteerPublic:
-    v = await handlers.update_volunteer(deps, principal, volunteer_id, active=False, cid=cid)
+    v = await commands.update_volunteer(deps, principal, volunteer_id, active=False, cid=cid)
     return _public(principal, v)
 
 
@@ -267,7 +272,7 @@ async def deactivate_volunteer(
 async def reactivate_volunteer(
     volunteer_id: str, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> VolunteerPublic:
-    v = await handlers.update_volunteer(deps, principal, volunteer_id, active=True, cid=cid)
+    v = await commands.update_volunteer(deps, principal, volunteer_id, active=True, cid=cid)
     return _public(principal, v)
 
 
@@ -286,7 +291,7 @@ async def get_passbook(
     deps: Deps,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> PassbookPublic:
-    book, ledger, stars = await handlers.get_passbook(deps, principal, volunteer_id, limit)
+    book, ledger, stars = await queries.get_passbook(deps, principal, volunteer_id, limit)
     return PassbookPublic.of(book, ledger, stars)
 
 
@@ -308,7 +313,7 @@ async def redeem(
     deps: Deps,
     cid: CorrelationId,
 ) -> RedemptionPublic:
-    book, entry = await handlers.redeem_points(
+    book, entry = await commands.redeem_points(
         deps, principal, volunteer_id, item=body.item, points=body.points, cid=cid
     )
     return RedemptionPublic(
@@ -332,7 +337,7 @@ async def redeem(
 async def register_organization(
     body: OrganizationCreate, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> OrganizationPublic:
-    org = await handlers.register_organization(deps, principal, **body.model_dump(), cid=cid)
+    org = await commands.register_organization(deps, principal, **body.model_dump(), cid=cid)
     return OrganizationPublic.of(org)
 
 
@@ -356,7 +361,7 @@ async def list_organizations(
 async def get_organization(
     organization_id: str, principal: CurrentPrincipal, deps: Deps
 ) -> OrganizationPublic:
-    return OrganizationPublic.of(await handlers.get_organization(deps, principal, organization_id))
+    return OrganizationPublic.of(await queries.get_organization(deps, principal, organization_id))
 
 
 # --- teams ----------------------------------------------------------------------------
@@ -374,7 +379,7 @@ async def get_organization(
 async def form_team(
     body: TeamCreate, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> TeamPublic:
-    return TeamPublic.of(await handlers.form_team(deps, principal, **body.model_dump(), cid=cid))
+    return TeamPublic.of(await commands.form_team(deps, principal, **body.model_dump(), cid=cid))
 
 
 @teams.get("", response_model=TeamPage)
@@ -394,7 +399,7 @@ async def list_teams(
 
 @teams.get("/{team_id}", response_model=TeamPublic)
 async def get_team(team_id: str, principal: CurrentPrincipal, deps: Deps) -> TeamPublic:
-    return TeamPublic.of(await handlers.get_team(deps, principal, team_id))
+    return TeamPublic.of(await queries.get_team(deps, principal, team_id))
 
 
 @teams.post(
@@ -414,7 +419,7 @@ async def add_member(
     cid: CorrelationId,
     response: Response,
 ) -> TeamPublic:
-    team, joined = await handlers.add_team_member(deps, principal, team_id, body.volunteer_id, cid)
+    team, joined = await commands.add_team_member(deps, principal, team_id, body.volunteer_id, cid)
     response.status_code = 201 if joined else 200
     return TeamPublic.of(team)
 
@@ -434,7 +439,7 @@ async def change_leader(
     deps: Deps,
     cid: CorrelationId,
 ) -> TeamPublic:
-    team = await handlers.change_team_leader(deps, principal, team_id, body.volunteer_id, cid)
+    team = await commands.change_team_leader(deps, principal, team_id, body.volunteer_id, cid)
     return TeamPublic.of(team)
 
 
@@ -463,7 +468,7 @@ async def request_certificate(
     cid: CorrelationId,
     response: Response,
 ) -> Certificate:
-    cert = await handlers.request_certificate(
+    cert = await commands.request_certificate(
         deps,
         principal,
         body.volunteer_id,
@@ -485,7 +490,7 @@ async def request_certificate(
 async def certificate_pdf_of(
     serial: str, request: Request, principal: CurrentPrincipal, deps: Deps
 ) -> Response:
-    cert = await handlers.get_certificate(deps, principal, serial)
+    cert = await queries.get_certificate(deps, principal, serial)
     pdf = await asyncio.to_thread(certificate_pdf.render, cert, verify_url(request, serial))
     return Response(
         pdf,
@@ -503,12 +508,12 @@ async def certificate_pdf_of(
     ),
 )
 async def verify_certificate(serial: str, deps: Deps) -> CertificateCheck:
-    return CertificateCheck.of(await handlers.verify_certificate(deps, serial))
+    return CertificateCheck.of(await queries.verify_certificate(deps, serial))
 
 
 @certificates.get("/{serial}", response_model=Certificate)
 async def get_certificate(serial: str, principal: CurrentPrincipal, deps: Deps) -> Certificate:
-    return await handlers.get_certificate(deps, principal, serial)
+    return await queries.get_certificate(deps, principal, serial)
 
 
 @certificates.post(
@@ -523,7 +528,7 @@ async def revoke_certificate(
     cid: CorrelationId,
     body: Annotated[CertificateRevoke, Body()],
 ) -> Certificate:
-    return await handlers.revoke_certificate(deps, principal, serial, body.reason, cid)
+    return await commands.revoke_certificate(deps, principal, serial, body.reason, cid)
 
 
 # --- love supermarket (爱心超市) ----------------------------------------------------------
@@ -538,7 +543,7 @@ async def revoke_certificate(
 async def create_item(
     body: ItemCreate, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> ItemPublic:
-    item = await handlers.create_item(
+    item = await commands.create_item(
         deps,
         principal,
         community_id=body.community_id,
@@ -560,7 +565,7 @@ async def list_items(
     deps: Deps,
     community_id: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> list[ItemPublic]:
-    rows = await handlers.catalogue(deps, principal, community_id)
+    rows = await queries.catalogue(deps, principal, community_id)
     return [ItemPublic.of(item, stock) for item, stock in rows]
 
 
@@ -572,7 +577,7 @@ async def list_items(
 async def change_item(
     item_id: str, body: ItemChange, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
 ) -> ItemPublic:
-    item = await handlers.change_item(
+    item = await commands.change_item(
         deps,
         principal,
         item_id,
@@ -582,9 +587,7 @@ async def change_item(
         cid=cid,
     )
     [(_, stock)] = [
-        r
-        for r in await handlers.catalogue(deps, principal, item.community_id)
-        if r[0].id == item.id
+        r for r in await queries.catalogue(deps, principal, item.community_id) if r[0].id == item.id
     ]
     return ItemPublic.of(item, stock)
 
@@ -605,14 +608,14 @@ async def reserve_item(
     deps: Deps,
     cid: CorrelationId,
 ) -> Reservation:
-    return await handlers.reserve_item(deps, principal, item_id, body.volunteer_id, cid)
+    return await commands.reserve_item(deps, principal, item_id, body.volunteer_id, cid)
 
 
 @supermarket.get("/reservations/{reservation_id}", response_model=Reservation)
 async def get_reservation(
     reservation_id: str, principal: CurrentPrincipal, deps: Deps
 ) -> Reservation:
-    return await handlers.get_reservation(deps, principal, reservation_id)
+    return await queries.get_reservation(deps, principal, reservation_id)
 
 
 @supermarket.post(
@@ -627,7 +630,7 @@ async def hand_over(
     deps: Deps,
     cid: CorrelationId,
 ) -> Reservation:
-    return await handlers.hand_over(deps, principal, reservation_id, body.code, cid)
+    return await commands.hand_over(deps, principal, reservation_id, body.code, cid)
 
 
 routers = [orgs, volunteers, organizations, teams, supermarket, certificates]

@@ -6,9 +6,10 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.volunteers import api, consumers, handlers
-from services.volunteers.handlers import VolunteersDeps
-from services.volunteers.repository import VolunteersRepository
+from services.volunteers import api
+from services.volunteers.adapters.repository import VolunteersRepository
+from services.volunteers.handlers import commands, events
+from services.volunteers.handlers.commands import VolunteersDeps
 from shared.clock import Clock, SystemClock
 from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
@@ -28,8 +29,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             phone_link_key=settings.link_key,
         )
         app.state.deps = deps
-        runtime.subscribe(consumers.STREAMS, handlers.EVENT_HANDLERS.bind(deps))
-        runtime.run_in_background(partial(handlers.run_reservation_lapses, deps))
+        runtime.subscribe(events.STREAMS, events.EVENT_HANDLERS.bind(deps))
+        runtime.run_in_background(partial(commands.run_reservation_lapses, deps))
 
     app = create_service_app(
         "volunteers",

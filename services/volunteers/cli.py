@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import httpx
 
-from services.volunteers.importing import ImportFileError, SheetRow, read_rows, rows_to_csv
+from services.volunteers.adapters.importing import ImportFileError, SheetRow, read_rows, rows_to_csv
 
 DEFAULT_URL = "http://127.0.0.1:8002"
 CHUNK_ROWS = 500

@@ -7,17 +7,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.volunteers.certificates import Certificate, masked_name
-from services.volunteers.domain import (
-    Organization,
-    OrganizationKind,
-    OrgUnit,
-    Team,
-    TeamServiceType,
-    Volunteer,
-)
-from services.volunteers.passbook import LedgerEntry, Passbook
-from services.volunteers.supermarket import Item
+from services.volunteers.domain.certificates import Certificate, masked_name
+from services.volunteers.domain.org_unit import OrgUnit
+from services.volunteers.domain.organization import Organization, OrganizationKind
+from services.volunteers.domain.passbook import LedgerEntry, Passbook
+from services.volunteers.domain.supermarket import Item
+from services.volunteers.domain.team import Team, TeamServiceType
+from services.volunteers.domain.volunteer import Volunteer
 from shared.events.needs import Location
 from shared.events.volunteers import OrgLevel
 from shared.inputs import GeoPoint, Name, Points
@@ -268,3 +264,44 @@ class RedemptionPublic(BaseModel):
     item: str
     points: int
     balance: int
+
+
+# --- volunteers -----------------------------------------------------------------------
+
+
+class NewVolunteer(BaseModel):
+    name: str
+    phone: str
+    home_community_id: str
+    party_org: str | None = None
+    skills: list[str] = []
+    pledge_signed: bool
+    location: Location | None = None
+
+
+class VolunteerChanges(BaseModel):
+    name: str | None = None
+    party_org: str | None = None
+    skills: list[str] | None = None
+    location: Location | None = None
+
+
+# --- bulk reporting in ----------------------------------------------------------------
+
+RowStatus = Literal["created", "duplicate", "error"]
+
+
+class RowResult(BaseModel):
+    row: int
+    status: RowStatus
+    volunteer_id: str | None = None
+    field: str | None = None
+    reason: str | None = None
+
+
+class ImportReport(BaseModel):
+    total: int
+    created: int
+    duplicates: int
+    errors: int
+    rows: list[RowResult]

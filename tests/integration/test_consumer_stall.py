@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from services.notify import handlers
-from services.notify.handlers import NotifyDeps
+from services.notify.handlers import events
+from services.notify.handlers.commands import NotifyDeps
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.volunteers import OrgUnitUpdated
 from shared.settings import Settings
@@ -27,7 +27,7 @@ async def test_a_handler_that_blocks_turns_readyz_to_503_consumer_stalled_within
     async def blocking(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
         await release.wait()
 
-    monkeypatch.setitem(handlers.EVENT_HANDLERS, OrgUnitUpdated.type, blocking)
+    monkeypatch.setitem(events.EVENT_HANDLERS, OrgUnitUpdated.type, blocking)
     s = notify_settings(settings)
     assert s.consumer_stall_after_s <= 30  # the default: stalls show within 60 s
     topic = s.topics.volunteers
@@ -66,7 +66,7 @@ async def test_a_stall_past_the_restart_limit_fails_the_liveness_probe_and_clear
     async def blocking(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
         await release.wait()
 
-    monkeypatch.setitem(handlers.EVENT_HANDLERS, OrgUnitUpdated.type, blocking)
+    monkeypatch.setitem(events.EVENT_HANDLERS, OrgUnitUpdated.type, blocking)
     s = notify_settings(settings).model_copy(
         update={"consumer_stall_after_s": 2.0, "consumer_stall_restart_after_s": 6.0}
     )

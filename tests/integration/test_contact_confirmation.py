@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from services.notify.channels import LogSmsProvider
+from services.notify.adapters.channels import LogSmsProvider
 from shared.settings import Settings
 from tests.helpers import auth
 from tests.integration.test_notify_support import A, notify_service, notify_settings

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.needs import handlers as needs_handlers
+from services.needs.handlers import commands as needs_commands
 from services.volunteers.app import create_app as volunteers_app
 from shared.clock import ManualClock
 from shared.events.envelope import CloudEvent
@@ -125,10 +125,10 @@ async def test_a_district_with_auto_confirm_after_3_days_confirms_on_day_3(
         deps = app.state.deps
 
         clock.advance(timedelta(days=2, hours=23))
-        assert await needs_handlers.auto_confirm_due(deps) == 0
+        assert await needs_commands.auto_confirm_due(deps) == 0
         clock.advance(timedelta(hours=1))
-        assert await needs_handlers.auto_confirm_due(deps) == 1
-        assert await needs_handlers.auto_confirm_due(deps) == 0  # once
+        assert await needs_commands.auto_confirm_due(deps) == 1
+        assert await needs_commands.auto_confirm_due(deps) == 0  # once
 
         need = (await client.get(f"/v1/needs/{need_id}", headers=admin)).json()
         assert need["completion"]["hours_status"] == "verified"

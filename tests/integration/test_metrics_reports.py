@@ -17,8 +17,9 @@ import structlog
 from openpyxl import load_workbook
 from structlog.testing import capture_logs
 
-from services.metrics import catalogue, reports
+from services.metrics.adapters import reports
 from services.metrics.app import create_app
+from services.metrics.domain import catalogue
 from shared.events.envelope import CloudEvent
 from shared.events.volunteers import VolunteerRegistered
 from shared.settings import Settings

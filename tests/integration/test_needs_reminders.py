@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from services.needs import handlers
+from services.needs.handlers import commands
 from services.notify.app import create_app as notify_app
 from shared.clock import ManualClock
 from shared.settings import Settings
@@ -44,10 +44,10 @@ async def test_claimers_hear_of_a_due_date_and_the_resident_is_reminded_to_confi
             f"/v1/needs/{need_id}/claims", json={"volunteer_id": "v1"}, headers=vol
         )
         assert claimed.status_code == 201, claimed.text
-        assert await handlers.send_reminders(deps) == 0  # two days ahead: not yet
+        assert await commands.send_reminders(deps) == 0  # two days ahead: not yet
         clock.advance(timedelta(days=1, hours=1))
-        assert await handlers.send_reminders(deps) == 1
-        assert await handlers.send_reminders(deps) == 0  # once
+        assert await commands.send_reminders(deps) == 1
+        assert await commands.send_reminders(deps) == 0  # once
         await eventually(lambda: reminded(notify, "v1", vol, "认领即将到期"), timeout=30)
 
         done = await client.post(
@@ -57,11 +57,11 @@ async def test_claimers_hear_of_a_due_date_and_the_resident_is_reminded_to_confi
         )
         assert done.status_code == 200, done.text
         clock.advance(timedelta(days=1))
-        assert await handlers.send_reminders(deps) == 1
+        assert await commands.send_reminders(deps) == 1
         await eventually(lambda: reminded(notify, "res-1", resident, "请确认服务"), 30)
         confirmed = await client.post(
             f"/v1/needs/{need_id}/confirmation", json={"rating": 5}, headers=resident
         )
         assert confirmed.status_code == 200, confirmed.text
         clock.advance(timedelta(days=1))
-        assert await handlers.send_reminders(deps) == 0  # confirmed: no more reminders
+        assert await commands.send_reminders(deps) == 0  # confirmed: no more reminders

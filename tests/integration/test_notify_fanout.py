@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from services.notify.channels import LogSmsProvider
+from services.notify.adapters.channels import LogSmsProvider
 from shared.settings import Settings
 from tests.helpers import auth, events_of, eventually, handled, read_topic
 from tests.integration.test_notify_support import (

@@ -24,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from services.notify.adapters.channels import SmsProvider
 from services.notify.app import create_app
-from services.notify.channels import SmsProvider
-from services.notify.handlers import NotifyDeps
+from services.notify.handlers.commands import NotifyDeps
 from shared.clock import Clock
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.needs import Location, NeedApproved, NeedPosted, ProjectClaimed

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import httpx
 from openpyxl import Workbook
 
+from services.volunteers.adapters.importing import read_rows
 from services.volunteers.app import create_app
 from services.volunteers.cli import import_rows
-from services.volunteers.importing import read_rows
 from shared.events.envelope import CloudEvent
 from shared.events.volunteers import OrgUnitUpdated
 from shared.mongo.client import create_client

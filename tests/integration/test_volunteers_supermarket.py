@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from services.volunteers import handlers
 from services.volunteers.app import create_app
+from services.volunteers.handlers import commands
 from shared.clock import ManualClock
 from shared.events.envelope import CloudEvent
 from shared.events.needs import VolunteerHours
@@ -143,8 +143,8 @@ async def test_fifty_reservations_of_seven_units_exactly_seven_succeed(
         # the others are not picked up: after three days they lapse, units and points return
         clock.advance(timedelta(days=3, seconds=1))
         deps: Any = client._transport.app.state.deps  # type: ignore[attr-defined]
-        assert await handlers.lapse_reservations(deps) == STOCK - 1
-        assert await handlers.lapse_reservations(deps) == 0
+        assert await commands.lapse_reservations(deps) == STOCK - 1
+        assert await commands.lapse_reservations(deps) == 0
         assert await stock(client, settings, item_id) == STOCK - 1
         book = await passbook(client, settings, waiting["volunteer_id"])
         assert book["balance"] == 100 == sum(e["points"] for e in book["ledger"])

@@ -2,8 +2,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.identity import domain
-from services.identity.domain import Appointment, CodeRules, DomainError, Person, VolunteerLink
+from services.identity.domain import appointment, person, policy, sign_in
+from services.identity.domain.person import Appointment, Person, VolunteerLink
+from services.identity.domain.sign_in import CodeRules, DomainError
 from shared.auth import Principal
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # 16:00 in Asia/Shanghai
@@ -18,17 +19,17 @@ RULES = CodeRules(
 
 
 def test_codes_are_six_digits_and_stored_only_as_a_salted_hash() -> None:
-    code = domain.new_code()
+    code = sign_in.new_code()
     assert len(code) == 6 and code.isdigit()
-    stored = domain.hash_code("salt", "13800138000", code)
+    stored = sign_in.hash_code("salt", "13800138000", code)
     assert code not in stored
-    assert domain.code_matches("salt", "13800138000", code, stored)
-    assert not domain.code_matches("other", "13800138000", code, stored)
+    assert sign_in.code_matches("salt", "13800138000", code, stored)
+    assert not sign_in.code_matches("other", "13800138000", code, stored)
 
 
 def test_a_second_code_within_the_cooldown_waits_the_rest_of_it() -> None:
     with pytest.raises(DomainError) as err:
-        domain.check_send(
+        sign_in.check_send(
             RULES,
             NOW,
             last_sent_at=NOW - timedelta(seconds=20),
@@ -40,11 +41,11 @@ def test_a_second_code_within_the_cooldown_waits_the_rest_of_it() -> None:
 
 def test_the_daily_caps_wait_until_local_midnight() -> None:
     with pytest.raises(DomainError) as err:
-        domain.check_send(
+        sign_in.check_send(
             RULES, NOW, last_sent_at=None, sent_to_phone_today=11, sent_from_address_today=11
         )
     assert err.value.headers == {"Retry-After": str(8 * 3600)}
-    domain.check_send(
+    sign_in.check_send(
         RULES, NOW, last_sent_at=None, sent_to_phone_today=10, sent_from_address_today=100
     )
 
@@ -71,7 +72,7 @@ def _appointment(role: str, scope: str, active: bool = True) -> Appointment:
 
 def test_grants_come_from_data_and_the_highest_is_chosen_unless_one_is_asked_for() -> None:
     vol = VolunteerLink(volunteer_id="v1", community_id="zs.hy.hp", name="李")
-    grants = domain.grants_of(
+    grants = person.grants_of(
         _person("zs.hy.hp"),
         [vol, vol.model_copy(update={"volunteer_id": "v0", "active": False})],
         [_appointment("community_admin", "zs.hy.hp"), _appointment("street_admin", "zs.x", False)],
@@ -81,41 +82,41 @@ def test_grants_come_from_data_and_the_highest_is_chosen_unless_one_is_asked_for
         ("volunteer", "v1"),
         ("resident", "p1"),
     ]
-    assert domain.choose_grant(grants, None, None).role == "community_admin"
-    assert domain.choose_grant(grants, "volunteer", None).sub == "v1"
+    assert person.choose_grant(grants, None, None).role == "community_admin"
+    assert person.choose_grant(grants, "volunteer", None).sub == "v1"
     previous = grants[2]
-    assert domain.choose_grant(grants, None, None, previous) == previous
+    assert person.choose_grant(grants, None, None, previous) == previous
     with pytest.raises(DomainError) as err:
-        domain.choose_grant(grants, "district_admin", None)
+        person.choose_grant(grants, "district_admin", None)
     assert err.value.status == 403
     with pytest.raises(DomainError) as err:
-        domain.choose_grant([], None, None)
+        person.choose_grant([], None, None)
     assert err.value.status == 422
 
 
 def test_an_office_is_appointed_to_a_known_unit_of_its_level() -> None:
-    domain.require_office_level("grid_worker", "zs.hy.hp.g1", "grid")
-    domain.require_office_level("grid_worker", "zs.hy.hp", "community")
+    appointment.require_office_level("grid_worker", "zs.hy.hp.g1", "grid")
+    appointment.require_office_level("grid_worker", "zs.hy.hp", "community")
     for role, level in (
         ("community_admin", "street"),
         ("district_admin", "community"),
         ("street_admin", None),
     ):
         with pytest.raises(DomainError) as err:
-            domain.require_office_level(role, "zs.x", level)
+            appointment.require_office_level(role, "zs.x", level)
         assert err.value.status == 422
 
 
 def test_only_a_higher_admin_inside_the_scope_or_a_service_appoints() -> None:
     district = Principal("d", "district_admin", "zs")
     street = Principal("s", "street_admin", "zs.hy")
-    assert domain.may_appoint(district, "street_admin", "zs.hy")
-    assert not domain.may_appoint(district, "district_admin", "zs")
-    assert domain.may_appoint(street, "grid_worker", "zs.hy.hp")
-    assert not domain.may_appoint(street, "community_admin", "zs.other.c")
-    assert not domain.may_appoint(Principal("r", "resident", "zs.hy.hp"), "grid_worker", "zs.hy.hp")
-    assert domain.may_appoint(Principal("svc", "service", "zs"), "district_admin", "zs")
-    made, events = domain.appoint(
+    assert policy.may_appoint(district, "street_admin", "zs.hy")
+    assert not policy.may_appoint(district, "district_admin", "zs")
+    assert policy.may_appoint(street, "grid_worker", "zs.hy.hp")
+    assert not policy.may_appoint(street, "community_admin", "zs.other.c")
+    assert not policy.may_appoint(Principal("r", "resident", "zs.hy.hp"), "grid_worker", "zs.hy.hp")
+    assert policy.may_appoint(Principal("svc", "service", "zs"), "district_admin", "zs")
+    made, events = appointment.appoint(
         None,
         person_id="p1",
         phone="13800138000",
@@ -126,7 +127,7 @@ def test_only_a_higher_admin_inside_the_scope_or_a_service_appoints() -> None:
         now=NOW,
     )
     assert made.name == "王书记" and "13800138000" not in events[0].model_dump_json()
-    again, none = domain.appoint(
+    again, none = appointment.appoint(
         made,
         person_id="p1",
         phone="13800138000",
@@ -137,5 +138,5 @@ def test_only_a_higher_admin_inside_the_scope_or_a_service_appoints() -> None:
         now=NOW,
     )
     assert again == made and none == []
-    ended, events = domain.end_appointment(made, street, NOW)
+    ended, events = appointment.end_appointment(made, street, NOW)
     assert not ended.active and events[0].ended_by == "s"

@@ -1,4 +1,4 @@
-"""The figures are declared once (services/metrics/catalogue.py): the tally computes exactly
+"""The figures are declared once (services/metrics/domain/catalogue.py): the tally computes exactly
 those names, the API's models describe them, the reports head them, the dashboard reads them
 from the API; and each list behind a count is as long as the count, for a generated district
 at every level."""
@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from services.metrics import catalogue, domain, figures, lists, reports
-from services.metrics.projection import FactCache
+from services.metrics.adapters import reports
+from services.metrics.domain import catalogue, facts, figures, lists
+from services.metrics.handlers.projection import FactCache
 from services.metrics.schemas import DailyRow, NeedFigures, UnitFigures
 from shared.events.registry import payload_of
 from shared.events.volunteers import VolunteerRegistered
 from tests.integration.test_metrics_scenario import DISTRICT, STREETS, TZ, generate_district
 
-STATIC = Path(catalogue.__file__).parent / "static"
+STATIC = Path(catalogue.__file__).parents[1] / "static"
 
 
 def test_the_tally_the_api_and_the_daily_rows_give_exactly_the_catalogues_figures() -> None:
@@ -44,13 +45,13 @@ def test_the_dashboard_spells_no_figure_label_of_its_own() -> None:
 
 def facts_of_a_district() -> FactCache:
     d = generate_district(seed=11, needs_per_community=8)
-    merged: dict[tuple[str, str], domain.Fact] = {}
+    merged: dict[tuple[str, str], facts.Fact] = {}
     for _, event in d.events:
         payload = payload_of(event)
-        key = domain.fact_key(payload)
+        key = facts.fact_key(payload)
         if key is None:
             continue
-        fact = domain.merge(merged.get(key), event.id, payload)
+        fact = facts.merge(merged.get(key), event.id, payload)
         if fact is not None:
             merged[key] = fact
     c = FactCache()
@@ -87,7 +88,7 @@ def test_every_list_behind_a_count_is_as_long_as_the_count_at_every_level(
 
 def test_a_volunteers_list_shows_a_masked_name_and_no_phone() -> None:
     c = FactCache()
-    vol = domain.merge(
+    vol = facts.merge(
         None,
         "e1",
         VolunteerRegistered(
@@ -122,7 +123,7 @@ def test_the_docs_carry_the_catalogues_table() -> None:
 
 
 def test_a_party_member_is_known_by_the_flag_when_the_stream_carries_no_organisation() -> None:
-    def merged(**party: object) -> domain.Fact | None:
+    def merged(**party: object) -> facts.Fact | None:
         event = VolunteerRegistered(
             volunteer_id="v1",
             name="王**",
@@ -130,7 +131,7 @@ def test_a_party_member_is_known_by_the_flag_when_the_stream_carries_no_organisa
             registered_at=datetime(2026, 10, 2, tzinfo=TZ),
             **party,  # type: ignore[arg-type]
         )
-        return domain.merge(None, "e1", event)
+        return facts.merge(None, "e1", event)
 
     assert getattr(merged(party_member=True), "party_org", None) is True
     assert getattr(merged(party_org="党支部"), "party_org", None) is True

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.metrics.domain import Fact, NeedFact, VolunteerFact, fact_key, merge
+from services.metrics.domain.facts import Fact, NeedFact, VolunteerFact, fact_key, merge
 from shared.events.envelope import EventPayload
 from shared.events.needs import (
     NeedApproved,

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.metrics import figures
-from services.metrics.domain import (
+from services.metrics.domain import figures
+from services.metrics.domain.facts import (
     ClaimFact,
     CompletionFact,
     Fact,
@@ -18,7 +18,7 @@ from services.metrics.domain import (
     OrgUnitFact,
     VolunteerFact,
 )
-from services.metrics.projection import FactCache
+from services.metrics.handlers.projection import FactCache
 from shared.events.needs import VolunteerHours
 
 TZ = ZoneInfo("Asia/Shanghai")

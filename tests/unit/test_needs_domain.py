@@ -7,9 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.needs import domain, eligibility
-from services.needs.domain import ClaimRequest, CompletionRecord, Need, Requester
-from services.needs.eligibility import KnownOrgUnit, KnownTeam, KnownVolunteer
+from services.needs.domain import claim as claim_domain
+from services.needs.domain import completion, eligibility
+from services.needs.domain import need as need_domain
+from services.needs.domain.claim import ClaimRequest
+from services.needs.domain.completion import CompletionRecord
+from services.needs.domain.eligibility import KnownOrgUnit, KnownTeam, KnownVolunteer
+from services.needs.domain.need import Need, Requester
 from shared.errors import DomainError
 from shared.events.needs import (
     NeedCancelled,
@@ -39,9 +43,9 @@ def a_need(slots: int = 2, due_at: datetime | None = None, status: str = "open")
         created_at=T0,
         updated_at=T0,
     )
-    posted, _ = domain.post_need(need, T0)
+    posted, _ = need_domain.post_need(need, T0)
     if status == "open":
-        posted, _ = domain.approve(posted, "admin", T0)
+        posted, _ = need_domain.approve(posted, "admin", T0)
     return posted
 
 
@@ -56,19 +60,19 @@ def by_volunteer(vid: str, claim_id: str | None = None) -> ClaimRequest:
 
 
 def claim(need: Need, vid: str, at: datetime = T0) -> Need:
-    claimed, _ = domain.claim_slots(need, by_volunteer(vid), at, expiry_days=7)
+    claimed, _ = claim_domain.claim_slots(need, by_volunteer(vid), at, expiry_days=7)
     return claimed
 
 
 def test_need_is_claimed_when_its_last_slot_is_taken_and_open_again_when_one_is_released() -> None:
     need = claim(a_need(slots=2), "v1")
     assert (need.status, need.slots_taken) == ("open", 1)
-    need, events = domain.claim_slots(need, by_volunteer("v2"), T0, 7)
+    need, events = claim_domain.claim_slots(need, by_volunteer("v2"), T0, 7)
     assert (need.status, need.slots_taken) == ("claimed", 2)
     assert isinstance(events[0], ProjectClaimed)
     assert (events[0].slots_taken, events[0].need_status) == (2, "claimed")
 
-    need, events = domain.release_claim(need, "c-v1", "v1", T0)
+    need, events = claim_domain.release_claim(need, "c-v1", "v1", T0)
     assert (need.status, need.slots_taken) == ("open", 1)
     [released] = events
     assert isinstance(released, ProjectClaimReleased) and released.reason == "released"
@@ -77,7 +81,7 @@ def test_need_is_claimed_when_its_last_slot_is_taken_and_open_again_when_one_is_
 def test_no_slot_left_is_a_conflict_naming_the_state() -> None:
     need = claim(a_need(slots=1), "v1")
     with pytest.raises(DomainError) as refused:
-        domain.claim_slots(need, by_volunteer("v2"), T0, 7)
+        claim_domain.claim_slots(need, by_volunteer("v2"), T0, 7)
     assert refused.value.kind == "conflict"
     assert refused.value.details["status"] == "claimed"
 
@@ -86,7 +90,7 @@ def test_a_claim_asking_more_slots_than_are_free_is_refused() -> None:
     need = claim(a_need(slots=3), "v1")
     big = ClaimRequest("c-org", "organization", "admin", 3, organization_id="org-1")
     with pytest.raises(DomainError) as refused:
-        domain.claim_slots(need, big, T0, 7)
+        claim_domain.claim_slots(need, big, T0, 7)
     assert (refused.value.kind, refused.value.details["slots_free"]) == ("conflict", 2)
 
 
@@ -102,25 +106,25 @@ def test_a_claim_asking_more_slots_than_are_free_is_refused() -> None:
 def test_commands_from_states_the_contract_does_not_name_are_409(status: str, command: str) -> None:
     need = a_need(status=status)
     run: Callable[[], object] = {
-        "claim": lambda: domain.claim_slots(need, by_volunteer("v1"), T0, 7),
-        "complete": lambda: domain.complete(need, CompletionRecord("x", ()), "v1", T0),
-        "approve": lambda: domain.approve(need, "admin", T0),
-        "confirm": lambda: domain.confirm(need, 5, None, "res-1", T0),
+        "claim": lambda: claim_domain.claim_slots(need, by_volunteer("v1"), T0, 7),
+        "complete": lambda: completion.complete(need, CompletionRecord("x", ()), "v1", T0),
+        "approve": lambda: need_domain.approve(need, "admin", T0),
+        "confirm": lambda: completion.confirm(need, 5, None, "res-1", T0),
     }[command]
     with pytest.raises(DomainError) as refused:
         run()
     assert refused.value.kind == "conflict"
     assert refused.value.details["status"] == status
-    assert refused.value.details["allowed_from"] == list(domain.ALLOWED_FROM[command])
+    assert refused.value.details["allowed_from"] == list(need_domain.ALLOWED_FROM[command])
 
 
 def test_hours_are_recorded_only_for_volunteers_of_active_claims() -> None:
     need = claim(claim(a_need(slots=2), "v1"), "v2")
-    need, _ = domain.release_claim(need, "c-v2", "v2", T0)
+    need, _ = claim_domain.release_claim(need, "c-v2", "v2", T0)
     need = claim(need, "v3")
     stranger = CompletionRecord("k", (VolunteerHours(volunteer_id="v2", hours=2),))
     with pytest.raises(DomainError) as refused:
-        domain.complete(need, stranger, "v1", T0)
+        completion.complete(need, stranger, "v1", T0)
     assert refused.value.kind == "invalid"
     assert refused.value.details["field"] == "hours.0.volunteer_id"
 
@@ -129,7 +133,7 @@ def test_hours_are_recorded_only_for_volunteers_of_active_claims() -> None:
         (VolunteerHours(volunteer_id="v1", hours=2), VolunteerHours(volunteer_id="v3", hours=24)),
         beneficiaries_served=1,
     )
-    done, [event] = domain.complete(need, ok, "v1", T0)
+    done, [event] = completion.complete(need, ok, "v1", T0)
     assert done.status == "completed"
     assert [c.status for c in done.claims] == ["completed", "released", "completed"]
     assert isinstance(event, TaskCompleted)
@@ -141,13 +145,13 @@ def test_hours_outside_zero_to_twenty_four_are_refused(hours: float) -> None:
     need = claim(a_need(slots=1), "v1")
     record = CompletionRecord("k", (VolunteerHours(volunteer_id="v1", hours=hours),))
     with pytest.raises(DomainError) as refused:
-        domain.complete(need, record, "v1", T0)
+        completion.complete(need, record, "v1", T0)
     assert refused.value.kind == "invalid"
 
 
 def test_cancelling_an_open_need_releases_its_claims_in_the_same_change() -> None:
     need = claim(a_need(slots=2), "v1")
-    cancelled, [event] = domain.cancel(need, "res-1", "不需要了", T0)
+    cancelled, [event] = need_domain.cancel(need, "res-1", "不需要了", T0)
     assert cancelled.status == "cancelled" and cancelled.slots_taken == 0
     assert cancelled.claims[0].release_reason == "cancelled"
     assert isinstance(event, NeedCancelled)
@@ -161,18 +165,18 @@ def test_claims_expire_at_the_due_date_or_after_the_configured_days() -> None:
     undated = claim(a_need(slots=2), "v1")
     assert undated.claims[0].expires_at == T0 + timedelta(days=7)
 
-    same, events = domain.expire_claims(need, due - timedelta(seconds=1))
+    same, events = claim_domain.expire_claims(need, due - timedelta(seconds=1))
     assert events == [] and same is need
-    expired, [event] = domain.expire_claims(need, due)
+    expired, [event] = claim_domain.expire_claims(need, due)
     assert isinstance(event, ProjectClaimReleased) and event.reason == "expired"
-    assert event.released_by == domain.SYSTEM
+    assert event.released_by == need_domain.SYSTEM
     assert (expired.status, expired.slots_taken, expired.next_claim_expiry) == ("open", 0, None)
 
 
 def test_a_need_past_its_due_date_cannot_be_claimed() -> None:
     need = a_need(due_at=T0 + timedelta(hours=1))
     with pytest.raises(DomainError) as refused:
-        domain.claim_slots(need, by_volunteer("v1"), T0 + timedelta(hours=2), 7)
+        claim_domain.claim_slots(need, by_volunteer("v1"), T0 + timedelta(hours=2), 7)
     assert refused.value.kind == "conflict"
 
 
@@ -184,7 +188,7 @@ def test_a_due_date_in_the_past_is_refused_when_posting() -> None:
 
 def test_participants_list_everyone_who_ever_claimed() -> None:
     need = claim(a_need(slots=2), "v1")
-    need, _ = domain.release_claim(need, "c-v1", "admin", T0)
+    need, _ = claim_domain.release_claim(need, "c-v1", "admin", T0)
     need = claim(need, "v2")
     assert need.participants == ["v1", "v2"]
 

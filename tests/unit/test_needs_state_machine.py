@@ -11,14 +11,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from services.needs import domain
-from services.needs.domain import (
-    Change,
-    ClaimRequest,
-    CompletionRecord,
-    Need,
-    Requester,
-)
+from services.needs.domain import claim as claim_domain
+from services.needs.domain import completion
+from services.needs.domain import need as need_domain
+from services.needs.domain.claim import ClaimRequest
+from services.needs.domain.completion import CompletionRecord
+from services.needs.domain.need import Change, Need, Requester
 from shared.errors import DomainError
 from shared.events.needs import VolunteerHours
 
@@ -78,7 +76,7 @@ class NeedLifecycle(RuleBasedStateMachine):
             created_at=self.now,
             updated_at=self.now,
         )
-        self.need, events = domain.post_need(need, self.now)
+        self.need, events = need_domain.post_need(need, self.now)
         assert [e.type for e in events] == ["org.tongxin.need.posted"]
         self.statuses_seen.append(self.need.status)
 
@@ -103,20 +101,20 @@ class NeedLifecycle(RuleBasedStateMachine):
     @precondition(lambda self: self.need is not None)
     @rule()
     def approve(self) -> None:
-        self.apply("approve", lambda n: domain.approve(n, "admin", self.now))
+        self.apply("approve", lambda n: need_domain.approve(n, "admin", self.now))
 
     # Final moves are tried rarely (one draw in five), so that runs also reach the far end.
     @precondition(lambda self: self.need is not None)
     @rule(reason=st.sampled_from(["重复", "不在服务范围"]), draw=st.integers(0, 4))
     def reject(self, reason: str, draw: int) -> None:
         if draw == 0:
-            self.apply("reject", lambda n: domain.reject(n, "admin", reason, self.now))
+            self.apply("reject", lambda n: need_domain.reject(n, "admin", reason, self.now))
 
     @precondition(lambda self: self.need is not None)
     @rule(draw=st.integers(0, 4))
     def cancel(self, draw: int) -> None:
         if draw == 0:
-            self.apply("cancel", lambda n: domain.cancel(n, "res", None, self.now))
+            self.apply("cancel", lambda n: need_domain.cancel(n, "res", None, self.now))
 
     @precondition(lambda self: self.need is not None)
     @rule(
@@ -135,20 +133,20 @@ class NeedLifecycle(RuleBasedStateMachine):
             )
         else:
             request = ClaimRequest(cid, "organization", "admin", slots, organization_id="o1")
-        self.apply("claim", lambda n: domain.claim_slots(n, request, self.now, 3))
+        self.apply("claim", lambda n: claim_domain.claim_slots(n, request, self.now, 3))
 
     @precondition(lambda self: self.need is not None and self.need.claims)
     @rule(index=st.integers(0, 20))
     def release(self, index: int) -> None:
         assert self.need is not None
         target = self.need.claims[index % len(self.need.claims)].id
-        self.apply("release", lambda n: domain.release_claim(n, target, "someone", self.now))
+        self.apply("release", lambda n: claim_domain.release_claim(n, target, "someone", self.now))
 
     @precondition(lambda self: self.need is not None)
     @rule(days=st.integers(0, 5))
     def time_passes_and_overdue_claims_expire(self, days: int) -> None:
         self.now += timedelta(days=days, hours=1)
-        self.apply("expire", lambda n: domain.expire_claims(n, self.now))
+        self.apply("expire", lambda n: claim_domain.expire_claims(n, self.now))
 
     @precondition(lambda self: self.need is not None)
     @rule(
@@ -166,12 +164,12 @@ class NeedLifecycle(RuleBasedStateMachine):
         record = CompletionRecord(
             f"k{self.counter}", tuple(VolunteerHours(volunteer_id=v, hours=hours) for v in who)
         )
-        self.apply("complete", lambda n: domain.complete(n, record, "v0", self.now))
+        self.apply("complete", lambda n: completion.complete(n, record, "v0", self.now))
 
     @precondition(lambda self: self.need is not None)
     @rule(rating=st.integers(0, 6))
     def confirm(self, rating: int) -> None:
-        self.apply("confirm", lambda n: domain.confirm(n, rating, None, "res", self.now))
+        self.apply("confirm", lambda n: completion.confirm(n, rating, None, "res", self.now))
 
     @invariant()
     def slots_match_active_claims(self) -> None:

@@ -7,9 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from services.needs import domain, verification
-from services.needs.domain import CompletionRecord, DomainError, Need
-from services.needs.verification import Correction
+from services.needs.domain import completion, verification
+from services.needs.domain.completion import CompletionRecord
+from services.needs.domain.need import Need
+from services.needs.domain.verification import Correction
+from shared.errors import DomainError
 from shared.events.needs import HoursDisputed, HoursVerified, TaskCompleted, VolunteerHours
 from tests.unit.test_needs_domain import T0, a_need, claim
 
@@ -34,7 +36,7 @@ def completed(
         review_reasons=reasons,
         auto_confirm_days=days,
     )
-    done, events = domain.complete(need, record, "v1", T0)
+    done, events = completion.complete(need, record, "v1", T0)
     event = events[0]
     assert isinstance(event, TaskCompleted)
     return done, event
@@ -44,7 +46,7 @@ def test_declared_hours_are_verified_by_the_residents_confirmation_not_by_comple
     need, event = completed(3)
     assert event.hours_status == "declared"
     assert need.completion is not None and need.completion.hours_status == "declared"
-    confirmed, events = domain.confirm(need, 5, None, "res-1", T0)
+    confirmed, events = completion.confirm(need, 5, None, "res-1", T0)
     kinds = [type(e).__name__ for e in events]
     assert kinds == ["TaskConfirmed", "HoursVerified"]
     verified = events[1]
@@ -77,7 +79,7 @@ def test_a_dispute_waits_for_an_admin_and_the_residents_rating_does_not_verify_i
     need, _ = completed(3)
     disputed, events = verification.dispute(need, "res-1", "只来了两小时", T0)
     assert isinstance(events[0], HoursDisputed) and not events[0].was_verified
-    confirmed, events = domain.confirm(disputed, 4, None, "res-1", T0)
+    confirmed, events = completion.confirm(disputed, 4, None, "res-1", T0)
     assert [type(e).__name__ for e in events] == ["TaskConfirmed"]
     assert confirmed.completion is not None and confirmed.completion.hours_status == "disputed"
     with pytest.raises(DomainError):
@@ -142,5 +144,5 @@ def test_a_two_person_job_done_by_one_completes_with_the_unfilled_slot_closed() 
     assert need.status == "completed" and event.slots_unfilled == 1
     empty = a_need(slots=2)
     with pytest.raises(DomainError) as refused:
-        domain.complete(empty, CompletionRecord("x", ()), "admin", T0)
+        completion.complete(empty, CompletionRecord("x", ()), "admin", T0)
     assert refused.value.kind == "conflict"

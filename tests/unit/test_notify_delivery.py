@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notify.channels import sign
-from services.notify.delivery import Delivery, delivery_id, retry_delay_s
-from services.notify.templates import Context, DigestLine, render, render_digest
+from services.notify.adapters.channels import sign
+from services.notify.domain.delivery import Delivery, delivery_id, retry_delay_s
+from services.notify.domain.templates import Context, DigestLine, render, render_digest
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)

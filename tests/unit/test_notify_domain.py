@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.notify.domain import (
+from services.notify.domain.audience import (
     Addressee,
     Claim,
     NeedView,

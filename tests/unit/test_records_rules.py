@@ -9,11 +9,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from services.needs import attendance
-from services.needs.domain import Attendance, DomainError
-from services.volunteers import certificates, passbook, supermarket
-from services.volunteers.domain import DomainError as VolunteersError
-from services.volunteers.domain import OrgUnit, Volunteer
+from services.needs.domain import attendance
+from services.needs.domain.need import Attendance
+from services.volunteers.domain import certificates, passbook, supermarket
+from services.volunteers.domain.org_unit import OrgUnit
+from services.volunteers.domain.volunteer import Volunteer
+from shared.errors import DomainError
+from shared.errors import DomainError as VolunteersError
 from shared.rules import DEFAULT_RULES, DistrictRules, district_of
 from tests.unit.test_needs_domain import a_need, claim
 

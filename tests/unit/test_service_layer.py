@@ -11,17 +11,18 @@ from datetime import UTC, date, datetime
 import pytest
 from prometheus_client import REGISTRY
 
-from services.metrics import consumers as metrics_consumers
-from services.metrics.projection import Projection
-from services.metrics.repository import Pointer
-from services.needs import domain as needs_domain
-from services.needs import handlers as needs
-from services.needs.commands import ClaimNeed, PostNeed
-from services.needs.handlers import NeedsDeps
-from services.needs.repository import NeedsRepository
-from services.volunteers import handlers as volunteers
-from services.volunteers.handlers import VolunteersDeps
-from services.volunteers.repository import VolunteersRepository
+from services.metrics.adapters.repository import Pointer
+from services.metrics.handlers import events as metrics_events
+from services.metrics.handlers.projection import Projection
+from services.needs.adapters.repository import NeedsRepository
+from services.needs.domain import need as needs_need
+from services.needs.handlers import commands as needs_commands
+from services.needs.handlers import events as needs_events_handlers
+from services.needs.handlers.commands import NeedsDeps
+from services.needs.schemas import ClaimNeed, PostNeed
+from services.volunteers.adapters.repository import VolunteersRepository
+from services.volunteers.handlers import events as volunteers_events
+from services.volunteers.handlers.commands import VolunteersDeps
 from shared.auth import Principal
 from shared.clock import ManualClock
 from shared.errors import DomainError
@@ -50,12 +51,12 @@ async def needs_service(*known_volunteers: str) -> Needs:
     clock = ManualClock(T0)
     store = FakeStore("needs")
     deps = NeedsDeps(
-        repo=NeedsRepository(store, settings, lambda: needs_domain.ms(clock.now())),
+        repo=NeedsRepository(store, settings, lambda: needs_need.ms(clock.now())),
         directory=FakeDirectory(),
         settings=settings,
         clock=clock,
     )
-    bus = InMemoryBus(needs.EVENT_HANDLERS.bind(deps))
+    bus = InMemoryBus(needs_events_handlers.EVENT_HANDLERS.bind(deps))
     await bus.deliver(org_unit(COMMUNITY), *(volunteer(v) for v in known_volunteers))
     return Needs(deps, store, bus)
 
@@ -66,15 +67,17 @@ def post(**overrides: object) -> PostNeed:
 
 async def test_a_post_repeated_with_its_idempotency_key_answers_the_first_need_once() -> None:
     svc = await needs_service()
-    first, version, replayed = await needs.post_need(svc.deps, RESIDENT, post(), "k1", None)
-    again, again_version, again_replayed = await needs.post_need(
+    first, version, replayed = await needs_commands.post_need(
+        svc.deps, RESIDENT, post(), "k1", None
+    )
+    again, again_version, again_replayed = await needs_commands.post_need(
         svc.deps, RESIDENT, post(), "k1", None
     )
     assert (replayed, again_replayed) == (False, True)
     assert (again.id, again_version) == (first.id, version) == (first.id, 1)
     assert [e.type for e in svc.store.take_published()] == ["org.tongxin.need.posted"]
     with pytest.raises(ApiError) as other_body:
-        await needs.post_need(svc.deps, RESIDENT, post(title="另一个需求"), "k1", None)
+        await needs_commands.post_need(svc.deps, RESIDENT, post(title="另一个需求"), "k1", None)
     assert other_body.value.status == 409 and other_body.value.details == {"need_id": first.id}
     assert len(svc.store.stored) == 1  # nothing written by the replay or the refusal
 
@@ -82,7 +85,7 @@ async def test_a_post_repeated_with_its_idempotency_key_answers_the_first_need_o
 async def test_two_posts_racing_with_one_key_store_one_need_and_answer_it_twice() -> None:
     svc = await needs_service()
     answers = await asyncio.gather(
-        *(needs.post_need(svc.deps, RESIDENT, post(), "k2", None) for _ in range(2))
+        *(needs_commands.post_need(svc.deps, RESIDENT, post(), "k2", None) for _ in range(2))
     )
     assert {need.id for need, _, _ in answers} == {answers[0][0].id}
     assert sorted(replayed for _, _, replayed in answers) == [False, True]
@@ -91,12 +94,12 @@ async def test_two_posts_racing_with_one_key_store_one_need_and_answer_it_twice(
 
 async def test_the_last_slot_goes_to_exactly_one_of_two_racing_volunteers() -> None:
     svc = await needs_service("v1", "v2")
-    need, _, _ = await needs.post_need(svc.deps, ADMIN, post(slots=1), None, None)
-    await needs.approve_need(svc.deps, ADMIN, need.id, None)
+    need, _, _ = await needs_commands.post_need(svc.deps, ADMIN, post(slots=1), None, None)
+    await needs_commands.approve_need(svc.deps, ADMIN, need.id, None)
     conflicts_before = claim_conflicts()
     results = await asyncio.gather(
         *(
-            needs.claim_need(
+            needs_commands.claim_need(
                 svc.deps,
                 Principal(v, "volunteer", COMMUNITY),
                 need.id,
@@ -136,7 +139,7 @@ def volunteers_service() -> Volunteers:
     stores = FakeStores()
     clock = ManualClock(T0)
     deps = VolunteersDeps(repo=VolunteersRepository(stores, Settings(), clock.now), clock=clock)
-    return Volunteers(deps, stores, InMemoryBus(volunteers.EVENT_HANDLERS.bind(deps)))
+    return Volunteers(deps, stores, InMemoryBus(volunteers_events.EVENT_HANDLERS.bind(deps)))
 
 
 def completion(completion_id: str, hours: float) -> TaskCompleted:
@@ -177,14 +180,14 @@ def projection_on_fakes() -> tuple[Projection, FakeFactStore, InMemoryBus]:
     facts = FakeFactStore(generation=1)
     projection.store, projection.pointer = facts, Pointer(active=1)
     projection.ready.set()
-    return projection, facts, InMemoryBus(metrics_consumers.EVENT_HANDLERS.bind(projection))
+    return projection, facts, InMemoryBus(metrics_events.EVENT_HANDLERS.bind(projection))
 
 
 async def needs_events() -> list[CloudEvent]:
     """A need posted and approved, as the needs service publishes them."""
     svc = await needs_service()
-    need, _, _ = await needs.post_need(svc.deps, ADMIN, post(), None, None)
-    await needs.approve_need(svc.deps, ADMIN, need.id, None)
+    need, _, _ = await needs_commands.post_need(svc.deps, ADMIN, post(), None, None)
+    await needs_commands.approve_need(svc.deps, ADMIN, need.id, None)
     return svc.store.take_published()
 
 

@@ -6,8 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.volunteers import domain, passbook, policy
-from services.volunteers.domain import OrgUnit, Volunteer
+from services.volunteers.domain import org_unit, passbook, policy
+from services.volunteers.domain import team as team_domain
+from services.volunteers.domain import volunteer as volunteer_domain
+from services.volunteers.domain.org_unit import OrgUnit
+from services.volunteers.domain.volunteer import Volunteer
 from shared.auth import Principal
 from shared.errors import DomainError
 from shared.orgpath import OrgPath
@@ -30,7 +33,7 @@ def unit(path: str) -> OrgUnit:
 
 
 def volunteer(community: str = COMMUNITY, phone: str = "13812345678") -> Volunteer:
-    v, _ = domain.register_volunteer(
+    v, _ = volunteer_domain.register_volunteer(
         name="李红",
         phone=phone,
         community=unit(community),
@@ -101,13 +104,13 @@ def test_redemption_beyond_the_balance_is_refused_and_the_exact_balance_is_allow
 
 
 def test_phone_numbers_are_normalized_so_one_person_gets_one_id_per_community() -> None:
-    assert domain.normalize_phone("+86 138-1234-5678") == "13812345678"
-    assert domain.normalize_phone("0086 13812345678") == "13812345678"
+    assert volunteer_domain.normalize_phone("+86 138-1234-5678") == "13812345678"
+    assert volunteer_domain.normalize_phone("0086 13812345678") == "13812345678"
     assert volunteer(phone="138 1234 5678").id == volunteer(phone="+8613812345678").id
     assert volunteer(phone="13812345678").id != volunteer("zhongshan.hongyan.xinhua").id
     for bad in ("12345", "abc", "12812345678"):
         with pytest.raises(DomainError) as exc:
-            domain.normalize_phone(bad)
+            volunteer_domain.normalize_phone(bad)
         assert exc.value.details["field"] == "phone"
     assert mask_phone("13812345678") == "138****5678"
 
@@ -123,24 +126,24 @@ def test_reporting_in_needs_a_signed_pledge_and_an_existing_community() -> None:
         now=NOW,
     )
     with pytest.raises(DomainError) as no_pledge:
-        domain.register_volunteer(
+        volunteer_domain.register_volunteer(
             community=unit(COMMUNITY), community_id=COMMUNITY, pledge_signed=False, **args
         )
     assert no_pledge.value.details["field"] == "pledge_signed"
     with pytest.raises(DomainError) as missing:
-        domain.register_volunteer(
+        volunteer_domain.register_volunteer(
             community=None, community_id=COMMUNITY, pledge_signed=True, **args
         )
     assert missing.value.kind == "invalid"
     with pytest.raises(DomainError) as street:
-        domain.register_volunteer(
+        volunteer_domain.register_volunteer(
             community=unit("zhongshan.hongyan"),
             community_id="zhongshan.hongyan",
             pledge_signed=True,
             **args,
         )
     assert "not a community" in street.value.message
-    v, events = domain.register_volunteer(
+    v, events = volunteer_domain.register_volunteer(
         community=unit(COMMUNITY), community_id=COMMUNITY, pledge_signed=True, **args
     )
     assert v.skills == ["legal_advice", "performance"]  # the vocabulary's slugs
@@ -148,7 +151,7 @@ def test_reporting_in_needs_a_signed_pledge_and_an_existing_community() -> None:
 
 
 def test_skills_split_on_the_separators_people_type() -> None:
-    assert domain.split_skills("唱歌、跳舞,修电脑，法律;医疗；理发 书法") == [
+    assert volunteer_domain.split_skills("唱歌、跳舞,修电脑，法律;医疗；理发 书法") == [
         "唱歌",
         "跳舞",
         "修电脑",
@@ -170,17 +173,17 @@ def test_org_unit_level_comes_from_depth_and_a_parent_must_exist() -> None:
         with pytest.raises(DomainError):
             OrgPath.parse(bad)
     with pytest.raises(DomainError) as orphan:
-        domain.put_org_unit(None, "a.b", "红岩街道", None, "admin", NOW)
+        org_unit.put_org_unit(None, "a.b", "红岩街道", None, "admin", NOW)
     assert orphan.value.details == {"parent": "a"}
-    created, events = domain.put_org_unit(None, "a.b", "红岩街道", unit("a"), "admin", NOW)
+    created, events = org_unit.put_org_unit(None, "a.b", "红岩街道", unit("a"), "admin", NOW)
     assert events[0].level == "street" and events[0].parent == "a"
-    same, none = domain.put_org_unit(created, "a.b", "红岩街道", unit("a"), "admin", NOW)
+    same, none = org_unit.put_org_unit(created, "a.b", "红岩街道", unit("a"), "admin", NOW)
     assert same == created and none == []
 
 
 def test_team_members_come_from_the_team_community_and_only_members_lead() -> None:
     leader = volunteer()
-    team, _ = domain.form_team(
+    team, _ = team_domain.form_team(
         name="东风调解队",
         service_type="dispute_mediation",
         community=unit(COMMUNITY),
@@ -193,15 +196,15 @@ def test_team_members_come_from_the_team_community_and_only_members_lead() -> No
     assert team.member_ids == [leader.id]
     stranger = volunteer("zhongshan.hongyan.xinhua", "13900000000")
     with pytest.raises(DomainError) as other:
-        domain.join_team(team, stranger, stranger.id, NOW)
+        team_domain.join_team(team, stranger, stranger.id, NOW)
     assert other.value.kind == "invalid"
     with pytest.raises(DomainError) as not_member:
-        domain.change_leader(team, stranger.id, NOW)
+        team_domain.change_leader(team, stranger.id, NOW)
     assert not_member.value.kind == "conflict"
     neighbour = volunteer(phone="13700000000")
-    joined, events = domain.join_team(team, neighbour, neighbour.id, NOW)
-    assert events and domain.join_team(joined, neighbour, neighbour.id, NOW)[1] == []
-    led, changed = domain.change_leader(joined, neighbour.id, NOW)
+    joined, events = team_domain.join_team(team, neighbour, neighbour.id, NOW)
+    assert events and team_domain.join_team(joined, neighbour, neighbour.id, NOW)[1] == []
+    led, changed = team_domain.change_leader(joined, neighbour.id, NOW)
     assert led.leader_id == neighbour.id and changed[0].previous_leader_id == leader.id
 
 

@@ -7,7 +7,7 @@ import io
 import pytest
 from openpyxl import Workbook
 
-from services.volunteers.importing import ImportFileError, read_rows, rows_to_csv
+from services.volunteers.adapters.importing import ImportFileError, read_rows, rows_to_csv
 
 
 def test_csv_with_chinese_headers_keeps_the_row_numbers_people_see() -> None:

@@ -1,6 +1,6 @@
 /* 同心·数据看板 — the operators' dashboard. Plain JS, no build step, nothing from outside:
    every figure comes from the stats API (v1/stats, v1/stats/daily, v1/stats/ranking), every
-   figure's label, unit and definition from v1/figures (services/metrics/catalogue.py), and
+   figure's label, unit and definition from v1/figures (services/metrics/domain/catalogue.py), and
    the lists behind the counts from v1/lists. Charts are inline SVG drawn at the pixel width
    they are shown at, so labels keep their size on a phone. URLs are relative: the page works
    behind a gateway's path prefix. The token comes from ?token= and is kept in

@@ -1,0 +1,1 @@
+"""The identity service's rules: state, decisions and policy, one module per aggregate. No I/O."""

@@ -1,0 +1,1 @@
+"""The identity service's use cases: commands, queries and the event-handler registry."""

@@ -1,0 +1,1 @@
+"""The metrics service's I/O: its store, read models and the outside world."""

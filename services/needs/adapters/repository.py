@@ -1,0 +1,106 @@
+"""MongoDB adapter of the needs service: needs as numbered commits with their events.
+
+Head documents (collection `needs`) hold the newest state for queries; datetimes are
+stored as BSON dates so that filters and sorts on them compare times, not strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal
+
+from services.needs.domain.need import Need
+from shared.mongo.client import Document
+from shared.mongo.store import AggregateStore
+from shared.mongo.unit_of_work import Backoff, UnitOfWork
+from shared.settings import Settings
+
+ACTIVE_STATUSES = ["open", "claimed"]
+# A need busy with many claimants at once: up to 100 attempts, 50 ms apart at most.
+BACKOFF = Backoff(base_s=0.002, cap_s=0.05, max_attempts=100)
+
+
+class NeedsRepository:
+    def __init__(
+        self, store: AggregateStore, settings: Settings, now: Callable[[], datetime]
+    ) -> None:
+        self.store = store  # collection "needs" (heads, queried below) and its commits
+        # Stored as BSON dates (mode "python") so that filters and sorts compare times.
+        self.needs = UnitOfWork(
+            self.store, Need, settings.topics.needs, now, dump="python", backoff=BACKOFF
+        )
+
+    async def get(self, need_id: str) -> tuple[Need | None, int]:
+        return await self.needs.get(need_id)
+
+    async def history(self, need_id: str, version: int) -> list[Document]:
+        """The need's commits, oldest first."""
+        return await self.store.history(need_id, version)
+
+    async def page(
+        self,
+        query: dict[str, Any],
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[tuple[Need, int]]:
+        """Newest first by (created_at, id); `after` is the last pair of the previous page."""
+        clauses = [query]
+        if after is not None:
+            at, last_id = after
+            clauses.append(
+                {"$or": [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": last_id}}]}
+            )
+        cursor = (
+            self.store.heads.find({"$and": clauses})
+            .sort([("created_at", -1), ("_id", -1)])
+            .limit(limit)
+        )
+        out: list[tuple[Need, int]] = []
+        async for doc in cursor:
+            version = int(doc.pop("_version"))
+            doc["id"] = doc.pop("_id")
+            out.append((Need.model_validate(doc), version))
+        return out
+
+    async def with_claims_due(self, now: datetime, limit: int = 500) -> list[str]:
+        """Ids of needs holding an active claim whose deadline has passed."""
+        cursor = self.store.heads.find(
+            {"status": {"$in": ACTIVE_STATUSES}, "next_claim_expiry": {"$lte": now}},
+            {"_id": 1},
+        ).limit(limit)
+        return [doc["_id"] async for doc in cursor]
+
+    async def active_claims_of(self, kind: Literal["volunteer", "organization"], ident: str) -> int:
+        """How many needs hold an active claim of this volunteer or organisation."""
+        return await self.store.heads.count_documents({f"active_{kind}_ids": ident})
+
+    async def with_reminders_due(self, now: datetime, limit: int = 500) -> list[str]:
+        """Ids of needs with a reminder due."""
+        cursor = self.store.heads.find({"next_reminder": {"$lte": now}}, {"_id": 1}).limit(limit)
+        return [doc["_id"] async for doc in cursor]
+
+    async def hours_declared(
+        self, volunteer_ids: list[str], start: datetime, end: datetime, but: str
+    ) -> dict[str, float]:
+        """Hours each volunteer declared in completions of [start, end) on needs but `but`."""
+        query = {
+            "participants": {"$in": volunteer_ids},
+            "completion.completed_at": {"$gte": start, "$lt": end},
+            "_id": {"$ne": but},
+        }
+        totals: dict[str, float] = {}
+        async for doc in self.store.heads.find(query, {"completion.hours": 1}):
+            for entry in doc["completion"]["hours"]:
+                if entry["volunteer_id"] in volunteer_ids:
+                    totals[entry["volunteer_id"]] = totals.get(entry["volunteer_id"], 0.0) + float(
+                        entry["hours"]
+                    )
+        return totals
+
+    async def with_auto_confirm_due(self, now: datetime, limit: int = 500) -> list[str]:
+        """Ids of needs whose declared hours are past their auto-confirm time."""
+        cursor = self.store.heads.find({"next_auto_confirm": {"$lte": now}}, {"_id": 1}).limit(
+            limit
+        )
+        return [doc["_id"] async for doc in cursor]

@@ -1,0 +1,123 @@
+"""Recipients' profiles: preferences, subscriptions and own contacts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from services.notify.adapters.read_model import SCOPE_TTL_S, _ScopeSubscribers
+from services.notify.adapters.repository import _strip_head, read_head, update_aggregate
+from services.notify.domain.audience import Profile, Subscription
+from shared.mongo.client import Database, find_by_ids
+from shared.mongo.store import AggregateStore
+from shared.orgpath import OrgPath
+
+
+class Profiles:
+    """Recipients' preferences and subscriptions (one aggregate per recipient), the index of
+    subscription ids, and who subscribes to each scope."""
+
+    def __init__(self, db: Database) -> None:
+        self.store = AggregateStore(db, "recipients")
+        self.owners = db["subscription_owners"]
+        self.scopes = AggregateStore(db, "scope_subscribers")
+        self._scope_cache: dict[str, tuple[float, list[str]]] = {}
+
+    async def get(self, recipient_id: str) -> Profile:
+        state = await read_head(self.store, recipient_id)
+        return Profile.model_validate(state) if state else Profile(recipient_id=recipient_id)
+
+    async def get_many(self, recipient_ids: Sequence[str]) -> dict[str, Profile]:
+        """The profiles of many recipients at once (one `_id` lookup each, side by side)."""
+        heads = await find_by_ids(self.store.heads, recipient_ids)
+        return {
+            rid: Profile.model_validate(_strip_head(heads[rid]))
+            if rid in heads
+            else Profile(recipient_id=rid)
+            for rid in recipient_ids
+        }
+
+    async def update(
+        self, recipient_id: str, change: Callable[[Profile], Profile | None]
+    ) -> Profile:
+        def apply(profile: Profile | None) -> Profile | None:
+            return change(profile or Profile(recipient_id=recipient_id))
+
+        return await update_aggregate(self.store, recipient_id, Profile, apply) or Profile(
+            recipient_id=recipient_id
+        )
+
+    async def add_subscription(self, sub: Subscription) -> None:
+        # Index first: an index entry without its subscription is skipped, never the reverse.
+        await self.owners.insert_one(
+            {"_id": sub.id, "recipient_id": sub.recipient_id, "scope": sub.scope}
+        )
+        if sub.audience == "scope":
+            await self._scope_index(sub.scope, sub.id, sub.recipient_id)
+        await self.update(
+            sub.recipient_id,
+            lambda p: p.model_copy(update={"subscriptions": {**p.subscriptions, sub.id: sub}}),
+        )
+
+    async def remove_subscription(self, sub: Subscription) -> None:
+        await self.update(
+            sub.recipient_id,
+            lambda p: p.model_copy(
+                update={"subscriptions": {k: v for k, v in p.subscriptions.items() if k != sub.id}}
+            ),
+        )
+        if sub.audience == "scope":
+            await self._scope_index(sub.scope, sub.id, None)
+        await self.owners.delete_one({"_id": sub.id})
+
+    async def subscription(self, subscription_id: str) -> Subscription | None:
+        owner = await self.owners.find_one({"_id": subscription_id})
+        if owner is None:
+            return None
+        profile = await self.get(owner["recipient_id"])
+        return profile.subscriptions.get(subscription_id)
+
+    async def _scope_index(self, scope: str, sub_id: str, recipient_id: str | None) -> None:
+        self._scope_cache.clear()
+
+        def change(state: _ScopeSubscribers | None) -> _ScopeSubscribers:
+            subs = dict(state.subscriptions if state else {})
+            if recipient_id is None:
+                subs.pop(sub_id, None)
+            else:
+                subs[sub_id] = recipient_id
+            return _ScopeSubscribers(subscriptions=subs)
+
+        await update_aggregate(self.scopes, scope, _ScopeSubscribers, change)
+
+    async def scope_subscribers(self, community: str) -> list[str]:
+        """Recipients with a scope subscription covering `community`: from memory for
+        SCOPE_TTL_S (a subscription made here is seen at once, one made by another replica
+        within SCOPE_TTL_S)."""
+        now = time.monotonic()
+        cached = self._scope_cache.get(community)
+        if cached is not None and now - cached[0] < SCOPE_TTL_S:
+            return cached[1]
+        found = await self._scope_subscribers(community)
+        self._scope_cache[community] = (now, found)
+        return found
+
+    async def _scope_subscribers(self, community: str) -> list[str]:
+        scopes: list[str] = list(OrgPath(community).ancestors())
+        heads = await find_by_ids(self.scopes.heads, scopes)
+        found: list[str] = []
+        for scope in scopes:
+            if scope in heads:
+                found += _ScopeSubscribers.model_validate(heads[scope]).subscriptions.values()
+        return list(dict.fromkeys(found))
+
+    async def subscriptions_in(self, scope: str) -> list[Subscription]:
+        state = await read_head(self.scopes, scope)
+        if not state:
+            return []
+        out: list[Subscription] = []
+        for sub_id in _ScopeSubscribers.model_validate(state).subscriptions:
+            sub = await self.subscription(sub_id)
+            if sub is not None:
+                out.append(sub)
+        return out

@@ -1,0 +1,1 @@
+"""The notify service's use cases: commands, queries and the event-handler registry."""
