@@ -329,6 +329,9 @@ async def figures(client: httpx.AsyncClient, settings: Settings) -> dict[str, An
     return body
 
 
+# One stack through some 25 screens, each checked with axe: about 3.5 minutes on an idle
+# machine; the bound leaves room for a loaded one (the default is 300 s).
+@pytest.mark.timeout(600)
 async def test_resident_committee_and_volunteer_complete_a_wish_through_the_gateway(
     settings: Settings, tmp_path: Path
 ) -> None:
