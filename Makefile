@@ -62,8 +62,10 @@ run: install infra-up
 	@$(INFRA) up prometheus gateway
 	@$(BIN)/tongxin run
 
+# loadgroup: a module marked xdist_group (one private broker for all its tests) stays on one
+# worker; every other test is spread as usual.
 test: install infra-up web-test
-	@$(BIN)/pytest -n $(TEST_WORKERS) -m "not serial and not faults" $(PYTEST_ARGS)
+	@$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not serial and not faults" $(PYTEST_ARGS)
 	@$(BIN)/pytest -m serial $(PYTEST_ARGS)
 
 # The long fault-injection run on a private broker and FerretDB (tests/faults/test_nemesis.py);

@@ -32,22 +32,44 @@ def compare(
             pairs.append((c.label, large[0].ratios.get(c.label), small[0].ratios.get(c.label)))
     if small[1] and large[1]:
         pairs.append(("HTTP POST /v1/needs", large[1].ratio, small[1].ratio))
-    figures = []
-    for name, at_large, at_small in pairs:
-        figure = Figure(
-            "growth",
-            label + name,
-            "ratio",
-            goal=GOAL,
-            ours_value=at_large,
-            baseline_value=at_small,
-            note=f"ours = ratio with {hi:,} stored, baseline = ratio with {lo:,} stored",
-        )
-        if at_large is None or at_small is None:
-            figure.status = "not available yet"
-            figure.note = "a ratio is missing at one of the sizes"
-        figures.append(figure)
-    return figures
+    return [growth_row(cfg, label + name, at_large, at_small) for name, at_large, at_small in pairs]
+
+
+def growth_row(
+    cfg: BenchConfig, name: str, at_large: float | None, at_small: float | None
+) -> Figure:
+    """The ratio at the large size (ours) against the ratio at the small one (baseline)."""
+    lo, hi = cfg.sizes
+    figure = Figure(
+        "growth",
+        name,
+        "ratio",
+        goal=GOAL,
+        ours_value=at_large,
+        baseline_value=at_small,
+        note=f"ours = ratio with {hi:,} stored, baseline = ratio with {lo:,} stored",
+    )
+    if at_large is None or at_small is None:
+        figure.status = "not available yet"
+        figure.note = "a ratio is missing at one of the sizes"
+    return figure
+
+
+async def run_notify(cfg: BenchConfig) -> list[Figure]:
+    """The notify fan-out row alone, at both sizes in one run, and how its ratio grew: what
+    issue 12 asks of notify, without the rest of benchmarks 1, 2 and 4."""
+    consumer = next(c for c in pipeline.CONSUMERS if c.service == "notify")
+    lo, hi = cfg.sizes
+    rates: list[float] = []
+    small = await pipeline.run_consumer(cfg, consumer, lo, rates, f"notify · {_size(lo)} stored")
+    large_cfg = replace(cfg, rounds=cfg.growth_rounds)
+    large = await pipeline.run_consumer(
+        large_cfg, consumer, hi, rates, f"notify · {_size(hi)} stored"
+    )
+    row = growth_row(
+        cfg, f"notify growth {_size(lo)}→{_size(hi)} · {consumer.label}", large.ratio, small.ratio
+    )
+    return [small, large, row]
 
 
 async def run_large(

@@ -79,8 +79,10 @@ def cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def pid_of(marker: str) -> int | None:
-    """The first process with an argument ending in `marker` ("/ferretdb", "kafka.Kafka")."""
+def pid_of(marker: str, also: str = "") -> int | None:
+    """The first process with an argument ending in `marker` ("/ferretdb", "kafka.Kafka")
+    and, if given, an argument ending in `also` (its listening address: other instances of
+    the same program may run on the machine)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -88,13 +90,20 @@ def pid_of(marker: str) -> int | None:
             argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if any(a.endswith(marker) for a in argv if a):
+        if any(a.endswith(marker) for a in argv if a) and (
+            not also or any(a.endswith(also) for a in argv if a)
+        ):
             return int(entry.name)
     return None
 
 
 def infrastructure_pids() -> dict[str, int | None]:
-    return {"FerretDB": pid_of("/ferretdb"), "Kafka": pid_of("kafka.Kafka")}
+    """FerretDB (the one the settings' MongoDB URL names) and Kafka."""
+    address = Settings().mongodb_url.split("://", 1)[-1].split("/", 1)[0].split(",")[0]
+    return {
+        "FerretDB": pid_of("/ferretdb", f"-listen-addr={address.rpartition('@')[2]}"),
+        "Kafka": pid_of("kafka.Kafka"),
+    }
 
 
 class CpuWatch:

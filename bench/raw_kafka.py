@@ -13,12 +13,12 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from bench.procs import BenchProcess
 from shared.events.envelope import CONTENT_TYPE, CloudEvent
@@ -71,9 +71,16 @@ async def produce(
     return Produced(len(encoded), seconds, dict(first))
 
 
-async def _consume(bootstrap: str, start: Offsets, count: int, min_seconds: float) -> None:
-    """Reads the `count` records from `start` as fast as aiokafka can, again and again until
-    `min_seconds` have passed, so that a short batch still gives a steady rate."""
+# What a reader does with each fetched batch of records (the inbox baseline's work).
+OnBatch = Callable[[list[ConsumerRecord[Any, Any]]], Awaitable[None]]
+
+
+async def read_passes(
+    bootstrap: str, start: Offsets, count: int, min_seconds: float, on_batch: OnBatch | None
+) -> dict[str, float]:
+    """Reads the `count` records from `start` as fast as aiokafka can (handing each fetched
+    batch to `on_batch`), again and again until `min_seconds` have passed, so that a short
+    batch still gives a steady rate."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
     )
@@ -91,15 +98,22 @@ async def _consume(bootstrap: str, start: Offsets, count: int, min_seconds: floa
                 batch = await consumer.getmany(timeout_ms=5000, max_records=500)
                 if not batch:
                     raise RuntimeError(f"only {got} of {count} records arrived")
-                got += sum(len(records) for records in batch.values())
+                records = [r for rs in batch.values() for r in rs][: count - got]
+                if on_batch is not None:
+                    await on_batch(records)
+                got += len(records)
             total += got
             passes += 1
             elapsed = time.perf_counter() - began
             if elapsed >= min_seconds:
                 break
-        print(json.dumps({"events": total, "seconds": elapsed, "passes": passes}), flush=True)
+        return {"events": total, "seconds": elapsed, "passes": passes}
     finally:
         await consumer.stop()
+
+
+async def _consume(bootstrap: str, start: Offsets, count: int, min_seconds: float) -> None:
+    print(json.dumps(await read_passes(bootstrap, start, count, min_seconds, None)), flush=True)
 
 
 async def _roundtrip(
@@ -155,11 +169,11 @@ async def consume_in_child(
         "--min-seconds",
         str(min_seconds),
     ]
-    result, peak = await _run_child("raw-consumer", argv, log_dir)
+    result, peak = await run_child("raw-consumer", argv, log_dir)
     return result["events"] / result["seconds"], peak
 
 
-async def _run_child(
+async def run_child(
     name: str, argv: list[str], log_dir: Path, timeout: float = 120
 ) -> tuple[dict[str, Any], int | None]:
     import os
@@ -227,6 +241,11 @@ class RoundTrip:
         return result
 
 
+def parse_offsets(text: str) -> Offsets:
+    """`--start` of a child: `{"topic": {"partition": offset}}` with partitions as ints."""
+    return {t: {int(p): o for p, o in parts.items()} for t, parts in json.loads(text).items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.raw_kafka")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -247,9 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     out = open(args.out, "w", buffering=1)
     sys.stdout = out
     if args.cmd == "consume":
-        start = {
-            t: {int(p): o for p, o in parts.items()} for t, parts in json.loads(args.start).items()
-        }
+        start = parse_offsets(args.start)
         asyncio.run(_consume(args.bootstrap, start, args.count, args.min_seconds))
     else:
         asyncio.run(

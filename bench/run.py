@@ -1,7 +1,7 @@
 """`make bench`: runs the benchmarks, writes bench/results.json and bench/results.md, prints
 the table. Every figure is ours against a baseline measured beside it in the same run.
 
-    python -m bench.run [--quick] [--only pipeline,http,e2e,growth,memory] [--rounds N]
+    python -m bench.run [--quick] [--only pipeline,http,e2e,growth,memory,notify] [--rounds N]
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from bench.stats import Figure, render_notes, render_table
 from bench.wrk import ensure_wrk
 from shared.settings import Settings
 
-BENCHES = ("pipeline", "http", "e2e", "growth", "memory")
+BENCHES = ("pipeline", "http", "e2e", "growth", "memory", "notify")
+# `notify` is the notify row of 1 and 4 alone (both sizes): a full run has it already.
+DEFAULT = ("pipeline", "http", "e2e", "growth", "memory")
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 
@@ -57,7 +59,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds, smaller sizes")
     parser.add_argument(
-        "--only", default=",".join(BENCHES), help=f"comma-separated subset of {','.join(BENCHES)}"
+        "--only", default=",".join(DEFAULT), help=f"comma-separated subset of {','.join(BENCHES)}"
     )
     parser.add_argument("--rounds", type=int, help="rounds per figure (default 5, quick 2)")
     parser.add_argument("--out", type=Path, default=HERE, help="where results.* go")
@@ -122,6 +124,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         large = await timed(f"4. growth ({cfg.sizes[1]:,} stored)", growth.run_large(cfg))
         figures += growth.compare(cfg, (small_p, small_h), large)
         figures += [f for result in large if result for f in result.figures]
+    if "notify" in only:
+        sizes = " and ".join(f"{n:,}" for n in cfg.sizes)
+        figures += await timed(f"notify fan-out ({sizes} stored)", growth.run_notify(cfg))
     if "memory" in only:
         figures += memory.figures(cfg.memory)
     return {

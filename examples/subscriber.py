@@ -17,6 +17,11 @@ Run it against the local broker (`make infra-up`):
 
     python examples/subscriber.py --bootstrap localhost:9092 --topic tongxin.needs.v1
 
+or, against a deployment, as your SCRAM user on your district's topic (docs/subscribing.md):
+
+    TONGXIN_SUBSCRIBER_PASSWORD=... python examples/subscriber.py --bootstrap kafka:9092 \
+        --user zsportal --group zsportal.example --topic tongxin.d.zhongshan.v1
+
 It prints one line per new event: time, type, subject (the need id), community, id.
 """
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -77,12 +83,22 @@ def parse(raw: bytes | None) -> dict[str, Any] | None:
 
 
 async def run(args: argparse.Namespace) -> None:
+    sasl: dict[str, Any] = {}
+    if args.user:  # SASL/SCRAM as the user the platform's operators gave you
+        sasl = {
+            "security_protocol": "SASL_SSL" if args.tls else "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": args.user,
+            "sasl_plain_password": os.environ["TONGXIN_SUBSCRIBER_PASSWORD"],
+        }
     consumer = AIOKafkaConsumer(
         *args.topic,
         bootstrap_servers=args.bootstrap,
         group_id=args.group,
         auto_offset_reset="earliest",  # a new group starts at the oldest event
         enable_auto_commit=False,  # commit after handling, below
+        isolation_level="read_committed",  # district topics are written in transactions
+        **sasl,
     )
     seen = SeenIds(args.seen_file)
     stop = asyncio.Event()
@@ -122,6 +138,10 @@ def main() -> None:
     )
     parser.add_argument("--group", default="example-subscriber", help="this subscriber's group")
     parser.add_argument("--seen-file", type=Path, help="where to remember the ids already seen")
+    parser.add_argument(
+        "--user", help="SCRAM user (password in $TONGXIN_SUBSCRIBER_PASSWORD); none: PLAINTEXT"
+    )
+    parser.add_argument("--tls", action="store_true", help="with --user: SASL_SSL")
     args = parser.parse_args()
     args.topic = args.topic or ["tongxin.needs.v1"]
     asyncio.run(run(args))

@@ -21,6 +21,7 @@ from shared.settings import SERVICE_PORTS, Settings
 
 COMMAND_MODULES: list[str] = [
     "shared.ops.cli",
+    "shared.ops.kafka_cli",
     "services.metrics.cli",
     "services.volunteers.cli",
     "services.identity.cli",

@@ -58,3 +58,11 @@ OUTBOX_FAILURES = Counter(
     "Relay passes that could not publish (broker or database unreachable).",
     ["service"],
 )
+
+# issue 19: the district router (services/notify/handlers/district_router.py).
+DISTRICT_ROUTED = Counter(
+    "tongxin_district_router_records_total",
+    "Public-stream records the district router committed to a district topic (routed) or "
+    "passed over (skipped: not a CloudEvent with a community).",
+    ["outcome"],
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_PHONE_LINK_KEY = "tongxin-dev-phone-link-key-not-for-production"
@@ -148,6 +148,19 @@ class Settings(BaseSettings):
     rate_limit_reads: str = "600/minute"
     sse_streams_per_user: int = Field(default=5, ge=1)
 
+    # Kafka security (issue 19): in Compose and Kubernetes each service signs in with its own
+    # SCRAM user (TONGXIN_KAFKA_USERNAME = the service's name, the password from its secret)
+    # and the broker's ACLs let it write its own stream only (shared/kafka/acls.py). Local
+    # development stays PLAINTEXT. SASL_SSL verifies the broker with kafka_ssl_cafile.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    # notify runs the district router (one replica at a time): the public streams' events
+    # copied, once each, to `<namespace>.d.<district>.v1` for per-district subscribers.
+    district_streams: bool = False
+
     @model_validator(mode="after")
     def _no_defaults_outside_dev(self) -> Settings:
         dev = self.profile == "dev"
@@ -173,6 +186,16 @@ class Settings(BaseSettings):
             raise ValueError("TONGXIN_NOTIFY_CONFIRM_CONTACTS cannot be off in the prod profile")
         return self
 
+    @model_validator(mode="after")
+    def _kafka_credentials(self) -> Settings:
+        sasl = self.kafka_security_protocol != "PLAINTEXT"
+        if sasl and (not self.kafka_username or self.kafka_password is None):
+            raise ValueError(
+                "TONGXIN_KAFKA_USERNAME and TONGXIN_KAFKA_PASSWORD must be set with "
+                f"TONGXIN_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}"
+            )
+        return self
+
     @property
     def jwks(self) -> str:
         assert self.jwks_url is not None  # set by the validator
@@ -189,6 +212,11 @@ class Settings(BaseSettings):
     def consumer_group(self, service: str) -> str:
         return f"{self.consumer_group_prefix}.{service}"
 
+    @property
+    def district_router_id(self) -> str:
+        """The district router's consumer group and transactional id."""
+        return f"{self.consumer_group_prefix}.router"
+
     @cached_property
     def topics(self) -> Topics:
         return Topics(self.topic_namespace)
@@ -198,6 +226,7 @@ class Topics:
     """The streams of docs/contract.md (and identity, #14) and their dead-letter twins."""
 
     def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
         self.needs = f"{namespace}.needs.v1"
         self.volunteers = f"{namespace}.volunteers.v1"
         self.notify = f"{namespace}.notify.v1"
@@ -210,6 +239,23 @@ class Topics:
     @staticmethod
     def dlq(topic: str) -> str:
         return f"{topic}.dlq"
+
+    def dlq_of(self, stream: str) -> str:
+        return self.dlq(self.for_stream(stream))
+
+    @property
+    def district_prefix(self) -> str:
+        """Every district topic starts so (the district router's ACLs)."""
+        return f"{self.namespace}.d."
+
+    def district_topic_prefix(self, district: str) -> str:
+        """`<namespace>.d.<district>.`: a district subscriber's ACL (its topic and later
+        versions of it, never another district's)."""
+        return f"{self.district_prefix}{district}."
+
+    def district(self, district: str) -> str:
+        """The per-district stream of public events: `<namespace>.d.<district>.v1`."""
+        return f"{self.district_topic_prefix(district)}v1"
 
     @property
     def all(self) -> list[str]:

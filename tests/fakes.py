@@ -1,7 +1,8 @@
 """In-memory stand-ins for the adapters, for service-layer tests that need no broker or
 database: a store with the real store's arbiter (a commit `<id>:<version>` is inserted once,
-so races are decided as on FerretDB), the needs service's read model, the metrics fact
-store, and a bus that drives a service's event-handler registry as the consumer runner does.
+so races are decided as on FerretDB), the needs service's read model and cap slots, the
+metrics fact store, and a bus that drives a service's event-handler registry as the
+consumer runner does.
 
 The fakes override every I/O method of the adapter they stand in for (they subclass it, so
 a service is wired with them unchanged); queries over head documents are not faked: the
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from services.metrics.adapters.repository import FactStore, Versioned
 from services.metrics.domain.facts import Fact, FactKind
+from services.needs.adapters.claim_slots import ClaimSlots
 from services.needs.adapters.read_model import Directory
 from services.needs.domain.eligibility import (
     KnownOrganization,
@@ -24,12 +26,30 @@ from services.needs.domain.eligibility import (
     KnownTeam,
     KnownVolunteer,
 )
+from services.notify.adapters.deliveries import Deliveries
+from services.notify.adapters.digests import Bursts, Digests
+from services.notify.adapters.inbox import (
+    Inbox,
+    InboxEntry,
+    InboxHub,
+    entry_of,
+    item_fields,
+    item_seq,
+)
+from services.notify.adapters.inbox import public as inbox_public
+from services.notify.adapters.profiles import Profiles
+from services.notify.adapters.read_model import ReadModel
+from services.notify.adapters.repository import AppendLog
+from services.notify.adapters.routes import Routes
+from services.notify.domain.audience import NeedView, Profile, Route, Subscription, TeamView
+from services.notify.domain.delivery import Delivery
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.registry import payload_of
 from shared.events.volunteers import (
     DistrictRulesChanged,
     OrganizationRegistered,
     OrgUnitUpdated,
+    TeamEvent,
     TeamFormed,
     TeamLeaderChanged,
     TeamMemberJoined,
@@ -37,29 +57,10 @@ from shared.events.volunteers import (
 )
 from shared.kafka.consumer import Handler
 from shared.mongo.client import Document
+from shared.mongo.outbox import Relay
 from shared.mongo.store import AggregateStore, ConcurrencyConflict, NewCommit, commit_id
+from shared.orgpath import OrgPath
 from shared.rules import DEFAULT_RULES, DistrictRules, district_of
-
-
-class FakeHeads:
-    """The head documents' `count_documents` for equality filters (a list field matches
-    when it holds the value): what the needs service counts active claims with."""
-
-    def __init__(self, store: FakeStore) -> None:
-        self._store = store
-
-    async def count_documents(self, query: Document) -> int:
-        def matches(state: Document) -> bool:
-            return all(
-                state.get(k) == v or (isinstance(state.get(k), list) and v in state[k])
-                for k, v in query.items()
-            )
-
-        heads = [
-            self._store.stored[commit_id(key, version)]["state"]
-            for key, version in self._store.newest.items()
-        ]
-        return sum(matches(h) for h in heads)
 
 
 class FakeStore(AggregateStore):
@@ -71,7 +72,6 @@ class FakeStore(AggregateStore):
         self.stored: dict[str, Document] = {}  # commit id → commit
         self.newest: dict[str, int] = {}  # aggregate id → version
         self.published: list[tuple[str, CloudEvent]] = []
-        self.heads = FakeHeads(self)  # type: ignore[assignment]
 
     async def load(self, aggregate_id: str) -> tuple[Document | None, int]:
         version = self.newest.get(aggregate_id, 0)
@@ -99,6 +99,9 @@ class FakeStore(AggregateStore):
     async def commit_many(self, commits: Sequence[NewCommit]) -> list[bool]:
         await asyncio.sleep(0)
         return [self._insert(c) for c in commits]
+
+    async def commit_grouped(self, commits: Sequence[NewCommit]) -> list[bool]:
+        return await self.commit_many(commits)
 
     def _insert(self, c: NewCommit) -> bool:
         """The arbiter: the unique insert of `<id>:<version>`."""
@@ -171,8 +174,12 @@ class FakeDirectory(Directory):
     async def volunteer(self, volunteer_id: str) -> KnownVolunteer | None:
         return self.known_volunteers.get(volunteer_id)
 
-    async def team(self, team_id: str) -> KnownTeam | None:
-        return self.known_teams.get(team_id)
+    async def team(self, team_id: str, candidates: Sequence[str] = ()) -> KnownTeam | None:
+        team = self.known_teams.get(team_id)
+        if team is None:
+            return None
+        members = tuple(m for m in dict.fromkeys(candidates) if m in team.member_ids)
+        return KnownTeam(team.id, team.community_id, team.leader_id, members)
 
     async def organization(self, organization_id: str) -> KnownOrganization | None:
         return self.known_organizations.get(organization_id)
@@ -205,6 +212,39 @@ class FakeDirectory(Directory):
         team = self.known_teams.get(e.team_id) or KnownTeam(e.team_id, e.community_id, None, ())
         members = tuple(dict.fromkeys((*team.member_ids, e.leader_id)))
         self.known_teams[e.team_id] = KnownTeam(team.id, e.community_id, e.leader_id, members)
+
+
+class FakeClaimSlots(ClaimSlots):
+    """The cap slots in memory: a slot's `_id` is inserted once, as on FerretDB."""
+
+    def __init__(self) -> None:  # nothing of MongoDB is made
+        self.slots: dict[str, Document] = {}
+        self.sets: dict[str, Document] = {}
+
+    async def _insert(self, doc: Document) -> bool:
+        await asyncio.sleep(0)
+        if doc["_id"] in self.slots:
+            return False
+        self.slots[doc["_id"]] = dict(doc)
+        return True
+
+    async def _get(self, sid: str) -> Document | None:
+        return self.slots.get(sid)
+
+    async def _delete(self, sid: str, claim_id: str) -> bool:
+        if self.slots.get(sid, {}).get("claim_id") != claim_id:
+            return False
+        del self.slots[sid]
+        return True
+
+    async def _put_set(self, claim_id: str, doc: Document) -> None:
+        self.sets[claim_id] = dict(doc)
+
+    async def _get_set(self, claim_id: str) -> Document | None:
+        return self.sets.get(claim_id)
+
+    async def _delete_set(self, claim_id: str) -> None:
+        self.sets.pop(claim_id, None)
 
 
 class FakeFactStore(FactStore):
@@ -252,8 +292,14 @@ class InMemoryBus:
     payload validated from the CloudEvent (unknown fields ignored), each event id handled
     once (the processed-event ledger), types the service does not handle ignored."""
 
-    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+    def __init__(
+        self,
+        handlers: Mapping[str, Handler],
+        flush: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """`flush`: what a batch-flush consumer awaits after each batch (each `deliver`)."""
         self.handlers = handlers
+        self.flush = flush
         self.seen: set[str] = set()
         self.handled: list[str] = []
 
@@ -268,6 +314,8 @@ class InMemoryBus:
             await handler(arrived, payload_of(arrived))
             self.seen.add(event.id)
             self.handled.append(event.type)
+        if self.flush is not None:
+            await self.flush()
 
 
 class NoDatabase:
@@ -284,3 +332,309 @@ class _Unused:
 
     def __getattr__(self, attr: str) -> Any:
         raise AssertionError(f"collection {self.name} used in a test without a database")
+
+
+# --- notify ---------------------------------------------------------------------------------
+
+
+class FakeNotifyReadModel(ReadModel):
+    """notify's read model of the other streams: the in-memory mirror and need views are the
+    real ones; what they store (volunteers, needs, teams, org units) is held here."""
+
+    def __init__(self) -> None:
+        super().__init__(NoDatabase())  # type: ignore[arg-type]
+        self.stored_volunteers: dict[str, Document] = {}
+        self.stored_needs: dict[str, Document] = {}
+        self.stored_teams: dict[str, TeamView] = {}
+        self.unit_names: dict[str, str] = {}
+
+    async def load(self) -> None:
+        for vid, doc in self.stored_volunteers.items():
+            self._mirror(vid, doc)
+        self._teams.update(self.stored_teams)
+        self.loaded = True
+
+    async def set_interests(self, volunteer_id: str, interests: list[str]) -> None:
+        self.stored_volunteers.setdefault(volunteer_id, {})["interests"] = interests
+        self._mirror(volunteer_id, {**self.stored_volunteers[volunteer_id]})
+
+    async def flush(self) -> None:
+        await asyncio.sleep(0)
+        for vid, fields in self._pending.items():
+            self.stored_volunteers.setdefault(vid, {}).update(copy.deepcopy(fields))
+        for need_id, fields in self._pending_needs.items():
+            doc = self.stored_needs.setdefault(need_id, {})
+            for path, value in copy.deepcopy(fields).items():
+                top, _, claim = path.partition(".")
+                if claim:
+                    doc.setdefault(top, {})[claim] = value
+                else:
+                    doc[top] = value
+        self._pending.clear()
+        self._pending_needs.clear()
+
+    async def need(self, need_id: str) -> NeedView | None:
+        await asyncio.sleep(0)
+        doc = self.stored_needs.get(need_id)
+        return None if doc is None else NeedView(need_id=need_id, **copy.deepcopy(doc))
+
+    async def _store_team(self, payload: TeamEvent) -> None:
+        self.stored_teams[payload.team_id] = self._teams[payload.team_id]
+
+    async def put_org_unit(self, unit: OrgUnitUpdated) -> None:
+        self.unit_names[unit.path] = unit.name
+
+    async def org_unit_name(self, path: str) -> str | None:
+        return self.unit_names.get(path)
+
+
+class FakeProfiles(Profiles):
+    """Recipients' preferences and subscriptions, in memory."""
+
+    def __init__(self) -> None:  # nothing of MongoDB is made
+        self.profiles: dict[str, Profile] = {}
+
+    async def get(self, recipient_id: str) -> Profile:
+        return self.profiles.get(recipient_id) or Profile(recipient_id=recipient_id)
+
+    async def get_many(self, recipient_ids: Sequence[str]) -> dict[str, Profile]:
+        await asyncio.sleep(0)
+        return {rid: await self.get(rid) for rid in recipient_ids}
+
+    async def update(
+        self, recipient_id: str, change: Callable[[Profile], Profile | None]
+    ) -> Profile:
+        changed = change(await self.get(recipient_id)) or await self.get(recipient_id)
+        self.profiles[recipient_id] = changed
+        return changed
+
+    async def add_subscription(self, sub: Subscription) -> None:
+        await self.update(
+            sub.recipient_id,
+            lambda p: p.model_copy(update={"subscriptions": {**p.subscriptions, sub.id: sub}}),
+        )
+
+    async def remove_subscription(self, sub: Subscription) -> None:
+        await self.update(
+            sub.recipient_id,
+            lambda p: p.model_copy(
+                update={"subscriptions": {k: v for k, v in p.subscriptions.items() if k != sub.id}}
+            ),
+        )
+
+    def _all(self) -> list[Subscription]:
+        return [s for p in self.profiles.values() for s in p.subscriptions.values()]
+
+    async def subscription(self, subscription_id: str) -> Subscription | None:
+        return next((s for s in self._all() if s.id == subscription_id), None)
+
+    async def scope_subscribers(self, community: str) -> list[str]:
+        found = [
+            s.recipient_id
+            for s in self._all()
+            if s.audience == "scope" and OrgPath(s.scope).covers(community)
+        ]
+        return list(dict.fromkeys(found))
+
+    async def subscriptions_in(self, scope: str) -> list[Subscription]:
+        return [s for s in self._all() if s.audience == "scope" and s.scope == scope]
+
+
+class FakeRoutes(Routes):
+    """Routes inserted once per (event, recipient), in memory; caps and last alerts are the
+    real in-memory ones."""
+
+    def __init__(self) -> None:
+        super().__init__(NoDatabase())  # type: ignore[arg-type]
+        self.stored: dict[str, Document] = {}
+        self.alerted_at: dict[str, datetime] = {}
+
+    async def load(self, now: datetime) -> None:
+        self.last.update(self.alerted_at)
+
+    async def record(
+        self, decided: dict[tuple[str, str], tuple[Route, str | None]], now: datetime
+    ) -> dict[tuple[str, str], Route]:
+        await asyncio.sleep(0)
+        routes: dict[tuple[str, str], Route] = {}
+        for (event_id, rid), (route, day) in decided.items():
+            key = f"{event_id}:{rid}"
+            if key in self.stored:  # the event came again: the first decision stands
+                routes[(event_id, rid)] = Route.model_validate(self.stored[key])
+                if day is not None:
+                    self.release(rid, day)
+            else:
+                self.stored[key] = {"recipient_id": rid, "day": day, **route.model_dump()}
+                routes[(event_id, rid)] = route
+            if day is not None:
+                self._alerted[rid] = max(now, self._alerted.get(rid, now))
+        return routes
+
+    async def flush(self) -> None:
+        self.alerted_at.update(self._alerted)
+        self._alerted.clear()
+
+
+class FakeBursts(Bursts):
+    def __init__(self) -> None:
+        super().__init__(NoDatabase())  # type: ignore[arg-type]
+        self.stored_windows: dict[str, Document] = {}
+        self.stored_items: dict[str, Document] = {}
+
+    async def load(self) -> None:
+        for k, d in self.stored_windows.items():
+            self.open(k, d["due_at"], d.get("first_event_id"))
+
+    async def record(self, opened: Sequence[Document], folded: Sequence[Document]) -> None:
+        for d in opened:
+            self.stored_windows.setdefault(d["_id"], dict(d))
+        for d in folded:
+            self.stored_items.setdefault(d["_id"], dict(d))
+
+    async def due(self, now: datetime) -> list[Document]:
+        return [d for d in self.stored_windows.values() if d["due_at"] <= now]
+
+    async def count(self, key: str) -> int:
+        return sum(1 for d in self.stored_items.values() if d["key"] == key)
+
+    async def close(self, key: str) -> None:
+        self.stored_items = {k: d for k, d in self.stored_items.items() if d["key"] != key}
+        self.stored_windows.pop(key, None)
+        self._open.pop(key, None)
+        self._openers.pop(key, None)
+
+
+class FakeDigests(Digests):
+    def __init__(self) -> None:  # nothing of MongoDB is made
+        self.periods: dict[str, Document] = {}  # type: ignore[assignment]
+        self.folded: dict[str, list[Document]] = {}
+
+    async def fold(self, recipient_id: str, period: str, due_at: datetime, line: Document) -> None:
+        key = self.key(recipient_id, period)
+        self.periods.setdefault(
+            key, {"_id": key, "recipient_id": recipient_id, "period": period, "due_at": due_at}
+        )
+        self.folded.setdefault(key, []).append(dict(line))
+
+    async def due(self, now: datetime, limit: int = 100) -> list[Document]:
+        return [d for d in self.periods.values() if d["due_at"] <= now][:limit]
+
+    async def lines_of(self, recipient_id: str, period: str) -> list[Document]:
+        found = self.folded.get(self.key(recipient_id, period), [])
+        return list({d["event_id"]: d for d in found}.values())
+
+    async def close(self, recipient_id: str, period: str) -> None:
+        key = self.key(recipient_id, period)
+        self.folded.pop(key, None)
+        self.periods.pop(key, None)
+
+
+class FakeDeliveries(Deliveries):
+    """Delivery aggregates in a FakeStore (the real adapter's logic on it); the queue of
+    pending deliveries in memory."""
+
+    store: FakeStore
+
+    def __init__(self, topic: str) -> None:  # nothing of MongoDB is made
+        self.store = FakeStore("deliveries")
+        self._topic = topic
+        self.queued: dict[str, Document] = {}
+
+    async def enqueue(self, delivery: Delivery) -> None:
+        self.queued[delivery.id] = {
+            "_id": delivery.id,
+            "due_at": delivery.due_at,
+            "channel": delivery.channel,
+            "need_id": delivery.need_id,
+        }
+
+    async def dequeue(self, delivery_id: str) -> None:
+        self.queued.pop(delivery_id, None)
+
+    async def due(self, now: datetime, limit: int, channel: str | None = None) -> list[Document]:
+        found = [d for d in self.queued.values() if d["due_at"] <= now and d["channel"] == channel]
+        return sorted(found, key=lambda d: d["due_at"])[:limit]
+
+    async def pending_for_need(self, need_id: str) -> list[Document]:
+        return [d for d in self.queued.values() if d["need_id"] == need_id]
+
+    async def next_due(self) -> datetime | None:
+        return min((d["due_at"] for d in self.queued.values()), default=None)
+
+    async def pending(self) -> int:
+        return len(self.queued)
+
+
+class FakeInbox(Inbox):
+    """Inbox items by id, in memory; numbering, dedup by delivery and the live hub are the
+    real ones."""
+
+    def __init__(self, hub: InboxHub) -> None:
+        self.log = AppendLog(NoDatabase(), "inbox")  # type: ignore[arg-type]  # ids only
+        self.hub = hub
+        self._locks = [asyncio.Lock()]
+        self._last: dict[str, int] = {}
+        self._heads: dict[str, int] = {}
+        self.items: dict[str, Document] = {}
+
+    def of(self, recipient_id: str) -> list[Document]:
+        """A recipient's items, oldest first."""
+        mine = [d for d in self.items.values() if d["recipient_id"] == recipient_id]
+        return sorted(mine, key=lambda d: d["seq"])
+
+    async def learn(self, recipient_ids: Sequence[str]) -> None:
+        for rid in recipient_ids:
+            if rid not in self._last:
+                self._last[rid] = max((d["seq"] for d in self.of(rid)), default=0)
+
+    async def place(self, deliveries: Sequence[Delivery]) -> None:
+        await asyncio.sleep(0)
+        for d in deliveries:
+            item_id = d.inbox_id or ""
+            there = self.items.get(item_id)
+            if there is not None:
+                if there["delivery_id"] != d.id:  # numbered first by another writer
+                    await self.add(entry_of(d), retry=True)
+                continue
+            self.items[item_id] = {
+                **item_fields(entry_of(d)),
+                "_id": item_id,
+                "key": d.recipient_id,
+                "seq": item_seq(item_id) or 0,
+            }
+            self.hub.publish(d.recipient_id, inbox_public(self.items[item_id]))
+
+    async def flush(self) -> None:
+        self._heads.clear()
+
+    async def add(self, entry: InboxEntry, retry: bool) -> dict[str, Any]:
+        for d in self.of(entry.recipient_id):
+            if d["delivery_id"] == entry.delivery_id:
+                return inbox_public(d)
+        await self.learn([entry.recipient_id])
+        self._last[entry.recipient_id] += 1
+        seq = self._last[entry.recipient_id]
+        item_id = self.log.item_id(entry.recipient_id, seq)
+        self.items[item_id] = {
+            **item_fields(entry),
+            "_id": item_id,
+            "key": entry.recipient_id,
+            "seq": seq,
+        }
+        shown = inbox_public(self.items[item_id])
+        self.hub.publish(entry.recipient_id, shown)
+        return shown
+
+    async def get(self, item_id: str) -> Document | None:
+        return self.items.get(item_id)
+
+
+class FakeRelay(Relay):
+    """The outbox relay of a service on fakes: nothing to publish (FakeStore keeps what its
+    commits would publish); counts how often it was woken."""
+
+    def __init__(self) -> None:  # nothing of MongoDB is made
+        self.woken = 0
+
+    def wake(self) -> None:
+        self.woken += 1

@@ -16,6 +16,7 @@ from pymongo import AsyncMongoClient
 
 from shared.auth import mint_token
 from shared.events.envelope import CloudEvent
+from shared.kafka.connection import client_options
 from shared.kafka.topics import delete_topics, ensure_topics
 from shared.settings import Settings
 
@@ -229,7 +230,7 @@ async def read_topic(
     """Every record of `topic` from the beginning: until `expect` arrived, or `timeout` idle."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

@@ -7,6 +7,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from services.needs import api
+from services.needs.adapters.claim_slots import ClaimSlots
 from services.needs.adapters.photos import PhotoStore
 from services.needs.adapters.read_model import Directory
 from services.needs.adapters.repository import NeedsRepository
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             ),
             directory=Directory(runtime.db),
             settings=settings,
+            slots=ClaimSlots(runtime.db),
             clock=time,
         )
         app.state.deps = deps

@@ -27,3 +27,9 @@ READ_MODEL_UPDATES = Counter(
     "Volunteers-stream events applied to the needs service's read model, by kind.",
     ["kind"],
 )
+CLAIMS_CAPPED = Counter(
+    "tongxin_needs_claims_capped_total",
+    "Claims refused because a volunteer or organisation held the district's cap of active "
+    "claims, by kind (volunteer, organization).",
+    ["kind"],
+)

@@ -27,9 +27,11 @@ from services.notify.adapters.routes import Routes
 from services.notify.handlers import events
 from services.notify.handlers.commands import NotifyDeps
 from services.notify.handlers.dispatcher import Dispatcher
+from services.notify.handlers.district_router import DistrictRouter
 from services.notify.handlers.notifier import Notifier
 from shared.clock import Clock, SystemClock
 from shared.logging import get_logger
+from shared.mongo.lease import Lease, replica_id
 from shared.outbound import guarded_client, networks
 from shared.runtime import Runtime, create_service_app
 from shared.settings import Settings
@@ -97,9 +99,7 @@ def create_app(
             failures = 0
             while True:
                 try:
-                    await read_model.load()
-                    await routes.load(clock.now())
-                    await bursts.load()
+                    await asyncio.gather(read_model.load(), routes.load(clock.now()), bursts.load())
                     deps.loaded.set()
                     return
                 except PyMongoError as exc:
@@ -107,9 +107,11 @@ def create_app(
                     log.warning("notify_load_failed", error=repr(exc), failures=failures)
                     await asyncio.sleep(min(5.0, 0.2 * 2**failures))
 
-        # No ledger: every write dedups by id (deliveries, routes, inbox items, volunteers);
-        # volunteers' documents are stored once per consumer batch.
-        runtime.subscribe_in_batches(events.STREAMS, events.event_handlers(deps), read_model.flush)
+        async def flush() -> None:
+            await events.end_of_batch(deps)
+
+        # No ledger: every write dedups by id (deliveries, routes, inbox items, volunteers).
+        runtime.subscribe_in_batches(events.STREAMS, events.event_handlers(deps), flush)
         runtime.require(
             "notify_state",
             lambda: None if deps.loaded.is_set() else "加载中 / loading volunteers and caps",
@@ -117,6 +119,9 @@ def create_app(
         runtime.run_in_background(load_mirrors)
         runtime.run_in_background(dispatcher.run)
         runtime.run_in_background(notifier.run_digests)
+        if settings.district_streams:
+            lease = Lease(db, "district-router", replica_id(), settings.relay_lease_s)
+            runtime.run_in_background(DistrictRouter(settings, lease).run)
 
         async def close_on_stop() -> None:
             try:

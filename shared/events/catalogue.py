@@ -405,6 +405,36 @@ def build_asyncapi(namespace: str = DEFAULT_NAMESPACE) -> Schema:
             "messages": [{"$ref": f"#/channels/{dlq_key}/messages/DeadLetter"}],
         }
 
+    # Issue 19: the public streams' events again, one topic per district, for subscribers
+    # authorised for one district (docs/subscribing.md; notify's handlers/district_router.py).
+    public = [message_name(cls) for stream in STREAMS for cls in by_stream.get(stream, [])]
+    channels["district"] = {
+        "address": f"{namespace}.d.{{district}}.v1",
+        "title": "district stream",
+        "summary": "区级事件流 / every public event of one district, for its subscribers",
+        "description": (
+            "The records of the four public streams whose `community` lies in the district "
+            "(its first segment), copied unchanged (same key, value and headers: the masked "
+            "public payloads) by notify's district router, each once: read them with "
+            "`isolation.level=read_committed`. A district's subscriber user may read its own "
+            "district's topic and no other."
+        ),
+        "parameters": {
+            "district": {
+                "description": "The district: the first segment of the events' org path.",
+                "examples": ["zhongshan"],
+            }
+        },
+        "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in public},
+    }
+    operations["routeDistrictEvents"] = {
+        "action": "send",
+        "channel": {"$ref": "#/channels/district"},
+        "title": "notify routes",
+        "summary": "The district router copies each public event to its district's stream.",
+        "messages": [{"$ref": f"#/channels/district/messages/{n}"} for n in public],
+    }
+
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
@@ -468,6 +498,9 @@ def _index(schemas: dict[str, Schema]) -> str:
         "`asyncapi.json` is the AsyncAPI 3.0 document of the whole stream; `schemas/` holds one",
         "JSON Schema (draft 2020-12) per event type, the schema of the CloudEvent's `data`, named",
         "by its `dataschema` URI. How to consume: [../subscribing.md](../subscribing.md).",
+        "",
+        "Each district's events are also on `tongxin.d.<district>.v1` (the same records, read",
+        "with `read_committed`; one topic per district, for subscribers of one district).",
         "",
         "| type | 中文 | topic | key / subject | schema |",
         "|---|---|---|---|---|",

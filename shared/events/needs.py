@@ -210,6 +210,9 @@ class HoursVerified(NeedEvent):
     completed_at: datetime
     requester_id: str
     title: str | None = None
+    # Set when a grid worker verified for the resident (acted_by: the worker).
+    on_behalf_of: OnBehalfOf | None = None
+    acted_by: str | None = None
 
 
 class HoursDisputed(NeedEvent):

@@ -15,6 +15,7 @@ from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.registry import UnknownEventType, payload_of
+from shared.kafka.connection import client_options
 from shared.kafka.deadletter import dead_letter_headers
 from shared.kafka.producer import EventProducer, Headers
 from shared.logging import get_logger, log_context
@@ -102,7 +103,7 @@ class ConsumerRunner:
         s = self.settings
         self._consumer = AIOKafkaConsumer(
             *self.topics,
-            bootstrap_servers=s.kafka_bootstrap,
+            **client_options(s),
             group_id=self.group_id or s.consumer_group(self.service),
             enable_auto_commit=False,
             auto_offset_reset=s.consumer_offset_reset,

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
 from shared.events.envelope import CONTENT_TYPE, CloudEvent
+from shared.kafka.connection import client_options
 from shared.settings import Settings
 
 Headers = list[tuple[str, bytes]]
@@ -37,7 +38,7 @@ class EventProducer:
 
     async def start(self) -> None:
         producer = AIOKafkaProducer(
-            bootstrap_servers=self._settings.kafka_bootstrap,
+            **client_options(self._settings),
             acks="all",
             enable_idempotence=True,
             linger_ms=5,

@@ -7,12 +7,13 @@ import asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shared.kafka.connection import client_options
 from shared.settings import Settings
 
 
 async def ensure_topics(settings: Settings, topics: list[str] | None = None) -> None:
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         request_timeout_ms=int(settings.kafka_timeout_s * 1000),
     )
     await asyncio.wait_for(admin.start(), settings.kafka_timeout_s)
@@ -33,7 +34,7 @@ async def ensure_topics(settings: Settings, topics: list[str] | None = None) -> 
 
 
 async def delete_topics(settings: Settings, topics: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await asyncio.wait_for(admin.start(), settings.kafka_timeout_s)
     try:
         await admin.delete_topics(topics, timeout_ms=int(settings.kafka_timeout_s * 1000))

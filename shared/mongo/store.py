@@ -144,6 +144,11 @@ class AggregateStore:
             raise ConcurrencyConflict(commit_id(aggregate_id, expected_version + 1))
         return expected_version + 1
 
+    async def commit_grouped(self, commits: Sequence[NewCommit]) -> list[bool]:
+        """`commit_many` that joins the commits of concurrent writers (`GroupCommit`): the
+        handlers of partitions taken side by side share their bulk writes."""
+        return list(await asyncio.gather(*(self._group.submit(c) for c in commits)))
+
     async def commit_many(self, commits: Sequence[NewCommit]) -> list[bool]:
         """Stores many commits with a few bulk writes and the guarantees of `commit`: outbox
         markers (with the events) first, then one unordered insert of the commits in which

@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 
 from shared.events.envelope import CloudEvent
+from shared.kafka.connection import client_options
 from shared.kafka.producer import EventProducer, Headers
 from shared.settings import Settings, Topics
 
@@ -112,7 +113,7 @@ class DeadLetterScan:
 
 def _consumer(settings: Settings) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         group_id=redrive_group(settings),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -123,7 +124,7 @@ def _consumer(settings: Settings) -> AIOKafkaConsumer:
 async def _partitions(settings: Settings, topics: Sequence[str]) -> list[TopicPartition]:
     """The partitions of the topics that exist (a stream nobody dead-lettered to may not)."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         request_timeout_ms=int(settings.kafka_timeout_s * 1000),
     )
     await asyncio.wait_for(admin.start(), settings.kafka_timeout_s)

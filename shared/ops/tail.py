@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from pydantic import ValidationError
 
 from shared.events.envelope import CloudEvent
+from shared.kafka.connection import client_options
 from shared.orgpath import OrgPath
 from shared.settings import Settings
 
@@ -97,7 +98,7 @@ async def tail(
     """
     consumer = AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",

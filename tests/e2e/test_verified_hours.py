@@ -15,8 +15,18 @@ from services.metrics.app import create_app as metrics_app
 from services.needs.app import create_app as needs_app
 from services.volunteers.app import create_app as volunteers_app
 from shared.settings import Settings
+from tests.e2e.test_dashboard import chromium, figure, watch_errors
 from tests.e2e.test_need_lifecycle_across_services import until_status
-from tests.helpers import auth, eventually, running
+from tests.helpers import (
+    auth,
+    events_of,
+    eventually,
+    free_port,
+    read_topic,
+    running,
+    serving,
+    token,
+)
 
 DISTRICT, STREET, COMMUNITY = "zhongshan", "zhongshan.hongyan", "zhongshan.hongyan.dongfeng"
 
@@ -105,7 +115,8 @@ async def town(settings: Settings) -> AsyncIterator[Town]:
     async with (
         running(volunteers_app(settings)) as volunteers,
         running(needs_app(settings)) as needs,
-        running(metrics_app(settings)) as metrics,
+        serving(metrics_app(settings), free_port()) as metrics_url,  # the dashboard's too
+        httpx.AsyncClient(base_url=metrics_url) as metrics,
     ):
         for path, name in ((DISTRICT, "中山区"), (STREET, "红岩街道"), (COMMUNITY, "东风社区")):
             put = await volunteers.put(f"/v1/orgs/{path}", json={"name": name}, headers=service)
@@ -200,10 +211,13 @@ async def test_an_implausible_completion_waits_in_review_and_counts_only_once_ac
 ) -> None:
     async with town(settings) as t:
         need_id = await t.claimed_need()
-        trillion_fen = 10**12  # ¥10¹⁰
-        done = await t.complete(need_id, 3, funds_cents=trillion_fen, beneficiaries_served=1)
+        trillion_fen = 10**12  # ¥10¹⁰, with the audit's 10⁷ beneficiaries and goods
+        done = await t.complete(
+            need_id, 3, funds_cents=trillion_fen, beneficiaries_served=10**7, goods_count=10**7
+        )
         assert done["completion"]["hours_status"] == "review"
-        assert any("资金" in r for r in done["completion"]["review_reasons"])
+        reasons = " ".join(done["completion"]["review_reasons"])
+        assert all(word in reasons for word in ("资金", "服务对象", "物资")), reasons
 
         async def pending() -> dict[str, Any] | None:
             stats = await t.stats()
@@ -211,7 +225,21 @@ async def test_an_implausible_completion_waits_in_review_and_counts_only_once_ac
 
         stats = await eventually(pending, timeout=30)
         assert stats["pending_funds_cents"] == trillion_fen
+        assert stats["pending_beneficiaries_served"] == stats["pending_goods_count"] == 10**7
         assert (stats["funds_cents"], stats["volunteer_hours"]) == (0, 0)
+        assert (stats["beneficiaries_served"], stats["goods_count"]) == (0, 0)
+        async with chromium() as browser:  # the dashboard shows it apart, as pending
+            page = await browser.new_page()
+            errors = watch_errors(page)
+            operator = token(settings, "operator", DISTRICT)
+            await page.goto(f"{str(t.metrics.base_url).rstrip('/')}/dashboard?token={operator}")
+            await page.wait_for_selector("#pending-cards #figure-pending_funds_cents")
+            assert await figure(page, "pending_funds_cents") == str(trillion_fen)
+            assert float(await figure(page, "pending_volunteer_hours") or 0) == 3
+            assert await figure(page, "funds_cents") == "0"
+            shown = await page.inner_text("#figure-pending_funds_cents")
+            assert "待核实资金" in shown and "10,000,000,000.00" in shown, shown
+            assert errors == []
 
         # the resident's rating does not release hours under review
         confirmed = await t.needs.post(
@@ -225,7 +253,12 @@ async def test_an_implausible_completion_waits_in_review_and_counts_only_once_ac
         accepted = await t.needs.post(
             f"/v1/needs/{need_id}/completion/verification",
             headers=t.admin,
-            json={"funds_cents": 5_000, "reason": "票据核对为 50 元"},
+            json={
+                "funds_cents": 5_000,
+                "beneficiaries_served": 1,
+                "goods_count": 3,
+                "reason": "票据核对为 50 元，服务 1 人，物资 3 件",
+            },
         )
         assert accepted.status_code == 200, accepted.text
 
@@ -235,5 +268,90 @@ async def test_an_implausible_completion_waits_in_review_and_counts_only_once_ac
 
         stats = await eventually(counted, timeout=30)
         assert (stats["funds_cents"], stats["volunteer_hours"]) == (5_000, 3)
+        assert (stats["beneficiaries_served"], stats["goods_count"]) == (1, 3)
         book = await t.passbook_when(1)
         assert book["balance"] == 30
+
+
+async def test_a_grid_worker_verifies_for_the_resident_and_both_are_on_the_record(
+    settings: Settings,
+) -> None:
+    async with town(settings) as t:
+        worker = t.as_("grid_worker", "grid-zhao")
+        need_id = await t.claimed_need()
+        await t.complete(need_id, 3)
+        path = f"/v1/needs/{need_id}/completion/verification"
+        elsewhere = t.as_("grid_worker", "grid-qian", "zhongshan.hongyan.xinhua")
+        assert (await t.needs.post(path, headers=elsewhere, json={})).status_code == 404
+        # a grid worker takes the hours as declared; only an admin corrects them
+        corrected = {"hours": [{"volunteer_id": t.volunteer_id, "hours": 2}], "reason": "少了"}
+        refused = await t.needs.post(path, headers=worker, json=corrected)
+        assert refused.status_code == 403 and "管理员" in refused.text, refused.text
+        verified = await t.needs.post(path, headers=worker, json={})
+        assert verified.status_code == 200, verified.text
+        completion = verified.json()["completion"]
+        assert (completion["hours_status"], completion["verified_via"]) == (
+            "verified",
+            "grid_worker",
+        )
+        assert completion["verified_by"] == "grid-zhao"
+
+        book = await t.passbook_when(1)
+        assert (book["balance"], book["hours"]) == (30, 3.0)
+        wang = {"name": "王阿姨", "phone": "138****5678"}
+        history = await t.needs.get(f"/v1/needs/{need_id}/history", headers=t.admin)
+        verify = next(h for h in history.json()["items"] if h["action"] == "verify")
+        assert (verify["on_behalf_of"], verify["acted_by"], verify["role"]) == (
+            wang,
+            "grid-zhao",
+            "grid_worker",
+        )
+        records = await read_topic(settings, settings.topics.needs, timeout=5)
+        events = [e for e in events_of(records) if e.subject == need_id]
+        hours = next(e for e in events if e.type == "org.tongxin.hours.verified")
+        assert (hours.data["via"], hours.data["on_behalf_of"], hours.data["acted_by"]) == (
+            "grid_worker",
+            wang,
+            "grid-zhao",
+        )
+        assert all("13812345678" not in e.model_dump_json() for e in events)
+
+
+async def test_a_districts_rules_set_once_apply_in_needs_and_volunteers(settings: Settings) -> None:
+    async with town(settings) as t:
+        district_admin = t.as_("district_admin", "zs-admin", DISTRICT)
+        rules = {"points_per_hour": 5, "volunteer_claim_cap": 1}
+        put = await t.volunteers.put(
+            f"/v1/orgs/{DISTRICT}/rules", json=rules, headers=district_admin
+        )
+        assert put.status_code == 200, put.text
+        first = await t.claimed_need()
+
+        async def capped() -> httpx.Response | None:
+            body = {
+                "community_id": COMMUNITY,
+                "title": "帮忙取药",
+                "category": "elderly_care",
+                "slots": 1,
+                "requester": {"name": "王阿姨", "phone": "13812345678"},
+            }
+            posted = await t.needs.post("/v1/needs", json=body, headers=t.resident)
+            need_id = posted.json()["id"]
+            await t.needs.post(f"/v1/needs/{need_id}/approve", headers=t.admin)
+            r = await t.needs.post(
+                f"/v1/needs/{need_id}/claims",
+                headers=t.volunteer,
+                json={"volunteer_id": t.volunteer_id},
+            )
+            return r if r.status_code == 409 else None
+
+        refused = await eventually(capped, timeout=30)  # the needs service heard the rule
+        assert "上限 1" in refused.json()["error"]["message"], refused.text
+
+        await t.complete(first, 3)
+        verified = await t.needs.post(
+            f"/v1/needs/{first}/completion/verification", headers=t.admin, json={}
+        )
+        assert verified.status_code == 200, verified.text
+        book = await t.passbook_when(1)
+        assert (book["balance"], book["hours"]) == (15, 3.0)  # 5 points an hour there

@@ -102,6 +102,84 @@ class Component:
         return time.monotonic() - started
 
 
+def ferretdb_component(directory: Path, port: int) -> Component:
+    """A FerretDB (SQLite) of its own, its data under `directory`/ferretdb."""
+    (directory / "ferretdb").mkdir()
+    return Component(
+        "ferretdb",
+        port,
+        directory / "ferretdb.log",
+        command=[
+            str(FERRETDB),
+            "--handler=sqlite",
+            f"--sqlite-url=file:{directory}/ferretdb/",
+            f"--listen-addr=127.0.0.1:{port}",
+            f"--state-dir={directory}/ferretdb",
+            "--debug-addr=-",
+            "--telemetry=disable",
+            "--log-level=warn",
+        ],
+    )
+
+
+# What every private broker has: one KRaft node, small and quick to start.
+KAFKA_COMMON = [
+    "process.roles=broker,controller",
+    "node.id=1",
+    "controller.listener.names=CONTROLLER",
+    "offsets.topic.replication.factor=1",
+    "offsets.topic.num.partitions=4",
+    "transaction.state.log.replication.factor=1",
+    "transaction.state.log.min.isr=1",
+    "transaction.state.log.num.partitions=4",
+    "share.coordinator.state.topic.replication.factor=1",
+    "share.coordinator.state.topic.min.isr=1",
+    "group.initial.rebalance.delay.ms=0",
+    "auto.create.topics.enable=false",
+    "num.network.threads=2",
+    "num.io.threads=2",
+]
+
+
+def kafka_node(
+    directory: Path,
+    port: int,
+    properties: list[str],
+    scram: list[str] | None = None,
+    jvm: tuple[str, ...] = (),
+) -> Component:
+    """A formatted one-node broker in `directory` (not started), listening on `port`:
+    KAFKA_COMMON plus `properties` (listeners and security), SCRAM users (`--add-scram`
+    arguments, e.g. `SCRAM-SHA-512=[name=admin,password=...]`) written at format time;
+    `jvm`: more JVM options."""
+    props = directory / "server.properties"
+    lines = [*KAFKA_COMMON, *properties, f"log.dirs={directory / 'kafka-data'}"]
+    props.write_text("\n".join(lines) + "\n")
+    java = [
+        "java",
+        "-Xms128m",
+        "-Xmx512m",
+        "-XX:+UseSerialGC",
+        *jvm,
+        f"-Dlog4j2.configurationFile={LOG4J}",
+        f"-Dkafka.logs.dir={directory}/kafka-logs",
+        "-cp",
+        KAFKA_CP,
+    ]
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    users = [arg for user in scram or [] for arg in ("--add-scram", user)]
+    fmt = ["kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(props)]
+    subprocess.run(
+        [*java, *fmt, *users],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return Component(
+        "kafka", port, directory / "kafka.log", command=[*java, "kafka.Kafka", str(props)]
+    )
+
+
 class PrivateCluster:
     """Kafka (one KRaft node) and FerretDB (SQLite) in a temporary directory."""
 
@@ -110,80 +188,19 @@ class PrivateCluster:
         kafka_port, controller_port, mongo_port = free_port(), free_port(), free_port()
         self.kafka_bootstrap = f"127.0.0.1:{kafka_port}"
         self.mongodb_url = f"mongodb://127.0.0.1:{mongo_port}/"
-        props = self.dir / "server.properties"
-        data = self.dir / "kafka-data"
-        props.write_text(
-            "\n".join(
-                [
-                    "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{kafka_port},"
-                    f"CONTROLLER://127.0.0.1:{controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{kafka_port}",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                    f"log.dirs={data}",
-                    "offsets.topic.replication.factor=1",
-                    "offsets.topic.num.partitions=4",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
-                    "group.initial.rebalance.delay.ms=0",
-                    "auto.create.topics.enable=false",
-                    "num.network.threads=2",
-                    "num.io.threads=2",
-                ]
-            )
-            + "\n"
-        )
-        java = [
-            "java",
-            "-Xms128m",
-            "-Xmx512m",
-            "-XX:+UseSerialGC",
-            f"-Dlog4j2.configurationFile={LOG4J}",
-            f"-Dkafka.logs.dir={self.dir}/kafka-logs",
-            "-cp",
-            KAFKA_CP,
-        ]
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        subprocess.run(
+        self.kafka = kafka_node(
+            self.dir,
+            kafka_port,
             [
-                *java,
-                "kafka.tools.StorageTool",
-                "format",
-                "--standalone",
-                "-t",
-                cluster_id,
-                "-c",
-                str(props),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        self.kafka = Component(
-            "kafka", kafka_port, self.dir / "kafka.log", command=[*java, "kafka.Kafka", str(props)]
-        )
-        (self.dir / "ferretdb").mkdir()
-        self.ferretdb = Component(
-            "ferretdb",
-            mongo_port,
-            self.dir / "ferretdb.log",
-            command=[
-                str(FERRETDB),
-                "--handler=sqlite",
-                f"--sqlite-url=file:{self.dir}/ferretdb/",
-                f"--listen-addr=127.0.0.1:{mongo_port}",
-                f"--state-dir={self.dir}/ferretdb",
-                "--debug-addr=-",
-                "--telemetry=disable",
-                "--log-level=warn",
+                f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}",
+                f"listeners=PLAINTEXT://127.0.0.1:{kafka_port},"
+                f"CONTROLLER://127.0.0.1:{controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{kafka_port}",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             ],
         )
+        self.ferretdb = ferretdb_component(self.dir, mongo_port)
 
     async def start(self) -> None:
         self.kafka.start()

@@ -10,9 +10,7 @@ import time
 
 import pytest
 
-from services.notify.handlers import events
-from services.notify.handlers.commands import NotifyDeps
-from shared.events.envelope import CloudEvent, EventPayload
+from services.notify.adapters.read_model import ReadModel
 from shared.events.volunteers import OrgUnitUpdated
 from shared.settings import Settings
 from tests.helpers import eventually, org_event
@@ -24,10 +22,10 @@ async def test_a_handler_that_blocks_turns_readyz_to_503_consumer_stalled_within
 ) -> None:
     release = asyncio.Event()
 
-    async def blocking(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
-        await release.wait()
+    async def blocking(read_model: ReadModel, unit: OrgUnitUpdated) -> None:
+        await release.wait()  # the org unit handler never gets past its read model
 
-    monkeypatch.setitem(events.EVENT_HANDLERS, OrgUnitUpdated.type, blocking)
+    monkeypatch.setattr(ReadModel, "put_org_unit", blocking)
     s = notify_settings(settings)
     assert s.consumer_stall_after_s <= 30  # the default: stalls show within 60 s
     topic = s.topics.volunteers
@@ -63,10 +61,10 @@ async def test_a_stall_past_the_restart_limit_fails_the_liveness_probe_and_clear
 ) -> None:
     release = asyncio.Event()
 
-    async def blocking(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
-        await release.wait()
+    async def blocking(read_model: ReadModel, unit: OrgUnitUpdated) -> None:
+        await release.wait()  # the org unit handler never gets past its read model
 
-    monkeypatch.setitem(events.EVENT_HANDLERS, OrgUnitUpdated.type, blocking)
+    monkeypatch.setattr(ReadModel, "put_org_unit", blocking)
     s = notify_settings(settings).model_copy(
         update={"consumer_stall_after_s": 2.0, "consumer_stall_restart_after_s": 6.0}
     )

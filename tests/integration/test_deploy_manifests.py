@@ -205,6 +205,32 @@ def test_each_service_has_probes_resources_autoscaler_and_disruption_budget(
     assert config["data"]["TONGXIN_JWKS_URL"] == "http://identity:8005/.well-known/jwks.json"
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_signs_in_to_kafka_as_its_own_user(overlay: str) -> None:
+    """Issue 19: SASL/SCRAM, a user and a Secret per service; topics and ACLs by the admin."""
+    docs = manifests(overlay)
+    (config,) = of_kind(docs, "ConfigMap").values()
+    assert config["data"]["TONGXIN_KAFKA_SECURITY_PROTOCOL"].startswith("SASL_")
+    assert config["data"]["TONGXIN_KAFKA_CREATE_TOPICS"] == "false"
+    secrets = of_kind(docs, "Secret")
+
+    def kafka_user(pod: Manifest) -> tuple[str, str]:
+        (container,) = pod["containers"]
+        env = {e["name"]: e for e in container.get("env", [])}
+        ref = env["TONGXIN_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] in secrets and ref["key"] == "password"
+        return env["TONGXIN_KAFKA_USERNAME"]["value"], ref["name"]
+
+    for name, deployment in of_kind(docs, "Deployment").items():
+        assert kafka_user(deployment["spec"]["template"]["spec"]) == (
+            name,
+            f"tongxin-kafka-{name}",
+        )
+    job = of_kind(docs, "Job")["kafka-setup"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["kafka", "setup"]
+    assert kafka_user(job["spec"]["template"]["spec"]) == ("admin", "tongxin-kafka-admin")
+
+
 # ---------------------------------------------------------------------------------------------
 # Compose
 # ---------------------------------------------------------------------------------------------
@@ -244,7 +270,9 @@ def test_compose_runs_a_district_on_kafka_kraft_and_a_mongodb_replica_set() -> N
     services = compose()["services"]
     assert set(services) == {
         *SERVICE_PORTS,
+        "kafka-format",
         "kafka",
+        "kafka-setup",
         "mongodb",
         "prometheus",
         "blackbox",
@@ -271,6 +299,37 @@ def test_compose_runs_a_district_on_kafka_kraft_and_a_mongodb_replica_set() -> N
         assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
         assert service["depends_on"]["mongodb"]["condition"] == "service_healthy"
         assert service["healthcheck"]["test"] == ["CMD", "tongxin", "healthcheck"]
+
+
+def test_compose_kafka_admits_scram_users_with_acls_only() -> None:
+    """Issue 19: no listener a client reaches without SASL/SCRAM, nothing without an ACL, each
+    service its own user (made at format time) and the ACLs set before the services start."""
+    services = compose()["services"]
+    kafka = services["kafka"]["environment"]
+    protocols = dict(p.split(":") for p in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    for listener in kafka["KAFKA_LISTENERS"].split(","):
+        name, address = listener.split("://")
+        assert protocols[name].startswith("SASL_") or address.startswith("localhost:"), listener
+    assert kafka["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert kafka["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert "--command-config" in " ".join(services["kafka"]["healthcheck"]["test"])
+    fmt = services["kafka-format"]["command"][0]
+    setup = services["kafka-setup"]
+    assert setup["command"] == ["kafka", "setup"]
+    assert setup["environment"]["TONGXIN_KAFKA_USERNAME"] == "admin"
+    for name in ["admin", *SERVICE_PORTS]:
+        assert f"SCRAM-SHA-512=[name={name},password=$$KAFKA_{name.upper()}_PASSWORD]" in fmt
+    for name in SERVICE_PORTS:
+        env = services[name]["environment"]
+        assert env["TONGXIN_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+        assert env["TONGXIN_KAFKA_USERNAME"] == name
+        assert env["TONGXIN_KAFKA_PASSWORD"].startswith(f"${{KAFKA_{name.upper()}_PASSWORD:?")
+        assert env["TONGXIN_KAFKA_CREATE_TOPICS"] == "false"
+        assert services[name]["depends_on"]["kafka-setup"]["condition"] == (
+            "service_completed_successfully"
+        )
+    assert services["notify"]["environment"]["TONGXIN_DISTRICT_STREAMS"] == "true"
 
 
 def test_compose_mounts_the_prometheus_rules_and_grafana_dashboards_that_exist() -> None:

@@ -18,7 +18,7 @@ from shared.kafka.topics import ensure_topics
 from shared.settings import Settings
 from tests.helpers import auth, events_of, eventually, read_topic, running
 from tests.integration.test_volunteers_passbook import COMMUNITY, passbook, report_in
-from tests.needs_support import need_body, needs_service, volunteer
+from tests.needs_support import OTHER_DISTRICT_COMMUNITY, need_body, needs_service, volunteer
 
 BEIJING = [100, 200, 500, 800, 1000]
 
@@ -105,23 +105,31 @@ async def test_a_district_with_auto_confirm_after_3_days_confirms_on_day_3(
         changed_by="zs-admin",
         changed_at=clock.now(),
     )
-    admin = auth(settings, "community_admin", COMMUNITY)
-    v1 = auth(settings, "volunteer", COMMUNITY, sub="v1")
     # the background pass is out of the way: the test runs it at the moments it chooses
     quiet = settings.model_copy(update={"claim_expiry_check_s": 3600})
-    async with needs_service(quiet, volunteer("v1"), rules, clock=clock) as (app, client):
-        need_id = (await client.post("/v1/needs", json=need_body(), headers=admin)).json()["id"]
-        await client.post(f"/v1/needs/{need_id}/approve", headers=admin)
-        claimed = await client.post(
-            f"/v1/needs/{need_id}/claims", json={"volunteer_id": "v1"}, headers=v1
-        )
-        assert claimed.status_code == 201, claimed.text
-        done = await client.post(
-            f"/v1/needs/{need_id}/completion",
-            json={"hours": [{"volunteer_id": "v1", "hours": 2}]},
-            headers=v1,
-        )
-        assert done.status_code == 200, done.text
+    known = (volunteer("v1"), volunteer("v2", OTHER_DISTRICT_COMMUNITY), rules)
+    async with needs_service(quiet, *known, clock=clock) as (app, client):
+
+        async def completed(community: str, volunteer_id: str) -> str:
+            admin = auth(settings, "community_admin", community)
+            posted = await client.post("/v1/needs", json=need_body(community), headers=admin)
+            need_id = str(posted.json()["id"])
+            await client.post(f"/v1/needs/{need_id}/approve", headers=admin)
+            who = auth(settings, "volunteer", community, sub=volunteer_id)
+            claimed = await client.post(
+                f"/v1/needs/{need_id}/claims", json={"volunteer_id": volunteer_id}, headers=who
+            )
+            assert claimed.status_code == 201, claimed.text
+            done = await client.post(
+                f"/v1/needs/{need_id}/completion",
+                json={"hours": [{"volunteer_id": volunteer_id, "hours": 2}]},
+                headers=who,
+            )
+            assert done.status_code == 200, done.text
+            return need_id
+
+        need_id = await completed(COMMUNITY, "v1")
+        elsewhere = await completed(OTHER_DISTRICT_COMMUNITY, "v2")  # no rules: 7 days
         deps = app.state.deps
 
         clock.advance(timedelta(days=2, hours=23))
@@ -129,10 +137,14 @@ async def test_a_district_with_auto_confirm_after_3_days_confirms_on_day_3(
         clock.advance(timedelta(hours=1))
         assert await needs_commands.auto_confirm_due(deps) == 1
         assert await needs_commands.auto_confirm_due(deps) == 0  # once
+        clock.advance(timedelta(days=4))
+        assert await needs_commands.auto_confirm_due(deps) == 1  # the default district's
 
+        admin = auth(settings, "community_admin", COMMUNITY)
         need = (await client.get(f"/v1/needs/{need_id}", headers=admin)).json()
         assert need["completion"]["hours_status"] == "verified"
         assert need["completion"]["verified_via"] == "auto"
-        records = await read_topic(settings, settings.topics.needs, expect=5)
-        [auto] = [e for e in events_of(records) if e.type == HoursVerified.type]
-        assert auto.data["auto"] is True and auto.subject == need_id
+        records = await read_topic(settings, settings.topics.needs, expect=10)
+        autos = {e.subject: e for e in events_of(records) if e.type == HoursVerified.type}
+        assert set(autos) == {need_id, elsewhere}
+        assert all(e.data["auto"] is True for e in autos.values())

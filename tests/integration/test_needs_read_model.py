@@ -75,8 +75,9 @@ async def test_team_members_and_leader_follow_the_team_events(settings: Settings
             changed_at=now(),
         )
         await make_known(app, settings, joined, joined, changed)  # a duplicate changes nothing
-        stored = await app.state.deps.directory.teams.find_one({"_id": "t1"})
-        assert sorted(stored["member_ids"]) == ["lead", "m1", "m2"]
+        directory = app.state.deps.directory
+        stored = await directory.team_members.find({"team_id": "t1"}).to_list()
+        assert sorted(d["volunteer_id"] for d in stored) == ["lead", "m1", "m2"]
 
         by_old = await client.post(
             url, json={"team_id": "t1", "member_ids": ["m2"]}, headers=old_leader
@@ -87,3 +88,26 @@ async def test_team_members_and_leader_follow_the_team_events(settings: Settings
         )
         assert by_new.status_code == 201, by_new.text
         assert by_new.json()["slots"] == 2
+
+
+async def test_a_team_joined_by_many_is_one_small_document_and_one_document_per_member(
+    settings: Settings,
+) -> None:
+    joins = [
+        TeamMemberJoined(
+            team_id="t-big", community_id=COMMUNITY, volunteer_id=f"m{i}", joined_at=now()
+        )
+        for i in range(1, 60)
+    ]
+    async with needs_service(settings, volunteer("lead"), team("t-big", "lead", ["m0"])) as (
+        app,
+        _,
+    ):
+        directory = app.state.deps.directory
+        before = await directory.teams.find_one({"_id": "t-big"})
+        await make_known(app, settings, *joins)
+        after = await directory.teams.find_one({"_id": "t-big"})
+        assert after == before and "member_ids" not in after  # joins never touch it
+        assert await directory.team_members.count_documents({"team_id": "t-big"}) == 61
+        known = await directory.team("t-big", ["m5", "m59", "stranger", "m5"])
+        assert known is not None and known.member_ids == ("m5", "m59")

@@ -59,6 +59,8 @@ async def test_claimers_hear_of_a_due_date_and_the_resident_is_reminded_to_confi
         clock.advance(timedelta(days=1))
         assert await commands.send_reminders(deps) == 1
         await eventually(lambda: reminded(notify, "res-1", resident, "请确认服务"), 30)
+        clock.advance(timedelta(days=1))
+        assert await commands.send_reminders(deps) == 1  # again, until they confirm
         confirmed = await client.post(
             f"/v1/needs/{need_id}/confirmation", json={"rating": 5}, headers=resident
         )

@@ -7,12 +7,14 @@ import asyncio
 import collections
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient, monitoring
 
 import shared.runtime
+from shared.events.volunteers import TeamFormed, TeamMemberJoined
 from shared.mongo.client import Document, create_client
 from shared.settings import Settings
 from tests.helpers import auth, eventually, handled
@@ -21,6 +23,7 @@ from tests.integration.test_notify_support import (
     NEAR,
     A,
     approved,
+    claimed,
     inbox_count,
     notify_service,
     notify_settings,
@@ -155,7 +158,7 @@ async def test_a_volunteer_registered_with_chinese_skills_only_is_alerted_for_th
 async def test_a_bulk_import_gives_each_subscriber_one_summary_not_one_message_per_row(
     settings: Settings,
 ) -> None:
-    s = notify_settings(settings, notify_burst_window_s=3.0)
+    s = notify_settings(settings, notify_burst_window_s=8.0)  # the import well inside it
     async with publisher(s) as kafka, notify_service(s) as (client, _, app):
         admin = auth(s, "community_admin", A, "adm-import")
         resp = await client.post(
@@ -171,8 +174,46 @@ async def test_a_bulk_import_gives_each_subscriber_one_summary_not_one_message_p
         rows = [volunteer(f"imp-{i:03d}", A, ["助老"]) for i in range(50)]
         await handled(app, *await publish(kafka, s, *rows))
         items = await inbox_count(client, s, "adm-import", 2)
-        await asyncio.sleep(4.0)  # nothing more comes
+        await asyncio.sleep(9.0)  # nothing more comes
         items = (await client.get("/v1/inbox", headers=admin)).json()["items"]
         assert len(items) == 2, [i["body"] for i in items]
         assert items[0]["type"] == "org.tongxin.notification.summary"
         assert "新报到志愿者 50 名" in items[0]["body"]
+
+
+async def test_a_team_is_a_small_document_and_one_per_member_and_its_members_hear_after_a_restart(
+    settings: Settings,
+) -> None:
+    s = notify_settings(settings)
+    members = [f"tm-{i:02d}" for i in range(30)]
+    formed = TeamFormed(
+        team_id="team-big",
+        community_id=A,
+        name="红岩服务队",
+        service_type="elderly_care",
+        leader_id="tm-lead",
+        member_ids=members[:1],
+        formed_at=datetime.now(UTC),
+    )
+    joins = [
+        TeamMemberJoined(
+            team_id="team-big", community_id=A, volunteer_id=m, joined_at=datetime.now(UTC)
+        )
+        for m in members[1:]
+    ]
+    own = create_client(s)
+    db = own[s.database_name("notify")]
+    async with publisher(s) as kafka:
+        async with notify_service(s) as (_, _, app):
+            await handled(app, *await publish(kafka, s, formed, *joins))
+        team_doc = await db["teams"].find_one({"_id": "team-big"})
+        assert team_doc is not None and "member_ids" not in team_doc  # joins never grow it
+        assert await db["team_members"].count_documents({"team_id": "team-big"}) == 30
+        by_team = claimed(volunteer_id=members[0]).model_copy(
+            update={"claimant_type": "team", "team_id": "team-big", "claimed_by": "tm-lead"}
+        )
+        async with notify_service(s) as (_, _, app):  # the team is loaded from its documents
+            await handled(app, *await publish(kafka, s, by_team))
+            counts = {m: await inbox_items(db, m) for m in members}
+    await own.close()
+    assert counts == dict.fromkeys(members, 1)

@@ -85,6 +85,10 @@ async def test_a_certificate_reads_back_verifies_and_is_revoked(settings: Settin
         ):
             assert printed in text, (printed, text)
         assert cert["document_hash"] in text.replace("\n", "")
+        row = next(r for r in text.splitlines() if "陪独居老人去医院复诊" in r)
+        assert re.match(r"\s*\d{4}-\d{2}-\d{2}\s", row) and row.rstrip().endswith(" 3"), row
+        assert "138****5678" in text and "13812345678" not in text
+        assert f"/v1/certificates/{serial}/verify" in text  # the address its QR code holds
 
         stranger = auth(settings, "volunteer", COMMUNITY, sub="someone-else")
         hidden = await client.get(f"/v1/certificates/{serial}.pdf", headers=stranger)
@@ -111,15 +115,19 @@ async def test_a_certificate_reads_back_verifies_and_is_revoked(settings: Settin
         for forged in (f"TX-zhongshan-{today.year}-999999", "TX-fake", "../etc"):
             assert (await client.get(f"/v1/certificates/{forged}/verify")).status_code == 404
 
-        # concurrent requests get distinct serials, numbered on
+        # concurrent requests (the volunteer's, an admin's in scope) get distinct serials
         many = await asyncio.gather(
-            *(client.post("/v1/certificates", json=period, headers=volunteer) for _ in range(6))
+            *(client.post("/v1/certificates", json=period, headers=volunteer) for _ in range(5)),
+            client.post("/v1/certificates", json=period, headers=admin),
         )
         assert all(r.status_code == 201 for r in many), [r.text for r in many]
         serials = sorted(r.json()["serial"] for r in many)
         assert len(set(serials)) == 6 and serial not in serials
         numbers = sorted(int(s.rsplit("-", 1)[1]) for s in [serial, *serials])
         assert numbers == list(range(numbers[0], numbers[0] + 7))
+        outside = auth(settings, "community_admin", "futian.lianhua.meilin")
+        refused = await client.post("/v1/certificates", json=period, headers=outside)
+        assert refused.status_code in (403, 404), refused.text
 
         empty = await client.post(
             "/v1/certificates",

@@ -58,10 +58,6 @@ async def test_fifty_reservations_of_seven_units_exactly_seven_succeed(
                 for i in range(1, RACERS)
             )
         )
-        import time
-
-        t0 = time.monotonic()
-        print("reported", flush=True)
         ids = [first, *(str(r.json()["id"]) for r in others)]
         await ensure_topics(settings)
         producer = EventProducer(settings)
@@ -81,7 +77,6 @@ async def test_fifty_reservations_of_seven_units_exactly_seven_succeed(
             return all(b.get("balance") == 100 for b in books)
 
         await eventually(all_credited, timeout=60)
-        print("credited", time.monotonic() - t0, flush=True)
 
         volunteer = auth(settings, "volunteer", COMMUNITY, sub=first)
         free_text = await client.post(

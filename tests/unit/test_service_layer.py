@@ -30,7 +30,15 @@ from shared.events.envelope import CloudEvent
 from shared.events.needs import TaskCompleted, VolunteerHours
 from shared.http import ApiError
 from shared.settings import Settings
-from tests.fakes import FakeDirectory, FakeFactStore, FakeStore, FakeStores, InMemoryBus, NoDatabase
+from tests.fakes import (
+    FakeClaimSlots,
+    FakeDirectory,
+    FakeFactStore,
+    FakeStore,
+    FakeStores,
+    InMemoryBus,
+    NoDatabase,
+)
 from tests.needs_support import COMMUNITY, need_body, org_unit, volunteer
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -54,6 +62,7 @@ async def needs_service(*known_volunteers: str) -> Needs:
         repo=NeedsRepository(store, settings, lambda: needs_need.ms(clock.now())),
         directory=FakeDirectory(),
         settings=settings,
+        slots=FakeClaimSlots(),
         clock=clock,
     )
     bus = InMemoryBus(needs_events_handlers.EVENT_HANDLERS.bind(deps))

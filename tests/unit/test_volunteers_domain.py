@@ -208,6 +208,31 @@ def test_team_members_come_from_the_team_community_and_only_members_lead() -> No
     assert led.leader_id == neighbour.id and changed[0].previous_leader_id == leader.id
 
 
+def test_a_team_is_bounded_a_member_past_the_cap_is_refused_and_the_team_is_unchanged() -> None:
+    leader = volunteer()
+    team, _ = team_domain.form_team(
+        name="东风助老队",
+        service_type="elderly_care",
+        community=unit(COMMUNITY),
+        community_id=COMMUNITY,
+        leader=leader,
+        leader_id=leader.id,
+        actor="admin",
+        now=NOW,
+    )
+    full = team.model_copy(
+        update={"member_ids": [f"v{i}" for i in range(team_domain.MAX_TEAM_MEMBERS)]}
+    )
+    newcomer = volunteer(phone="13700000001")
+    with pytest.raises(DomainError) as refused:
+        team_domain.join_team(full, newcomer, newcomer.id, NOW)
+    assert refused.value.kind == "conflict" and "服务队已满" in str(refused.value)
+    assert len(full.member_ids) == team_domain.MAX_TEAM_MEMBERS
+    one_short = full.model_copy(update={"member_ids": full.member_ids[1:]})
+    joined, events = team_domain.join_team(one_short, newcomer, newcomer.id, NOW)
+    assert len(joined.member_ids) == team_domain.MAX_TEAM_MEMBERS and len(events) == 1
+
+
 @pytest.mark.parametrize(
     ("role", "scope", "path", "allowed"),
     [

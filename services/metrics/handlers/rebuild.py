@@ -29,6 +29,7 @@ from services.metrics.domain import facts as facts_domain
 from services.metrics.domain.facts import FactKind
 from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.registry import UnknownEventType, payload_of
+from shared.kafka.connection import client_options
 from shared.mongo.client import create_client
 from shared.settings import Settings
 
@@ -90,7 +91,7 @@ class LogReader:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **client_options(settings),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -52,6 +52,7 @@
       not_found: "无权查看该范围，已返回令牌所属范围。",
       more: "更多指标",
       backlog: "待办提醒（当前）",
+      pending: "待核实（不计入合计）",
       list_of: "明细",
       back: "返回看板",
       rows: "条",
@@ -119,6 +120,7 @@
       not_found: "That scope is outside the token's; back to the token's scope.",
       more: "More figures",
       backlog: "To follow up (now)",
+      pending: "Awaiting verification (not in the sums)",
       list_of: "List",
       back: "Back to the dashboard",
       rows: "rows",
@@ -168,6 +170,11 @@
     "volunteer_hours", "goods_count", "funds_cents", "average_rating", "on_time_rate"
   ];
   var BACKLOG = ["pending_review_over_3d", "claimed_overdue", "completed_unconfirmed"];
+  // Declared figures still awaiting verification: shown apart, never in the sums above.
+  var PENDING = [
+    "pending_completions", "pending_volunteer_hours", "pending_beneficiaries_served",
+    "pending_goods_count", "pending_funds_cents"
+  ];
   var FUNNEL = ["needs_posted", "needs_approved", "needs_claimed", "tasks_completed",
     "tasks_confirmed"];
   var FUNNEL_COLOURS = ["#c53030", "#dd6b20", "#2b6cb0", "#2f855a", "#b7791f"];
@@ -579,7 +586,8 @@
   }
 
   function renderCards() {
-    [["headline", HEADLINE, true], ["backlog-cards", BACKLOG, true], ["more-cards", MORE, false]]
+    [["headline", HEADLINE, true], ["backlog-cards", BACKLOG, true], ["more-cards", MORE, false],
+      ["pending-cards", PENDING, false]]
       .forEach(function (group) {
         var box = $(group[0]);
         clear(box);

@@ -1,5 +1,8 @@
 """The needs service's read model of the volunteers stream: org units, volunteers, teams,
 organisations. Documents keyed by `_id` (path or id); every write is an idempotent upsert.
+No document grows with the data: a team's members are one document each
+(`<team id>:<volunteer id>`), so a join writes one small document and a claim checks only
+the members it lists.
 
 A redelivered older event must not undo a newer one: profile documents carry the time of
 the event that wrote them (`as_of`) and are only replaced by a newer one.
@@ -8,10 +11,11 @@ the event that wrote them (`as_of`) and are only replaced by a newer one.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import datetime
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.needs.domain.eligibility import (
     KnownOrganization,
@@ -29,7 +33,8 @@ from shared.events.volunteers import (
     VolunteerRegistered,
     VolunteerUpdated,
 )
-from shared.mongo.client import Database, Document
+from shared.mongo.client import Database, Document, find_by_ids
+from shared.mongo.store import DUPLICATE_KEY
 from shared.rules import DEFAULT_RULES, DistrictRules, district_of
 
 # How long a known org unit is answered from memory: every post names its community, and
@@ -42,6 +47,7 @@ class Directory:
         self.org_units = db["known_org_units"]
         self.volunteers = db["known_volunteers"]
         self.teams = db["known_teams"]
+        self.team_members = db["known_team_members"]
         self.organizations = db["known_organizations"]
         self.district_rules = db["known_district_rules"]
         self._units: dict[str, tuple[float, KnownOrgUnit]] = {}
@@ -65,15 +71,21 @@ class Directory:
             return None
         return KnownVolunteer(doc["_id"], doc["home_community_id"], bool(doc.get("active", True)))
 
-    async def team(self, team_id: str) -> KnownTeam | None:
+    async def team(self, team_id: str, candidates: Sequence[str] = ()) -> KnownTeam | None:
+        """The team, with those of `candidates` who are its members (one `_id` lookup each,
+        side by side) as its `member_ids`."""
         doc = await self.teams.find_one({"_id": team_id})
         if doc is None:
             return None
+        wanted = list(dict.fromkeys(candidates))
+        found = await find_by_ids(self.team_members, [member_id(team_id, m) for m in wanted])
+        legacy = set(doc.get("member_ids", []))  # lists stored before members had documents
+        members = [m for m in wanted if member_id(team_id, m) in found or m in legacy]
         return KnownTeam(
             id=doc["_id"],
             community_id=doc.get("community_id"),
             leader_id=doc.get("leader_id"),
-            member_ids=tuple(doc.get("member_ids", [])),
+            member_ids=tuple(members),
         )
 
     async def organization(self, organization_id: str) -> KnownOrganization | None:
@@ -135,31 +147,37 @@ class Directory:
                     "name": e.name,
                     "service_type": e.service_type,
                     "leader_id": e.leader_id,
-                },
-                "$addToSet": {"member_ids": {"$each": [*e.member_ids, e.leader_id]}},
+                }
             },
             upsert=True,
         )
+        await self._add_members(e.team_id, [*e.member_ids, e.leader_id])
 
     async def record_member_joined(self, e: TeamMemberJoined) -> None:
         await self.teams.update_one(
-            {"_id": e.team_id},
-            {
-                "$set": {"community_id": e.community_id},
-                "$addToSet": {"member_ids": e.volunteer_id},
-            },
-            upsert=True,
+            {"_id": e.team_id}, {"$set": {"community_id": e.community_id}}, upsert=True
         )
+        await self._add_members(e.team_id, [e.volunteer_id])
 
     async def record_leader_changed(self, e: TeamLeaderChanged) -> None:
         await self.teams.update_one(
             {"_id": e.team_id},
-            {
-                "$set": {"community_id": e.community_id, "leader_id": e.leader_id},
-                "$addToSet": {"member_ids": e.leader_id},
-            },
+            {"$set": {"community_id": e.community_id, "leader_id": e.leader_id}},
             upsert=True,
         )
+        await self._add_members(e.team_id, [e.leader_id])
+
+    async def _add_members(self, team_id: str, volunteer_ids: Sequence[str]) -> None:
+        """One document per member, inserted once (a redelivered event finds it there)."""
+        docs = [
+            {"_id": member_id(team_id, v), "team_id": team_id, "volunteer_id": v}
+            for v in dict.fromkeys(volunteer_ids)
+        ]
+        try:
+            await self.team_members.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
 
     @staticmethod
     async def _replace_if_newer(
@@ -170,3 +188,7 @@ class Directory:
             await collection.replace_one({"_id": key, "as_of": {"$lte": as_of}}, doc, upsert=True)
         except DuplicateKeyError:
             pass  # a newer version is already there
+
+
+def member_id(team_id: str, volunteer_id: str) -> str:
+    return f"{team_id}:{volunteer_id}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from services.needs.domain.need import Need
 from shared.mongo.client import Document
@@ -71,9 +71,12 @@ class NeedsRepository:
         ).limit(limit)
         return [doc["_id"] async for doc in cursor]
 
-    async def active_claims_of(self, kind: Literal["volunteer", "organization"], ident: str) -> int:
-        """How many needs hold an active claim of this volunteer or organisation."""
-        return await self.store.heads.count_documents({f"active_{kind}_ids": ident})
+    async def with_active_claims(self) -> list[str]:
+        """Ids of needs holding an active claim (every active claim has a deadline)."""
+        cursor = self.store.heads.find(
+            {"status": {"$in": ACTIVE_STATUSES}, "next_claim_expiry": {"$ne": None}}, {"_id": 1}
+        )
+        return [doc["_id"] async for doc in cursor]
 
     async def with_reminders_due(self, now: datetime, limit: int = 500) -> list[str]:
         """Ids of needs with a reminder due."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -9,6 +10,7 @@ from services.needs.domain.need import (
     CONFIRM_REMINDER_EVERY,
     MAX_HOURS_PER_COMPLETION,
     Change,
+    Claim,
     Completion,
     Confirmation,
     Need,
@@ -21,11 +23,13 @@ from shared.errors import DomainError
 from shared.events.envelope import EventPayload
 from shared.events.needs import (
     HoursVerified,
+    OnBehalfOf,
     TaskCompleted,
     TaskConfirmed,
     VerifiedVia,
     VolunteerHours,
 )
+from shared.privacy import mask_phone
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,9 @@ class CompletionRecord:
 
 def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Change:
     """The claimers' record of what was done; every active claim is completed. Slots nobody
-    took close as `slots_unfilled`. The hours are declared, not yet verified: they wait for
-    the resident (or go to review when `record.review_reasons` flags them)."""
+    took, or whose claimers did not come (no hours), close as `slots_unfilled`. The hours
+    are declared, not yet verified: they wait for the resident (or go to review when
+    `record.review_reasons` flags them)."""
     _require(need, "complete")
     if not need.active_claims():
         raise DomainError(
@@ -87,7 +92,7 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
         hours_status="review" if review else "declared",
         review_reasons=list(record.review_reasons),
         auto_confirm_at=None if review else now + timedelta(days=record.auto_confirm_days),
-        slots_unfilled=need.slots - need.slots_taken,
+        slots_unfilled=need.slots - _slots_filled(active, seen),
         next_reminder_at=now + CONFIRM_REMINDER_EVERY,
     )
     claims = [
@@ -122,6 +127,15 @@ def complete(need: Need, record: CompletionRecord, by: str, now: datetime) -> Ch
             slots_unfilled=completion.slots_unfilled,
         )
     ]
+
+
+def _slots_filled(claims: Sequence[Claim], came: set[str]) -> int:
+    """Slots of the claims whose people came: one per volunteer with hours; an
+    organisation's claim fills the slots it took (its people are not listed)."""
+    return sum(
+        c.slots if c.claimant_type == "organization" else len(came & set(c.volunteer_ids))
+        for c in claims
+    )
 
 
 def confirm(
@@ -190,6 +204,7 @@ def verify_hours(
         }
     )
     verified = derived(need, completion=done, updated_at=now)
+    behalf = resident_of(need) if via == "grid_worker" else None
     return verified, [
         HoursVerified(
             **need_ids(need),
@@ -207,5 +222,15 @@ def verify_hours(
             completed_at=done.completed_at,
             requester_id=need.requester_id,
             title=need.title,
+            on_behalf_of=behalf,
+            acted_by=by if behalf else None,
         )
     ]
+
+
+def resident_of(need: Need) -> OnBehalfOf:
+    """The resident a grid worker acts for: the one they posted for, or the requester (their
+    name and masked phone)."""
+    if need.on_behalf_of is not None:
+        return need.on_behalf_of
+    return OnBehalfOf(name=need.requester.name, phone=mask_phone(need.requester.phone))

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from services.needs.domain.claim import ClaimRequest
 from services.needs.domain.need import Need
 from shared.errors import DomainError
 from shared.orgpath import OrgPath
+from shared.rules import DistrictRules
 
 CLAIMABLE_LEVELS = ("community", "grid")
 
@@ -162,16 +164,46 @@ def serves(need: Need, home: str) -> bool:
     return OrgPath(home).covers(need.community_id) or reach.covers(home)
 
 
-def within_cap(held: int, cap: int, who: str) -> None:
+@dataclass(frozen=True)
+class SlotHolder:
+    """Who a claim counts against: each listed volunteer, and the organisation."""
+
+    kind: Literal["volunteer", "organization"]
+    ident: str
+
+    def cap(self, rules: DistrictRules) -> int:
+        if self.kind == "volunteer":
+            return rules.volunteer_claim_cap
+        return rules.organization_claim_cap
+
+
+def slot_holders(volunteer_ids: Sequence[str], organization_id: str | None) -> list[SlotHolder]:
+    holders = [SlotHolder("volunteer", v) for v in dict.fromkeys(volunteer_ids)]
+    if organization_id:
+        holders.append(SlotHolder("organization", organization_id))
+    return holders
+
+
+def cap_reached(holder: SlotHolder, cap: int) -> DomainError:
     """A volunteer or organisation holds at most `cap` active claims (district rule)."""
-    if held >= cap:
-        raise DomainError(
-            "conflict",
-            f"{who}已有 {held} 个进行中的认领，达到本区上限 {cap} / "
-            f"{held} active claims already: the district's cap is {cap}",
-            active_claims=held,
-            cap=cap,
-        )
+    who = f"志愿者 {holder.ident} " if holder.kind == "volunteer" else "该组织"
+    return DomainError(
+        "conflict",
+        f"{who}已有 {cap} 个进行中的认领，达到本区上限 {cap} / "
+        f"{cap} active claims already: the district's cap is {cap}",
+        active_claims=cap,
+        cap=cap,
+    )
+
+
+def still_holds(need: Need | None, claim_id: str, holder: SlotHolder) -> bool:
+    """The claim a cap slot was taken for is active on its need, for this holder."""
+    claim = need.find_claim(claim_id) if need is not None else None
+    if claim is None or claim.status != "active":
+        return False
+    if holder.kind == "volunteer":
+        return holder.ident in claim.volunteer_ids
+    return claim.organization_id == holder.ident
 
 
 def _serves(need: Need, volunteer: KnownVolunteer, home: str, who: str) -> None:

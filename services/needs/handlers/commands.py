@@ -16,11 +16,12 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from services.needs.adapters.claim_slots import STALE_SLOT_AFTER, ClaimSlots
 from services.needs.adapters.read_model import Directory
 from services.needs.adapters.repository import NeedsRepository
 from services.needs.domain import attendance, completion, eligibility, reminders, verification
@@ -28,8 +29,21 @@ from services.needs.domain import claim as claim_domain
 from services.needs.domain import need as need_domain
 from services.needs.domain.completion import CompletionRecord
 from services.needs.domain.need import Change, Claim, Need
-from services.needs.domain.policy import Action, Facts, authorize, authorize_post, is_grid_worker
-from services.needs.metrics import CLAIMS_EXPIRED, COMMIT_CONFLICTS, IDEMPOTENT_REPLAYS, TRANSITIONS
+from services.needs.domain.policy import (
+    GRID_WORKER_ROLES,
+    Action,
+    Facts,
+    authorize,
+    authorize_post,
+    is_grid_worker,
+)
+from services.needs.metrics import (
+    CLAIMS_CAPPED,
+    CLAIMS_EXPIRED,
+    COMMIT_CONFLICTS,
+    IDEMPOTENT_REPLAYS,
+    TRANSITIONS,
+)
 from services.needs.schemas import (
     CancelNeed,
     CheckIn,
@@ -69,6 +83,7 @@ class NeedsDeps:
     repo: NeedsRepository
     directory: Directory
     settings: Settings
+    slots: ClaimSlots  # the caps on active claims
     clock: Clock = field(default_factory=SystemClock)
 
     def now(self) -> datetime:
@@ -252,9 +267,11 @@ async def cancel_need(
         authorize(p, need, Action.CANCEL)
         return need_domain.cancel(need, p.sub, cmd.reason, now)
 
-    return await _change(
+    cancelled = await _change(
         deps, need_id, "cancel", Actor.of(p), decide, correlation_id, reason=cmd.reason
     )
+    await _free_slots(deps, cancelled[0])
+    return cancelled
 
 
 # claims --------------------------------------------------------------------------------
@@ -267,12 +284,11 @@ async def claim_need(
     directory = deps.directory
     # Facts about the claimant, read once: they do not depend on the need's version.
     volunteer = await directory.volunteer(cmd.volunteer_id) if cmd.volunteer_id else None
-    team = await directory.team(cmd.team_id) if cmd.team_id else None
+    team = await directory.team(cmd.team_id, cmd.member_ids or []) if cmd.team_id else None
     members = list(await asyncio.gather(*(directory.volunteer(m) for m in cmd.member_ids or [])))
     organization = (
         await directory.organization(cmd.organization_id) if cmd.organization_id else None
     )
-    await _within_caps(deps, need_id, cmd)
 
     def decide(need: Need, now: datetime) -> Change:
         if cmd.volunteer_id is not None:
@@ -296,28 +312,99 @@ async def claim_need(
             )
         return claim_domain.claim_slots(need, request, now, deps.settings.claim_expiry_days)
 
-    need, version = await _change(deps, need_id, "claim", Actor.of(p), decide, correlation_id)
+    loaded, _ = await deps.repo.get(need_id)
+    if loaded is None:
+        raise need_not_found(need_id)
+    # Every refusal but the caps comes before a slot is taken (nobody's slot is held for a
+    # claim that cannot be made); the commit below decides again on the newest version.
+    decide(loaded, deps.now())
+    holders = eligibility.slot_holders(
+        [cmd.volunteer_id] if cmd.volunteer_id else cmd.member_ids or [], cmd.organization_id
+    )
+    slot_ids = await _take_slots(deps, holders, loaded.community_id, need_id, claim_id)
+    try:
+        need, version = await _change(deps, need_id, "claim", Actor.of(p), decide, correlation_id)
+    except (DomainError, ApiError):  # refused or given up: nothing was committed
+        await deps.slots.release(claim_id, slot_ids)
+        raise
     claim = need.find_claim(claim_id)
     assert claim is not None
     return need, version, claim
 
 
-async def _within_caps(deps: NeedsDeps, need_id: str, cmd: ClaimNeed) -> None:
-    """The district's caps on active claims per volunteer and per organisation, counted
-    over the other needs (a second claim on this need is refused by the need itself)."""
-    need, _ = await deps.repo.get(need_id)
-    if need is None:
-        raise need_not_found(need_id)
-    rules = await deps.directory.rules(need.community_id)
-    volunteer_ids = [cmd.volunteer_id] if cmd.volunteer_id else list(cmd.member_ids or [])
-    held = await asyncio.gather(
-        *(deps.repo.active_claims_of("volunteer", v) for v in volunteer_ids)
+async def _take_slots(
+    deps: NeedsDeps,
+    holders: list[eligibility.SlotHolder],
+    community_id: str,
+    need_id: str,
+    claim_id: str,
+) -> list[str]:
+    """One cap slot for each holder of the claim (claim_slots.py), or 409 and none."""
+    rules = await deps.directory.rules(community_id)
+    taken = await asyncio.gather(
+        *(_take_slot(deps, h, h.cap(rules), need_id, claim_id) for h in holders)
     )
-    for volunteer_id, count in zip(volunteer_ids, held, strict=True):
-        eligibility.within_cap(count, rules.volunteer_claim_cap, f"志愿者 {volunteer_id} ")
-    if cmd.organization_id:
-        count = await deps.repo.active_claims_of("organization", cmd.organization_id)
-        eligibility.within_cap(count, rules.organization_claim_cap, "该组织")
+    slot_ids = [s for s in taken if s is not None]
+    full = [h for h, s in zip(holders, taken, strict=True) if s is None]
+    if full:
+        await deps.slots.release(claim_id, slot_ids)
+        CLAIMS_CAPPED.labels(full[0].kind).inc()
+        raise eligibility.cap_reached(full[0], full[0].cap(rules))
+    await deps.slots.record(claim_id, need_id, slot_ids)
+    return slot_ids
+
+
+async def _take_slot(
+    deps: NeedsDeps, holder: eligibility.SlotHolder, cap: int, need_id: str, claim_id: str
+) -> str | None:
+    taken = await deps.slots.take(holder, cap, need_id, claim_id, deps.now())
+    if taken is not None:
+        return taken
+    # Every slot is held: take back those a crash left behind, then try once more.
+    stale_before = deps.now() - STALE_SLOT_AFTER
+    freed = False
+    for slot in await deps.slots.held(holder, cap):
+        if slot.taken_at >= stale_before:
+            continue
+        need, _ = await deps.repo.get(slot.need_id)
+        if not eligibility.still_holds(need, slot.claim_id, holder) and await deps.slots.drop(slot):
+            log.warning("claim_slot_reclaimed", slot=slot.id, claim_id=slot.claim_id)
+            freed = True
+    if not freed:
+        return None
+    return await deps.slots.take(holder, cap, need_id, claim_id, deps.now())
+
+
+async def _free_slots(deps: NeedsDeps, need: Need) -> None:
+    """Gives back the cap slots of the need's claims that ended (again is harmless)."""
+    for claim in need.claims:
+        if claim.status != "active":
+            await deps.slots.release(claim.id)
+
+
+async def slot_earlier_claims(deps: NeedsDeps) -> int:
+    """Active claims made before the caps rested on slots hold none: each takes its slots
+    now (where one is free), so that it counts against its holders' caps. Run at start; a
+    claim that holds its slots is left as it is. Returns how many claims took slots."""
+    count = 0
+    for need_id in await deps.repo.with_active_claims():
+        need, _ = await deps.repo.get(need_id)
+        if need is None:
+            continue
+        rules = await deps.directory.rules(need.community_id)
+        for claim in need.active_claims():
+            if await deps.slots.recorded(claim.id):
+                continue
+            holders = eligibility.slot_holders(claim.volunteer_ids, claim.organization_id)
+            taken = [
+                await deps.slots.take(h, h.cap(rules), need.id, claim.id, deps.now())
+                for h in holders
+            ]
+            await deps.slots.record(claim.id, need.id, [t for t in taken if t is not None])
+            count += 1
+    if count:
+        log.info("claim_slots_taken_for_earlier_claims", claims=count)
+    return count
 
 
 async def _team_leaders(deps: NeedsDeps, claims: list[Claim]) -> dict[str, str]:
@@ -341,14 +428,21 @@ async def release_claim(
         authorize(p, need, Action.RELEASE, Facts(claim=claim, team_leaders=leaders))
         return claim_domain.release_claim(need, claim_id, p.sub, now)
 
-    return await _change(deps, need_id, "release", Actor.of(p), decide, correlation_id)
+    released = await _change(deps, need_id, "release", Actor.of(p), decide, correlation_id)
+    await deps.slots.release(claim_id)
+    return released
 
 
 async def _system_pass(
-    deps: NeedsDeps, need_ids: list[str], action: str, decide: Decide, reason: str | None = None
+    deps: NeedsDeps,
+    need_ids: list[str],
+    action: str,
+    decide: Decide,
+    reason: str | None = None,
+    after: Callable[[NeedsDeps, Need], Awaitable[None]] | None = None,
 ) -> int:
-    """Applies a rule of the system's own (expiry, auto-confirm, reminders) to each need;
-    returns how many events it committed."""
+    """Applies a rule of the system's own (expiry, auto-confirm, reminders) to each need,
+    then `after` to the need committed; returns how many events it committed."""
     total = 0
     for need_id in need_ids:
         count = 0
@@ -360,10 +454,12 @@ async def _system_pass(
             return changed, events
 
         try:
-            await _change(deps, need_id, action, SYSTEM, counted, None, reason=reason)
+            need, _ = await _change(deps, need_id, action, SYSTEM, counted, None, reason=reason)
         except ApiError as exc:  # busy or gone: the next pass tries again
             log.warning(f"{action}_skipped", need_id=need_id, error=exc.message)
             continue
+        if after is not None:
+            await after(deps, need)
         total += count
     return total
 
@@ -371,14 +467,20 @@ async def _system_pass(
 async def expire_due_claims(deps: NeedsDeps) -> int:
     """Releases (reason "expired") every active claim past its deadline; returns how many."""
     due = await deps.repo.with_claims_due(deps.now())
-    expired = await _system_pass(deps, due, "expire", claim_domain.expire_claims, EXPIRY_REASON)
+    expired = await _system_pass(
+        deps, due, "expire", claim_domain.expire_claims, EXPIRY_REASON, after=_free_slots
+    )
     CLAIMS_EXPIRED.inc(expired)
     return expired
 
 
 async def run_claim_expiry(deps: NeedsDeps) -> None:
     """The background loop: every `claim_expiry_check_s` releases overdue claims and
-    verifies completions past their auto-confirm time."""
+    verifies completions past their auto-confirm time; first, earlier claims take slots."""
+    try:
+        await slot_earlier_claims(deps)
+    except Exception as exc:  # the caps still hold for new claims; the next start tries again
+        log.warning("claim_slots_for_earlier_claims_failed", error=repr(exc))
     while True:
         for name, task in (
             ("claim_expiry", expire_due_claims),
@@ -426,7 +528,9 @@ async def complete_need(
         )
         return completion.complete(need, replace(record, review_reasons=reasons), p.sub, now)
 
-    return await _change(deps, need_id, "complete", Actor.of(p), decide, correlation_id)
+    completed = await _change(deps, need_id, "complete", Actor.of(p), decide, correlation_id)
+    await _free_slots(deps, completed[0])
+    return completed
 
 
 def _today(deps: NeedsDeps) -> tuple[datetime, datetime]:
@@ -468,6 +572,8 @@ async def confirm_need(
     def decide(need: Need, now: datetime) -> Change:
         authorize(p, need, Action.CONFIRM)
         via: VerifiedVia = "resident" if p.sub == need.requester_id else "admin"
+        if p.role in GRID_WORKER_ROLES:  # the grid worker who posted for the resident
+            via = "grid_worker"
         return completion.confirm(need, cmd.rating, cmd.comment, p.sub, now, via)
 
     return await _change(

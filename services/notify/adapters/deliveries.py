@@ -51,7 +51,7 @@ class Deliveries:
             )
             for d, e in delivered
         ]
-        return await self.store.commit_many(commits)
+        return await self.store.commit_grouped(commits)
 
     async def load(self, delivery_id: str) -> tuple[Delivery | None, int]:
         state, version = await self.store.load(delivery_id)
@@ -75,7 +75,7 @@ class Deliveries:
             if requeue:
                 await self.enqueue(delivery)
         else:
-            await self.queue.delete_one({"_id": delivery.id})
+            await self.dequeue(delivery.id)
         return version
 
     async def enqueue(self, delivery: Delivery) -> None:

@@ -57,19 +57,25 @@ class Bursts:
         self.windows = db["burst_windows"]
         self.items = db["burst_items"]
         self._open: dict[str, datetime] = {}
+        self._openers: dict[str, str] = {}  # the event that opened each window
 
     @staticmethod
     def key(recipient_id: str, event_type: str, community: str) -> str:
         return f"{recipient_id}|{event_type}|{community}"
 
     async def load(self) -> None:
-        self._open = {d["_id"]: d["due_at"] async for d in self.windows.find({})}
+        async for d in self.windows.find({}):
+            self.open(d["_id"], d["due_at"], d.get("first_event_id"))
 
-    def is_open(self, key: str) -> bool:
-        return key in self._open
+    def is_open(self, key: str, opened_by: str | None = None) -> bool:
+        """Whether a window is open for `key`, other than one event `opened_by` opened (told
+        again after a failed write, it opens it again)."""
+        return key in self._open and (opened_by is None or self._openers.get(key) != opened_by)
 
-    def open(self, key: str, due_at: datetime) -> None:
+    def open(self, key: str, due_at: datetime, event_id: str | None = None) -> None:
         self._open[key] = due_at
+        if event_id is not None:
+            self._openers[key] = event_id
 
     async def record(self, opened: Sequence[Document], folded: Sequence[Document]) -> None:
         """New windows and counted events: one insert each, either may have come before."""
@@ -88,3 +94,4 @@ class Bursts:
         await self.items.delete_many({"key": key})
         await self.windows.delete_one({"_id": key})
         self._open.pop(key, None)
+        self._openers.pop(key, None)

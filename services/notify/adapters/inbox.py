@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import UpdateOne
-
-from services.notify.adapters.repository import AppendLog, insert_new, upsert_bulk
+from services.notify.adapters.repository import AppendLog, flush_max, insert_new
 from services.notify.domain.delivery import Delivery
 from shared.mongo.client import Database, Document, find_by_ids
 
@@ -105,19 +103,27 @@ class Inbox:
         # head's counters stay exact (FerretDB updates read, then write).
         self._locks = [asyncio.Lock() for _ in range(_LOCK_STRIPES)]
         self._last: dict[str, int] = {}  # the last item number this process gave out
+        # Heads to advance at the next `flush` (a head's `last` is only a hint).
+        self._heads: dict[str, int] = {}
 
     def _lock(self, recipient_id: str) -> asyncio.Lock:
         digest = hashlib.blake2s(recipient_id.encode(), digest_size=2).digest()
         return self._locks[int.from_bytes(digest) % _LOCK_STRIPES]
 
-    async def next_ids(self, recipient_ids: Sequence[str]) -> list[str]:
-        """Item ids for new items, one per entry of `recipient_ids`, numbered from what this
-        process last wrote (a recipient seen for the first time costs one probe). Another
-        writer taking the same number is found by `place`."""
+    async def learn(self, recipient_ids: Sequence[str]) -> None:
+        """Where the lists of recipients seen for the first time end (their heads, read side
+        by side): what `next_ids` numbers from. Called early, beside other reads."""
         unknown = [r for r in dict.fromkeys(recipient_ids) if r not in self._last]
-        found = await asyncio.gather(*(self.log.last(r) for r in unknown))
+        found = await asyncio.gather(*(self.log.hint(r) for r in unknown))
         for rid, last in zip(unknown, found, strict=True):
             self._last[rid] = max(last, self._last.get(rid, 0))
+
+    async def next_ids(self, recipient_ids: Sequence[str]) -> list[str]:
+        """Item ids for new items, one per entry of `recipient_ids`, numbered from what this
+        process last wrote (a recipient seen for the first time costs one head lookup, none
+        after `learn`). A number taken already (a head left behind, another writer) is found
+        by `place`, which numbers that item again."""
+        await self.learn(recipient_ids)
         ids = []
         for rid in recipient_ids:
             self._last[rid] += 1
@@ -132,9 +138,9 @@ class Inbox:
 
     async def place(self, deliveries: Sequence[Delivery]) -> None:
         """Writes the inbox items of in-app deliveries stored with their `inbox_id`: one
-        insert for all, one update of the heads. An item already there for the same delivery
-        (the event came again) is left; one that another writer numbered first makes this
-        delivery's item the next of its list instead."""
+        insert for all (their heads advance at the next `flush`). An item already there for
+        the same delivery (the event came again) is left; one that another writer numbered
+        first makes this delivery's item the next of its list instead."""
         docs = [_item(entry_of(d), d.inbox_id or "") for d in deliveries]
         if not docs:
             return
@@ -145,23 +151,19 @@ class Inbox:
             for i in taken:
                 if there.get(docs[i]["_id"], {}).get("delivery_id") != docs[i]["delivery_id"]:
                     clashes.append(deliveries[i])
-        last: dict[str, int] = {}
         for i, doc in enumerate(docs):
             if i not in taken:
-                last[doc["key"]] = max(doc["seq"], last.get(doc["key"], 0))
-        if last:
-            await upsert_bulk(
-                self.log.heads,
-                [
-                    UpdateOne({"_id": k}, {"$max": {"last": n}}, upsert=True)
-                    for k, n in last.items()
-                ],
-            )
+                self._heads[doc["key"]] = max(doc["seq"], self._heads.get(doc["key"], 0))
         for i, doc in enumerate(docs):
             if i not in taken:
                 self.hub.publish(doc["key"], public(doc))
         for d in clashes:
             await self.add(entry_of(d), retry=True)
+
+    async def flush(self) -> None:
+        """Advances the heads of the lists `place` wrote to since the last flush (the
+        consumer's batch): one bulk write. Readers probe past a head left behind."""
+        await flush_max(self.log.heads, self._heads, "last")
 
     async def add(self, entry: InboxEntry, retry: bool) -> dict[str, Any]:
         """Stores the item once; `retry` after an interrupted attempt that may have stored it."""
@@ -170,7 +172,7 @@ class Inbox:
                 found = await self._recent(entry.recipient_id, entry.delivery_id)
                 if found is not None:
                     return public(found)
-            item = await self.log.append(entry.recipient_id, _fields(entry))
+            item = await self.log.append(entry.recipient_id, item_fields(entry))
             assert item is not None
             rid = entry.recipient_id
             self._last[rid] = max(self._last.get(rid, 0), int(item["seq"]))
@@ -238,7 +240,7 @@ def entry_of(d: Delivery) -> InboxEntry:
     )
 
 
-def _fields(entry: InboxEntry) -> Document:
+def item_fields(entry: InboxEntry) -> Document:
     return {
         "delivery_id": entry.delivery_id,
         "recipient_id": entry.recipient_id,
@@ -256,7 +258,7 @@ def _fields(entry: InboxEntry) -> Document:
 
 def _item(entry: InboxEntry, item_id: str) -> Document:
     seq = item_seq(item_id) or 0
-    return {**_fields(entry), "_id": item_id, "key": entry.recipient_id, "seq": seq}
+    return {**item_fields(entry), "_id": item_id, "key": entry.recipient_id, "seq": seq}
 
 
 def item_seq(item_id: str) -> int | None:

@@ -4,25 +4,28 @@ where, in which team, with which skills (the mirror notify addresses from).
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Literal
 
 from pydantic import BaseModel
-from pymongo import UpdateOne
 
 from services.notify.adapters.deliveries import entry_for
-from services.notify.adapters.repository import upsert_bulk
+from services.notify.adapters.repository import LOAD_BATCH, flush_sets, insert_new
 from services.notify.domain.audience import Claim, NeedView, RosterEntry, TeamView
-from shared.events.envelope import EventPayload
 from shared.events.needs import (
     NeedCancelled,
     NeedEvent,
+    NeedPosted,
     ProjectClaimed,
     ProjectClaimReleased,
     TaskCompleted,
 )
 from shared.events.volunteers import (
     OrgUnitUpdated,
+    TeamEvent,
     TeamFormed,
     TeamLeaderChanged,
     TeamMemberJoined,
@@ -33,11 +36,14 @@ from shared.mongo.client import Database, Document
 # Names of org units and the subscribers of a scope, answered from memory this long.
 NAME_TTL_S = 30.0
 SCOPE_TTL_S = 5.0
+# Needs whose view is held in memory (those of recent events; older ones are read again).
+NEED_VIEWS_HELD = 20_000
 
 
 class ReadModel:
     """What notify knows of other services, built from their events: volunteers (one document
-    each, mirrored in memory by community for matching), teams, org units, needs and claims.
+    each, mirrored in memory by community for matching), teams (a document each and one per
+    member, mirrored in memory), org units, needs and claims.
 
     A registration costs O(1): the mirror changes in memory and the volunteer's document is
     written with the rest of its consumer batch (`flush`, one bulk write). The mirror is
@@ -47,6 +53,8 @@ class ReadModel:
     def __init__(self, db: Database) -> None:
         self.volunteers = db["volunteers"]
         self.teams = db["teams"]
+        self.team_members = db["team_members"]
+        self._teams: dict[str, TeamView] = {}
         self.org_units = db["org_units"]
         self.needs = db["needs"]
         self._members: dict[str, dict[str, RosterEntry]] = {}
@@ -54,14 +62,21 @@ class ReadModel:
         self._interests: dict[str, list[str]] = {}
         self._names: dict[str, tuple[float, str | None]] = {}
         self._pending: dict[str, Document] = {}
+        self._need_views: OrderedDict[str, NeedView] = OrderedDict()
+        self._pending_needs: dict[str, Document] = {}
         self.loaded = False
 
     # volunteers
 
     async def load(self) -> None:
         """Fills the mirror from the stored documents (start-up; streamed, no list held)."""
-        async for doc in self.volunteers.find({}):
-            self._mirror(doc["_id"], doc)
+        fields = {"home_community_id": 1, "skills": 1, "location": 1, "active": 1, "interests": 1}
+
+        async def volunteers() -> None:
+            async for doc in self.volunteers.find({}, fields, batch_size=LOAD_BATCH):
+                self._mirror(doc["_id"], doc)
+
+        await asyncio.gather(volunteers(), self._load_teams())
         self.loaded = True
 
     def not_loaded(self) -> str | None:
@@ -92,18 +107,13 @@ class ReadModel:
             )
 
     async def flush(self) -> None:
-        """Stores the volunteers changed since the last flush (the consumer's batch): one bulk
-        write. Until it succeeds the batch's offsets are not committed."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, {}
-        ops = [UpdateOne({"_id": vid}, {"$set": f}, upsert=True) for vid, f in pending.items()]
-        try:
-            await upsert_bulk(self.volunteers, ops)
-        except BaseException:
-            for vid, fields in pending.items():  # kept for the next try
-                self._pending[vid] = {**fields, **self._pending.get(vid, {})}
-            raise
+        """Stores the volunteers and needs changed since the last flush (the consumer's
+        batch): one bulk write each, side by side. Until both succeed the batch's offsets are
+        not committed."""
+        await asyncio.gather(
+            flush_sets(self.volunteers, self._pending),
+            flush_sets(self.needs, self._pending_needs),
+        )
 
     def home_of(self, volunteer_id: str) -> str | None:
         """The volunteer's home community, if notify knows them."""
@@ -130,49 +140,65 @@ class ReadModel:
 
     # teams and org units (events of one team share a partition: applied in order)
 
-    async def apply_team(self, payload: EventPayload) -> None:
+    async def apply_team(self, payload: TeamEvent) -> None:
+        """The team changes in memory at once, and is stored as a small team document and
+        one document per member (`<team>:<volunteer>`, inserted once): a join costs the same
+        whatever the team's size."""
+        self._mirror_team(payload)
+        await self._store_team(payload)
+
+    def _mirror_team(self, payload: TeamEvent) -> None:
+        team = self._teams.get(payload.team_id) or TeamView(
+            team_id=payload.team_id, community_id=payload.community_id
+        )
+        update: Document = {"community_id": payload.community_id}
         match payload:
             case TeamFormed():
-                await self.teams.replace_one(
-                    {"_id": payload.team_id},
-                    {
-                        "_id": payload.team_id,
-                        "community_id": payload.community_id,
-                        "leader_id": payload.leader_id,
-                        "member_ids": payload.member_ids,
-                    },
-                    upsert=True,
-                )
+                update["leader_id"] = payload.leader_id
+                update["member_ids"] = _unique([*team.member_ids, *payload.member_ids])
             case TeamMemberJoined():
-                await self.teams.update_one(
-                    {"_id": payload.team_id},
-                    {
-                        "$addToSet": {"member_ids": payload.volunteer_id},
-                        "$set": {"community_id": payload.community_id},
-                    },
-                    upsert=True,
-                )
+                update["member_ids"] = _unique([*team.member_ids, payload.volunteer_id])
             case TeamLeaderChanged():
-                await self.teams.update_one(
-                    {"_id": payload.team_id},
-                    {
-                        "$set": {
-                            "leader_id": payload.leader_id,
-                            "community_id": payload.community_id,
-                        }
-                    },
-                    upsert=True,
-                )
+                update["leader_id"] = payload.leader_id
+        self._teams[payload.team_id] = team.model_copy(update=update)
+
+    async def _store_team(self, payload: TeamEvent) -> None:
+        fields: Document = {"community_id": payload.community_id}
+        members: list[str] = []
+        match payload:
+            case TeamFormed():
+                fields["leader_id"] = payload.leader_id
+                members = list(payload.member_ids)
+            case TeamMemberJoined():
+                members = [payload.volunteer_id]
+            case TeamLeaderChanged():
+                fields["leader_id"] = payload.leader_id
+        await self.teams.update_one({"_id": payload.team_id}, {"$set": fields}, upsert=True)
+        if members:
+            await insert_new(
+                self.team_members,
+                [
+                    {"_id": f"{payload.team_id}:{m}", "team_id": payload.team_id, "member_id": m}
+                    for m in _unique(members)
+                ],
+            )
+
+    async def _load_teams(self) -> None:
+        async for doc in self.teams.find({}):
+            self._teams[doc["_id"]] = TeamView(
+                team_id=doc["_id"],
+                community_id=doc.get("community_id", ""),
+                leader_id=doc.get("leader_id"),
+                member_ids=list(doc.get("member_ids", [])),  # lists stored before member docs
+            )
+        async for doc in self.team_members.find({}):
+            team = self._teams.get(doc["team_id"])
+            if team is not None and doc["member_id"] not in team.member_ids:
+                team.member_ids.append(doc["member_id"])
 
     async def teams_by_id(self, team_ids: Sequence[str | None]) -> dict[str, TeamView]:
-        out: dict[str, TeamView] = {}
-        for team_id in dict.fromkeys(t for t in team_ids if t):
-            doc = await self.teams.find_one({"_id": team_id})
-            if doc is not None:
-                out[team_id] = TeamView(
-                    team_id=team_id, **{k: v for k, v in doc.items() if k != "_id"}
-                )
-        return out
+        """The teams named, from memory."""
+        return {t: self._teams[t] for t in dict.fromkeys(team_ids) if t and t in self._teams}
 
     async def put_org_unit(self, unit: OrgUnitUpdated) -> None:
         self._names.pop(unit.path, None)
@@ -196,30 +222,28 @@ class ReadModel:
     # needs (events of one need share a partition: applied in order)
 
     async def apply_need(self, payload: NeedEvent) -> NeedView:
-        fields: Document = {"community_id": payload.community_id, "category": payload.category}
-        for name in ("title", "requester_id"):
-            value = getattr(payload, name, None)
-            if value:
-                fields[name] = value
-        match payload:
-            case ProjectClaimed():
-                fields[f"claims.{payload.claim_id}"] = Claim(
-                    volunteer_ids=payload.volunteer_ids,
-                    team_id=payload.team_id,
-                    organization_id=payload.organization_id,
-                ).model_dump()
-            case ProjectClaimReleased():
-                fields[f"claims.{payload.claim_id}.status"] = "released"
-            case TaskCompleted():
-                for claim_id in payload.claim_ids:
-                    fields[f"claims.{claim_id}.status"] = "completed"
-            case NeedCancelled():
-                for claim_id in payload.released_claim_ids:
-                    fields[f"claims.{claim_id}.status"] = "released"
-        await self.needs.update_one({"_id": payload.need_id}, {"$set": fields}, upsert=True)
-        return await self.need(payload.need_id) or NeedView(
-            need_id=payload.need_id, community_id=payload.community_id, category=payload.category
-        )
+        """The need as this event leaves it. Held in memory (the needs of recent events), its
+        document written by the next `flush` with the rest of the consumer batch: a need
+        event costs no round trip unless the need was last seen before this process began."""
+        view = self._need_views.get(payload.need_id)
+        if view is None and not isinstance(payload, NeedPosted):  # a need's first event
+            view = await self.need(payload.need_id)
+        if view is None:
+            view = NeedView(
+                need_id=payload.need_id,
+                community_id=payload.community_id,
+                category=payload.category,
+            )
+        changed, fields = need_change(view, payload)
+        self._need_views[payload.need_id] = changed
+        self._need_views.move_to_end(payload.need_id)
+        while len(self._need_views) > NEED_VIEWS_HELD:
+            self._need_views.popitem(last=False)
+        self._pending_needs[payload.need_id] = {
+            **self._pending_needs.get(payload.need_id, {}),
+            **fields,
+        }
+        return changed
 
     async def need(self, need_id: str) -> NeedView | None:
         doc = await self.needs.find_one({"_id": need_id})
@@ -235,3 +259,47 @@ class ReadModel:
 
 class _ScopeSubscribers(BaseModel):
     subscriptions: dict[str, str] = {}  # subscription id → recipient id
+
+
+def need_change(view: NeedView, payload: NeedEvent) -> tuple[NeedView, Document]:
+    """The view after the event, and the `$set` that stores it: top-level fields and whole
+    claims by id (`claims.<id>`), so that merged changes never overlap."""
+    fields: Document = {"community_id": payload.community_id, "category": payload.category}
+    for name in ("title", "requester_id"):
+        value = getattr(payload, name, None)
+        if value:
+            fields[name] = value
+    claims = dict(view.claims)
+
+    def status(claim_id: str, value: Literal["released", "completed"]) -> None:
+        if claim_id in claims:
+            claims[claim_id] = claims[claim_id].model_copy(update={"status": value})
+
+    match payload:
+        case ProjectClaimed():
+            claims[payload.claim_id] = Claim(
+                volunteer_ids=payload.volunteer_ids,
+                team_id=payload.team_id,
+                organization_id=payload.organization_id,
+            )
+        case ProjectClaimReleased():
+            status(payload.claim_id, "released")
+        case TaskCompleted():
+            for claim_id in payload.claim_ids:
+                status(claim_id, "completed")
+        case NeedCancelled():
+            for claim_id in payload.released_claim_ids:
+                status(claim_id, "released")
+    for claim_id, claim in claims.items():
+        if view.claims.get(claim_id) != claim:
+            fields[f"claims.{claim_id}"] = claim.model_dump()
+    changed = view.model_copy(update={**fields_of(fields), "claims": claims})
+    return changed, fields
+
+
+def fields_of(fields: Document) -> Document:
+    return {k: v for k, v in fields.items() if "." not in k}
+
+
+def _unique(ids: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in ids if i))

@@ -24,6 +24,8 @@ from shared.mongo.store import DUPLICATE_KEY, AggregateStore, ConcurrencyConflic
 M = TypeVar("M", bound=BaseModel)
 
 MAX_CONFLICT_RETRIES = 10
+# Documents per round trip when the in-memory state is loaded at start-up.
+LOAD_BATCH = 5_000
 
 
 async def read_head(store: AggregateStore, aggregate_id: str) -> Document | None:
@@ -141,3 +143,38 @@ async def upsert_bulk(collection: Any, ops: Sequence[UpdateOne]) -> None:
         if any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
         await collection.bulk_write([ops[int(e["index"])] for e in errors], ordered=False)
+
+
+V = TypeVar("V")
+
+
+async def flush_pending(
+    collection: Any,
+    pending: dict[str, V],
+    update: Callable[[V], Document],
+    merge: Callable[[V, V], V],
+) -> None:
+    """Upserts `{_id: update(value)}` for each of `pending` in one bulk write and empties it;
+    on failure what was taken is kept for the next try, merged (older, newer) with what was
+    added since."""
+    if not pending:
+        return
+    taken = dict(pending)
+    pending.clear()
+    ops = [UpdateOne({"_id": key}, update(value), upsert=True) for key, value in taken.items()]
+    try:
+        await upsert_bulk(collection, ops)
+    except BaseException:
+        for key, value in taken.items():
+            pending[key] = merge(value, pending[key]) if key in pending else value
+        raise
+
+
+async def flush_sets(collection: Any, pending: dict[str, Document]) -> None:
+    """`$set` of the fields pending per document (later ones win)."""
+    await flush_pending(collection, pending, lambda f: {"$set": f}, lambda a, b: {**a, **b})
+
+
+async def flush_max(collection: Any, pending: dict[str, Any], field: str) -> None:
+    """`$max` of `field` per document (the larger wins)."""
+    await flush_pending(collection, pending, lambda v: {"$max": {field: v}}, max)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from pymongo import UpdateOne
-
-from services.notify.adapters.repository import insert_new, upsert_bulk
+from services.notify.adapters.repository import LOAD_BATCH, flush_max, insert_new
 from services.notify.domain.audience import Route
 from shared.mongo.client import Database, find_by_ids
 
@@ -22,17 +22,32 @@ class Routes:
         self.alerted = db["last_alerted"]
         self.last: dict[str, datetime] = {}
         self._today: dict[tuple[str, str], int] = {}
+        # When volunteers were alerted, stored by the next `flush` (`last` has it already).
+        self._alerted: dict[str, datetime] = {}
 
     async def load(self, now: datetime) -> None:
         """Counts today's (and yesterday's, for other time zones) need messages; who was
         alerted when (one document per volunteer)."""
         self._today.clear()
         since = now - timedelta(hours=48)
-        async for doc in self.routes.find({"counted": True, "at": {"$gte": since}}):
-            key = (doc["recipient_id"], doc["day"])
-            self._today[key] = self._today.get(key, 0) + 1
-        async for doc in self.alerted.find({}):
-            self.last[doc["_id"]] = max(doc["at"], self.last.get(doc["_id"], doc["at"]))
+
+        async def counted() -> None:
+            query = {"counted": True, "at": {"$gte": since}}
+            fields = {"recipient_id": 1, "day": 1}
+            async for doc in self.routes.find(query, fields, batch_size=LOAD_BATCH):
+                key = (doc["recipient_id"], doc["day"])
+                self._today[key] = self._today.get(key, 0) + 1
+
+        async def alerted() -> None:
+            async for doc in self.alerted.find({}, batch_size=LOAD_BATCH):
+                self.last[doc["_id"]] = max(doc["at"], self.last.get(doc["_id"], doc["at"]))
+
+        await asyncio.gather(counted(), alerted())
+
+    def chosen(self, recipient_ids: Sequence[str], now: datetime) -> None:
+        """Chosen for a need now: fair selection moves on to others."""
+        for rid in recipient_ids:
+            self.last[rid] = now
 
     def reserve(self, recipient_id: str, day: str, now: datetime, cap: int) -> bool:
         """Counts a need message for the volunteer's day; False (nothing counted) over cap.
@@ -49,40 +64,43 @@ class Routes:
         self._today[key] = max(0, self._today.get(key, 0) - 1)
 
     async def record(
-        self, event_id: str, decided: dict[str, tuple[Route, str | None]], now: datetime
-    ) -> dict[str, Route]:
-        """Stores the routes (one insert); a route stored before (the event came again) wins
-        and what this pass counted for it is released."""
+        self, decided: dict[tuple[str, str], tuple[Route, str | None]], now: datetime
+    ) -> dict[tuple[str, str], Route]:
+        """Stores the routes decided per (event, recipient), for a batch of events (one
+        insert); a route stored before (the event came again) wins and what this pass
+        counted for it is released."""
+        keys = list(decided)
         docs = [
             {
                 "_id": f"{event_id}:{rid}",
                 "recipient_id": rid,
-                "counted": day is not None,
-                "day": day,
+                "counted": decided[(event_id, rid)][1] is not None,
+                "day": decided[(event_id, rid)][1],
                 "at": now,
-                **route.model_dump(),
+                **decided[(event_id, rid)][0].model_dump(),
             }
-            for rid, (route, day) in decided.items()
+            for event_id, rid in keys
         ]
-        routes = {rid: route for rid, (route, _) in decided.items()}
+        routes = {key: route for key, (route, _) in decided.items()}
         if not docs:
             return routes
         taken = await insert_new(self.routes, docs)
         if taken:
             stored = await find_by_ids(self.routes, [docs[i]["_id"] for i in taken])
             for i in taken:
-                rid = docs[i]["recipient_id"]
-                day = decided[rid][1]
+                rid, day = docs[i]["recipient_id"], decided[keys[i]][1]
                 if day is not None:
                     self.release(rid, day)
                 doc = stored.get(docs[i]["_id"])
                 if doc is not None:
-                    routes[rid] = Route.model_validate(doc)
-        alerted = [
-            UpdateOne({"_id": d["recipient_id"]}, {"$max": {"at": now}}, upsert=True)
-            for i, d in enumerate(docs)
-            if d["counted"] and i not in taken
-        ]
-        if alerted:
-            await upsert_bulk(self.alerted, alerted)
+                    routes[keys[i]] = Route.model_validate(doc)
+        for d in docs:
+            if d["counted"]:
+                rid = d["recipient_id"]
+                self._alerted[rid] = max(now, self._alerted.get(rid, now))
         return routes
+
+    async def flush(self) -> None:
+        """Stores when the volunteers routed since the last flush (the consumer's batch) were
+        alerted: one bulk write. Only a restart reads them back (`load`)."""
+        await flush_max(self.alerted, self._alerted, "at")

@@ -1,8 +1,10 @@
-"""Events the notify service consumes: the streams it reads and their handlers."""
+"""Events the notify service consumes: the streams it reads, their handlers and the registry
+(`EVENT_HANDLERS`, by payload class), and what a consumer batch stores at its end."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Mapping
 
 from services.notify.domain.audience import (
     Addressee,
@@ -32,6 +34,7 @@ from shared.events.volunteers import (
     OrgUnitUpdated,
     PointsCredited,
     PointsRedeemed,
+    TeamEvent,
     TeamFormed,
     TeamLeaderChanged,
     TeamMemberJoined,
@@ -39,12 +42,12 @@ from shared.events.volunteers import (
     VolunteerUpdated,
 )
 from shared.kafka.consumer import Handler
+from shared.kafka.handlers import EventHandlers, on
 
 # --- events ---------------------------------------------------------------------------------
 
 
-async def on_need_event(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
-    assert isinstance(payload, NeedEvent)
+async def on_need_event(deps: NotifyDeps, event: CloudEvent, payload: NeedEvent) -> None:
     need = await deps.read_model.apply_need(payload)
     team_ids: list[str | None] = [c.team_id for c in need.claims.values()]
     if isinstance(payload, ClaimEvent):
@@ -63,25 +66,25 @@ async def on_need_event(deps: NotifyDeps, event: CloudEvent, payload: EventPaylo
             deps.notifier.routes.last,
             s.notify_location_precision_km,
         )
+        # Alerted as of now: the next need of this batch chooses among the others first.
+        deps.notifier.routes.chosen([a.recipient_id for a in matched], deps.clock.now())
         found = merge([*found, *matched])
-    if closes_need(payload):
-        await deps.notifier.drop_invitations(payload.need_id)
     await deps.notifier.notify(event, payload, found, need_title=need.title)
+    if closes_need(payload):
+        deps.notifier.close_need(payload.need_id)
 
 
-async def on_volunteer(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
-    assert isinstance(payload, VolunteerRegistered)
+async def on_volunteer(deps: NotifyDeps, event: CloudEvent, payload: VolunteerRegistered) -> None:
     deps.read_model.put_volunteer(payload)
     await deps.notifier.notify(event, payload, [])
 
 
-async def on_team(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
+async def on_team(deps: NotifyDeps, event: CloudEvent, payload: TeamEvent) -> None:
     await deps.read_model.apply_team(payload)
     await deps.notifier.notify(event, payload, [])
 
 
-async def on_org_unit(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
-    assert isinstance(payload, OrgUnitUpdated)
+async def on_org_unit(deps: NotifyDeps, event: CloudEvent, payload: OrgUnitUpdated) -> None:
     await deps.read_model.put_org_unit(payload)
     await deps.notifier.notify(event, payload, [])
 
@@ -91,10 +94,9 @@ async def on_addressed(deps: NotifyDeps, event: CloudEvent, payload: EventPayloa
     await deps.notifier.notify(event, payload, addressees(payload, None, {}))
 
 
-async def on_reminder(deps: NotifyDeps, event: CloudEvent, payload: EventPayload) -> None:
+async def on_reminder(deps: NotifyDeps, event: CloudEvent, payload: ReminderDue) -> None:
     """A reminder names its recipients: the claimers of a claim soon due, or the resident
     of a completion awaiting confirmation."""
-    assert isinstance(payload, ReminderDue)
     reason: Reason = "claimer" if payload.reason == "claim_due" else "requester"
     found = [Addressee(r, reason) for r in payload.recipient_ids]
     await deps.notifier.notify(event, payload, found)
@@ -102,38 +104,48 @@ async def on_reminder(deps: NotifyDeps, event: CloudEvent, payload: EventPayload
 
 # --- registry -------------------------------------------------------------------------------
 
-EventHandler = Callable[[NotifyDeps, CloudEvent, EventPayload], Awaitable[None]]
-
-EVENT_HANDLERS: dict[str, EventHandler] = {
-    NeedPosted.type: on_need_event,
-    NeedApproved.type: on_need_event,
-    NeedRejected.type: on_need_event,
-    NeedCancelled.type: on_need_event,
-    ProjectClaimed.type: on_need_event,
-    ProjectClaimReleased.type: on_need_event,
-    TaskCompleted.type: on_need_event,
-    TaskConfirmed.type: on_need_event,
-    VolunteerRegistered.type: on_volunteer,
-    VolunteerUpdated.type: on_volunteer,
-    TeamFormed.type: on_team,
-    TeamMemberJoined.type: on_team,
-    TeamLeaderChanged.type: on_team,
-    OrgUnitUpdated.type: on_org_unit,
-    OrganizationRegistered.type: on_addressed,
-    PointsCredited.type: on_addressed,
-    PointsRedeemed.type: on_addressed,
-    ReminderDue.type: on_reminder,
-}
+EVENT_HANDLERS = EventHandlers[NotifyDeps](
+    on(NeedPosted, on_need_event),
+    on(NeedApproved, on_need_event),
+    on(NeedRejected, on_need_event),
+    on(NeedCancelled, on_need_event),
+    on(ProjectClaimed, on_need_event),
+    on(ProjectClaimReleased, on_need_event),
+    on(TaskCompleted, on_need_event),
+    on(TaskConfirmed, on_need_event),
+    on(VolunteerRegistered, on_volunteer),
+    on(VolunteerUpdated, on_volunteer),
+    on(TeamFormed, on_team),
+    on(TeamMemberJoined, on_team),
+    on(TeamLeaderChanged, on_team),
+    on(OrgUnitUpdated, on_org_unit),
+    on(OrganizationRegistered, on_addressed),
+    on(PointsCredited, on_addressed),
+    on(PointsRedeemed, on_addressed),
+    on(ReminderDue, on_reminder),
+)
 
 STREAMS: list[str] = ["needs", "volunteers"]
 
 
 def event_handlers(deps: NotifyDeps) -> dict[str, Handler]:
-    def bind(handler: EventHandler) -> Handler:
+    """The registry bound to `deps`; each handler first waits for the in-memory state
+    (volunteers, caps, last alerts) to be loaded."""
+
+    def waiting(handler: Handler) -> Handler:
         async def handle(event: CloudEvent, payload: EventPayload) -> None:
             await deps.loaded.wait()
-            await handler(deps, event, payload)
+            await handler(event, payload)
 
         return handle
 
-    return {event_type: bind(handler) for event_type, handler in EVENT_HANDLERS.items()}
+    bound: Mapping[str, Handler] = EVENT_HANDLERS.bind(deps)
+    return {event_type: waiting(handler) for event_type, handler in bound.items()}
+
+
+async def end_of_batch(deps: NotifyDeps) -> None:
+    """What a consumer batch leaves to store at its end, before its offsets are committed:
+    its notifications (routes, deliveries, inbox items), volunteers' and needs' documents,
+    inbox heads, when volunteers were alerted (a few bulk writes for the whole batch)."""
+    await asyncio.gather(deps.notifier.flush(), deps.read_model.flush())
+    await asyncio.gather(deps.inbox.flush(), deps.notifier.routes.flush())

@@ -50,6 +50,20 @@ from shared.settings import Settings
 log = get_logger(__name__)
 
 
+@dataclass(frozen=True)
+class Pending:
+    """An event handled in the consumer's batch, and the people it concerns."""
+
+    event: CloudEvent
+    payload: EventPayload
+    found: list[Addressee]
+    need_title: str | None
+
+
+# Whom an event reaches, on which channels, as decided by a flush.
+Plan = tuple[Pending, Addressee, Profile, list[Target]]
+
+
 @dataclass
 class Notifier:
     settings: Settings
@@ -64,6 +78,15 @@ class Notifier:
     relay: Relay
     bursts: Bursts
 
+    def __post_init__(self) -> None:
+        # What the consumer's current batch has to tell, in order, and the needs it closed:
+        # written together by `flush`.
+        self._pending: list[Pending] = []
+        self._closed: list[str] = []
+        # A burst's summary is counted and its window closed while no batch is deciding
+        # about (and storing into) the same windows.
+        self._bursts_lock = asyncio.Lock()
+
     async def notify(
         self,
         event: CloudEvent,
@@ -71,74 +94,72 @@ class Notifier:
         found: Sequence[Addressee],
         need_title: str | None = None,
     ) -> None:
-        """Everyone the event concerns, and the scope subscribers who asked for it, hear it.
+        """Everyone the event concerns, and the scope subscribers who asked for it, hear it:
+        at the end of the consumer's batch (`flush`), with the batch's other events."""
+        self._pending.append(Pending(event, payload, list(found), need_title))
 
-        Decided per event, written in bulk: the recipients' profiles are read side by side,
-        routes and caps decided in memory and stored in one insert, in-app deliveries stored
-        delivered with their inbox items (a few bulk writes for all), the other channels
-        handed to the dispatcher."""
-        subscribers = await self.profiles.scope_subscribers(event.community)
-        everyone = merge([*found, *(Addressee(r, "subscriber") for r in subscribers)])
-        if not everyone:
+    def close_need(self, need_id: str) -> None:
+        """The need takes no more volunteers: its pending invitations are dropped at `flush`,
+        after this batch's own invitations are made."""
+        self._closed.append(need_id)
+
+    async def flush(self) -> None:
+        """Tells what the batch's events asked for, then drops the invitations of the needs
+        they closed. Decided per event, in order, written in bulk for the whole batch: the
+        recipients' profiles read side by side, routes and caps decided in memory and stored
+        in one insert, in-app deliveries stored delivered with their inbox items (a few bulk
+        writes for all), the other channels handed to the dispatcher. Should a write fail,
+        the batch is told again (as a redelivery would be): every write dedups by id."""
+        pending, closed = self._pending, self._closed
+        self._pending, self._closed = [], []
+        try:
+            if pending:
+                await self._tell(pending)
+            for need_id in dict.fromkeys(closed):
+                await self.drop_invitations(need_id)
+        except BaseException:
+            self._pending[:0] = pending
+            self._closed[:0] = closed
+            raise
+
+    async def _tell(self, pending: Sequence[Pending]) -> None:
+        communities = list(dict.fromkeys(p.event.community for p in pending))
+        subscribers, names = await asyncio.gather(
+            asyncio.gather(*(self.profiles.scope_subscribers(c) for c in communities)),
+            asyncio.gather(*(self.read_model.org_unit_name(c) for c in communities)),
+        )
+        by_community = dict(zip(communities, subscribers, strict=True))
+        name_of = dict(zip(communities, names, strict=True))
+        audiences = [
+            merge(
+                [*p.found, *(Addressee(r, "subscriber") for r in by_community[p.event.community])]
+            )
+            for p in pending
+        ]
+        recipient_ids = list(dict.fromkeys(a.recipient_id for e in audiences for a in e))
+        if not recipient_ids:
             return
-        community_name = await self.read_model.org_unit_name(event.community)
-        profiles = await self.profiles.get_many([a.recipient_id for a in everyone])
-        category = getattr(payload, "category", None)
+        profiles, _ = await asyncio.gather(
+            self.profiles.get_many(recipient_ids), self.inbox.learn(recipient_ids)
+        )
         now = self.clock.now()
-        s = self.settings
-        plans: list[tuple[Addressee, Profile, list[Target]]] = []
-        decided: dict[str, tuple[Route, str | None]] = {}
-        opened: list[Document] = []
-        counted: list[Document] = []
-        window = timedelta(seconds=s.notify_burst_window_s)
-        for a in everyone:
-            profile = profiles[a.recipient_id]
-            targets = targets_for(a, profile, event.type, event.community, category)
-            if targets and a.reason == "subscriber":
-                # A subscriber's people channels hear a burst once (webhooks: every event).
-                key = self.bursts.key(a.recipient_id, event.type, event.community)
-                if self.bursts.is_open(key):
-                    counted.append({"_id": f"{key}|{event.id}", "key": key})
-                    targets = [t for t in targets if t.channel not in PEOPLE_CHANNELS]
-                else:
-                    self.bursts.open(key, now + window)
-                    opened.append(
-                        {
-                            "_id": key,
-                            "recipient_id": a.recipient_id,
-                            "type": event.type,
-                            "community_id": event.community,
-                            "first_event_id": event.id,
-                            "due_at": now + window,
-                        }
-                    )
-            if not targets:
-                continue
-            plans.append((a, profile, targets))
-            day: str | None = None
-            over_cap = False
-            if a.reason == "match" and any(t.channel in PEOPLE_CHANNELS for t in targets):
-                day = local_day(now, profile.prefs, s.timezone)
-                cap = s.notify_daily_need_messages_per_volunteer
-                over_cap = not self.routes.reserve(a.recipient_id, day, now, cap)
-                day = None if over_cap else day
-            route = decide_route(now, profile.prefs, s.timezone, s.notify_digest_hour, over_cap)
-            decided[a.recipient_id] = (route, day)
-        await self.bursts.record(opened, counted)
+        window = timedelta(seconds=self.settings.notify_burst_window_s)
+        async with self._bursts_lock:
+            plans, decided = await self._decide(pending, audiences, profiles, now, window)
         if not plans:
             return
-        routes = await self.routes.record(event.id, decided, now)
-        need_id = getattr(payload, "need_id", None)
+        routes = await self.routes.record(decided, now)
         inapp: list[Delivery] = []
         later: list[Delivery] = []
         folds: list[Awaitable[None]] = []
-        for a, profile, targets in plans:
-            rid = a.recipient_id
-            route = routes[rid]
-            context = Context(need_title, community_name, a.distance_km)
+        for p, a, profile, targets in plans:
+            event, rid = p.event, a.recipient_id
+            route = routes[(event.id, rid)]
+            context = Context(p.need_title, name_of[event.community], a.distance_km)
             message = render(
                 event.type, a.reason, event.data, event.community, context, profile.prefs.language
             )
+            need_id = getattr(p.payload, "need_id", None)
             folded = False
             for target in targets:
                 plan, due = plan_channel(route, target.channel, now)
@@ -158,6 +179,60 @@ class Notifier:
                 folds.append(self.digests.fold(rid, route.period, route.digest_due_at, line))
         await asyncio.gather(self.deliver_inapp(inapp), *(self.create(d) for d in later), *folds)
         self.dispatcher.wake()
+
+    async def _decide(
+        self,
+        pending: Sequence[Pending],
+        audiences: Sequence[list[Addressee]],
+        profiles: dict[str, Profile],
+        now: datetime,
+        window: timedelta,
+    ) -> tuple[list[Plan], dict[tuple[str, str], tuple[Route, str | None]]]:
+        """Per event in order, per recipient: channels, burst windows, caps and the route;
+        the burst windows opened and events counted are stored before this returns."""
+        s = self.settings
+        plans: list[Plan] = []
+        decided: dict[tuple[str, str], tuple[Route, str | None]] = {}
+        opened: list[Document] = []
+        counted: list[Document] = []
+        for p, everyone in zip(pending, audiences, strict=True):
+            event = p.event
+            category = getattr(p.payload, "category", None)
+            for a in everyone:
+                profile = profiles[a.recipient_id]
+                targets = targets_for(a, profile, event.type, event.community, category)
+                if targets and a.reason == "subscriber":
+                    # A subscriber's people channels hear a burst once (webhooks: every event).
+                    key = self.bursts.key(a.recipient_id, event.type, event.community)
+                    if self.bursts.is_open(key, opened_by=event.id):
+                        counted.append({"_id": f"{key}|{event.id}", "key": key})
+                        targets = [t for t in targets if t.channel not in PEOPLE_CHANNELS]
+                    else:
+                        self.bursts.open(key, now + window, event.id)
+                        opened.append(
+                            {
+                                "_id": key,
+                                "recipient_id": a.recipient_id,
+                                "type": event.type,
+                                "community_id": event.community,
+                                "first_event_id": event.id,
+                                "due_at": now + window,
+                            }
+                        )
+                if not targets:
+                    continue
+                plans.append((p, a, profile, targets))
+                day: str | None = None
+                over_cap = False
+                if a.reason == "match" and any(t.channel in PEOPLE_CHANNELS for t in targets):
+                    day = local_day(now, profile.prefs, s.timezone)
+                    cap = s.notify_daily_need_messages_per_volunteer
+                    over_cap = not self.routes.reserve(a.recipient_id, day, now, cap)
+                    day = None if over_cap else day
+                route = decide_route(now, profile.prefs, s.timezone, s.notify_digest_hour, over_cap)
+                decided[(event.id, a.recipient_id)] = (route, day)
+        await self.bursts.record(opened, counted)
+        return plans, decided
 
     async def deliver_inapp(self, deliveries: Sequence[Delivery]) -> None:
         """In-app deliveries, delivered in their first commit: each takes its inbox item's id,
@@ -263,6 +338,10 @@ class Notifier:
         """One message for the events a burst window counted (with its first, sent as it
         came): "和平社区新报到志愿者 3,018 名". Its id comes from the window, so a pass
         repeated after a crash sends nothing twice."""
+        async with self._bursts_lock:
+            await self._summarise(burst)
+
+    async def _summarise(self, burst: Document) -> None:
         key, rid = burst["_id"], burst["recipient_id"]
         more = await self.bursts.count(key)
         if more:

@@ -99,13 +99,26 @@ def form_team(
     return team, [event]
 
 
+# A team's members are held in its aggregate (each join rewrites the list): bounded, and
+# as many as one team claim may list (needs: `member_ids` of a claim, at most 500).
+MAX_TEAM_MEMBERS = 500
+
+
 def join_team(
     team: Team, volunteer: Volunteer | None, volunteer_id: str, now: datetime
 ) -> tuple[Team, list[TeamMemberJoined]]:
-    """Members come from the team's community; joining twice changes nothing."""
+    """Members come from the team's community; joining twice changes nothing; a team holds
+    at most MAX_TEAM_MEMBERS."""
     require_member_candidate(team.community_id, volunteer, volunteer_id)
     if volunteer_id in team.member_ids:
         return team, []
+    if len(team.member_ids) >= MAX_TEAM_MEMBERS:
+        raise DomainError(
+            "conflict",
+            f"服务队已满 {MAX_TEAM_MEMBERS} 人，请另组一队 / the team is full "
+            f"({MAX_TEAM_MEMBERS} members): form another one",
+            team_id=team.id,
+        )
     joined = team.model_copy(
         update={"member_ids": [*team.member_ids, volunteer_id], "updated_at": now}
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from services.volunteers.domain import passbook
 from services.volunteers.handlers.commands import VolunteersDeps, decided_again
 from services.volunteers.metrics import POINTS_CREDITED
@@ -12,6 +14,8 @@ from shared.logging import get_logger
 from shared.rules import district_of
 
 log = get_logger(__name__)
+
+CREDIT_CONCURRENCY = 8
 
 
 async def on_verified_hours(
@@ -45,9 +49,13 @@ async def credit_task_hours(
     hours: dict[str, float] = {}
     for h in task.hours:
         hours[h.volunteer_id] = passbook.add_hours(hours.get(h.volunteer_id, 0.0), h.hours)
-    for volunteer_id, served in hours.items():
+    # Each volunteer's passbook is its own aggregate: credited side by side (a team's or an
+    # organisation's completion names many), a few at a time. Each credit happens once per
+    # revision, so a redelivery after a partial failure credits only the rest.
+    gate = asyncio.Semaphore(CREDIT_CONCURRENCY)
 
-        async def attempt(volunteer_id: str = volunteer_id, served: float = served) -> None:
+    async def credit_one(volunteer_id: str, served: float) -> None:
+        async def attempt() -> None:
             book, version = await deps.repo.get_passbook(volunteer_id)
             if book is None:
                 volunteer, _ = await deps.repo.get_volunteer(volunteer_id)
@@ -71,7 +79,15 @@ async def credit_task_hours(
             await deps.repo.save_passbook(updated, version, entry, [event], cid)
             POINTS_CREDITED.inc(entry.points)
 
-        await decided_again("passbooks", attempt)
+        async with gate:
+            await decided_again("passbooks", attempt)
+
+    outcomes = await asyncio.gather(
+        *(credit_one(v, served) for v, served in hours.items()), return_exceptions=True
+    )
+    failed = [o for o in outcomes if isinstance(o, BaseException)]
+    if failed:  # all have finished; the event is handled again (the rest is credited once)
+        raise failed[0]
 
 
 EVENT_HANDLERS = EventHandlers[VolunteersDeps](
