@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.needs import api
 from services.needs.adapters.claim_slots import ClaimSlots
+from services.needs.adapters.photos import PhotoStore
 from services.needs.adapters.read_model import Directory
 from services.needs.adapters.repository import INDEXES, NeedsRepository
 from services.needs.domain import need
@@ -36,6 +37,7 @@ def create_app(settings: NeedsSettings | None = None, *, clock: Clock | None = N
             clock=time,
         )
         app.state.deps = deps
+        app.state.photos = PhotoStore(runtime.db)
         runtime.subscribe(events.STREAMS, events.EVENT_HANDLERS.bind(deps))
         runtime.run_in_background(partial(commands.run_claim_expiry, deps))
         runtime.run_in_background(deps.repo.lists.run)
