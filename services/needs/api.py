@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
-from services.needs.domain.need import NeedStatus
+from services.needs.domain.need import Need, NeedStatus
 from services.needs.handlers import commands, queries
 from services.needs.handlers.commands import NeedsDeps
 from services.needs.handlers.queries import NeedFilters
@@ -32,7 +33,7 @@ from services.needs.schemas import (
     history_view,
     need_view,
 )
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, Principal
 from shared.events.needs import Kind
 from shared.http import CorrelationId, ErrorBody
 from shared.orgpath import OrgPath
@@ -54,6 +55,8 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 router = APIRouter(prefix="/v1/needs", tags=["needs"], responses=errors(401, 422, 503))
 ACTING = errors(403, 404, 409)
+# A command on one need with a body: (deps, principal, need id, body, correlation id).
+NeedAction = Callable[[NeedsDeps, Principal, str, Any, str | None], Awaitable[tuple[Need, int]]]
 
 
 async def get_deps(request: Request) -> NeedsDeps:
@@ -179,51 +182,39 @@ async def release_claim(
     return need_view(principal, need, version)
 
 
-@router.post("/{need_id}/completion", response_model=NeedPublic, responses=ACTING)
-async def complete_need(
-    need_id: str,
-    body: CompleteNeed,
-    principal: CurrentPrincipal,
-    deps: Deps,
-    cid: CorrelationId,
-) -> NeedPublic:
-    need, version = await commands.complete_need(deps, principal, need_id, body, cid)
-    return need_view(principal, need, version)
+def _need_action(path: str, body_type: type[Any], command: NeedAction, doc: str | None) -> None:
+    """A POST on one need with a body, answered with the need as it leaves it (one route
+    body for the completion steps; FastAPI reads the signature, so `body` is typed here)."""
+
+    async def endpoint(
+        need_id: str, body: Any, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+    ) -> NeedPublic:
+        need, version = await command(deps, principal, need_id, body, cid)
+        return need_view(principal, need, version)
+
+    endpoint.__annotations__["body"] = body_type
+    endpoint.__name__ = endpoint.__qualname__ = command.__name__
+    endpoint.__doc__ = doc
+    router.add_api_route(
+        path, endpoint, methods=["POST"], response_model=NeedPublic, responses=ACTING
+    )
 
 
-@router.post("/{need_id}/confirmation", response_model=NeedPublic, responses=ACTING)
-async def confirm_need(
-    need_id: str, body: ConfirmNeed, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
-) -> NeedPublic:
-    need, version = await commands.confirm_need(deps, principal, need_id, body, cid)
-    return need_view(principal, need, version)
-
-
-@router.post("/{need_id}/completion/verification", response_model=NeedPublic, responses=ACTING)
-async def verify_completion(
-    need_id: str,
-    body: VerifyCompletion,
-    principal: CurrentPrincipal,
-    deps: Deps,
-    cid: CorrelationId,
-) -> NeedPublic:
+_need_action("/{need_id}/completion", CompleteNeed, commands.complete_need, None)
+_need_action("/{need_id}/confirmation", ConfirmNeed, commands.confirm_need, None)
+_need_action(
+    "/{need_id}/completion/verification",
+    VerifyCompletion,
+    commands.verify_completion,
     """Verifies the declared hours (admin, or grid worker for the resident); an admin also
-    settles hours under review or in dispute, or corrects verified ones, with a reason."""
-    need, version = await commands.verify_completion(deps, principal, need_id, body, cid)
-    return need_view(principal, need, version)
-
-
-@router.post("/{need_id}/completion/dispute", response_model=NeedPublic, responses=ACTING)
-async def dispute_completion(
-    need_id: str,
-    body: DisputeCompletion,
-    principal: CurrentPrincipal,
-    deps: Deps,
-    cid: CorrelationId,
-) -> NeedPublic:
-    """The requester or an admin disputes the hours or figures; an admin settles it."""
-    need, version = await commands.dispute_completion(deps, principal, need_id, body, cid)
-    return need_view(principal, need, version)
+    settles hours under review or in dispute, or corrects verified ones, with a reason.""",
+)
+_need_action(
+    "/{need_id}/completion/dispute",
+    DisputeCompletion,
+    commands.dispute_completion,
+    "The requester or an admin disputes the hours or figures; an admin settles it.",
+)
 
 
 @router.get("/{need_id}/check-in-code", response_model=CheckInCode, responses=ACTING)
