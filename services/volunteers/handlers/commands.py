@@ -334,7 +334,7 @@ async def _create_new(create: Awaitable[int], taken: str, **details: str) -> Non
     try:
         await create
     except Duplicate:
-        raise DomainError("conflict", taken, **details) from None
+        raise DomainError("conflict", taken, names_field=False, **details) from None
 
 
 def _str(value: object) -> str | None:
