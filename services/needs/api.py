@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
 
 from services.needs.domain.need import Need, NeedStatus
 from services.needs.handlers import commands, queries
@@ -35,7 +35,7 @@ from services.needs.schemas import (
 )
 from shared.auth import CurrentPrincipal, Principal
 from shared.events.needs import Kind
-from shared.http import CorrelationId, ErrorBody
+from shared.http import CorrelationId, ErrorBody, app_deps
 from shared.orgpath import OrgPath
 
 ERRORS = {
@@ -59,12 +59,7 @@ ACTING = errors(403, 404, 409)
 NeedAction = Callable[[NeedsDeps, Principal, str, Any, str | None], Awaitable[tuple[Need, int]]]
 
 
-async def get_deps(request: Request) -> NeedsDeps:
-    deps: NeedsDeps = request.app.state.deps
-    return deps
-
-
-Deps = Annotated[NeedsDeps, Depends(get_deps)]
+Deps = Annotated[NeedsDeps, Depends(app_deps)]
 IdempotencyKey = Annotated[
     str | None,
     Header(

@@ -49,19 +49,13 @@ from services.volunteers.schemas import (
     VolunteerUpdate,
 )
 from shared.auth import CurrentPrincipal, Principal
-from shared.http import ApiError, CorrelationId
+from shared.http import ApiError, CorrelationId, app_deps
 from shared.inputs import Cursor as PageCursor
 from shared.orgpath import OrgPath
 from shared.rules import DistrictRules
 from shared.visibility import view_for
 
-
-async def get_deps(request: Request) -> VolunteersDeps:
-    deps: VolunteersDeps = request.app.state.deps
-    return deps
-
-
-Deps = Annotated[VolunteersDeps, Depends(get_deps)]
+Deps = Annotated[VolunteersDeps, Depends(app_deps)]
 Cursor = Annotated[PageCursor | None, Query(max_length=100)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
