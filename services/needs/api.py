@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
 
+from services.needs.domain import attendance
 from services.needs.domain.need import Need, NeedStatus
 from services.needs.handlers import commands, queries
 from services.needs.handlers.commands import NeedsDeps
@@ -219,33 +220,29 @@ async def check_in_code(need_id: str, principal: CurrentPrincipal, deps: Deps) -
     return CheckInCode(code=code, valid_until=valid_until)
 
 
-@router.post("/{need_id}/claims/{claim_id}/check-in", response_model=NeedPublic, responses=ACTING)
-async def check_in(
-    need_id: str,
-    claim_id: str,
-    body: CheckIn,
-    principal: CurrentPrincipal,
-    deps: Deps,
-    cid: CorrelationId,
-) -> NeedPublic:
-    """The volunteer's arrival, with the code shown on the resident's phone."""
-    need, version = await commands.record_attendance(
-        deps, principal, need_id, claim_id, "check_in", body, cid
+def _attendance(step: attendance.Step, doc: str) -> None:
+    """The volunteer's check-in or check-out route (one body; the path names the step)."""
+
+    async def endpoint(
+        need_id: str,
+        claim_id: str,
+        body: CheckIn,
+        principal: CurrentPrincipal,
+        deps: Deps,
+        cid: CorrelationId,
+    ) -> NeedPublic:
+        need, version = await commands.record_attendance(
+            deps, principal, need_id, claim_id, step, body, cid
+        )
+        return need_view(principal, need, version)
+
+    endpoint.__name__ = endpoint.__qualname__ = step
+    endpoint.__doc__ = doc
+    path = "/{need_id}/claims/{claim_id}/" + step.replace("_", "-")
+    router.add_api_route(
+        path, endpoint, methods=["POST"], response_model=NeedPublic, responses=ACTING
     )
-    return need_view(principal, need, version)
 
 
-@router.post("/{need_id}/claims/{claim_id}/check-out", response_model=NeedPublic, responses=ACTING)
-async def check_out(
-    need_id: str,
-    claim_id: str,
-    body: CheckIn,
-    principal: CurrentPrincipal,
-    deps: Deps,
-    cid: CorrelationId,
-) -> NeedPublic:
-    """The volunteer's departure, with the code shown then."""
-    need, version = await commands.record_attendance(
-        deps, principal, need_id, claim_id, "check_out", body, cid
-    )
-    return need_view(principal, need, version)
+_attendance("check_in", "The volunteer's arrival, with the code shown on the resident's phone.")
+_attendance("check_out", "The volunteer's departure, with the code shown then.")
