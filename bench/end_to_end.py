@@ -1,9 +1,9 @@
 """Benchmark 3, end to end: a burst of needs approved at once, until every one is in its
+volunteers' inboxes and counted in `/v1/stats`; against the raw Kafka produce→consume
+round trip of as many messages.
 
 Long because the burst, its two completions (inboxes and stats) and the raw round trip it is
 compared with run in one harness.
-volunteers' inboxes and counted in `/v1/stats`; against the raw Kafka produce→consume
-round trip of as many messages.
 
 The four services run as processes on the servers' CPU. Each community has a watcher:
 a volunteer whose skills match every need of the burst, whose inbox the harness polls.

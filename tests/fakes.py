@@ -1,11 +1,11 @@
 """In-memory stand-ins for the adapters, for service-layer tests that need no broker or
-
-Long because it holds one in-memory fake for each port every service's handlers use, in one
-place so that no test writes its own.
 database: a store with the real store's arbiter (a commit `<id>:<version>` is inserted once,
 so races are decided as on FerretDB), the needs service's read model and cap slots, the
 metrics fact store, and a bus that drives a service's event-handler registry as the
 consumer runner does.
+
+Long because it holds one in-memory fake for each port every service's handlers use, in one
+place so that no test writes its own.
 
 The fakes override every I/O method of the adapter they stand in for (they subclass it, so
 a service is wired with them unchanged); queries over head documents are not faked: the

@@ -1,9 +1,10 @@
 """HTTP → queries of the metrics service: stats, daily series, ranking, the figure
+catalogue, the lists behind counts, reports, the dashboard page. Over 300 lines because it
+is the service's one visible list of routes; each route only reads the projection.
 
 Long because it serves every read of the metrics service (stats, series, ranking, catalogue,
 lists, reports, dashboard); each route is a few lines.
-catalogue, the lists behind counts, reports, the dashboard page. Over 300 lines because it
-is the service's one visible list of routes; each route only reads the projection."""
+"""
 
 from __future__ import annotations
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, File, Header, Query, Request, Response, UploadFile
 
+from services.needs.adapters.photos import PhotoStore
 from services.needs.domain import attendance
 from services.needs.domain.need import Need, NeedStatus
-from services.needs.handlers import commands, queries
+from services.needs.handlers import commands, photos, queries
 from services.needs.handlers.commands import NeedsDeps
 from services.needs.handlers.queries import NeedFilters
 from services.needs.schemas import (
@@ -25,6 +26,7 @@ from services.needs.schemas import (
     HistoryPage,
     NeedPage,
     NeedPublic,
+    PhotoInfo,
     PostNeed,
     RejectNeed,
     VerifyCompletion,
@@ -61,6 +63,14 @@ NeedAction = Callable[[NeedsDeps, Principal, str, Any, str | None], Awaitable[tu
 
 
 Deps = Annotated[NeedsDeps, Depends(app_deps)]
+
+
+async def get_photos(request: Request) -> PhotoStore:
+    store: PhotoStore = request.app.state.photos
+    return store
+
+
+Photos = Annotated[PhotoStore, Depends(get_photos)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -94,6 +104,7 @@ async def post_need(
 async def list_needs(
     principal: CurrentPrincipal,
     deps: Deps,
+    store: Photos,
     scope: Annotated[OrgPath | None, Query()] = None,
     status: NeedStatus | None = None,
     category: Annotated[str | None, Query(max_length=60)] = None,
@@ -109,16 +120,65 @@ async def list_needs(
         scope=scope, status=status, category=category, kind=kind, claims_expired=claims_expired
     )
     rows, last = await queries.list_needs(deps, principal, filters, decode_cursor(cursor), limit)
-    return NeedPage(
-        items=[need_view(principal, need, version) for need, version in rows],
-        next_cursor=encode_cursor(last),
-    )
+    shown = [(need, need_view(principal, need, version)) for need, version in rows]
+    await photos.mark_photos(store, principal, shown)
+    return NeedPage(items=[view for _, view in shown], next_cursor=encode_cursor(last))
 
 
 @router.get("/{need_id}", response_model=NeedPublic, responses=errors(404))
-async def get_need(need_id: str, principal: CurrentPrincipal, deps: Deps) -> NeedPublic:
+async def get_need(
+    need_id: str, principal: CurrentPrincipal, deps: Deps, store: Photos
+) -> NeedPublic:
     need, version = await queries.get_need(deps, principal, need_id)
-    return need_view(principal, need, version)
+    view = need_view(principal, need, version)
+    await photos.mark_photos(store, principal, [(need, view)])
+    return view
+
+
+@router.put(
+    "/{need_id}/photo",
+    response_model=PhotoInfo,
+    responses=errors(403, 404, 409, 413),
+    description=(
+        "Attaches a photo to a wish (a later one replaces it), by its requester or an admin "
+        "in scope, while it is pending review or open. JPEG, PNG or WebP, within the "
+        "service's body limit (TONGXIN_MAX_BODY_BYTES); any other file answers 422. The "
+        "picture is re-encoded as JPEG (at most 1600 px a side): EXIF, GPS and every other "
+        "metadata are not kept."
+    ),
+)
+async def attach_photo(
+    need_id: str,
+    principal: CurrentPrincipal,
+    deps: Deps,
+    store: Photos,
+    file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
+) -> PhotoInfo:
+    photo = await photos.attach_photo(deps, store, principal, need_id, await file.read())
+    return PhotoInfo(need_id=need_id, width=photo.width, height=photo.height, bytes=len(photo.data))
+
+
+@router.get(
+    "/{need_id}/photo",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/jpeg": {}}, "description": "the re-encoded picture"},
+        **errors(404),
+    },
+    description=(
+        "The wish's photo, for the requester, admins in scope and active claimers; to anyone "
+        "else (and when there is none) 404."
+    ),
+)
+async def get_photo(
+    need_id: str, principal: CurrentPrincipal, deps: Deps, store: Photos
+) -> Response:
+    photo = await photos.photo_of(deps, store, principal, need_id)
+    return Response(
+        photo.data,
+        media_type=photo.content_type,
+        headers={"Cache-Control": "private, no-store", "Content-Disposition": "inline"},
+    )
 
 
 @router.get("/{need_id}/history", response_model=HistoryPage, responses=errors(403, 404))

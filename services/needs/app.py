@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.needs import api
 from services.needs.adapters.claim_slots import ClaimSlots
+from services.needs.adapters.photos import PhotoStore
 from services.needs.adapters.read_model import Directory
 from services.needs.adapters.repository import INDEXES, NeedsRepository
 from services.needs.domain import need
@@ -34,6 +35,7 @@ def create_app(settings: NeedsSettings | None = None, *, clock: Clock | None = N
             slots=ClaimSlots(runtime.db),
             clock=time,
         )
+        app.state.photos = PhotoStore(runtime.db)
         runtime.serve(
             app,
             deps,

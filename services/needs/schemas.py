@@ -1,7 +1,7 @@
 """What clients of the needs service write (one validated type per command) and
+what they read back (the public shapes of needs, claims, pages and the audit trail).
 
 Long because it holds one strict model per command and per public shape of the service's API.
-what they read back (the public shapes of needs, claims, pages and the audit trail).
 
 Validation here is of shape (types, lengths, ranges); rules that need the state live
 in domain/. The stored state holds more than a reader may see: the requester's phone
@@ -96,9 +96,23 @@ class NeedPublic(BaseModel):
     confirmation: Confirmation | None
     posted_by: str
     on_behalf_of: OnBehalfOf | None = None  # the resident a grid worker posted for
+    photo: bool = Field(
+        default=False,
+        description=(
+            "a photo is attached (GET /v1/needs/{id}/photo); told, on the GETs of needs, only "
+            "to those who may see it: the requester, admins in scope, active claimers"
+        ),
+    )
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+class PhotoInfo(BaseModel):
+    need_id: str
+    width: int
+    height: int
+    bytes: int = Field(description="size of the stored (re-encoded) JPEG")
 
 
 class NeedPage(BaseModel):

@@ -41,4 +41,7 @@ def test_tongxin_run_brings_up_all_five_services_ready(settings: Settings, tmp_p
     for name, port in ports.items():
         assert any(name in line and f":{port + offset}" in line for line in ready), ready
     assert "All services up" in result.stdout
+    # The gateway's address comes first: that is where a person starts (README, "Start here").
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"同心 Tongxin: open {settings.gateway_url}/"), first
     assert all((tmp_path / f"{n}.log").stat().st_size > 0 for n in ("needs", "metrics"))

@@ -1,8 +1,9 @@
 """Service records people can trust (#15), across needs, volunteers and metrics on the real
+Kafka and FerretDB: points only for verified hours, a dispute's reversing entry, an
+implausible completion held in review and shown apart on the dashboard.
 
 Long because each trust rule is shown across three services end to end, one test each.
-Kafka and FerretDB: points only for verified hours, a dispute's reversing entry, an
-implausible completion held in review and shown apart on the dashboard."""
+"""
 
 from __future__ import annotations
 

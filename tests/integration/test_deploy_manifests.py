@@ -64,6 +64,25 @@ def of_kind(docs: list[Manifest], kind: str) -> dict[str, Manifest]:
     return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
 
 
+def service_config(docs: list[Manifest]) -> Manifest:
+    """The services' settings (tongxin-config-<hash>; the gateway's config is the other)."""
+    (config,) = [
+        d
+        for d in docs
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("tongxin-config")
+    ]
+    return config
+
+
+def services_of(docs: list[Manifest]) -> dict[str, Manifest]:
+    """The services' Deployments (the gateway's is the other one)."""
+    return {
+        name: d
+        for name, d in of_kind(docs, "Deployment").items()
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] == "service"
+    }
+
+
 @pytest.fixture(scope="module")
 def kubeconform_args(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """kubeconform pointed at the schemas bundled in kubernetes-validate: no network.
@@ -119,7 +138,7 @@ def test_overlay_builds_and_passes_kubeconform_strict_offline(
     summary = report["summary"]
     assert code == 0, report["resources"]
     assert summary["invalid"] == summary["errors"] == summary["skipped"] == 0
-    assert summary["valid"] == len(manifests(overlay)) >= 18
+    assert summary["valid"] == len(manifests(overlay)) >= 22
 
 
 def test_kubeconform_rejects_a_manifest_with_an_unknown_field(
@@ -136,7 +155,7 @@ def test_kubeconform_rejects_a_manifest_with_an_unknown_field(
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_topic_partitions_equal_the_largest_consumer_hpa_max_replicas(overlay: str) -> None:
     docs = manifests(overlay)
-    (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    config = service_config(docs)
     partitions = int(config["data"]["TONGXIN_TOPIC_PARTITIONS"])
     hpas = of_kind(docs, "HorizontalPodAutoscaler")
     max_replicas = {
@@ -152,7 +171,7 @@ def test_each_service_has_probes_resources_autoscaler_and_disruption_budget(
     overlay: str,
 ) -> None:
     docs = manifests(overlay)
-    deployments = of_kind(docs, "Deployment")
+    deployments = services_of(docs)
     assert set(deployments) == CONSUMERS
     configmaps, secrets = of_kind(docs, "ConfigMap"), of_kind(docs, "Secret")
     pdbs = of_kind(docs, "PodDisruptionBudget")
@@ -186,7 +205,7 @@ def test_each_service_has_probes_resources_autoscaler_and_disruption_budget(
         for name, d in deployments.items()
     }
     assert {name for name, m in mounts.items() if "tongxin-jwt-keys" in m} == {"identity"}
-    (config,) = configmaps.values()
+    config = service_config(docs)
     assert config["data"]["TONGXIN_JWKS_URL"] == "http://identity:8005/.well-known/jwks.json"
 
 
@@ -194,7 +213,7 @@ def test_each_service_has_probes_resources_autoscaler_and_disruption_budget(
 def test_each_service_signs_in_to_kafka_as_its_own_user(overlay: str) -> None:
     """Issue 19: SASL/SCRAM, a user and a Secret per service; topics and ACLs by the admin."""
     docs = manifests(overlay)
-    (config,) = of_kind(docs, "ConfigMap").values()
+    config = service_config(docs)
     assert config["data"]["TONGXIN_KAFKA_SECURITY_PROTOCOL"].startswith("SASL_")
     assert config["data"]["TONGXIN_KAFKA_CREATE_TOPICS"] == "false"
     secrets = of_kind(docs, "Secret")
@@ -206,7 +225,7 @@ def test_each_service_signs_in_to_kafka_as_its_own_user(overlay: str) -> None:
         assert ref["name"] in secrets and ref["key"] == "password"
         return env["TONGXIN_KAFKA_USERNAME"]["value"], ref["name"]
 
-    for name, deployment in of_kind(docs, "Deployment").items():
+    for name, deployment in services_of(docs).items():  # the gateway has no Kafka user
         assert kafka_user(deployment["spec"]["template"]["spec"]) == (
             name,
             f"tongxin-kafka-{name}",
@@ -444,3 +463,58 @@ def test_compose_gateway_fills_every_placeholder_of_the_template_and_routes_each
         assert f"location /api/{name}/ {{ proxy_pass http://tongxin_{name}/;" in template
     mounted = {v.split(":")[0] for v in gateway["volumes"]}
     assert all((DEPLOY / m).exists() for m in mounted if m.startswith("./gateway"))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_runs_the_gateway_from_the_same_config_files_as_compose(overlay: str) -> None:
+    docs = manifests(overlay)
+    deployment = of_kind(docs, "Deployment")["gateway"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    # The ConfigMap holds deploy/gateway/'s files byte for byte, mounted where they include
+    # each other (${GATEWAY_CONF_DIR}) and where the image's entrypoint renders the template.
+    (volume,) = [v for v in pod["volumes"] if "configMap" in v]
+    config = of_kind(docs, "ConfigMap")[volume["configMap"]["name"]]
+    files = ("tongxin.conf.template", "proxy.conf", "security-headers.conf")
+    assert config["data"] == {f: (DEPLOY / "gateway" / f).read_text() for f in files}
+    env = {e["name"]: e["value"] for e in container["env"]}
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+    assert mount["mountPath"] == env["GATEWAY_CONF_DIR"] == env["NGINX_ENVSUBST_TEMPLATE_DIR"]
+    # Every placeholder filled, each service routed to its Service, like docker-compose does.
+    template = config["data"]["tongxin.conf.template"]
+    assert set(re.findall(r"\$\{([A-Z_]+)\}", template)) <= set(env)
+    assert env == compose()["services"]["gateway"]["environment"]
+    k8s_services = of_kind(docs, "Service")
+    for name, port in SERVICE_PORTS.items():
+        assert env[f"{name.upper()}_UPSTREAM"] == f"{name}:{port}"
+        assert k8s_services[name]["spec"]["ports"][0]["port"] == port
+    assert "proxy_buffering off;" in config["data"]["proxy.conf"]  # the inbox's SSE streams
+    headers = config["data"]["security-headers.conf"]
+    assert "script-src 'self';" in headers and "frame-ancestors 'none'" in headers
+    assert "X-Content-Type-Options" in headers
+    # Reachable, probed, unprivileged on a read-only root, the image's port-80 server gone.
+    service = k8s_services["gateway"]
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http"}]
+    assert container["ports"] == [{"name": "http", "containerPort": int(env["GATEWAY_LISTEN"])}]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+    assert writable == {env["NGINX_ENVSUBST_OUTPUT_DIR"], "/var/cache/nginx", "/tmp"}
+    assert container["image"].startswith("tongxin-gateway:")
+    assert "envFrom" not in container  # no service settings, no secrets in the gateway
+    pdb = of_kind(docs, "PodDisruptionBudget")["gateway"]
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_gateway_image_builds_the_apps_and_runs_nginx_unprivileged() -> None:
+    text = (DEPLOY / "gateway" / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM (\S+)", text, re.M)
+    assert stages[0].startswith("node:") and stages[-1].startswith("nginx:1.27-bookworm")
+    assert "npm ci" in text and "COPY --from=web /src/web/dist /srv/tongxin/web" in text
+    assert re.search(r"^USER 101", text, re.M)
+    ignored = (DEPLOY / "gateway" / "Dockerfile.dockerignore").read_text().split()
+    assert ignored[ignored.index("*") :][:2] == ["*", "!web/"] and "web/node_modules" in ignored
+    gateway = compose()["services"]["gateway"]
+    assert gateway["build"]["dockerfile"] == "deploy/gateway/Dockerfile"

@@ -1,9 +1,9 @@
 """Kafka as production runs it (issue 19): SASL/SCRAM users, ACLs from shared/kafka/acls.py,
+each service writing its own stream only, subscribers read-only, no anonymous access; and
+the district router filling per-district topics exactly once across a crash.
 
 Long because each ACL rule (own stream, other streams, groups, subscribers, anonymous, the
 router) is one test on one private broker.
-each service writing its own stream only, subscribers read-only, no anonymous access; and
-the district router filling per-district topics exactly once across a crash.
 
 One private broker (tests/sasl_broker.py) on ports of its own serves the whole module.
 """

@@ -1,9 +1,9 @@
 """A generated district driven through the metrics consumer: every figure at every level
+equals the figure this test counts itself from what it sent, whatever the delivery order,
+however often each event arrives, and again after a rebuild from the event log.
 
 Long because the scenario generator, its independent tally and the comparison at every level
 belong to one test of exactness.
-equals the figure this test counts itself from what it sent, whatever the delivery order,
-however often each event arrives, and again after a rebuild from the event log.
 
 The expected figures below are counted plainly from the generator's own records (not from
 the events, and without the service's code), following the definitions of GET /v1/stats.

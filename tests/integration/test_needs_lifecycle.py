@@ -1,7 +1,8 @@
 """A need's life over HTTP on the real FerretDB and Kafka: every transition, its rules,
+and the event it publishes through the outbox.
 
 Long because it walks every transition of the lifecycle, one test each.
-and the event it publishes through the outbox."""
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """What the notify scenarios share (no tests here): a real SMTP server, a real webhook
+receiver that checks signatures, the notify app served by uvicorn, and event builders.
 
 Long because the real SMTP server, webhook receiver and served app are shared by all the notify
 scenarios.
-receiver that checks signatures, the notify app served by uvicorn, and event builders."""
+"""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@ import { decodeClaims } from "@/api/session";
 import { errorMessage } from "@/api/client";
 import { parseSse } from "@/common/sse";
 import { errorCsv } from "@/console/importReport";
-import { prefs, roleName, statusName } from "@/common/i18n";
+import { named, options, prefs, roleName, statusName } from "@/common/i18n";
+import { fitWithin } from "@/common/image";
 import { dueAt, hasClaimed, myActiveClaim, type Need } from "@/h5/needs";
 
 function jwt(payload: object): string {
@@ -75,5 +76,27 @@ describe("needs", () => {
   it("takes a picked due date as the end of that day in China", () => {
     expect(dueAt(["2026", "12", "24"])).toBe("2026-12-24T23:59:59+08:00");
     expect(dueAt([])).toBeUndefined();
+  });
+});
+
+describe("photos", () => {
+  it("scales a picture to 1600 px on its longer side, never enlarging", () => {
+    expect(fitWithin(4000, 3000)).toEqual({ width: 1600, height: 1200 });
+    expect(fitWithin(1200, 2400)).toEqual({ width: 800, height: 1600 });
+    expect(fitWithin(640, 480)).toEqual({ width: 640, height: 480 });
+  });
+});
+
+describe("codes by name", () => {
+  it("names team services, organisation kinds, channels and events; unknown codes as they are", () => {
+    prefs.lang = "zh";
+    expect(named("serviceType", "elderly_care")).toBe("助老服务");
+    expect(named("orgKind", "social_organization")).toBe("社会组织");
+    expect(named("event", "org.tongxin.project.claimed")).toBe("项目认领");
+    expect(named("channel", "carrier-pigeon")).toBe("carrier-pigeon");
+    expect(options("serviceType")).toHaveLength(7);
+    prefs.lang = "en";
+    expect(named("channel", "inapp")).toBe("Inbox");
+    prefs.lang = "zh";
   });
 });

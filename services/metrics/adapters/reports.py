@@ -1,8 +1,8 @@
 """Reports built from the answers of /v1/stats, /v1/stats/daily and /v1/stats/ranking: a
-
-Long because the workbook, the CSV and the monthly report share their rows and formatting.
 workbook (a sheet of the scope's figures, one per child unit, one per category, one of the
 daily series), the same as CSV, and a printable monthly page. No I/O but writing bytes.
+
+Long because the workbook, the CSV and the monthly report share their rows and formatting.
 
 Values are the API's own (rates as fractions 0–1, durations in seconds, funds in fen); every
 header says the figure's Chinese and English name and its unit, from the catalogue. The

@@ -36,6 +36,7 @@ class Action(StrEnum):
     CHECK_IN = "check_in"
     DISPUTE = "dispute"
     HISTORY = "history"
+    ATTACH_PHOTO = "attach_photo"
 
 
 # The grid worker (网格员) acts for residents of their grid or community; the role comes
@@ -106,6 +107,7 @@ RULES: dict[Action, Rule] = {
     Action.SHOW_CODE: lambda p, need, f: _requester_or_admin(p, need, f) or is_grid_worker(p, need),
     Action.CHECK_IN: lambda p, need, f: p.role == "volunteer" and f.volunteer_id == p.sub,
     Action.HISTORY: _admin,
+    Action.ATTACH_PHOTO: _requester_or_admin,
 }
 
 
@@ -163,6 +165,12 @@ def sees_phone(p: Principal, need: Need) -> bool:
     """The requester's phone: admins in scope and active claimers (for a team, the leader
     who claimed) only."""
     return p.administers(need.community_id) or holds_active_claim(p, need, {})
+
+
+def sees_photo(p: Principal, need: Need) -> bool:
+    """A wish's photo (it may show a face or a home): whoever sees the requester's phone,
+    and the requester (for a grid worker's post, the grid worker)."""
+    return _is_requester(p, need) or sees_phone(p, need)
 
 
 def _narrower(a: str, b: str) -> str | None:

@@ -1,8 +1,8 @@
 """The notify service's read model of the needs and volunteers streams: who is
+where, in which team, with which skills (the mirror notify addresses from).
 
 Long because the mirror's load, its per-event updates and its queries must agree on one in-
 memory shape.
-where, in which team, with which skills (the mirror notify addresses from).
 """
 
 from __future__ import annotations

@@ -32,6 +32,20 @@ export const volunteers = client<VolunteersPaths>("volunteers");
 export const notify = client<NotifyPaths>("notify");
 export const metrics = client<MetricsPaths>("metrics");
 
+/** A multipart body of one file (the API's `file` field), for an openapi-fetch call:
+ * `needs.PUT(path, { params, ...fileBody(blob, "photo.jpg") })`. */
+export function fileBody(file: Blob, name?: string) {
+  return {
+    body: { file: file as unknown as string },
+    bodySerializer: (body: { file: string }) => {
+      const data = new FormData();
+      if (name) data.append("file", body.file as unknown as Blob, name);
+      else data.append("file", body.file as unknown as Blob);
+      return data;
+    },
+  };
+}
+
 /** The message to show for an error body: the API's own words (Chinese first), as they are. */
 export function errorMessage(error: unknown, fallback = "操作失败 / Failed"): string {
   const body = error as { error?: { message?: string } } | undefined;

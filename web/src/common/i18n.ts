@@ -45,6 +45,57 @@ const ROLE: Record<string, [string, string]> = {
   operator: ["运营", "Operator"],
 };
 
+const SERVICE_TYPE: Record<string, [string, string]> = {
+  dispute_mediation: ["矛盾调解", "Dispute mediation"],
+  security_patrol: ["治安巡逻", "Security patrol"],
+  policy_outreach: ["政策宣传", "Policy outreach"],
+  culture_leisure: ["文体娱乐", "Culture and leisure"],
+  medical: ["医疗服务", "Medical"],
+  legal_aid: ["法律援助", "Legal aid"],
+  elderly_care: ["助老服务", "Elderly care"],
+};
+
+const ORG_KIND: Record<string, [string, string]> = {
+  enterprise: ["企业", "Enterprise"],
+  social_organization: ["社会组织", "Social organisation"],
+};
+
+const CHANNEL: Record<string, [string, string]> = {
+  inapp: ["站内信", "Inbox"],
+  sms: ["短信", "SMS"],
+  email: ["邮件", "Email"],
+  webhook: ["Webhook", "Webhook"],
+};
+
+const EVENT: Record<string, [string, string]> = {
+  "org.tongxin.need.posted": ["需求发布", "Need posted"],
+  "org.tongxin.need.approved": ["审核通过", "Need approved"],
+  "org.tongxin.need.rejected": ["审核未通过", "Need rejected"],
+  "org.tongxin.need.cancelled": ["需求取消", "Need cancelled"],
+  "org.tongxin.project.claimed": ["项目认领", "Project claimed"],
+  "org.tongxin.project.completed": ["服务完成", "Project completed"],
+  "org.tongxin.project.confirmed": ["居民确认", "Project confirmed"],
+};
+
+type Names = "serviceType" | "orgKind" | "channel" | "event";
+const TABLES: Record<Names, Record<string, [string, string]>> = {
+  serviceType: SERVICE_TYPE,
+  orgKind: ORG_KIND,
+  channel: CHANNEL,
+  event: EVENT,
+};
+
+/** The name of a code of one of the tables above (the code itself if it has none). */
+export function named(table: Names, code: string): string {
+  const pair = TABLES[table][code];
+  return pair ? pair[prefs.lang === "zh" ? 0 : 1] : code;
+}
+
+/** The codes of a table with their names, for a picker. */
+export function options(table: Names): { value: string; label: string }[] {
+  return Object.keys(TABLES[table]).map((value) => ({ value, label: named(table, value) }));
+}
+
 const L = (zh: string, en: string): [string, string] => [zh, en];
 
 export const TEXT = {
@@ -95,6 +146,13 @@ export const TEXT = {
   live: L("实时", "Live"),
   save: L("保存", "Save"),
   required: L("请填写", "Required"),
+  photo: L("照片（可选）", "Photo (optional)"),
+  addPhoto: L("添加照片", "Add a photo"),
+  removePhoto: L("删除照片", "Remove the photo"),
+  photoAlt: L("心愿照片", "Photo of the wish"),
+  chooseMembers: L("选择参加的队员", "Choose the members who go"),
+  members: L("队员", "Members"),
+  team: L("服务队", "Team"),
 };
 
 export function t(key: keyof typeof TEXT): string {
