@@ -58,7 +58,11 @@ infra-down:
 infra-status:
 	@$(INFRA) status
 
-run: install infra-up
+# The address comes first, before the installs and the start-up lines (#18).
+GATEWAY_URL ?= $(or $(TONGXIN_GATEWAY_URL),http://127.0.0.1:$(or $(TONGXIN_GATEWAY_PORT),8080))
+run:
+	@echo "同心 Tongxin: open $(GATEWAY_URL)/ (console /console/, dashboard /dashboard); starting, it says when ready"
+	@$(MAKE) --no-print-directory install infra-up
 	@$(INFRA) up prometheus gateway
 	@$(BIN)/tongxin run
 

@@ -356,6 +356,12 @@ async def correlation_id(request: Request) -> str | None:
 CorrelationId = Annotated[str | None, Depends(correlation_id)]
 
 
+async def app_deps(request: Request) -> Any:
+    """The service's dependencies as its app.py wired them (`app.state.deps`); each api.py
+    types them: `Deps = Annotated[NeedsDeps, Depends(app_deps)]`."""
+    return request.app.state.deps
+
+
 def scrape_allowed(authorization: str | None, token: str | None, required: bool) -> bool:
     """/metrics carries per-district business series: with a scrape token set (and always
     in the prod profile) only a scraper presenting it as a bearer token reads them."""

@@ -8,8 +8,9 @@ the event handlers its consumer subscribes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -27,6 +28,7 @@ from shared.kafka.producer import EventProducer
 from shared.kafka.topics import ensure_topics
 from shared.logging import configure_logging, get_logger
 from shared.mongo.client import Database, create_client
+from shared.mongo.indexes import Index, declare_indexes
 from shared.mongo.lease import Lease, replica_id
 from shared.mongo.ledger import ProcessedEvents
 from shared.mongo.outbox import Relay
@@ -90,6 +92,28 @@ class Runtime:
 
     def run_in_background(self, task: BackgroundTask) -> None:
         self._background.append(task)
+
+    def serve(
+        self,
+        app: FastAPI,
+        deps: object,
+        streams: list[str],
+        handlers: Mapping[str, Handler],
+        *,
+        background: Sequence[BackgroundTask] = (),
+        ready: Mapping[str, Callable[[], str | None]] | None = None,
+        indexes: Sequence[Index] = (),
+    ) -> None:
+        """The wiring every consuming service shares: its deps on `app.state.deps`, its
+        consumer, its background tasks, its readiness checks, then its Mongo indexes."""
+        app.state.deps = deps
+        self.subscribe(streams, handlers)
+        for task in background:
+            self.run_in_background(task)
+        for name, check in (ready or {}).items():
+            self.require(name, check)
+        if indexes:
+            self.run_in_background(partial(declare_indexes, self.db, indexes))
 
     async def start(self, wait_s: float = 60.0) -> None:
         deadline = asyncio.get_running_loop().time() + wait_s

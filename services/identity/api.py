@@ -26,17 +26,11 @@ from services.identity.schemas import (
     TokenResponse,
 )
 from shared.auth import CurrentPrincipal, bearer, token_verifier
-from shared.http import PUBLIC, ApiError, CorrelationId, documented
+from shared.http import PUBLIC, ApiError, CorrelationId, app_deps, documented
 from shared.orgpath import OrgPath
 from shared.signing import ALGORITHM, jwks
 
-
-async def get_deps(request: Request) -> IdentityDeps:
-    deps: IdentityDeps = request.app.state.deps
-    return deps
-
-
-Deps = Annotated[IdentityDeps, Depends(get_deps)]
+Deps = Annotated[IdentityDeps, Depends(app_deps)]
 
 auth = APIRouter(prefix="/v1/auth", tags=["sign-in / 登录"])
 people = APIRouter(prefix="/v1", tags=["me and communities / 我的身份与社区"])

@@ -27,8 +27,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             settings=settings,
             sms=SmsLogFile(Path(settings.var_dir) / "log" / "sms.jsonl"),
         )
-        app.state.deps = deps
-        runtime.subscribe(events.STREAMS, events.event_handlers(deps))
+        runtime.serve(app, deps, events.STREAMS, events.event_handlers(deps))
 
     return create_service_app(
         "identity",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, Header, Query, Request, Response, UploadFile
 
 from services.needs.adapters.photos import PhotoStore
-from services.needs.domain.need import NeedStatus
+from services.needs.domain import attendance
+from services.needs.domain.need import Need, NeedStatus
 from services.needs.handlers import commands, photos, queries
 from services.needs.handlers.commands import NeedsDeps
 from services.needs.handlers.queries import NeedFilters
@@ -34,9 +36,9 @@ from services.needs.schemas import (
     history_view,
     need_view,
 )
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, Principal
 from shared.events.needs import Kind
-from shared.http import CorrelationId, ErrorBody
+from shared.http import CorrelationId, ErrorBody, app_deps
 from shared.orgpath import OrgPath
 
 ERRORS = {
@@ -56,14 +58,11 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 router = APIRouter(prefix="/v1/needs", tags=["needs"], responses=errors(401, 422, 503))
 ACTING = errors(403, 404, 409)
+# A command on one need with a body: (deps, principal, need id, body, correlation id).
+NeedAction = Callable[[NeedsDeps, Principal, str, Any, str | None], Awaitable[tuple[Need, int]]]
 
 
-async def get_deps(request: Request) -> NeedsDeps:
-    deps: NeedsDeps = request.app.state.deps
-    return deps
-
-
-Deps = Annotated[NeedsDeps, Depends(get_deps)]
+Deps = Annotated[NeedsDeps, Depends(app_deps)]
 
 
 async def get_photos(request: Request) -> PhotoStore:
@@ -239,51 +238,39 @@ async def release_claim(
     return need_view(principal, need, version)
 
 
-@router.post("/{need_id}/completion", response_model=NeedPublic, responses=ACTING)
-async def complete_need(
-    need_id: str,
-    body: CompleteNeed,
-    principal: CurrentPrincipal,
-    deps: Deps,
-    cid: CorrelationId,
-) -> NeedPublic:
-    need, version = await commands.complete_need(deps, principal, need_id, body, cid)
-    return need_view(principal, need, version)
+def _need_action(path: str, body_type: type[Any], command: NeedAction, doc: str | None) -> None:
+    """A POST on one need with a body, answered with the need as it leaves it (one route
+    body for the completion steps; FastAPI reads the signature, so `body` is typed here)."""
+
+    async def endpoint(
+        need_id: str, body: Any, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+    ) -> NeedPublic:
+        need, version = await command(deps, principal, need_id, body, cid)
+        return need_view(principal, need, version)
+
+    endpoint.__annotations__["body"] = body_type
+    endpoint.__name__ = endpoint.__qualname__ = command.__name__
+    endpoint.__doc__ = doc
+    router.add_api_route(
+        path, endpoint, methods=["POST"], response_model=NeedPublic, responses=ACTING
+    )
 
 
-@router.post("/{need_id}/confirmation", response_model=NeedPublic, responses=ACTING)
-async def confirm_need(
-    need_id: str, body: ConfirmNeed, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
-) -> NeedPublic:
-    need, version = await commands.confirm_need(deps, principal, need_id, body, cid)
-    return need_view(principal, need, version)
-
-
-@router.post("/{need_id}/completion/verification", response_model=NeedPublic, responses=ACTING)
-async def verify_completion(
-    need_id: str,
-    body: VerifyCompletion,
-    principal: CurrentPrincipal,
-    deps: Deps,
-    cid: CorrelationId,
-) -> NeedPublic:
+_need_action("/{need_id}/completion", CompleteNeed, commands.complete_need, None)
+_need_action("/{need_id}/confirmation", ConfirmNeed, commands.confirm_need, None)
+_need_action(
+    "/{need_id}/completion/verification",
+    VerifyCompletion,
+    commands.verify_completion,
     """Verifies the declared hours (admin, or grid worker for the resident); an admin also
-    settles hours under review or in dispute, or corrects verified ones, with a reason."""
-    need, version = await commands.verify_completion(deps, principal, need_id, body, cid)
-    return need_view(principal, need, version)
-
-
-@router.post("/{need_id}/completion/dispute", response_model=NeedPublic, responses=ACTING)
-async def dispute_completion(
-    need_id: str,
-    body: DisputeCompletion,
-    principal: CurrentPrincipal,
-    deps: Deps,
-    cid: CorrelationId,
-) -> NeedPublic:
-    """The requester or an admin disputes the hours or figures; an admin settles it."""
-    need, version = await commands.dispute_completion(deps, principal, need_id, body, cid)
-    return need_view(principal, need, version)
+    settles hours under review or in dispute, or corrects verified ones, with a reason.""",
+)
+_need_action(
+    "/{need_id}/completion/dispute",
+    DisputeCompletion,
+    commands.dispute_completion,
+    "The requester or an admin disputes the hours or figures; an admin settles it.",
+)
 
 
 @router.get("/{need_id}/check-in-code", response_model=CheckInCode, responses=ACTING)
@@ -293,33 +280,29 @@ async def check_in_code(need_id: str, principal: CurrentPrincipal, deps: Deps) -
     return CheckInCode(code=code, valid_until=valid_until)
 
 
-@router.post("/{need_id}/claims/{claim_id}/check-in", response_model=NeedPublic, responses=ACTING)
-async def check_in(
-    need_id: str,
-    claim_id: str,
-    body: CheckIn,
-    principal: CurrentPrincipal,
-    deps: Deps,
-    cid: CorrelationId,
-) -> NeedPublic:
-    """The volunteer's arrival, with the code shown on the resident's phone."""
-    need, version = await commands.record_attendance(
-        deps, principal, need_id, claim_id, "check_in", body, cid
+def _attendance(step: attendance.Step, doc: str) -> None:
+    """The volunteer's check-in or check-out route (one body; the path names the step)."""
+
+    async def endpoint(
+        need_id: str,
+        claim_id: str,
+        body: CheckIn,
+        principal: CurrentPrincipal,
+        deps: Deps,
+        cid: CorrelationId,
+    ) -> NeedPublic:
+        need, version = await commands.record_attendance(
+            deps, principal, need_id, claim_id, step, body, cid
+        )
+        return need_view(principal, need, version)
+
+    endpoint.__name__ = endpoint.__qualname__ = step
+    endpoint.__doc__ = doc
+    path = "/{need_id}/claims/{claim_id}/" + step.replace("_", "-")
+    router.add_api_route(
+        path, endpoint, methods=["POST"], response_model=NeedPublic, responses=ACTING
     )
-    return need_view(principal, need, version)
 
 
-@router.post("/{need_id}/claims/{claim_id}/check-out", response_model=NeedPublic, responses=ACTING)
-async def check_out(
-    need_id: str,
-    claim_id: str,
-    body: CheckIn,
-    principal: CurrentPrincipal,
-    deps: Deps,
-    cid: CorrelationId,
-) -> NeedPublic:
-    """The volunteer's departure, with the code shown then."""
-    need, version = await commands.record_attendance(
-        deps, principal, need_id, claim_id, "check_out", body, cid
-    )
-    return need_view(principal, need, version)
+_attendance("check_in", "The volunteer's arrival, with the code shown on the resident's phone.")
+_attendance("check_out", "The volunteer's departure, with the code shown then.")

@@ -16,7 +16,6 @@ from services.needs.handlers import commands, events
 from services.needs.handlers.commands import NeedsDeps
 from services.needs.settings import NeedsSettings
 from shared.clock import Clock, SystemClock
-from shared.mongo.indexes import declare_indexes
 from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
 
@@ -36,13 +35,16 @@ def create_app(settings: NeedsSettings | None = None, *, clock: Clock | None = N
             slots=ClaimSlots(runtime.db),
             clock=time,
         )
-        app.state.deps = deps
         app.state.photos = PhotoStore(runtime.db)
-        runtime.subscribe(events.STREAMS, events.EVENT_HANDLERS.bind(deps))
-        runtime.run_in_background(partial(commands.run_claim_expiry, deps))
-        runtime.run_in_background(deps.repo.lists.run)
-        runtime.require("need_list", deps.repo.lists.not_loaded)
-        runtime.run_in_background(partial(declare_indexes, runtime.db, INDEXES))
+        runtime.serve(
+            app,
+            deps,
+            events.STREAMS,
+            events.EVENT_HANDLERS.bind(deps),
+            background=[partial(commands.run_claim_expiry, deps), deps.repo.lists.run],
+            ready={"need_list": deps.repo.lists.not_loaded},
+            indexes=INDEXES,
+        )
 
     app = create_service_app(
         "needs",

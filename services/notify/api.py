@@ -35,7 +35,7 @@ from services.notify.schemas import (
 from shared.auth import CurrentPrincipal, Principal, current_principal
 from shared.categories import known_categories
 from shared.events.registry import EVENT_TYPES
-from shared.http import ApiError
+from shared.http import ApiError, app_deps
 from shared.inputs import SeqCursor
 from shared.outbound import OutboundRefused, UnknownHost, check_target, networks
 from shared.ratelimit import StreamSlots
@@ -44,12 +44,7 @@ from shared.visibility import mask_target
 router = APIRouter(prefix="/v1", tags=["notify"])
 
 
-async def get_deps(request: Request) -> NotifyDeps:
-    deps: NotifyDeps = request.app.state.notify
-    return deps
-
-
-Deps = Annotated[NotifyDeps, Depends(get_deps)]
+Deps = Annotated[NotifyDeps, Depends(app_deps)]
 
 
 async def _check_webhook(deps: NotifyDeps, principal: Principal, body: SubscriptionCreate) -> None:

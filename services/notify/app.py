@@ -92,7 +92,7 @@ def create_app(
             dispatcher=dispatcher,
             loaded=asyncio.Event(),
         )
-        app.state.notify = deps
+        app.state.deps = deps
 
         async def load_mirrors() -> None:
             """The volunteers, caps and last alerts held in memory; handlers wait for them."""

@@ -49,19 +49,13 @@ from services.volunteers.schemas import (
     VolunteerUpdate,
 )
 from shared.auth import CurrentPrincipal, Principal
-from shared.http import ApiError, CorrelationId
+from shared.http import ApiError, CorrelationId, app_deps
 from shared.inputs import Cursor as PageCursor
 from shared.orgpath import OrgPath
 from shared.rules import DistrictRules
 from shared.visibility import view_for
 
-
-async def get_deps(request: Request) -> VolunteersDeps:
-    deps: VolunteersDeps = request.app.state.deps
-    return deps
-
-
-Deps = Annotated[VolunteersDeps, Depends(get_deps)]
+Deps = Annotated[VolunteersDeps, Depends(app_deps)]
 Cursor = Annotated[PageCursor | None, Query(max_length=100)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
@@ -257,28 +251,31 @@ async def update_volunteer(
     return _public(principal, v)
 
 
-@volunteers.post(
-    "/{volunteer_id}/deactivate",
-    response_model=VolunteerPublic,
-    description="By the volunteer or an admin in scope; emits `volunteer.updated` (active false).",
-)
-async def deactivate_volunteer(
-    volunteer_id: str, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
-) -> VolunteerPublic:
-    v = await commands.update_volunteer(deps, principal, volunteer_id, active=False, cid=cid)
-    return _public(principal, v)
+def _activation(verb: str, active: bool, description: str) -> None:
+    """The deactivate and reactivate routes (one body; `active` is what they set)."""
+
+    async def endpoint(
+        volunteer_id: str, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
+    ) -> VolunteerPublic:
+        v = await commands.update_volunteer(deps, principal, volunteer_id, active=active, cid=cid)
+        return _public(principal, v)
+
+    endpoint.__name__ = endpoint.__qualname__ = f"{verb}_volunteer"
+    volunteers.add_api_route(
+        f"/{{volunteer_id}}/{verb}",
+        endpoint,
+        methods=["POST"],
+        response_model=VolunteerPublic,
+        description=description,
+    )
 
 
-@volunteers.post(
-    "/{volunteer_id}/reactivate",
-    response_model=VolunteerPublic,
-    description="By an admin in scope; emits `volunteer.updated` (active true).",
+_activation(
+    "deactivate",
+    False,
+    "By the volunteer or an admin in scope; emits `volunteer.updated` (active false).",
 )
-async def reactivate_volunteer(
-    volunteer_id: str, principal: CurrentPrincipal, deps: Deps, cid: CorrelationId
-) -> VolunteerPublic:
-    v = await commands.update_volunteer(deps, principal, volunteer_id, active=True, cid=cid)
-    return _public(principal, v)
+_activation("reactivate", True, "By an admin in scope; emits `volunteer.updated` (active true).")
 
 
 @volunteers.get(

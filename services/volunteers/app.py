@@ -12,7 +12,6 @@ from services.volunteers.handlers import commands, events
 from services.volunteers.handlers.commands import VolunteersDeps
 from services.volunteers.settings import VolunteersSettings
 from shared.clock import Clock, SystemClock
-from shared.mongo.indexes import declare_indexes
 from shared.mongo.store import AggregateStore
 from shared.runtime import Runtime, create_service_app
 
@@ -31,12 +30,18 @@ def create_app(
             clock=clock,
             phone_link_key=settings.link_key,
         )
-        app.state.deps = deps
-        runtime.subscribe(events.STREAMS, events.EVENT_HANDLERS.bind(deps))
-        runtime.run_in_background(partial(commands.run_reservation_lapses, deps))
-        runtime.run_in_background(deps.repo.volunteer_lists.run)
-        runtime.require("volunteer_list", deps.repo.volunteer_lists.not_loaded)
-        runtime.run_in_background(partial(declare_indexes, runtime.db, INDEXES))
+        runtime.serve(
+            app,
+            deps,
+            events.STREAMS,
+            events.EVENT_HANDLERS.bind(deps),
+            background=[
+                partial(commands.run_reservation_lapses, deps),
+                deps.repo.volunteer_lists.run,
+            ],
+            ready={"volunteer_list": deps.repo.volunteer_lists.not_loaded},
+            indexes=INDEXES,
+        )
 
     app = create_service_app(
         "volunteers",

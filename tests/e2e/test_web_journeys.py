@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from shared.settings import Settings
 from tests.e2e.test_dashboard import CHROMIUM, LAUNCH_ARGS, SCREENSHOTS
@@ -301,7 +302,11 @@ async def team_leader_claims(
 
     async def claimed_for_team() -> bool:  # the needs service learns the team from events
         await page.goto(base + "/")
-        await card.locator("[data-test=team-claim]", has_text="东风助老服务队").click()
+        button = card.locator("[data-test=team-claim]", has_text="东风助老服务队")
+        try:
+            await button.click(timeout=10_000)
+        except PlaywrightTimeout:  # the card or the team not shown yet: reload and look again
+            return False
         members = page.locator("[data-test=team-members] [data-test=member]")
         await members.filter(has_text="张**").wait_for()  # names masked to a volunteer
         for n in range(await members.count()):
@@ -311,7 +316,8 @@ async def team_leader_claims(
         await page.wait_for_timeout(1000)
         return await page.locator(f"[data-test=my-claims] [data-need='{project}']").count() > 0
 
-    await eventually(claimed_for_team, timeout=30)
+    # each try reloads the page: under load the team's events take a while to reach needs
+    await eventually(claimed_for_team, timeout=120)
     leader.problems.clear()  # refused tries while the team's events were on their way
     await leader.check("leader-team-claimed")
     shown = await api.get(f"/api/needs/v1/needs/{project}", headers=committee)

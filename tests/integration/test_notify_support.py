@@ -180,7 +180,7 @@ async def notify_service(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, NotifyDeps, FastAPI]]:
     app = create_app(settings, clock=clock, sms_provider=sms)
     async with running(app) as client:
-        yield client, app.state.notify, app
+        yield client, app.state.deps, app
 
 
 async def settled(deps: NotifyDeps) -> None:

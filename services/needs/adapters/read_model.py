@@ -10,9 +10,8 @@ the event that wrote them (`as_of`) and are only replaced by a newer one.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -23,6 +22,8 @@ from services.needs.domain.eligibility import (
     KnownTeam,
     KnownVolunteer,
 )
+from shared.cache import TtlCache
+from shared.clock import Clock
 from shared.events.volunteers import (
     DistrictRulesChanged,
     OrganizationRegistered,
@@ -39,31 +40,30 @@ from shared.rules import DEFAULT_RULES, DistrictRules, district_of
 
 # How long a known org unit is answered from memory: every post names its community, and
 # units are added or renamed rarely (a rename reaches other replicas within this time).
-ORG_UNIT_TTL_S = 30.0
+ORG_UNIT_TTL = timedelta(seconds=30)
 
 
 class Directory:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.org_units = db["known_org_units"]
         self.volunteers = db["known_volunteers"]
         self.teams = db["known_teams"]
         self.team_members = db["known_team_members"]
         self.organizations = db["known_organizations"]
         self.district_rules = db["known_district_rules"]
-        self._units: dict[str, tuple[float, KnownOrgUnit]] = {}
+        # an absent unit is not remembered: it may be announced any moment
+        self._units: TtlCache[str, KnownOrgUnit | None] = TtlCache(
+            ORG_UNIT_TTL, self._load_org_unit, clock=clock, keep=lambda u: u is not None
+        )
 
     # reads -----------------------------------------------------------------------------
 
     async def org_unit(self, path: str) -> KnownOrgUnit | None:
-        held = self._units.get(path)
-        if held is not None and time.monotonic() - held[0] < ORG_UNIT_TTL_S:
-            return held[1]
+        return await self._units.get(path)
+
+    async def _load_org_unit(self, path: str) -> KnownOrgUnit | None:
         doc = await self.org_units.find_one({"_id": path})
-        if doc is None:
-            return None  # not remembered: the unit may be announced any moment
-        unit = KnownOrgUnit(doc["_id"], doc["name"], doc["level"])
-        self._units[path] = (time.monotonic(), unit)
-        return unit
+        return None if doc is None else KnownOrgUnit(doc["_id"], doc["name"], doc["level"])
 
     async def volunteer(self, volunteer_id: str) -> KnownVolunteer | None:
         doc = await self.volunteers.find_one({"_id": volunteer_id})
@@ -114,7 +114,7 @@ class Directory:
             {"name": e.name, "level": e.level, "parent": e.parent},
             e.updated_at,
         )
-        self._units.pop(e.path, None)  # this replica reads the stored (newest) one next
+        self._units.forget(e.path)  # this replica reads the stored (newest) one next
 
     async def record_volunteer(self, e: VolunteerRegistered) -> None:
         as_of = e.updated_at if isinstance(e, VolunteerUpdated) else e.registered_at

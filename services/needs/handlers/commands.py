@@ -157,6 +157,25 @@ def _body_hash(cmd: PostNeed) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+async def _step(
+    deps: NeedsDeps,
+    p: Principal,
+    need_id: str,
+    action: Action,
+    verb: str,
+    step: Callable[[Need, str, datetime], Change],
+    correlation_id: str | None,
+    reason: str | None = None,
+) -> tuple[Need, int]:
+    """A principal's step on a need: allowed by `action`, decided by `step(need, by, now)`."""
+
+    def decide(need: Need, now: datetime) -> Change:
+        authorize(p, need, action)
+        return step(need, p.sub, now)
+
+    return await _change(deps, need_id, verb, Actor.of(p), decide, correlation_id, reason)
+
+
 async def post_need(
     deps: NeedsDeps,
     p: Principal,
@@ -242,34 +261,30 @@ def _replay(earlier: Need, body_hash: str) -> tuple[Need, int, bool]:
 async def approve_need(
     deps: NeedsDeps, p: Principal, need_id: str, correlation_id: str | None
 ) -> tuple[Need, int]:
-    def decide(need: Need, now: datetime) -> Change:
-        authorize(p, need, Action.REVIEW)
-        return need_domain.approve(need, p.sub, now)
-
-    return await _change(deps, need_id, "approve", Actor.of(p), decide, correlation_id)
+    return await _step(
+        deps, p, need_id, Action.REVIEW, "approve", need_domain.approve, correlation_id
+    )
 
 
 async def reject_need(
     deps: NeedsDeps, p: Principal, need_id: str, cmd: RejectNeed, correlation_id: str | None
 ) -> tuple[Need, int]:
-    def decide(need: Need, now: datetime) -> Change:
-        authorize(p, need, Action.REVIEW)
-        return need_domain.reject(need, p.sub, cmd.reason, now)
+    def reject(need: Need, by: str, now: datetime) -> Change:
+        return need_domain.reject(need, by, cmd.reason, now)
 
-    return await _change(
-        deps, need_id, "reject", Actor.of(p), decide, correlation_id, reason=cmd.reason
+    return await _step(
+        deps, p, need_id, Action.REVIEW, "reject", reject, correlation_id, cmd.reason
     )
 
 
 async def cancel_need(
     deps: NeedsDeps, p: Principal, need_id: str, cmd: CancelNeed, correlation_id: str | None
 ) -> tuple[Need, int]:
-    def decide(need: Need, now: datetime) -> Change:
-        authorize(p, need, Action.CANCEL)
-        return need_domain.cancel(need, p.sub, cmd.reason, now)
+    def cancel(need: Need, by: str, now: datetime) -> Change:
+        return need_domain.cancel(need, by, cmd.reason, now)
 
-    cancelled = await _change(
-        deps, need_id, "cancel", Actor.of(p), decide, correlation_id, reason=cmd.reason
+    cancelled = await _step(
+        deps, p, need_id, Action.CANCEL, "cancel", cancel, correlation_id, cmd.reason
     )
     await _free_slots(deps, cancelled[0])
     return cancelled
@@ -608,12 +623,11 @@ async def verify_completion(
 async def dispute_completion(
     deps: NeedsDeps, p: Principal, need_id: str, cmd: DisputeCompletion, correlation_id: str | None
 ) -> tuple[Need, int]:
-    def decide(need: Need, now: datetime) -> Change:
-        authorize(p, need, Action.DISPUTE)
-        return verification.dispute(need, p.sub, cmd.reason, now)
+    def dispute(need: Need, by: str, now: datetime) -> Change:
+        return verification.dispute(need, by, cmd.reason, now)
 
-    return await _change(
-        deps, need_id, "dispute", Actor.of(p), decide, correlation_id, reason=cmd.reason
+    return await _step(
+        deps, p, need_id, Action.DISPUTE, "dispute", dispute, correlation_id, cmd.reason
     )
 
 

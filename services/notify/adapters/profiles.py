@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
-from services.notify.adapters.read_model import SCOPE_TTL_S, _ScopeSubscribers
+from services.notify.adapters.read_model import SCOPE_TTL, _ScopeSubscribers
 from services.notify.adapters.repository import _strip_head, read_head, update_aggregate
 from services.notify.domain.audience import Profile, Subscription
+from shared.cache import TtlCache
+from shared.clock import Clock
 from shared.mongo.client import Database, find_by_ids
 from shared.mongo.store import AggregateStore
 from shared.orgpath import OrgPath
@@ -17,11 +18,13 @@ class Profiles:
     """Recipients' preferences and subscriptions (one aggregate per recipient), the index of
     subscription ids, and who subscribes to each scope."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.store = AggregateStore(db, "recipients")
         self.owners = db["subscription_owners"]
         self.scopes = AggregateStore(db, "scope_subscribers")
-        self._scope_cache: dict[str, tuple[float, list[str]]] = {}
+        self._scope_cache: TtlCache[str, list[str]] = TtlCache(
+            SCOPE_TTL, self._scope_subscribers, clock=clock
+        )
 
     async def get(self, recipient_id: str) -> Profile:
         state = await read_head(self.store, recipient_id)
@@ -92,15 +95,9 @@ class Profiles:
 
     async def scope_subscribers(self, community: str) -> list[str]:
         """Recipients with a scope subscription covering `community`: from memory for
-        SCOPE_TTL_S (a subscription made here is seen at once, one made by another replica
-        within SCOPE_TTL_S)."""
-        now = time.monotonic()
-        cached = self._scope_cache.get(community)
-        if cached is not None and now - cached[0] < SCOPE_TTL_S:
-            return cached[1]
-        found = await self._scope_subscribers(community)
-        self._scope_cache[community] = (now, found)
-        return found
+        SCOPE_TTL (a subscription made here is seen at once, one made by another replica
+        within SCOPE_TTL)."""
+        return await self._scope_cache.get(community)
 
     async def _scope_subscribers(self, community: str) -> list[str]:
         scopes: list[str] = list(OrgPath(community).ancestors())

@@ -8,9 +8,9 @@ memory shape.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import BaseModel
@@ -18,6 +18,8 @@ from pydantic import BaseModel
 from services.notify.adapters.deliveries import entry_for
 from services.notify.adapters.repository import LOAD_BATCH, flush_sets, insert_new
 from services.notify.domain.audience import Claim, NeedView, RosterEntry, TeamView
+from shared.cache import TtlCache
+from shared.clock import Clock
 from shared.events.needs import (
     NeedCancelled,
     NeedEvent,
@@ -37,8 +39,8 @@ from shared.events.volunteers import (
 from shared.mongo.client import Database, Document
 
 # Names of org units and the subscribers of a scope, answered from memory this long.
-NAME_TTL_S = 30.0
-SCOPE_TTL_S = 5.0
+NAME_TTL = timedelta(seconds=30)
+SCOPE_TTL = timedelta(seconds=5)
 # Needs whose view is held in memory (those of recent events; older ones are read again).
 NEED_VIEWS_HELD = 20_000
 
@@ -53,7 +55,7 @@ class ReadModel:
     loaded at start-up (`load`); with several replicas each would hold only the communities
     of its partitions (one consumer replica today)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.volunteers = db["volunteers"]
         self.teams = db["teams"]
         self.team_members = db["team_members"]
@@ -63,7 +65,7 @@ class ReadModel:
         self._members: dict[str, dict[str, RosterEntry]] = {}
         self._home: dict[str, str] = {}
         self._interests: dict[str, list[str]] = {}
-        self._names: dict[str, tuple[float, str | None]] = {}
+        self._names: TtlCache[str, str | None] = TtlCache(NAME_TTL, self._load_name, clock=clock)
         self._pending: dict[str, Document] = {}
         self._need_views: OrderedDict[str, NeedView] = OrderedDict()
         self._pending_needs: dict[str, Document] = {}
@@ -204,7 +206,7 @@ class ReadModel:
         return {t: self._teams[t] for t in dict.fromkeys(team_ids) if t and t in self._teams}
 
     async def put_org_unit(self, unit: OrgUnitUpdated) -> None:
-        self._names.pop(unit.path, None)
+        self._names.forget(unit.path)
         await self.org_units.replace_one(
             {"_id": unit.path},
             {"_id": unit.path, "name": unit.name, "level": unit.level, "parent": unit.parent},
@@ -212,15 +214,12 @@ class ReadModel:
         )
 
     async def org_unit_name(self, path: str) -> str | None:
-        """An org unit's name; answered from memory for NAME_TTL_S after a lookup."""
-        now = time.monotonic()
-        cached = self._names.get(path)
-        if cached is not None and now - cached[0] < NAME_TTL_S:
-            return cached[1]
+        """An org unit's name; answered from memory for NAME_TTL after a lookup."""
+        return await self._names.get(path)
+
+    async def _load_name(self, path: str) -> str | None:
         doc = await self.org_units.find_one({"_id": path}, {"name": 1})
-        name = str(doc["name"]) if doc else None
-        self._names[path] = (now, name)
-        return name
+        return str(doc["name"]) if doc else None
 
     # needs (events of one need share a partition: applied in order)
 

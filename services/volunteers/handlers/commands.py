@@ -150,15 +150,12 @@ async def register_volunteer(
         now=deps.clock.now(),
         phone_link_key=deps.phone_link_key,
     )
-    try:
-        await deps.repo.volunteers.create(volunteer.id, volunteer, events, cid)
-    except Duplicate:
-        raise DomainError(
-            "conflict",
-            f"该手机号已在 {cmd.home_community_id} 报到，志愿者 {volunteer.id} / this phone "
-            f"number already reported in to this community as volunteer {volunteer.id}",
-            volunteer_id=volunteer.id,
-        ) from None
+    await _create_new(
+        deps.repo.volunteers.create(volunteer.id, volunteer, events, cid),
+        f"该手机号已在 {cmd.home_community_id} 报到，志愿者 {volunteer.id} / this phone "
+        f"number already reported in to this community as volunteer {volunteer.id}",
+        volunteer_id=volunteer.id,
+    )
     VOLUNTEERS_REGISTERED.labels("api").inc()
     return volunteer
 
@@ -332,6 +329,14 @@ async def _community_of_row(deps: VolunteersDeps, actor: Principal, given: str) 
     return given
 
 
+async def _create_new(create: Awaitable[int], taken: str, **details: str) -> None:
+    """Awaits the creation of a new aggregate; its id taken is a conflict saying `taken`."""
+    try:
+        await create
+    except Duplicate:
+        raise DomainError("conflict", taken, names_field=False, **details) from None
+
+
 def _str(value: object) -> str | None:
     return None if value is None else str(value)
 
@@ -358,15 +363,12 @@ async def register_organization(
         actor=actor.sub,
         now=deps.clock.now(),
     )
-    try:
-        await deps.repo.organizations.create(org.id, org, events, cid)
-    except Duplicate:
-        raise DomainError(
-            "conflict",
-            f"本社区已登记同名组织 {org.id} / an organisation of this name is already "
-            f"registered in this community: {org.id}",
-            organization_id=org.id,
-        ) from None
+    await _create_new(
+        deps.repo.organizations.create(org.id, org, events, cid),
+        f"本社区已登记同名组织 {org.id} / an organisation of this name is already "
+        f"registered in this community: {org.id}",
+        organization_id=org.id,
+    )
     return org
 
 
@@ -393,15 +395,12 @@ async def form_team(
         actor=actor.sub,
         now=deps.clock.now(),
     )
-    try:
-        await deps.repo.teams.create(team.id, team, events, cid)
-    except Duplicate:
-        raise DomainError(
-            "conflict",
-            f"本社区已有同名服务队 {team.id} / a team of this name already exists in this "
-            f"community: {team.id}",
-            team_id=team.id,
-        ) from None
+    await _create_new(
+        deps.repo.teams.create(team.id, team, events, cid),
+        f"本社区已有同名服务队 {team.id} / a team of this name already exists in this "
+        f"community: {team.id}",
+        team_id=team.id,
+    )
     return team
 
 
