@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.metrics import metrics as series
+from services.metrics import metrics
 from services.metrics.adapters import reports
 from services.metrics.domain import catalogue
 from services.metrics.domain.figures import DEFINITIONS
@@ -269,7 +269,7 @@ async def _report(
     body = _stats_body(projection, scope, first, last)
     day0, day1 = _report_days(projection, first, last)
     days = projection.daily(scope, day0, day1)
-    series.REPORTS_EXPORTED.labels(what).inc()
+    metrics.REPORTS_EXPORTED.labels(what).inc()
     log.info(
         "report_exported",
         report=what,

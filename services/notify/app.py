@@ -82,16 +82,7 @@ def create_app(
             relay=runtime.relay,
             bursts=bursts,
         )
-        deps = NotifyDeps(
-            settings=settings,
-            clock=clock,
-            read_model=read_model,
-            profiles=profiles,
-            notifier=notifier,
-            inbox=inbox,
-            dispatcher=dispatcher,
-            loaded=asyncio.Event(),
-        )
+        deps = NotifyDeps.of(notifier)
         app.state.deps = deps
 
         async def load_mirrors() -> None:

@@ -6,7 +6,6 @@ the real Kafka and FerretDB: tests/integration/test_notify_fanout.py and test_no
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -93,16 +92,7 @@ def notify_service() -> Notify:
         relay=relay,
         bursts=FakeBursts(),
     )
-    deps = NotifyDeps(
-        settings=settings,
-        clock=clock,
-        read_model=read_model,
-        profiles=profiles,
-        notifier=notifier,
-        inbox=inbox,
-        dispatcher=dispatcher,
-        loaded=asyncio.Event(),
-    )
+    deps = NotifyDeps.of(notifier)
     deps.loaded.set()
 
     async def flush() -> None:  # as the app's consumer does after each batch

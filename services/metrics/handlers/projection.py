@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from pymongo.errors import PyMongoError
 
-from services.metrics import metrics as series
+from services.metrics import metrics
 from services.metrics.adapters.repository import BACKOFF, FactStore, Generations, Pointer, Versioned
 from services.metrics.domain import facts as facts_domain
 from services.metrics.domain import figures, lists
@@ -166,9 +166,9 @@ class Projection:
             if merged is not None:
                 self.cache.put(key[0], merged, version)
                 for payload, before, after in moves:
-                    series.observe(payload, before, after)
+                    metrics.observe(payload, before, after)
         for kind in writes:
-            series.FACTS.labels(kind).set(self.cache.count(kind))
+            metrics.FACTS.labels(kind).set(self.cache.count(kind))
         if not taken:
             return
         for kind, fact_id in taken:
@@ -231,12 +231,12 @@ class Projection:
         self.store = FactStore(self._db, pointer.active)
         self._results.clear()
         for kind in FACT_KINDS:
-            series.FACTS.labels(kind).set(cache.count(kind))
+            metrics.FACTS.labels(kind).set(cache.count(kind))
         # A rebuild still writing around its switch: read its last writes once it is done.
         settling = pointer.settling_until
         wait_s = (settling - datetime.now(UTC)).total_seconds() if settling else 0.0
         self._reload_at = time.monotonic() + wait_s + 0.5 if wait_s > 0 else None
-        series.GENERATION.set(pointer.active)
+        metrics.GENERATION.set(pointer.active)
 
     # --- queries ------------------------------------------------------------------------
 
@@ -250,7 +250,7 @@ class Projection:
             return hit[2]
         started = time.perf_counter()
         value = compute()
-        series.STATS_DURATION.labels(key[0]).observe(time.perf_counter() - started)
+        metrics.STATS_DURATION.labels(key[0]).observe(time.perf_counter() - started)
         self._results[key] = (self.cache.revision, now, value)
         self._results.move_to_end(key)
         while len(self._results) > RESULT_CACHE_SIZE:

@@ -34,6 +34,20 @@ class NotifyDeps:
     # Set once the in-memory state (volunteers, caps, last alerts) is loaded.
     loaded: asyncio.Event
 
+    @classmethod
+    def of(cls, notifier: Notifier) -> NotifyDeps:
+        """The handlers' dependencies: the notifier and the adapters it already holds."""
+        return cls(
+            settings=notifier.settings,
+            clock=notifier.clock,
+            read_model=notifier.read_model,
+            profiles=notifier.profiles,
+            notifier=notifier,
+            inbox=notifier.inbox,
+            dispatcher=notifier.dispatcher,
+            loaded=asyncio.Event(),
+        )
+
 
 async def refresh_interests(deps: NotifyDeps, recipient_id: str) -> None:
     """Matching sees the recipient's current interests (preferences and subscriptions)."""
