@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from shared.settings import Settings
 
@@ -41,3 +42,20 @@ async def find_by_ids(
     wanted = list(dict.fromkeys(ids))
     found = await asyncio.gather(*(collection.find_one({"_id": i}, projection) for i in wanted))
     return {doc["_id"]: doc for doc in found if doc is not None}
+
+
+DUPLICATE_KEY = 11000
+
+
+async def insert_new(collection: Any, docs: Sequence[Document]) -> set[int]:
+    """Inserts what is new (one unordered bulk insert); the indexes of documents whose `_id`
+    was taken. The insert-only rule's one way to say "already there" (FerretDB has no
+    compare-and-set)."""
+    try:
+        await collection.insert_many(list(docs), ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        return {int(e["index"]) for e in errors}
+    return set()

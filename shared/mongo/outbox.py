@@ -16,13 +16,13 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka.errors import KafkaError
 from pymongo import DeleteOne
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import PyMongoError
 
 from shared.aio import nap
 from shared.events.envelope import CloudEvent
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_FAILURES, OUTBOX_PENDING, OUTBOX_PUBLISHED
-from shared.mongo.client import Database, Document
+from shared.mongo.client import Database, Document, insert_new
 from shared.mongo.lease import Lease
 from shared.ports import EventPublisher
 
@@ -34,7 +34,6 @@ STORED = "outbox_stored"
 WRITER_GRACE = timedelta(seconds=3)
 # A marker whose commit is still missing after this long belongs to a write that lost.
 ORPHAN_GRACE = timedelta(seconds=30)
-DUPLICATE_KEY = 11000
 
 
 class Outbox:
@@ -76,13 +75,8 @@ class Outbox:
         if not marker_ids:
             return
         now = datetime.now(UTC)
-        try:
-            await self._stored.insert_many(
-                [{"_id": i, "at": now} for i in marker_ids], ordered=False
-            )
-        except BulkWriteError as exc:  # marked before: the same fact again
-            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                raise
+        # a mark already there is the same fact again
+        await insert_new(self._stored, [{"_id": i, "at": now} for i in marker_ids])
         for wake in self._listeners:
             wake()
 

@@ -18,11 +18,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from shared.events.envelope import CloudEvent
-from shared.mongo.client import Database, Document, find_by_ids
-from shared.mongo.outbox import DUPLICATE_KEY as DUPLICATE_KEY  # the stores' too
+from shared.mongo.client import Database, Document, find_by_ids, insert_new
 from shared.mongo.outbox import Outbox
 
 
@@ -202,14 +201,7 @@ class AggregateStore:
                     }
                 )
         await self.outbox.reserve(markers)
-        taken: set[int] = set()
-        try:
-            await self.commits.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            taken = {int(e["index"]) for e in errors}
+        taken = await insert_new(self.commits, docs)
         await self.outbox.drop([batches[i] for i in taken])
         stored = [i not in taken for i in range(len(commits))]
         # Heads of new aggregates go in one insert; the others one by one.
@@ -219,11 +211,7 @@ class AggregateStore:
             if ok and c.expected_version == 0
         ]
         if fresh:
-            try:
-                await self.heads.insert_many(fresh, ordered=False)
-            except BulkWriteError as exc:
-                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                    raise
+            await insert_new(self.heads, fresh)
         for head in fresh:
             self._wrote(head)
         await asyncio.gather(

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.metrics.domain import facts as facts_domain
 from services.metrics.domain.facts import Fact, FactKind
 from shared.events.envelope import EventPayload
-from shared.mongo.client import Database
-from shared.mongo.store import DUPLICATE_KEY, ConcurrencyConflict
+from shared.mongo.client import Database, insert_new
+from shared.mongo.store import ConcurrencyConflict
 from shared.mongo.unit_of_work import Backoff, until_committed
 
 POINTER = "projection_pointer"
@@ -149,15 +149,8 @@ class FactStore:
         taken: set[str] = set()
         for start in range(0, len(versions), BULK):
             chunk = versions[start : start + BULK]
-            try:
-                await self._collections[kind].insert_many(
-                    [_doc(f, v) for f, v in chunk], ordered=False
-                )
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                    raise
-                taken |= {chunk[e["index"]][0].id for e in errors}
+            docs = [_doc(f, v) for f, v in chunk]
+            taken |= {chunk[i][0].id for i in await insert_new(self._collections[kind], docs)}
         return taken
 
     async def newest_after(self, kind: FactKind, key: str, version: int) -> Versioned | None:

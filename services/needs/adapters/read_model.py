@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.needs.domain.eligibility import (
     KnownOrganization,
@@ -34,8 +34,7 @@ from shared.events.volunteers import (
     VolunteerRegistered,
     VolunteerUpdated,
 )
-from shared.mongo.client import Database, Document, find_by_ids
-from shared.mongo.store import DUPLICATE_KEY
+from shared.mongo.client import Database, Document, find_by_ids, insert_new
 from shared.rules import DEFAULT_RULES, DistrictRules, district_of
 
 # How long a known org unit is answered from memory: every post names its community, and
@@ -173,11 +172,7 @@ class Directory:
             {"_id": member_id(team_id, v), "team_id": team_id, "volunteer_id": v}
             for v in dict.fromkeys(volunteer_ids)
         ]
-        try:
-            await self.team_members.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                raise
+        await insert_new(self.team_members, docs)
 
     @staticmethod
     async def _replace_if_newer(

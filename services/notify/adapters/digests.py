@@ -7,8 +7,8 @@ from datetime import datetime
 
 from pymongo.errors import DuplicateKeyError
 
-from services.notify.adapters.repository import AppendLog, insert_new
-from shared.mongo.client import Database, Document
+from services.notify.adapters.repository import AppendLog
+from shared.mongo.client import Database, Document, insert_new
 
 
 class Digests:

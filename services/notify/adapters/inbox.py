@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.notify.adapters.repository import AppendLog, flush_max, insert_new
+from services.notify.adapters.repository import AppendLog, flush_max
 from services.notify.domain.delivery import Delivery
-from shared.mongo.client import Database, Document, find_by_ids
+from shared.mongo.client import Database, Document, find_by_ids, insert_new
 
 # A retry after an interrupted attempt looks this far back for the item it may have written.
 RECOVERY_WINDOW = 50

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from services.notify.adapters.deliveries import entry_for
-from services.notify.adapters.repository import LOAD_BATCH, flush_sets, insert_new
+from services.notify.adapters.repository import LOAD_BATCH, flush_sets
 from services.notify.domain.audience import Claim, NeedView, RosterEntry, TeamView
 from shared.cache import TtlCache
 from shared.clock import Clock
@@ -36,7 +36,7 @@ from shared.events.volunteers import (
     TeamMemberJoined,
     VolunteerRegistered,
 )
-from shared.mongo.client import Database, Document
+from shared.mongo.client import Database, Document, insert_new
 
 # Names of org units and the subscribers of a scope, answered from memory this long.
 NAME_TTL = timedelta(seconds=30)

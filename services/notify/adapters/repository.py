@@ -18,8 +18,8 @@ from pydantic import BaseModel
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from shared.mongo.client import Database, Document, find_by_ids
-from shared.mongo.store import DUPLICATE_KEY, AggregateStore, ConcurrencyConflict
+from shared.mongo.client import DUPLICATE_KEY, Database, Document, find_by_ids
+from shared.mongo.store import AggregateStore, ConcurrencyConflict
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -118,19 +118,6 @@ class AppendLog:
         for seq in range(1, upto + 1):
             await self.items.delete_one({"_id": self.item_id(key, seq)})
         await self.heads.delete_one({"_id": key})
-
-
-async def insert_new(collection: Any, docs: Sequence[Document]) -> set[int]:
-    """Inserts what is new (one unordered bulk insert); the indexes of documents whose `_id`
-    was taken."""
-    try:
-        await collection.insert_many(list(docs), ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        return {int(e["index"]) for e in errors}
-    return set()
 
 
 async def upsert_bulk(collection: Any, ops: Sequence[UpdateOne]) -> None:

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from services.notify.adapters.repository import LOAD_BATCH, flush_max, insert_new
+from services.notify.adapters.repository import LOAD_BATCH, flush_max
 from services.notify.domain.audience import Route
-from shared.mongo.client import Database, find_by_ids
+from shared.mongo.client import Database, find_by_ids, insert_new
 
 
 class Routes:
