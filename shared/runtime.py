@@ -25,6 +25,7 @@ from shared.http import (
 )
 from shared.kafka.consumer import ConsumerRunner, Handler
 from shared.kafka.producer import EventProducer
+from shared.kafka.tail import TopicTail
 from shared.kafka.topics import ensure_topics
 from shared.logging import configure_logging, get_logger
 from shared.mongo.client import Database, create_client
@@ -57,6 +58,7 @@ class Runtime:
             settings.relay_poll_s,
             settings.relay_batch_size,
             Lease(self.db, "relay", replica_id(), settings.relay_lease_s),
+            TopicTail(settings, self.producer),  # after a crash: only what is not on the topic
         )
         self.ledger = ProcessedEvents(self.db)
         self.consumer: ConsumerRunner | None = None

@@ -141,6 +141,10 @@ class EventProducer:
             raise RuntimeError("producer is not started")
         return self._producer
 
+    async def partitions(self, topic: str) -> list[int]:
+        """The partitions of `topic` this producer spreads its keys over."""
+        return sorted(await asyncio.wait_for(self._started().partitions_for(topic), self._timeout))
+
     async def ping(self, timeout_s: float = 2.0) -> None:
         """Raises unless the broker answers a metadata request in time."""
         await asyncio.wait_for(self._started().client.fetch_all_metadata(), timeout_s)

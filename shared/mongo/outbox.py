@@ -20,6 +20,7 @@ from pymongo.errors import PyMongoError
 
 from shared.aio import nap
 from shared.events.envelope import CloudEvent
+from shared.kafka.tail import TopicTail
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_FAILURES, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from shared.mongo.client import Database, Document, insert_new
@@ -113,10 +114,17 @@ class Relay:
         poll_s: float = 0.5,
         batch_size: int = 500,
         lease: Lease | None = None,
+        tail: TopicTail | None = None,
     ) -> None:
-        """`lease`: with several replicas, only the one holding it publishes (None: always)."""
+        """`lease`: with several replicas, only the one holding it publishes (None: always).
+        `tail`: read before publishing markers a predecessor may have published (None: not
+        read; consumers dedup by event id)."""
         self._db = db
         self._lease = lease
+        self._tail = tail
+        # Since when markers may be on the topic already: a relay died between the broker's
+        # ack and its marker delete, or this relay's last publish had an unknown outcome.
+        self._unsure_since: datetime | None = datetime.now(UTC)
         self._outbox = Outbox.of(db)
         self._outbox.listen(self.wake)
         self._producer = producer
@@ -132,6 +140,7 @@ class Relay:
         self._wakeup.set()
 
     def start(self) -> None:
+        self._doubt()  # a loop that died (or another process) may have left some
         self._task = asyncio.create_task(self._run(), name=f"{self._service}-relay")
 
     @property
@@ -170,6 +179,7 @@ class Relay:
                 published = await self.publish_pending() if await self._owns() else 0
                 failures = 0
             except (KafkaError, PyMongoError, TimeoutError, RuntimeError) as exc:
+                self._doubt()
                 failures += 1
                 OUTBOX_FAILURES.labels(self._service).inc()
                 log.warning("relay_publish_failed", error=repr(exc), failures=failures)
@@ -180,7 +190,30 @@ class Relay:
             await nap(self._wakeup, self._poll_s)
 
     async def _owns(self) -> bool:
-        return self._lease is None or await self._lease.held()
+        if self._lease is None or await self._lease.held():
+            return True
+        self._doubt()  # whoever holds it may die between its ack and its delete
+        return False
+
+    def _doubt(self) -> None:
+        self._unsure_since = self._unsure_since or datetime.now(UTC)
+
+    def _settle_doubt(self, now: datetime, waiting: set[str]) -> None:
+        """After a pass that published everything it read, or that began once every marker
+        from before the doubt was past the writers' grace (so none of them still waits)."""
+        since = self._unsure_since
+        if since is not None and (not waiting or now - since > WRITER_GRACE):
+            self._unsure_since = None
+
+    async def _unpublished(self, topic: str, events: list[CloudEvent]) -> list[CloudEvent]:
+        """The events to send: all of them, unless markers may already be on the topic
+        (`_doubt`); then those not yet at its end (`TopicTail`)."""
+        if self._unsure_since is None or self._tail is None:
+            return events
+        fresh = await self._tail.unpublished(topic, events, self._batch_size)
+        if len(fresh) < len(events):
+            log.info("relay_skipped_published", topic=topic, skipped=len(events) - len(fresh))
+        return fresh
 
     async def publish_pending(self) -> int:
         """One pass: publishes what the outbox holds, oldest first. Returns events sent.
@@ -195,6 +228,7 @@ class Relay:
         OUTBOX_PENDING.labels(self._service).set(len(markers))
         now = datetime.now(UTC)
         if not markers:
+            self._unsure_since = None  # nothing left by anyone
             if now - self._swept > ORPHAN_GRACE:
                 await self._outbox.sweep(now - ORPHAN_GRACE)
                 self._swept = now
@@ -237,9 +271,11 @@ class Relay:
             for topic, event in parse_events(source):
                 by_topic[topic].append(event)
         for topic, events in by_topic.items():
+            events = await self._unpublished(topic, events)
             await self._producer.publish(topic, events)
             OUTBOX_PUBLISHED.labels(self._service, topic).inc(len(events))
-        # Deleting the markers records the publication. A relay that dies before this delete
-        # publishes again; consumers dedup by event id.
+        # Deleting the markers records the publication. The relay after one that died before
+        # this delete reads the topic's tail and sends only what is not there (`_unpublished`).
         await self._outbox.published([m["_id"] for m, _ in ready])
+        self._settle_doubt(now, waiting)
         return sum(len(v) for v in by_topic.values())

@@ -9,6 +9,7 @@ import pytest
 
 from shared.events.envelope import CloudEvent
 from shared.kafka.producer import EventProducer
+from shared.kafka.tail import TopicTail
 from shared.kafka.topics import ensure_topics
 from shared.mongo.client import Database, create_client
 from shared.mongo.outbox import WRITER_GRACE, Outbox, Relay
@@ -128,3 +129,37 @@ async def test_a_stored_commit_wakes_the_relay_and_a_lost_one_does_not(
         await store.commit("t4", 0, {"v": 1}, [(topic, org_event("a.b.c"))])
     assert woken == ["woken"]
     assert await db["outbox"].count_documents({}) == 1  # the loser's marker is gone
+
+
+async def test_the_relay_after_one_killed_between_the_ack_and_its_delete_sends_each_event_once(
+    settings: Settings, db: Database, store: AggregateStore, topic: str
+) -> None:
+    await ensure_topics(settings)
+    roster = [org_event(f"a.b.r{i}") for i in range(40)]  # an import: one commit, many events
+    first, later = org_event("a.b.c"), org_event("a.b.c")
+    await store.commit("roster", 0, {"v": 1}, [(topic, e) for e in roster])
+    await store.commit("t5", 0, {"v": 1}, [(topic, first)])
+
+    async def killed(*_: object) -> None:
+        raise ConnectionError("killed after the broker's ack, before the marker delete")
+
+    dead = EventProducer(settings)
+    await dead.start()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Outbox.of(db), "published", killed)
+        with pytest.raises(ConnectionError):
+            await Relay(db, dead, "storetest", tail=TopicTail(settings, dead)).publish_pending()
+    await dead.stop()  # the process is gone, and its producer's memory of what it sent
+    assert await db["outbox"].count_documents({}) == 2
+    await store.commit("t5", 1, {"v": 2}, [(topic, later)])  # while no relay ran
+
+    producer = EventProducer(settings)
+    await producer.start()
+    try:
+        await Relay(db, producer, "storetest", tail=TopicTail(settings, producer)).publish_pending()
+    finally:
+        await producer.stop()
+    assert await db["outbox"].count_documents({}) == 0
+    ids = await published(settings, topic, len(roster) + 2)
+    assert sorted(ids) == sorted([e.id for e in roster] + [first.id, later.id])  # each once
+    assert [i for i in ids if i in (first.id, later.id)] == [first.id, later.id]
