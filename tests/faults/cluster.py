@@ -135,6 +135,10 @@ KAFKA_COMMON = [
     "share.coordinator.state.topic.replication.factor=1",
     "share.coordinator.state.topic.min.isr=1",
     "group.initial.rebalance.delay.ms=0",
+    # A broker killed and started again registers anew only once the controller has fenced
+    # its old incarnation (DUPLICATE_BROKER_REGISTRATION until then): 9 s by default.
+    "broker.session.timeout.ms=2000",
+    "broker.heartbeat.interval.ms=500",
     "auto.create.topics.enable=false",
     "num.network.threads=2",
     "num.io.threads=2",
@@ -160,6 +164,7 @@ def kafka_node(
         "-Xms128m",
         "-Xmx512m",
         "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1",  # a quick start (a third less) over peak speed
         *jvm,
         f"-Dlog4j2.configurationFile={LOG4J}",
         f"-Dkafka.logs.dir={directory}/kafka-logs",
