@@ -100,10 +100,9 @@ async def quiet(settings: Settings, history: History, still_s: float, max_s: flo
         last: Ends = {}
         still_since = time.monotonic()
         while time.monotonic() - started < max_s:
-            await consumer.topics()
-            parts = [
-                TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or []
-            ]
+            # every topic as ensure_topics made it (the consumer's metadata would need a
+            # subscription: `partitions_for_topic` answers None after `topics()`)
+            parts = [TopicPartition(t, p) for t in topics for p in range(settings.topic_partitions)]
             ends = await consumer.end_offsets(parts)
             behind = await lag(settings, admin, ends)
             if ends != last or behind:
