@@ -115,6 +115,9 @@ class ListedHeads(Generic[E]):
         )
         self.snapshot_s = settings.read_model_snapshot_s
         self.revision = 0  # counts the changes, so a snapshot is saved only after one
+        # How the index was loaded ("snapshot" or "heads") and how many events it caught up.
+        self.source = ""
+        self.replayed = 0
         self.follows = follows
         self.projection = {f: 1 for f in (*projection, "_version")}
         self.cache = HeadCache(CACHED_HEADS)
@@ -142,8 +145,8 @@ class ListedHeads(Generic[E]):
         while True:
             started = time.monotonic()
             try:
-                source = await self._load()
-                replayed = await self.follower.catch_up()
+                self.source = await self._load()
+                self.replayed = await self.follower.catch_up()
                 break
             except RETRIED as exc:
                 failures += 1
@@ -154,14 +157,14 @@ class ListedHeads(Generic[E]):
             "list_index_loaded",
             store=self.store.name,
             entries=len(self.index),
-            source=source,
-            replayed=replayed,
+            source=self.source,
+            replayed=self.replayed,
             seconds=round(time.monotonic() - started, 2),
         )
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.follower.run())
             if self.snapshot_s > 0:
-                tasks.create_task(self._keep_snapshots(now=source == "heads"))
+                tasks.create_task(self._keep_snapshots(now=self.source == "heads"))
 
     async def _load(self) -> str:
         """Fills the index: from the newest snapshot if the stream still holds every event
