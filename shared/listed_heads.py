@@ -170,7 +170,8 @@ class ListedHeads(Generic[E]):
         """Fills the index: from the newest snapshot if the stream still holds every event
         since, else from the heads. Which it was."""
         snapshot = await self.snapshots.load() if self.snapshot_s > 0 else None
-        if snapshot is not None and await self.follower.start(snapshot.offsets):
+        offsets = {int(p): o for p, o in snapshot.offsets.items()} if snapshot else {}
+        if snapshot is not None and await self.follower.start(offsets):
             for n, row in enumerate(snapshot.rows, 1):
                 self.index.put(entry_of_row(self.entry_type, row))
                 if n % LOAD_SLICE == 0:
@@ -202,7 +203,7 @@ class ListedHeads(Generic[E]):
     async def save_snapshot(self) -> bool:
         """The index as it is now and the offsets it reflects, taken in one step (no await
         between), then encoded and stored a chunk at a time."""
-        offsets = dict(self.follower.applied)
+        offsets = {str(p): o for p, o in self.follower.applied.items()}
         entries = list(self.index.entries.values())
         rows = []
         for n, entry in enumerate(entries, 1):

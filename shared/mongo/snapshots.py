@@ -48,7 +48,7 @@ LOAD_ATTEMPTS = 3
 class Snapshot:
     seq: int
     rows: list[Any]
-    offsets: dict[int, int]  # partition → the offset of the first event not reflected
+    offsets: dict[str, int]  # partition (as the caller names it) → first offset not reflected
     taken_at: datetime
 
 
@@ -69,7 +69,7 @@ class SnapshotStore:
                 return Snapshot(
                     seq=int(pointer["seq"]),
                     rows=rows,
-                    offsets={int(p): int(o) for p, o in pointer["offsets"].items()},
+                    offsets={str(p): int(o) for p, o in pointer["offsets"].items()},
                     taken_at=pointer["taken_at"],
                 )
         return None
@@ -84,7 +84,7 @@ class SnapshotStore:
             await asyncio.sleep(0)  # one chunk at a time: the event loop serves meanwhile
         return rows
 
-    async def save(self, rows: Sequence[Any], offsets: Mapping[int, int]) -> bool:
+    async def save(self, rows: Sequence[Any], offsets: Mapping[str, int]) -> bool:
         """Stores `rows` as the newest snapshot, reflecting the stream up to `offsets`; False
         if another writer moved the pointer first (this one's chunks are deleted then)."""
         current = await self.collection.find_one({"_id": self.name})

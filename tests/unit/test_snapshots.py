@@ -41,10 +41,12 @@ async def test_a_saved_snapshot_loads_with_its_rows_offsets_and_times(
     monkeypatch.setattr(snapshots, "ROWS_PER_CHUNK", 3)
     db = FakeDatabase()
     assert await store(db).load() is None
-    assert await store(db).save(rows(10), {0: 5, 1: 0, 2: 17})
+    assert await store(db).save(rows(10), {"0": 5, "1": 0, "2": 17})
     loaded = await store(db).load()
     assert loaded is not None
-    assert loaded.rows == rows(10) and loaded.offsets == {0: 5, 1: 0, 2: 17} and loaded.seq == 1
+    assert (
+        loaded.rows == rows(10) and loaded.offsets == {"0": 5, "1": 0, "2": 17} and loaded.seq == 1
+    )
     assert len(collection(db).docs) == 1 + 4  # the pointer and ceil(10 / 3) chunks
 
 
@@ -60,22 +62,22 @@ async def test_a_crash_mid_snapshot_leaves_the_previous_one_whole(
 ) -> None:
     monkeypatch.setattr(snapshots, "ROWS_PER_CHUNK", 2)
     db = FakeDatabase()
-    assert await store(db).save(rows(5, "old"), {0: 1})
+    assert await store(db).save(rows(5, "old"), {"0": 1})
     collection(db).fail_inserts_after = 1  # one chunk of the next snapshot, then the crash
     with pytest.raises(AutoReconnect):
-        await store(db).save(rows(5, "new"), {0: 9})
+        await store(db).save(rows(5, "new"), {"0": 9})
     collection(db).fail_inserts_after = None
     loaded = await store(db).load()
-    assert loaded is not None and loaded.rows == rows(5, "old") and loaded.offsets == {0: 1}
+    assert loaded is not None and loaded.rows == rows(5, "old") and loaded.offsets == {"0": 1}
     # the next snapshot is written whole beside the torn one's chunk, and becomes the newest
-    assert await store(db).save(rows(5, "new"), {0: 9})
+    assert await store(db).save(rows(5, "new"), {"0": 9})
     loaded = await store(db).load()
     assert loaded is not None and loaded.rows == rows(5, "new") and loaded.seq == 2
 
 
 async def test_of_two_writers_at_once_one_moves_the_pointer_and_the_other_cleans_up() -> None:
     db = FakeDatabase()
-    assert await store(db).save(rows(3, "first"), {0: 1})
+    assert await store(db).save(rows(3, "first"), {"0": 1})
     one, other = store(db), store(db)
     real_find = collection(db).find_one
     pointers: list[Any] = []
@@ -85,15 +87,15 @@ async def test_of_two_writers_at_once_one_moves_the_pointer_and_the_other_cleans
         if query == {"_id": "needs_list"} and len(pointers) < 2:
             pointers.append(found)
             if len(pointers) == 1:  # the other writer saves between this read and our move
-                assert await other.save(rows(3, "other"), {0: 3})
+                assert await other.save(rows(3, "other"), {"0": 3})
                 return pointers[0]
         return found
 
     collection(db).find_one = both_read_the_pointer_first  # type: ignore[method-assign]
-    assert not await one.save(rows(3, "one"), {0: 2})
+    assert not await one.save(rows(3, "one"), {"0": 2})
     collection(db).find_one = real_find  # type: ignore[method-assign]
     loaded = await store(db).load()
-    assert loaded is not None and loaded.rows == rows(3, "other") and loaded.offsets == {0: 3}
+    assert loaded is not None and loaded.rows == rows(3, "other") and loaded.offsets == {"0": 3}
     # the loser's chunk is gone: the pointer and the two snapshots kept (other's, first's)
     assert len(collection(db).docs) == 3
 
@@ -101,7 +103,7 @@ async def test_of_two_writers_at_once_one_moves_the_pointer_and_the_other_cleans
 async def test_only_the_newest_two_snapshots_are_kept() -> None:
     db = FakeDatabase()
     for n in range(5):
-        assert await store(db).save(rows(2, f"s{n}"), {0: n})
+        assert await store(db).save(rows(2, f"s{n}"), {"0": n})
     assert len(collection(db).docs) == 1 + 2
     loaded = await store(db).load()
     assert loaded is not None and loaded.rows == rows(2, "s4") and loaded.seq == 5
@@ -109,14 +111,14 @@ async def test_only_the_newest_two_snapshots_are_kept() -> None:
 
 async def test_a_snapshot_of_another_format_or_name_is_not_read() -> None:
     db = FakeDatabase()
-    assert await store(db, format_="f1").save(rows(2), {0: 1})
+    assert await store(db, format_="f1").save(rows(2), {"0": 1})
     assert await store(db, format_="f2").load() is None
     assert await store(db, name="volunteers_list", format_="f1").load() is None
 
 
 async def test_a_load_that_loses_its_chunks_to_newer_snapshots_reads_the_pointer_again() -> None:
     db = FakeDatabase()
-    assert await store(db).save(rows(2, "a"), {0: 1})
+    assert await store(db).save(rows(2, "a"), {"0": 1})
     real_find = collection(db).find_one
     raced = False
 
@@ -127,7 +129,7 @@ async def test_a_load_that_loses_its_chunks_to_newer_snapshots_reads_the_pointer
             raced = True
             collection(db).find_one = real_find  # type: ignore[method-assign]
             for tag in ("b", "c"):  # the second deletes the chunks of the pointer we read
-                assert await store(db).save(rows(2, tag), {0: 2})
+                assert await store(db).save(rows(2, tag), {"0": 2})
         return found
 
     collection(db).find_one = two_newer_snapshots_meanwhile  # type: ignore[method-assign]
