@@ -83,8 +83,14 @@ class Outbox:
         self.markers = db[OUTBOX]
         self._stored = db[STORED]  # `{_id: marker id, at}`: that marker's commit is stored
         self._listeners: list[Callable[[], None]] = []
-        # Commits stored by this process, oldest first, for the relay's memory path.
-        self.fresh: deque[Stored] = deque(maxlen=FRESH_MAX)
+        # Commits stored by this process, oldest first, for the relay's memory path, each
+        # with whether its marker was marked in the database too.
+        self.fresh: deque[tuple[Stored, bool]] = deque(maxlen=FRESH_MAX)
+        # Set by a running relay that publishes (it holds the lease): markers are then not
+        # marked in the database, the relay has them in memory. Should it die or lose the
+        # lease first, the next relay finds them unmarked and checks them against their
+        # commits after WRITER_GRACE, as those of a writer that died.
+        self.handing_over = False
 
     @classmethod
     def of(cls, db: Database) -> Outbox:
@@ -109,11 +115,12 @@ class Outbox:
         """Marks the markers of stored commits, then hands the commits (those without events
         too: they keep the chain of versions) to the relay's memory path and wakes it."""
         markers = [c.marker for c in commits if c.marker is not None]
-        if markers:
+        marked = bool(markers) and not self.handing_over
+        if marked:
             now = datetime.now(UTC)
             # a mark already there is the same fact again
             await insert_new(self._stored, [{"_id": m["_id"], "at": now} for m in markers])
-        self.fresh.extend(commits)
+        self.fresh.extend((c, marked) for c in commits)
         if markers:
             for wake in self._listeners:
                 wake()
@@ -125,14 +132,19 @@ class Outbox:
         marked = await self._stored.find({"_id": {"$in": ids}}, {"_id": 1}).to_list() if ids else []
         return {m["_id"] for m in markers if m.get("stored")} | {m["_id"] for m in marked}
 
-    async def published(self, marker_ids: Sequence[str]) -> None:
-        """Forgets published markers: their stored mark first, so that a relay that dies in
-        between finds an unmarked marker and publishes it again (as it would had it died
-        before the delete), never a mark without its marker."""
+    async def published(
+        self, marker_ids: Sequence[str], marked: Sequence[str] | None = None
+    ) -> None:
+        """Forgets published markers: their stored mark first (`marked`: those that have
+        one; None: all), so that a relay that dies in between finds an unmarked marker and
+        publishes it again (as it would had it died before the delete), never a mark without
+        its marker."""
         # One delete by `_id` each (the `_id` index): FerretDB 1.x answers `$in` by a scan.
+        marked = marker_ids if marked is None else marked
+        if marked:
+            await self._stored.bulk_write([DeleteOne({"_id": i}) for i in marked], ordered=False)
         if marker_ids:
             deletes = [DeleteOne({"_id": i}) for i in marker_ids]
-            await self._stored.bulk_write(deletes, ordered=False)
             await self.markers.bulk_write(deletes, ordered=False)
 
     async def sweep(self, older_than: datetime) -> None:
@@ -202,12 +214,15 @@ class Relay:
             await asyncio.wait_for(asyncio.shield(self._task), 10)
             self._scan_at = 0.0  # the last pass scans too
             if await self._owns():
-                await asyncio.wait_for(self.publish_pending(), 10)
+                async with asyncio.timeout(10):
+                    while await self.publish_pending() >= self._batch_size:
+                        pass  # a full batch: more may be in memory
             if self._lease is not None:
                 await self._lease.release()
         except (TimeoutError, KafkaError, PyMongoError, RuntimeError) as exc:
             log.warning("relay_final_pass_failed", error=repr(exc))  # the next relay publishes
         finally:
+            self._outbox.handing_over = False  # what is stored after this is marked
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
@@ -218,6 +233,7 @@ class Relay:
                 if await self._owns():
                     published = await self.publish_pending()
                 else:
+                    self._outbox.handing_over = False
                     self._outbox.fresh.clear()  # the holder's scan publishes them
                     published = 0
                 failures = 0
@@ -237,6 +253,9 @@ class Relay:
     async def publish_pending(self) -> int:
         """One pass: what this process stored since the last pass (from memory), then, when
         due, a scan of the outbox. Returns events sent."""
+        # While this relay's loop runs, what is stored here is published from memory: the
+        # markers need no mark in the database.
+        self._outbox.handing_over = self._task is not None and not self._stopping
         sent = await self._publish_fresh()
         if time.monotonic() >= self._scan_at:
             scanned = await self._scan()
@@ -252,9 +271,10 @@ class Relay:
         this relay has not seen published is left to the scan (and so are its later ones)."""
         fresh = self._outbox.fresh
         ready: list[Document] = []
+        marked: list[str] = []
         chain: dict[str, int] = {}  # versions this pass publishes, remembered once sent
         while fresh and len(ready) < self._batch_size:
-            commit = fresh.popleft()
+            commit, was_marked = fresh.popleft()
             if chain.get(commit.owner, self._published.get(commit.owner, 0)) != commit.version - 1:
                 continue  # the scan publishes it once the earlier ones are
             if commit.marker is not None and commit.marker["_id"] in self._scanned:
@@ -262,8 +282,10 @@ class Relay:
             chain[commit.owner] = commit.version
             if commit.marker is not None:
                 ready.append(commit.marker)
-        # Should this fail, the markers stay stored in the outbox and the scan sends them.
-        await self._send(ready)
+                if was_marked:
+                    marked.append(commit.marker["_id"])
+        # Should this fail, the markers stay in the outbox and the scan sends them.
+        await self._send(ready, marked)
         for owner, version in chain.items():
             self._remember(owner, version)
         return sum(len(m["events"]) for m in ready)
@@ -274,7 +296,7 @@ class Relay:
         if len(self._published) > KNOWN_MAX:
             self._published.popitem(last=False)
 
-    async def _send(self, ready: Sequence[Document]) -> None:
+    async def _send(self, ready: Sequence[Document], marked: Sequence[str] | None = None) -> None:
         """Publishes the events of these markers (or of the commits holding them), then
         forgets the markers."""
         from shared.mongo.store import parse_events  # the store imports this module
@@ -288,7 +310,7 @@ class Relay:
             OUTBOX_PUBLISHED.labels(self._service, topic).inc(len(events))
         # Deleting the markers records the publication. A relay that dies before this delete
         # publishes again; consumers dedup by event id.
-        await self._outbox.published([m["_id"] for m in ready])
+        await self._outbox.published([m["_id"] for m in ready], marked)
 
     async def _scan(self) -> int:
         """One pass over the outbox: publishes what it holds, oldest first.
