@@ -133,17 +133,20 @@ class Outbox:
         return {m["_id"] for m in markers if m.get("stored")} | {m["_id"] for m in marked}
 
     async def published(
-        self, marker_ids: Sequence[str], marked: Sequence[str] | None = None
+        self, marker_ids: Sequence[str], marked: Sequence[str] | None = None, few: bool = False
     ) -> None:
         """Forgets published markers: their stored mark first (`marked`: those that have
         one; None: all), so that a relay that dies in between finds an unmarked marker and
         publishes it again (as it would had it died before the delete), never a mark without
-        its marker."""
-        # One delete by `_id` each (the `_id` index): FerretDB 1.x answers `$in` by a scan.
+        its marker. `few`: the outbox holds little more than these (one delete for all)."""
+        # One delete by `_id` each (the `_id` index): FerretDB 1.x answers `$in` by a scan,
+        # which is quicker only while the outbox is small (each delete by `_id` costs ~2 ms).
         marked = marker_ids if marked is None else marked
         if marked:
             await self._stored.bulk_write([DeleteOne({"_id": i}) for i in marked], ordered=False)
-        if marker_ids:
+        if marker_ids and few:
+            await self.markers.delete_many({"_id": {"$in": list(marker_ids)}})
+        elif marker_ids:
             deletes = [DeleteOne({"_id": i}) for i in marker_ids]
             await self.markers.bulk_write(deletes, ordered=False)
 
@@ -182,6 +185,7 @@ class Relay:
         self._swept = datetime.now(UTC)
         self._scan_every_s = scan_every_s
         self._scan_at = 0.0  # monotonic: the first pass scans
+        self._outbox_small = False  # the last scan read all of the outbox, and little
         # Per aggregate, the last version whose events are published (or that had none).
         self._published: OrderedDict[str, int] = OrderedDict()
         # Markers the scan published lately: one also handed over in memory is not sent twice.
@@ -284,8 +288,11 @@ class Relay:
                 ready.append(commit.marker)
                 if was_marked:
                     marked.append(commit.marker["_id"])
-        # Should this fail, the markers stay in the outbox and the scan sends them.
-        await self._send(ready, marked)
+        # Should this fail, the markers stay in the outbox and the scan sends them. While the
+        # memory keeps up (the last scan read the whole outbox, little is left in memory) the
+        # outbox holds about what is being published.
+        few = self._outbox_small and len(fresh) < self._batch_size
+        await self._send(ready, marked, few)
         for owner, version in chain.items():
             self._remember(owner, version)
         return sum(len(m["events"]) for m in ready)
@@ -296,7 +303,9 @@ class Relay:
         if len(self._published) > KNOWN_MAX:
             self._published.popitem(last=False)
 
-    async def _send(self, ready: Sequence[Document], marked: Sequence[str] | None = None) -> None:
+    async def _send(
+        self, ready: Sequence[Document], marked: Sequence[str] | None = None, few: bool = False
+    ) -> None:
         """Publishes the events of these markers (or of the commits holding them), then
         forgets the markers."""
         from shared.mongo.store import parse_events  # the store imports this module
@@ -310,7 +319,7 @@ class Relay:
             OUTBOX_PUBLISHED.labels(self._service, topic).inc(len(events))
         # Deleting the markers records the publication. A relay that dies before this delete
         # publishes again; consumers dedup by event id.
-        await self._outbox.published([m["_id"] for m in ready], marked)
+        await self._outbox.published([m["_id"] for m in ready], marked, few)
 
     async def _scan(self) -> int:
         """One pass over the outbox: publishes what it holds, oldest first.
@@ -322,6 +331,7 @@ class Relay:
         their order."""
         outbox = self._outbox.markers
         markers = await outbox.find({}).sort("seq", 1).limit(self._batch_size).to_list()
+        self._outbox_small = len(markers) < self._batch_size // 2
         OUTBOX_PENDING.labels(self._service).set(len(markers))
         now = datetime.now(UTC)
         if not markers:

@@ -136,6 +136,9 @@ async def test_a_stored_commit_wakes_the_relay_and_a_lost_one_does_not(
     assert await db["outbox"].count_documents({}) == 1  # the loser's marker is gone
 
 
+READS = ("find", "count", "aggregate", "distinct", "watch")
+
+
 class Counted:
     """A collection that records which of its methods are called (then does them)."""
 
@@ -163,9 +166,9 @@ async def test_a_stored_marker_is_published_from_memory_without_reading_the_outb
         await store.commit("t5", 1, {"v": 2}, [(topic, second)])
         await store.commit("t5", 2, {"v": 3})  # no events: nothing to publish
         assert await relay.publish_pending() == 2
-    # written (the markers, their marks) and deleted by `_id`, never read
-    assert set(markers.calls) == {"insert_many", "bulk_write"}, markers.calls
-    assert set(marks.calls) == {"insert_many", "bulk_write"}, marks.calls
+    # written (the markers, their marks) and deleted, never read
+    for calls in (markers.calls, marks.calls):
+        assert "insert_many" in calls and not [c for c in calls if c.startswith(READS)], calls
     assert await db["outbox"].count_documents({}) == 0
     assert await db["outbox_stored"].count_documents({}) == 0
     assert await published(settings, topic, 2) == [first.id, second.id]
