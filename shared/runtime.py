@@ -58,7 +58,8 @@ class Runtime:
             settings.relay_poll_s,
             settings.relay_batch_size,
             Lease(self.db, "relay", replica_id(), settings.relay_lease_s),
-            TopicTail(settings, self.producer),  # after a crash: only what is not on the topic
+            settings.relay_scan_s,
+            tail=TopicTail(settings, self.producer),  # after a crash: what is not on the topic
         )
         self.ledger = ProcessedEvents(self.db)
         self.consumer: ConsumerRunner | None = None

@@ -623,8 +623,8 @@ class FakeDeliveries(Deliveries):
         found = [d for d in self.queued.values() if d["due_at"] <= now and d["channel"] == channel]
         return sorted(found, key=lambda d: d["due_at"])[:limit]
 
-    async def pending_for_need(self, need_id: str) -> list[Document]:
-        return [d for d in self.queued.values() if d["need_id"] == need_id]
+    async def pending_for_needs(self, need_ids: Sequence[str]) -> list[Document]:
+        return [d for d in self.queued.values() if d["need_id"] in need_ids]
 
     async def next_due(self) -> datetime | None:
         return min((d["due_at"] for d in self.queued.values()), default=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -26,12 +27,17 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def relay(settings: Settings, db: Database) -> AsyncIterator[Relay]:
+async def producer(settings: Settings) -> AsyncIterator[EventProducer]:
     await ensure_topics(settings)
     producer = EventProducer(settings)
     await producer.start()
-    yield Relay(db, producer, "storetest")
+    yield producer
     await producer.stop()
+
+
+@pytest.fixture
+def relay(db: Database, producer: EventProducer) -> Relay:
+    return Relay(db, producer, "storetest")
 
 
 @pytest.fixture
@@ -131,6 +137,65 @@ async def test_a_stored_commit_wakes_the_relay_and_a_lost_one_does_not(
     assert await db["outbox"].count_documents({}) == 1  # the loser's marker is gone
 
 
+READS = ("find", "count", "aggregate", "distinct", "watch")
+
+
+class Counted:
+    """A collection that records which of its methods are called (then does them)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls.append(name)
+        return getattr(self.inner, name)
+
+
+async def test_a_stored_marker_is_published_from_memory_without_reading_the_outbox(
+    settings: Settings, db: Database, producer: EventProducer, store: AggregateStore, topic: str
+) -> None:
+    relay = Relay(db, producer, "storetest", scan_every_s=3600)
+    assert await relay.publish_pending() == 0  # the start-up scan
+    outbox = Outbox.of(db)
+    markers, marks = Counted(outbox.markers), Counted(outbox._stored)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(outbox, "markers", markers)
+        patch.setattr(outbox, "_stored", marks)
+        first, second = org_event("a.b.c"), org_event("a.b.c")
+        await store.commit("t5", 0, {"v": 1}, [(topic, first)])
+        await store.commit("t5", 1, {"v": 2}, [(topic, second)])
+        await store.commit("t5", 2, {"v": 3})  # no events: nothing to publish
+        assert await relay.publish_pending() == 2
+    # written (the markers, their marks) and deleted, never read
+    for calls in (markers.calls, marks.calls):
+        assert "insert_many" in calls and not [c for c in calls if c.startswith(READS)], calls
+    assert await db["outbox"].count_documents({}) == 0
+    assert await db["outbox_stored"].count_documents({}) == 0
+    assert await published(settings, topic, 2) == [first.id, second.id]
+
+
+async def test_a_marker_whose_earlier_commit_another_process_wrote_waits_for_the_scan(
+    settings: Settings, db: Database, producer: EventProducer, store: AggregateStore, topic: str
+) -> None:
+    """Another replica's commit is not in this relay's memory: the later commit of the same
+    aggregate stored here is not sent ahead of it, but by the scan, after it."""
+    other = create_client(settings)  # another process: its own outbox in memory
+    relay = Relay(db, producer, "storetest", scan_every_s=3600)
+    try:
+        assert await relay.publish_pending() == 0  # the start-up scan
+        theirs, ours = org_event("a.b.c"), org_event("a.b.c")
+        elsewhere = AggregateStore(other[settings.database_name("storetest")], "things")
+        await elsewhere.commit("t6", 0, {"v": 1}, [(topic, theirs)])
+        await store.commit("t6", 1, {"v": 2}, [(topic, ours)])
+        assert await relay.publish_pending() == 0  # no scan due: ours waits
+        relay._scan_at = 0.0  # the scan comes due
+        assert await relay.publish_pending() == 2
+        assert await published(settings, topic, 2) == [theirs.id, ours.id]
+    finally:
+        await other.close()
+
+
 async def test_the_relay_after_one_killed_between_the_ack_and_its_delete_sends_each_event_once(
     settings: Settings, db: Database, store: AggregateStore, topic: str
 ) -> None:
@@ -138,7 +203,7 @@ async def test_the_relay_after_one_killed_between_the_ack_and_its_delete_sends_e
     roster = [org_event(f"a.b.r{i}") for i in range(40)]  # an import: one commit, many events
     first, later = org_event("a.b.c"), org_event("a.b.c")
     await store.commit("roster", 0, {"v": 1}, [(topic, e) for e in roster])
-    await store.commit("t5", 0, {"v": 1}, [(topic, first)])
+    await store.commit("t7", 0, {"v": 1}, [(topic, first)])
 
     async def killed(*_: object) -> None:
         raise ConnectionError("killed after the broker's ack, before the marker delete")
@@ -151,7 +216,7 @@ async def test_the_relay_after_one_killed_between_the_ack_and_its_delete_sends_e
             await Relay(db, dead, "storetest", tail=TopicTail(settings, dead)).publish_pending()
     await dead.stop()  # the process is gone, and its producer's memory of what it sent
     assert await db["outbox"].count_documents({}) == 2
-    await store.commit("t5", 1, {"v": 2}, [(topic, later)])  # while no relay ran
+    await store.commit("t7", 1, {"v": 2}, [(topic, later)])  # while no relay ran
 
     producer = EventProducer(settings)
     await producer.start()
