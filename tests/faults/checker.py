@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -23,6 +23,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 
 from shared.events.envelope import CloudEvent
+from shared.mongo.client import create_client
+from shared.mongo.outbox import OUTBOX
 from shared.settings import Settings
 from tests.faults.workload import COMMUNITIES, DISTRICT, HOOKED, History, admin_of
 from tests.helpers import auth
@@ -85,17 +87,33 @@ async def lag(settings: Settings, admin: AIOKafkaAdminClient, ends: Ends) -> int
     return behind
 
 
-async def quiet(settings: Settings, history: History, still_s: float, max_s: float) -> float:
-    """Waits until every consumer group has committed every record and no topic has grown for
-    `still_s` (at most `max_s`): outboxes drained, consumers and dispatchers done. Returns
-    the seconds waited."""
+async def unpublished(settings: Settings, services: Sequence[str]) -> int:
+    """Outbox markers not yet published, over the services' databases."""
+    client = create_client(settings)
+    try:
+        return sum(
+            [
+                await client[settings.database_name(s)][OUTBOX].estimated_document_count()
+                for s in services
+            ]
+        )
+    finally:
+        await client.close()
+
+
+async def quiet(
+    settings: Settings, history: History, still_s: float, max_s: float, services: Sequence[str]
+) -> float:
+    """Waits until every outbox is drained, every consumer group has committed every record
+    and no topic has grown for `still_s` (at most `max_s`): consumers and dispatchers done.
+    Returns the seconds waited."""
     started = time.monotonic()
     topics = settings.topics.all
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await consumer.start()
     await admin.start()
-    behind = -1
+    behind = pending = -1
     try:
         last: Ends = {}
         still_since = time.monotonic()
@@ -105,7 +123,8 @@ async def quiet(settings: Settings, history: History, still_s: float, max_s: flo
             parts = [TopicPartition(t, p) for t in topics for p in range(settings.topic_partitions)]
             ends = await consumer.end_offsets(parts)
             behind = await lag(settings, admin, ends)
-            if ends != last or behind:
+            pending = await unpublished(settings, services)
+            if ends != last or behind or pending:
                 last, still_since = ends, time.monotonic()
             elif time.monotonic() - still_since >= still_s:
                 break
@@ -114,7 +133,10 @@ async def quiet(settings: Settings, history: History, still_s: float, max_s: flo
         await consumer.stop()
         await admin.close()
     took = time.monotonic() - started
-    history.note(f"checker: quiet after {took:.0f} s ({behind} records not yet consumed)")
+    history.note(
+        f"checker: quiet after {took:.0f} s ({pending} outbox markers not yet published, "
+        f"{behind} records not yet consumed)"
+    )
     return took
 
 

@@ -101,6 +101,7 @@ async def run(
     fault_s: float,
     quiet_s: float,
     roster_rows: int = 0,
+    roster_every_s: float = 0.0,
     modules: Mapping[str, str] | None = None,
     plan: Sequence[tuple[str, str]] | None = None,
     report: Callable[[str], None] = print,
@@ -147,11 +148,15 @@ async def run(
                 finally:
                     stopped.set()
 
-            offices = [c.import_rosters(stopped, roster_rows) for c in people[:3] if roster_rows]
+            offices = [
+                c.import_rosters(stopped, roster_rows, roster_every_s)
+                for c in people[:3]
+                if roster_rows
+            ]
             await asyncio.gather(faults_then_stop(), *(c.run(stopped) for c in people), *offices)
             history.note("quiet period")
             await all_ready(list(services.values()))
-            await quiet(s, history, still_s=min(20.0, quiet_s / 3), max_s=quiet_s)
+            await quiet(s, history, min(20.0, quiet_s / 3), quiet_s, list(services))
             history.note(f"checker starts, {history.acknowledged} acknowledged writes")
             checker = Checker(s, urls, history, receipts, settle_s=quiet_s)
             verdict = await checker.run()

@@ -111,6 +111,7 @@ async def test_long_run(cluster: PrivateCluster, tmp_path: Path) -> None:
         fault_s=float(env("TONGXIN_FAULTS_FAULT_S", "4")),
         quiet_s=float(env("TONGXIN_FAULTS_QUIET_S", "600")),
         roster_rows=int(env("TONGXIN_FAULTS_ROSTER_ROWS", "50")),
+        roster_every_s=float(env("TONGXIN_FAULTS_ROSTER_EVERY_S", "0")),
     )
     assert verdict.ok, verdict.table()
     assert verdict.events >= int(env("TONGXIN_FAULTS_MIN_EVENTS", "100000")), verdict.table()

@@ -14,6 +14,7 @@ recorded as indeterminate: the checker allows it either way, never twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
@@ -200,13 +201,19 @@ class Client:
                 if n % 10 == 3:
                     await self.poison(f"poison-{self.no}-{n}")
 
-    async def import_rosters(self, stopped: asyncio.Event, rows: int) -> None:
-        """The community office importing its roster in chunks of `rows` while the residents
-        post (these volunteers do not race for claims)."""
+    async def import_rosters(self, stopped: asyncio.Event, rows: int, every_s: float) -> None:
+        """The community office importing its roster in chunks of `rows`, one chunk begun
+        every `every_s` at most, while the residents post (these volunteers do not race for
+        claims)."""
         async with httpx.AsyncClient() as http:
             ask = Asker(http, self.history, patience_s=180)
             while not stopped.is_set():
+                began = time.monotonic()
                 await self.import_volunteers(ask, rows)
+                rest = every_s - (time.monotonic() - began)
+                if rest > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stopped.wait(), rest)
 
     async def story(self, ask: Asker) -> None:
         needs = self.urls["needs"]
