@@ -27,7 +27,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             settings=settings,
             sms=SmsLogFile(Path(settings.var_dir) / "log" / "sms.jsonl"),
         )
-        runtime.serve(app, deps, events.STREAMS, events.event_handlers(deps))
+        runtime.serve(app, deps, events.STREAMS, events.EVENT_HANDLERS.bind(deps))
 
     return create_service_app(
         "identity",

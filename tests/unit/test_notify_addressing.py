@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from services.notify.adapters.channels import InAppChannel
+from services.notify.adapters.contacts import ContactConfirmations
 from services.notify.adapters.inbox import InboxHub
 from services.notify.handlers import commands, events
 from services.notify.handlers.commands import NewSubscription, NotifyDeps
@@ -40,6 +41,7 @@ from tests.fakes import (
     FakeRelay,
     FakeRoutes,
     InMemoryBus,
+    NoDatabase,
 )
 from tests.integration.test_notify_support import FAR, HOME, NEAR, A, B, volunteer
 
@@ -92,13 +94,13 @@ def notify_service() -> Notify:
         relay=relay,
         bursts=FakeBursts(),
     )
-    deps = NotifyDeps.of(notifier)
+    deps = NotifyDeps.of(notifier, ContactConfirmations(NoDatabase(), {}))
     deps.loaded.set()
 
     async def flush() -> None:  # as the app's consumer does after each batch
         await events.end_of_batch(deps)
 
-    bus = InMemoryBus(events.event_handlers(deps), flush)
+    bus = InMemoryBus(events.EVENT_HANDLERS.bind(deps, ready=deps.loaded), flush)
     return Notify(deps, bus, inbox, deliveries)
 
 
