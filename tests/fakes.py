@@ -60,7 +60,6 @@ from shared.events.volunteers import (
 )
 from shared.kafka.consumer import Handler
 from shared.mongo.client import Document
-from shared.mongo.outbox import Relay
 from shared.mongo.store import AggregateStore, ConcurrencyConflict, NewCommit, commit_id
 from shared.orgpath import OrgPath
 from shared.rules import DEFAULT_RULES, DistrictRules, district_of
@@ -647,14 +646,3 @@ class FakeInbox(Inbox):
 
     async def get(self, item_id: str) -> Document | None:
         return self.items.get(item_id)
-
-
-class FakeRelay(Relay):
-    """The outbox relay of a service on fakes: nothing to publish (FakeStore keeps what its
-    commits would publish); counts how often it was woken."""
-
-    def __init__(self) -> None:  # nothing of MongoDB is made
-        self.woken = 0
-
-    def wake(self) -> None:
-        self.woken += 1

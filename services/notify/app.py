@@ -62,9 +62,7 @@ def create_app(
             "email": EmailChannel(settings),
             "sms": SmsChannel(sms_provider or LogSmsProvider()),
         }
-        dispatcher = Dispatcher(
-            settings, clock, deliveries, profiles, channels, runtime.producer, runtime.relay
-        )
+        dispatcher = Dispatcher(settings, clock, deliveries, profiles, channels, runtime.producer)
         read_model = ReadModel(db)
         routes = Routes(db)
         bursts = Bursts(db)
@@ -78,7 +76,6 @@ def create_app(
             deliveries=deliveries,
             inbox=inbox,
             dispatcher=dispatcher,
-            relay=runtime.relay,
             bursts=bursts,
         )
         deps = NotifyDeps.of(notifier, ContactConfirmations(db, channels))

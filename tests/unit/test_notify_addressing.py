@@ -38,7 +38,6 @@ from tests.fakes import (
     FakeInbox,
     FakeNotifyReadModel,
     FakeProfiles,
-    FakeRelay,
     FakeRoutes,
     InMemoryBus,
     NoDatabase,
@@ -70,7 +69,6 @@ def notify_service() -> Notify:
     profiles = FakeProfiles()
     deliveries = FakeDeliveries(settings.topics.notify)
     inbox = FakeInbox(InboxHub())
-    relay = FakeRelay()
     dispatcher = Dispatcher(
         settings,
         clock,
@@ -78,7 +76,6 @@ def notify_service() -> Notify:
         profiles,
         {"inapp": InAppChannel(inbox)},
         EventProducer(settings),  # never started: nothing here goes out on Kafka
-        relay,
     )
     routes = FakeRoutes()
     notifier = Notifier(
@@ -91,7 +88,6 @@ def notify_service() -> Notify:
         deliveries=deliveries,
         inbox=inbox,
         dispatcher=dispatcher,
-        relay=relay,
         bursts=FakeBursts(),
     )
     deps = NotifyDeps.of(notifier, ContactConfirmations(NoDatabase(), {}))
