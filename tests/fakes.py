@@ -428,18 +428,10 @@ class FakeProfiles(Profiles):
         return changed
 
     async def add_subscription(self, sub: Subscription) -> None:
-        await self.update(
-            sub.recipient_id,
-            lambda p: p.model_copy(update={"subscriptions": {**p.subscriptions, sub.id: sub}}),
-        )
+        await self.update(sub.recipient_id, lambda p: p.subscribed(sub))
 
     async def remove_subscription(self, sub: Subscription) -> None:
-        await self.update(
-            sub.recipient_id,
-            lambda p: p.model_copy(
-                update={"subscriptions": {k: v for k, v in p.subscriptions.items() if k != sub.id}}
-            ),
-        )
+        await self.update(sub.recipient_id, lambda p: p.unsubscribed(sub.id))
 
     def _all(self) -> list[Subscription]:
         return [s for p in self.profiles.values() for s in p.subscriptions.values()]
