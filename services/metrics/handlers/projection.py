@@ -141,7 +141,8 @@ class Projection:
         # Events the consumer's current batch brought, by fact, until `flush` stores them.
         self._queued: dict[tuple[FactKind, str], dict[str, EventPayload]] = {}
         topics = [settings.topics.for_stream(s) for s in streams]
-        self.snapshots = FactSnapshots(db, settings, topics) if topics else None
+        on = topics and settings.read_model_snapshot_s > 0
+        self.snapshots = FactSnapshots(db, settings, topics) if on else None
         # The group's committed offsets every event below which the mirror holds (None:
         # unknown, so refreshes read everything); how it was loaded, for logs and tests.
         self.offsets: dict[str, int] | None = None
@@ -253,7 +254,7 @@ class Projection:
                 if next_snapshot is not None and now >= next_snapshot:
                     next_snapshot = now + snapshot_s
                     if self.cache.revision != saved:
-                        saved = await self._save_snapshot(pointer)
+                        saved = await self.save_snapshot(pointer)
             except Exception as exc:  # the loop must outlive any one failed poll or reload
                 log.warning("projection_pointer_poll_failed", error=repr(exc))
 
@@ -338,7 +339,7 @@ class Projection:
             self._install(fresh, pointer)
             self.offsets = offsets
 
-    async def _save_snapshot(self, pointer: Pointer) -> int:
+    async def save_snapshot(self, pointer: Pointer) -> int:
         """The mirror as it is now with the offsets it reflects; the revision saved (-1: not
         saved). Brought up to date from the streams first, so a restart has little to read."""
         if self.snapshots is None or self.offsets is None or _settling(pointer):
