@@ -17,7 +17,7 @@ from tests.integration.test_metrics_scenario import caught_up, publish
 
 
 def projection_of(app: FastAPI) -> Projection:
-    projection: Projection = app.state.projection
+    projection: Projection = app.state.deps
     return projection
 
 
