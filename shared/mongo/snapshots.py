@@ -69,7 +69,7 @@ class SnapshotStore:
                 return Snapshot(
                     seq=int(pointer["seq"]),
                     rows=rows,
-                    offsets={str(p): int(o) for p, o in pointer["offsets"].items()},
+                    offsets={str(o["at"]): int(o["offset"]) for o in pointer["offsets"]},
                     taken_at=pointer["taken_at"],
                 )
         return None
@@ -96,7 +96,9 @@ class SnapshotStore:
             "writer": writer,
             "chunks": 0,
             "rows": len(rows),
-            "offsets": {str(p): int(o) for p, o in offsets.items()},
+            # a list, not a document: a topic's name has dots, which keys may not (and
+            # FerretDB stores no arrays of arrays)
+            "offsets": [{"at": str(p), "offset": int(o)} for p, o in offsets.items()],
             "fingerprint": self.fingerprint,
             "taken_at": datetime.now(UTC),
             "previous": _ref(current),

@@ -12,6 +12,7 @@ active one.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -193,8 +194,9 @@ class FactStore:
         return stored
 
     async def newest(self, kind: FactKind) -> dict[str, Versioned]:
-        """The newest version of every fact (a full scan: at start and on refresh only),
-        streamed: memory holds one document per fact, not every version."""
+        """The newest version of every fact (a full scan: at a start with no snapshot, a
+        switch, a settling rebuild), streamed: memory holds one document per fact, not every
+        version; facts are made a slice at a time, so the event loop serves meanwhile."""
         newest: dict[str, dict[str, Any]] = {}
         async for doc in self._collections[kind].find({}):
             held = newest.get(doc["key"])
@@ -204,6 +206,8 @@ class FactStore:
         while newest:  # each document is let go as its fact is made
             key, doc = newest.popitem()
             facts[key] = (_fact(kind, doc), int(doc["version"]))
+            if len(facts) % 2_000 == 0:
+                await asyncio.sleep(0)
         return facts
 
 
