@@ -77,9 +77,8 @@ def _check_vocabulary(deps: NotifyDeps, event_types: list[str], categories: list
         )
 
 
-def _contacts(request: Request) -> ContactConfirmations:
-    contacts: ContactConfirmations = request.app.state.contacts
-    return contacts
+def _contacts(deps: Deps) -> ContactConfirmations:
+    return deps.contacts
 
 
 Contacts = Annotated[ContactConfirmations, Depends(_contacts)]
