@@ -13,7 +13,7 @@ from shared.kafka.producer import EventProducer
 from shared.kafka.topics import ensure_topics
 from shared.mongo.client import Database, create_client
 from shared.mongo.outbox import WRITER_GRACE, Outbox, Relay
-from shared.mongo.store import AggregateStore, ConcurrencyConflict
+from shared.mongo.store import AggregateStore, ConcurrencyConflict, NewCommit
 from shared.settings import Settings
 from tests.helpers import events_of, org_event, read_topic
 
@@ -193,3 +193,20 @@ async def test_a_marker_whose_earlier_commit_another_process_wrote_waits_for_the
         assert await published(settings, topic, 2) == [theirs.id, ours.id]
     finally:
         await other.close()
+
+
+async def test_of_two_writers_of_one_version_only_the_winners_events_are_published(
+    settings: Settings, db: Database, relay: Relay, store: AggregateStore, topic: str
+) -> None:
+    """Racing writers of one version share its commit id, each with its own marker: the one
+    handed to the relay in memory is the winner's."""
+    won, lost = org_event("a.b.c"), org_event("a.b.c")
+    commits = [
+        NewCommit("t7", 0, {"v": 1}, [(topic, won)]),
+        NewCommit("t7", 0, {"v": 9}, [(topic, lost)]),
+    ]
+    assert await store.commit_many(commits) == [True, False]
+    assert await relay.publish_pending() == 1
+    await age_markers(db)
+    assert await relay.publish_pending() == 0  # nothing left behind to heal
+    assert await published(settings, topic, 1) == [won.id]
