@@ -18,6 +18,7 @@ from shared.mongo.snapshots import SnapshotStore
 from tests.fakes import FakeCollection, FakeDatabase
 
 T0 = datetime(2026, 12, 1, 8, 30, 15, 123000, tzinfo=UTC)
+NAIVE = T0.replace(tzinfo=None)  # how the store gives times back (in UTC)
 
 
 def store(db: FakeDatabase, name: str = "needs_list", format_: str = "f1") -> SnapshotStore:
@@ -28,9 +29,9 @@ def collection(db: FakeDatabase) -> FakeCollection:
     return db.collections[snapshots.COLLECTION]
 
 
-def rows(n: int, tag: str = "a") -> list[Any]:
+def rows(n: int, tag: str = "a", t0: datetime = NAIVE) -> list[Any]:
     return [
-        [f"{tag}{i}", i, T0 + timedelta(seconds=i), [["within", "d.s"], ["person", "p"]]]
+        [f"{tag}{i}", i, t0 + timedelta(seconds=i), [["within", "d.s"], ["person", "p"]]]
         for i in range(n)
     ]
 
