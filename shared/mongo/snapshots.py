@@ -121,6 +121,16 @@ class SnapshotStore:
         await self._delete(pointer)
         return False
 
+    async def drop(self) -> None:
+        """Deletes the snapshots under this name (of any format) and their pointer."""
+        pointer = await self.collection.find_one({"_id": self.name})
+        if pointer is None:
+            return
+        await self.collection.delete_one({"_id": self.name})
+        for ref in (pointer, pointer.get("previous")):
+            if ref:
+                await self._delete(ref)
+
     async def _move(self, current: Document | None, pointer: Document) -> bool:
         if current is None:
             try:

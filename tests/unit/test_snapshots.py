@@ -110,6 +110,17 @@ async def test_only_the_newest_two_snapshots_are_kept() -> None:
     assert loaded is not None and loaded.rows == rows(2, "s4") and loaded.seq == 5
 
 
+async def test_a_dropped_snapshot_leaves_nothing_of_its_name() -> None:
+    db = FakeDatabase()
+    for n in range(3):
+        assert await store(db).save(rows(2, f"s{n}"), {"0": n})
+    assert await store(db, name="volunteers_list").save(rows(2), {"0": 1})
+    await store(db, format_="any other").drop()
+    assert await store(db).load() is None
+    assert [k for k in collection(db).docs if str(k).startswith("needs_list")] == []
+    assert await store(db, name="volunteers_list").load() is not None
+
+
 async def test_a_snapshot_of_another_format_or_name_is_not_read() -> None:
     db = FakeDatabase()
     assert await store(db, format_="f1").save(rows(2), {"0": 1})

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import ValidationError
 
+from services.metrics.adapters.repository import snapshot_name
 from services.metrics.domain import facts as facts_domain
 from services.metrics.domain.facts import FACT_TYPES, Fact, FactKind
 from shared.events.envelope import CloudEvent
@@ -52,7 +53,7 @@ class FactSnapshots:
         self.fingerprint = fingerprint()
 
     def _store(self, generation: int) -> SnapshotStore:
-        return SnapshotStore(self.db, f"facts_g{generation}", self.fingerprint)
+        return SnapshotStore(self.db, snapshot_name(generation), self.fingerprint)
 
     async def committed(self) -> dict[str, int]:
         """The metrics group's committed offsets on every partition of its streams."""
