@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     # notify runs the district router (one replica at a time): the public streams' events
     # copied, once each, to `<namespace>.d.<district>.v1` for per-district subscribers.
     district_streams: bool = False
+    # start (#16, #19): in-memory read models (the list indexes) are saved as a snapshot this
+    # often while they change, so that a restart loads the snapshot and the stream since
+    # instead of scanning every document. 0: never (every start loads in full).
+    read_model_snapshot_s: float = Field(default=60.0, ge=0)
 
     @model_validator(mode="after")
     def _no_defaults_outside_dev(self) -> Settings:
