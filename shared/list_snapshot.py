@@ -2,7 +2,8 @@
 
 A row is the entry's field values in declaration order, as BSON values: tuples become arrays
 (and arrays come back as tuples, nested ones too: keys and buckets are tuples of tuples), a
-frozenset becomes `{"set": [...]}`. Entries hold nothing else (they are frozen and hashable).
+frozenset becomes `{"set": [...]}`; times come back in UTC (the store decodes them naive).
+Entries hold nothing else (they are frozen and hashable).
 The fingerprint names the entry class and its fields with their types, so a snapshot written
 by code whose entries differ is not read as this code's.
 """
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.list_index import E, Entry
 
 # Bumped when the row encoding itself changes.
-FORMAT = 1
+FORMAT = 2
 
 
 def fingerprint(entry_type: type[Entry]) -> str:
@@ -45,6 +47,8 @@ def _value(value: Any) -> Any:
 
 
 def _restored(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     if isinstance(value, list):
         return tuple(_restored(v) for v in value)
     if isinstance(value, dict):

@@ -41,7 +41,7 @@ from shared.list_index import E, Key, ListIndex, page
 from shared.list_snapshot import entry_of_row, fingerprint, row_of
 from shared.logging import get_logger
 from shared.mongo.client import Document, find_by_ids
-from shared.mongo.snapshots import SnapshotStore
+from shared.mongo.snapshots import SnapshotStore, gc_paused
 from shared.mongo.store import AggregateStore
 from shared.settings import Settings
 
@@ -172,10 +172,12 @@ class ListedHeads(Generic[E]):
         snapshot = await self.snapshots.load() if self.snapshot_s > 0 else None
         offsets = {int(p): o for p, o in snapshot.offsets.items()} if snapshot else {}
         if snapshot is not None and await self.follower.start(offsets):
-            for n, row in enumerate(snapshot.rows, 1):
-                self.index.put(entry_of_row(self.entry_type, row))
-                if n % LOAD_SLICE == 0:
-                    await asyncio.sleep(0)
+            rows = snapshot.rows
+            for start in range(0, len(rows), LOAD_SLICE):
+                with gc_paused():
+                    for row in rows[start : start + LOAD_SLICE]:
+                        self.index.put(entry_of_row(self.entry_type, row))
+                await asyncio.sleep(0)
             self.revision += 1
             return "snapshot"
         await self.follower.start()

@@ -80,25 +80,32 @@ async def records_between(
     settings: Settings, start: Mapping[str, int], end: Mapping[str, int]
 ) -> AsyncIterator[bytes | None] | None:
     """The records' values from `start` (inclusive) to `end` (exclusive) on each partition of
-    `end`; None if some of them are gone (retention) or `start` lacks a partition."""
-    wanted = {_partition(k): e for k, e in end.items() if start.get(k, e) < e}
-    if any(k not in start for k in end):
-        return None
+    `end` (one `start` does not name is new: from its beginning); None if some of them are
+    gone (retention)."""
+    first = {_partition(k): start.get(k, 0) for k in end}
+    wanted = {tp: end[offset_key(tp)] for tp, at in first.items() if at < end[offset_key(tp)]}
+    if not wanted:
+        return _nothing()
     consumer = _consumer(settings, None)
     await asyncio.wait_for(consumer.start(), settings.kafka_timeout_s + 5)
     try:
-        if wanted:
-            consumer.assign(list(wanted))
-            starts = await consumer.beginning_offsets(list(wanted))
-            if any(starts[tp] > start[offset_key(tp)] for tp in wanted):
-                await consumer.stop()
-                return None
-            for tp in wanted:
-                consumer.seek(tp, start[offset_key(tp)])
+        consumer.assign(list(wanted))
+        starts = await consumer.beginning_offsets(list(wanted))
+        if any(starts[tp] > first[tp] for tp in wanted):
+            await consumer.stop()
+            return None
+        for tp in wanted:
+            consumer.seek(tp, first[tp])
     except BaseException:
         await consumer.stop()
         raise
     return _read(consumer, wanted)
+
+
+async def _nothing() -> AsyncIterator[bytes | None]:
+    nothing: tuple[bytes | None, ...] = ()
+    for value in nothing:
+        yield value
 
 
 async def _read(

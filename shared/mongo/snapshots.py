@@ -15,15 +15,18 @@ before the previous one deleted (a reader still reading the previous one finds i
 crash mid-snapshot leaves the pointer on the previous snapshot; of two writers at once, one
 moves the pointer and the other deletes its chunks. A snapshot of another format
 (`fingerprint`: what its rows mean) is ignored, so a changed read model loads in full once.
-No knowledge of what the rows are: the caller encodes them as BSON values.
+No knowledge of what the rows are: the caller encodes them as BSON values (times come back
+naive, in UTC).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +42,9 @@ COLLECTION = "snapshots"
 # Rows per chunk document; a chunk is split further if its compressed form is over CHUNK_BYTES.
 ROWS_PER_CHUNK = 20_000
 CHUNK_BYTES = 8_000_000
-CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True, tzinfo=UTC)
+# Times come back naive, in UTC: an aware decode took 6x as long (4.2 s against 0.7 s for
+# 100,000 list entries); the caller's rows know which values are times.
+CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=False)
 # Times a load starts again from the pointer when a chunk was deleted under it.
 LOAD_ATTEMPTS = 3
 
@@ -80,7 +85,8 @@ class SnapshotStore:
             doc = await self.collection.find_one({"_id": self._chunk_id(pointer, n)})
             if doc is None:
                 return None  # a newer snapshot deleted it meanwhile: read the pointer again
-            rows.extend(decode(doc["data"]))
+            with gc_paused():
+                rows.extend(decode(doc["data"]))
             await asyncio.sleep(0)  # one chunk at a time: the event loop serves meanwhile
         return rows
 
@@ -114,6 +120,16 @@ class SnapshotStore:
             return True
         await self._delete(pointer)
         return False
+
+    async def drop(self) -> None:
+        """Deletes the snapshots under this name (of any format) and their pointer."""
+        pointer = await self.collection.find_one({"_id": self.name})
+        if pointer is None:
+            return
+        await self.collection.delete_one({"_id": self.name})
+        for ref in (pointer, pointer.get("previous")):
+            if ref:
+                await self._delete(ref)
 
     async def _move(self, current: Document | None, pointer: Document) -> bool:
         if current is None:
@@ -167,3 +183,17 @@ def encode(rows: Sequence[Any]) -> bytes:
 
 def decode(data: bytes) -> list[Any]:
     return list(bson.decode(zlib.decompress(data), codec_options=CODEC)["rows"])
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (a stretch with no await that makes many objects
+    and frees none, as a load does): the collector would otherwise walk the growing heap
+    again and again (decoding 100,000 list entries took 3.5 s with it, 0.6 s without)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

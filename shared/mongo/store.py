@@ -222,16 +222,13 @@ class AggregateStore:
             )
         )
         # The stored commits go to the relay in memory, those without events too (they keep
-        # each aggregate's chain of versions).
-        marker_of = {m["commit_id"]: m for m in markers}
+        # each aggregate's chain of versions), each with its own marker: by batch, not by
+        # commit id, which racing writers of one version share.
+        marker_of = {m["_id"]: m for m in markers}
         await self.outbox.mark_stored(
             [
-                Stored(
-                    f"{self.name}/{c.aggregate_id}",
-                    c.expected_version + 1,
-                    marker_of.get(commit_id(c.aggregate_id, c.expected_version + 1)),
-                )
-                for c, ok in zip(commits, stored, strict=True)
+                Stored(f"{self.name}/{c.aggregate_id}", c.expected_version + 1, marker_of.get(b))
+                for c, b, ok in zip(commits, batches, stored, strict=True)
                 if ok
             ]
         )

@@ -14,7 +14,7 @@ from shared.kafka.tail import TopicTail
 from shared.kafka.topics import ensure_topics
 from shared.mongo.client import Database, create_client
 from shared.mongo.outbox import WRITER_GRACE, Outbox, Relay
-from shared.mongo.store import AggregateStore, ConcurrencyConflict
+from shared.mongo.store import AggregateStore, ConcurrencyConflict, NewCommit
 from shared.settings import Settings
 from tests.helpers import events_of, org_event, read_topic
 
@@ -196,6 +196,23 @@ async def test_a_marker_whose_earlier_commit_another_process_wrote_waits_for_the
         await other.close()
 
 
+async def test_of_two_writers_of_one_version_only_the_winners_events_are_published(
+    settings: Settings, db: Database, relay: Relay, store: AggregateStore, topic: str
+) -> None:
+    """Racing writers of one version share its commit id, each with its own marker: the one
+    handed to the relay in memory is the winner's."""
+    won, lost = org_event("a.b.c"), org_event("a.b.c")
+    commits = [
+        NewCommit("t7", 0, {"v": 1}, [(topic, won)]),
+        NewCommit("t7", 0, {"v": 9}, [(topic, lost)]),
+    ]
+    assert await store.commit_many(commits) == [True, False]
+    assert await relay.publish_pending() == 1
+    await age_markers(db)
+    assert await relay.publish_pending() == 0  # nothing left behind to heal
+    assert await published(settings, topic, 1) == [won.id]
+
+
 async def test_the_relay_after_one_killed_between_the_ack_and_its_delete_sends_each_event_once(
     settings: Settings, db: Database, store: AggregateStore, topic: str
 ) -> None:
@@ -203,7 +220,7 @@ async def test_the_relay_after_one_killed_between_the_ack_and_its_delete_sends_e
     roster = [org_event(f"a.b.r{i}") for i in range(40)]  # an import: one commit, many events
     first, later = org_event("a.b.c"), org_event("a.b.c")
     await store.commit("roster", 0, {"v": 1}, [(topic, e) for e in roster])
-    await store.commit("t7", 0, {"v": 1}, [(topic, first)])
+    await store.commit("t8", 0, {"v": 1}, [(topic, first)])
 
     async def killed(*_: object) -> None:
         raise ConnectionError("killed after the broker's ack, before the marker delete")
@@ -216,7 +233,7 @@ async def test_the_relay_after_one_killed_between_the_ack_and_its_delete_sends_e
             await Relay(db, dead, "storetest", tail=TopicTail(settings, dead)).publish_pending()
     await dead.stop()  # the process is gone, and its producer's memory of what it sent
     assert await db["outbox"].count_documents({}) == 2
-    await store.commit("t7", 1, {"v": 2}, [(topic, later)])  # while no relay ran
+    await store.commit("t8", 1, {"v": 2}, [(topic, later)])  # while no relay ran
 
     producer = EventProducer(settings)
     await producer.start()

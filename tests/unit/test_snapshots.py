@@ -18,6 +18,7 @@ from shared.mongo.snapshots import SnapshotStore
 from tests.fakes import FakeCollection, FakeDatabase
 
 T0 = datetime(2026, 12, 1, 8, 30, 15, 123000, tzinfo=UTC)
+NAIVE = T0.replace(tzinfo=None)  # how the store gives times back (in UTC)
 
 
 def store(db: FakeDatabase, name: str = "needs_list", format_: str = "f1") -> SnapshotStore:
@@ -28,9 +29,9 @@ def collection(db: FakeDatabase) -> FakeCollection:
     return db.collections[snapshots.COLLECTION]
 
 
-def rows(n: int, tag: str = "a") -> list[Any]:
+def rows(n: int, tag: str = "a", t0: datetime = NAIVE) -> list[Any]:
     return [
-        [f"{tag}{i}", i, T0 + timedelta(seconds=i), [["within", "d.s"], ["person", "p"]]]
+        [f"{tag}{i}", i, t0 + timedelta(seconds=i), [["within", "d.s"], ["person", "p"]]]
         for i in range(n)
     ]
 
@@ -107,6 +108,17 @@ async def test_only_the_newest_two_snapshots_are_kept() -> None:
     assert len(collection(db).docs) == 1 + 2
     loaded = await store(db).load()
     assert loaded is not None and loaded.rows == rows(2, "s4") and loaded.seq == 5
+
+
+async def test_a_dropped_snapshot_leaves_nothing_of_its_name() -> None:
+    db = FakeDatabase()
+    for n in range(3):
+        assert await store(db).save(rows(2, f"s{n}"), {"0": n})
+    assert await store(db, name="volunteers_list").save(rows(2), {"0": 1})
+    await store(db, format_="any other").drop()
+    assert await store(db).load() is None
+    assert [k for k in collection(db).docs if str(k).startswith("needs_list")] == []
+    assert await store(db, name="volunteers_list").load() is not None
 
 
 async def test_a_snapshot_of_another_format_or_name_is_not_read() -> None:

@@ -24,6 +24,7 @@ from services.metrics.domain import facts as facts_domain
 from services.metrics.domain.facts import Fact, FactKind
 from shared.events.envelope import EventPayload
 from shared.mongo.client import Database, insert_new
+from shared.mongo.snapshots import SnapshotStore
 from shared.mongo.store import ConcurrencyConflict
 from shared.mongo.unit_of_work import Backoff, until_committed
 
@@ -101,6 +102,7 @@ class Generations:
         for name in await self._db.list_collection_names():
             if name.startswith(prefix):
                 await self._db.drop_collection(name)
+        await SnapshotStore(self._db, snapshot_name(number), "").drop()
         await self._generations.delete_one({"_id": number})
 
     async def stale(self) -> list[int]:
@@ -124,6 +126,11 @@ class Generations:
 
     async def unlock(self) -> None:
         await self._pointer.delete_one({"_id": LOCK_ID})
+
+
+def snapshot_name(generation: int) -> str:
+    """The name the generation's snapshot goes by (`adapters.snapshots`)."""
+    return f"facts_g{generation}"
 
 
 def version_id(key: str, version: int) -> str:

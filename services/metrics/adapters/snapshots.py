@@ -21,13 +21,14 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import ValidationError
 
+from services.metrics.adapters.repository import snapshot_name
 from services.metrics.domain import facts as facts_domain
 from services.metrics.domain.facts import FACT_TYPES, Fact, FactKind
 from shared.events.envelope import CloudEvent
 from shared.events.registry import UnknownEventType, payload_of
 from shared.kafka.ranges import committed_offsets, records_between
 from shared.mongo.client import Database
-from shared.mongo.snapshots import SnapshotStore
+from shared.mongo.snapshots import SnapshotStore, gc_paused
 from shared.settings import Settings
 
 # Bumped when the rows' encoding changes; the facts' own schemas are in the fingerprint too.
@@ -52,7 +53,7 @@ class FactSnapshots:
         self.fingerprint = fingerprint()
 
     def _store(self, generation: int) -> SnapshotStore:
-        return SnapshotStore(self.db, f"facts_g{generation}", self.fingerprint)
+        return SnapshotStore(self.db, snapshot_name(generation), self.fingerprint)
 
     async def committed(self) -> dict[str, int]:
         """The metrics group's committed offsets on every partition of its streams."""
@@ -65,10 +66,12 @@ class FactSnapshots:
         if snapshot is None:
             return None
         held: list[Held] = []
-        for n, (kind, version, state) in enumerate(snapshot.rows, 1):
-            held.append((kind, facts_domain.load_fact(kind, state), int(version)))
-            if n % SLICE == 0:
-                await asyncio.sleep(0)
+        rows = snapshot.rows
+        for start in range(0, len(rows), SLICE):
+            with gc_paused():
+                for kind, version, state in rows[start : start + SLICE]:
+                    held.append((kind, facts_domain.load_fact(kind, state), int(version)))
+            await asyncio.sleep(0)
         return held, snapshot.offsets
 
     async def save(self, generation: int, held: Sequence[Held], offsets: Mapping[str, int]) -> bool:
