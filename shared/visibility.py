@@ -4,7 +4,8 @@ Whole phones, names, exact locations and party organisations are for admins in s
 service accounts acting in it) and for the person themself; everyone else reads phones and
 names masked (`138****5678`, `王**`), locations rounded to 0.01° (about 1 km) and no party
 organisation. Events on the public streams are read by anyone authorised for a stream, so
-their payloads carry the masked form (`public_name`, `coarse_location`).
+their payloads carry the masked form (`mask_name`, `coarse_location`, `public_behalf`):
+never an exact place, a whole name or a whole phone.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from shared.auth import Principal
-from shared.events.needs import Location
+from shared.events.needs import Location, OnBehalfOf
 from shared.privacy import mask_phone
 
 # 0.01° of latitude is 1.1 km; of longitude at 40° N, 0.85 km.
 COARSE_DECIMALS = 2
+# How far a rounded point may lie from the true one: half a cell's diagonal at the equator
+# (0.005° each way, 111.2 km a degree): 0.79 km. Two rounded points (a need's and a
+# volunteer's) are at most twice that further apart or nearer than the true ones.
+COARSE_ERROR_KM = 0.5 * 10**-COARSE_DECIMALS * 111.195 * 2**0.5
 
 
 def mask_name(name: str) -> str:
@@ -33,6 +38,14 @@ def coarse_location(location: Location | None) -> Location | None:
     return Location(
         lat=round(location.lat, COARSE_DECIMALS), lon=round(location.lon, COARSE_DECIMALS)
     )
+
+
+def public_behalf(resident: OnBehalfOf | None) -> OnBehalfOf | None:
+    """The resident a grid worker acted for, as a public stream carries them: name and phone
+    masked."""
+    if resident is None:
+        return None
+    return OnBehalfOf(name=mask_name(resident.name), phone=mask_phone(resident.phone))
 
 
 Record = Literal["volunteer", "need"]
