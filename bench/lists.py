@@ -1,5 +1,8 @@
 """Benchmark 6: lists with 100,000 needs and 100,000 volunteers stored (issue 19).
 
+Long because its own FerretDB, the seeding, the two services and both kinds of listers
+(wrk and paced tasks) are one measurement that must be read together.
+
 A FerretDB of its own (on a free port, its data in a temporary directory) so that the shared
 one is not loaded; the needs and volunteers services as `tongxin serve` processes on it.
 Seeded with the stores' bulk path (`AggregateStore.commit_many`, version-1 commits and heads

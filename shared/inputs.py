@@ -1,4 +1,5 @@
-"""The input types every service's request models are built from.
+"""The input types every service's request models are built from (long because every
+refusal rule of the audit lives here, once, for all five services).
 
 Numbers are strict (`"1"` and `true` are not counts) and floats finite; coordinates are in
 range; days and times are bounded (no year 9999); names and texts are NFC-normalised and

@@ -64,7 +64,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._checks: dict[str, Callable[[], str | None]] = {}
 
-    def subscribe(self, streams: list[str], handlers: Mapping[str, Handler]) -> None:
+    def _subscribe(self, streams: list[str], handlers: Mapping[str, Handler]) -> None:
         """The service's consumer reads these streams and hands these event types on; the
         processed-event ledger makes each event's effect happen once."""
         topics = [self.settings.topics.for_stream(s) for s in streams]
@@ -72,7 +72,7 @@ class Runtime:
             self.settings, self.service, topics, handlers, self.ledger, self.producer
         )
 
-    def subscribe_in_batches(
+    def _subscribe_in_batches(
         self,
         streams: list[str],
         handlers: Mapping[str, Handler],
@@ -103,11 +103,16 @@ class Runtime:
         background: Sequence[BackgroundTask] = (),
         ready: Mapping[str, Callable[[], str | None]] | None = None,
         indexes: Sequence[Index] = (),
+        flush: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """The wiring every consuming service shares: its deps on `app.state.deps`, its
-        consumer, its background tasks, its readiness checks, then its Mongo indexes."""
+        consumer (a batch-flush one when `flush` is given), its background tasks, its
+        readiness checks, then its Mongo indexes."""
         app.state.deps = deps
-        self.subscribe(streams, handlers)
+        if flush is None:
+            self._subscribe(streams, handlers)
+        else:
+            self._subscribe_in_batches(streams, handlers, flush)
         for task in background:
             self.run_in_background(task)
         for name, check in (ready or {}).items():

@@ -60,7 +60,6 @@ from shared.events.volunteers import (
 )
 from shared.kafka.consumer import Handler
 from shared.mongo.client import Document
-from shared.mongo.outbox import Relay
 from shared.mongo.store import AggregateStore, ConcurrencyConflict, NewCommit, commit_id
 from shared.orgpath import OrgPath
 from shared.rules import DEFAULT_RULES, DistrictRules, district_of
@@ -429,18 +428,10 @@ class FakeProfiles(Profiles):
         return changed
 
     async def add_subscription(self, sub: Subscription) -> None:
-        await self.update(
-            sub.recipient_id,
-            lambda p: p.model_copy(update={"subscriptions": {**p.subscriptions, sub.id: sub}}),
-        )
+        await self.update(sub.recipient_id, lambda p: p.subscribed(sub))
 
     async def remove_subscription(self, sub: Subscription) -> None:
-        await self.update(
-            sub.recipient_id,
-            lambda p: p.model_copy(
-                update={"subscriptions": {k: v for k, v in p.subscriptions.items() if k != sub.id}}
-            ),
-        )
+        await self.update(sub.recipient_id, lambda p: p.unsubscribed(sub.id))
 
     def _all(self) -> list[Subscription]:
         return [s for p in self.profiles.values() for s in p.subscriptions.values()]
@@ -647,14 +638,3 @@ class FakeInbox(Inbox):
 
     async def get(self, item_id: str) -> Document | None:
         return self.items.get(item_id)
-
-
-class FakeRelay(Relay):
-    """The outbox relay of a service on fakes: nothing to publish (FakeStore keeps what its
-    commits would publish); counts how often it was woken."""
-
-    def __init__(self) -> None:  # nothing of MongoDB is made
-        self.woken = 0
-
-    def wake(self) -> None:
-        self.woken += 1

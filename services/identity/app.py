@@ -23,11 +23,10 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         signing_keys(settings)  # no key, no start (dev: the first one is made under var/)
         deps = IdentityDeps(
             repo=IdentityRepository(runtime.db, settings),
-            relay=runtime.relay,
             settings=settings,
             sms=SmsLogFile(Path(settings.var_dir) / "log" / "sms.jsonl"),
         )
-        runtime.serve(app, deps, events.STREAMS, events.event_handlers(deps))
+        runtime.serve(app, deps, events.STREAMS, events.EVENT_HANDLERS.bind(deps))
 
     return create_service_app(
         "identity",

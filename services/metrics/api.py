@@ -36,7 +36,7 @@ from services.metrics.schemas import (
 from services.metrics.settings import MetricsSettings
 from shared.auth import CurrentPrincipal, Principal
 from shared.categories import CATEGORIES
-from shared.http import PUBLIC, ApiError
+from shared.http import PUBLIC, ApiError, app_deps
 from shared.inputs import Day
 from shared.logging import get_logger
 
@@ -73,7 +73,7 @@ To = Annotated[Day | None, Query(alias="to", description="Last day (YYYY-MM-DD),
 
 async def _projection(request: Request) -> Projection:
     """The projection once its facts are loaded (a few seconds after start at most)."""
-    projection: Projection = request.app.state.projection
+    projection: Projection = await app_deps(request)
     try:
         await asyncio.wait_for(projection.ready.wait(), LOAD_WAIT_S)
     except TimeoutError:

@@ -24,16 +24,20 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
         projection = Projection(runtime.db, settings)
-        app.state.projection = projection
         # Facts record the event ids merged into them: the shared ledger's writes per event
         # would only repeat that. A batch's facts are stored together, before its commit.
-        runtime.subscribe_in_batches(
-            events.STREAMS, events.EVENT_HANDLERS.bind(projection), projection.flush
-        )
-        runtime.run_in_background(projection.run)
-        runtime.require(
-            "projection",
-            lambda: None if projection.ready.is_set() else "统计数据加载中 / facts still loading",
+        runtime.serve(
+            app,
+            projection,
+            events.STREAMS,
+            events.EVENT_HANDLERS.bind(projection),
+            flush=projection.flush,
+            background=[projection.run],
+            ready={
+                "projection": lambda: (
+                    None if projection.ready.is_set() else "统计数据加载中 / facts still loading"
+                )
+            },
         )
 
     app = create_service_app(

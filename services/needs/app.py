@@ -33,9 +33,9 @@ def create_app(settings: NeedsSettings | None = None, *, clock: Clock | None = N
             directory=Directory(runtime.db),
             settings=settings,
             slots=ClaimSlots(runtime.db),
+            photos=PhotoStore(runtime.db),
             clock=time,
         )
-        app.state.photos = PhotoStore(runtime.db)
         runtime.serve(
             app,
             deps,

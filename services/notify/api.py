@@ -77,9 +77,8 @@ def _check_vocabulary(deps: NotifyDeps, event_types: list[str], categories: list
         )
 
 
-def _contacts(request: Request) -> ContactConfirmations:
-    contacts: ContactConfirmations = request.app.state.contacts
-    return contacts
+def _contacts(deps: Deps) -> ContactConfirmations:
+    return deps.contacts
 
 
 # The answer to subscribing one's own contact goes to that person only (FIELD_MATRIX).

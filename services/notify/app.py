@@ -62,10 +62,7 @@ def create_app(
             "email": EmailChannel(settings),
             "sms": SmsChannel(sms_provider or LogSmsProvider()),
         }
-        dispatcher = Dispatcher(
-            settings, clock, deliveries, profiles, channels, runtime.producer, runtime.relay
-        )
-        app.state.contacts = ContactConfirmations(db, channels)
+        dispatcher = Dispatcher(settings, clock, deliveries, profiles, channels, runtime.producer)
         read_model = ReadModel(db)
         routes = Routes(db)
         bursts = Bursts(db)
@@ -79,11 +76,9 @@ def create_app(
             deliveries=deliveries,
             inbox=inbox,
             dispatcher=dispatcher,
-            relay=runtime.relay,
             bursts=bursts,
         )
-        deps = NotifyDeps.of(notifier)
-        app.state.deps = deps
+        deps = NotifyDeps.of(notifier, ContactConfirmations(db, channels))
 
         async def load_mirrors() -> None:
             """The volunteers, caps and last alerts held in memory; handlers wait for them."""
@@ -102,14 +97,19 @@ def create_app(
             await events.end_of_batch(deps)
 
         # No ledger: every write dedups by id (deliveries, routes, inbox items, volunteers).
-        runtime.subscribe_in_batches(events.STREAMS, events.event_handlers(deps), flush)
-        runtime.require(
-            "notify_state",
-            lambda: None if deps.loaded.is_set() else "加载中 / loading volunteers and caps",
+        runtime.serve(
+            app,
+            deps,
+            events.STREAMS,
+            events.EVENT_HANDLERS.bind(deps, ready=deps.loaded),
+            flush=flush,
+            background=[load_mirrors, dispatcher.run, notifier.run_digests],
+            ready={
+                "notify_state": lambda: (
+                    None if deps.loaded.is_set() else "加载中 / loading volunteers and caps"
+                )
+            },
         )
-        runtime.run_in_background(load_mirrors)
-        runtime.run_in_background(dispatcher.run)
-        runtime.run_in_background(notifier.run_digests)
         if settings.district_streams:
             lease = Lease(db, "district-router", replica_id(), settings.relay_lease_s)
             runtime.run_in_background(DistrictRouter(settings, lease).run)

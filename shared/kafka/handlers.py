@@ -5,13 +5,14 @@ event handlers (at the bottom of its handlers.py) and binds them to its dependen
         on(OrgUnitUpdated, on_org_unit_updated),
         on(VolunteerRegistered, on_volunteer),
     )
-    runtime.subscribe(STREAMS, EVENT_HANDLERS.bind(deps))
+    runtime.serve(app, deps, STREAMS, EVENT_HANDLERS.bind(deps))
 
 A handler takes the service's dependencies, the CloudEvent and its payload, typed as the
 class it is registered for (mypy checks the pairing; the runner validated the payload)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -49,13 +50,16 @@ class EventHandlers(Generic[D]):
     def payloads(self) -> list[type[EventPayload]]:
         return [b.payload for b in self._bindings.values()]
 
-    def bind(self, deps: D) -> Mapping[str, Handler]:
-        """The handlers for the consumer runner, by event type, each given `deps`."""
-        return {t: _bound(deps, b) for t, b in self._bindings.items()}
+    def bind(self, deps: D, ready: asyncio.Event | None = None) -> Mapping[str, Handler]:
+        """The handlers for the consumer runner, by event type, each given `deps`; with
+        `ready` (state the service loads at start), each first waits until it is set."""
+        return {t: _bound(deps, b, ready) for t, b in self._bindings.items()}
 
 
-def _bound(deps: D, binding: Binding[D]) -> Handler:
+def _bound(deps: D, binding: Binding[D], ready: asyncio.Event | None) -> Handler:
     async def handle(event: CloudEvent, payload: EventPayload) -> None:
+        if ready is not None:
+            await ready.wait()
         await binding.handler(deps, event, payload)
 
     return handle

@@ -1,5 +1,8 @@
 """The checker: what the clients were told (History) against what the system holds.
 
+Long because each consumer's effect (state, topics, metrics, passbooks, inboxes, webhooks,
+dead letters) is checked against the same history, and the table reports them together.
+
 After the quiet period it reads every topic to its end and asks each service for its state:
 every acknowledged write is in its service's state and its events on the topic; every
 consumer's effect is there once (the metrics figures exact, each verified completion

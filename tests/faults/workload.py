@@ -1,5 +1,8 @@
 """The faults suite's clients: the issue's whole mix through the services' real HTTP APIs.
 
+Long because every kind of client write (needs, claims, confirmations, redemptions, imports,
+appointments, poison records) must be recorded in one History for the checker.
+
 Each client is a community's resident, its admin and a pool of its volunteers. It tells
 stories, one after another: a need posted (with an Idempotency-Key) and approved, several
 volunteers racing to claim its one slot, the winner completing it, the resident confirming

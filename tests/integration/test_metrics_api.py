@@ -259,11 +259,11 @@ async def test_two_instances_sharing_the_partitions_each_answer_the_whole_distri
 async def test_an_instance_is_not_ready_until_its_facts_are_loaded(settings: Settings) -> None:
     app = create_app(settings)
     async with running(app) as client:
-        await asyncio.wait_for(app.state.projection.ready.wait(), 30)
+        await asyncio.wait_for(app.state.deps.ready.wait(), 30)
         assert (await client.get("/readyz")).status_code == 200
-        app.state.projection.ready.clear()  # as before its first load finished
+        app.state.deps.ready.clear()  # as before its first load finished
         resp = await client.get("/readyz")
         assert resp.status_code == 503
         assert "projection" in resp.json()["reasons"]
-        app.state.projection.ready.set()
+        app.state.deps.ready.set()
         assert (await client.get("/readyz")).status_code == 200

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from services.notify.adapters.channels import InAppChannel
+from services.notify.adapters.contacts import ContactConfirmations
 from services.notify.adapters.inbox import InboxHub
 from services.notify.handlers import commands, events
 from services.notify.handlers.commands import NewSubscription, NotifyDeps
@@ -37,9 +38,9 @@ from tests.fakes import (
     FakeInbox,
     FakeNotifyReadModel,
     FakeProfiles,
-    FakeRelay,
     FakeRoutes,
     InMemoryBus,
+    NoDatabase,
 )
 from tests.integration.test_notify_support import FAR, HOME, NEAR, A, B, volunteer
 
@@ -68,7 +69,6 @@ def notify_service() -> Notify:
     profiles = FakeProfiles()
     deliveries = FakeDeliveries(settings.topics.notify)
     inbox = FakeInbox(InboxHub())
-    relay = FakeRelay()
     dispatcher = Dispatcher(
         settings,
         clock,
@@ -76,7 +76,6 @@ def notify_service() -> Notify:
         profiles,
         {"inapp": InAppChannel(inbox)},
         EventProducer(settings),  # never started: nothing here goes out on Kafka
-        relay,
     )
     routes = FakeRoutes()
     notifier = Notifier(
@@ -89,16 +88,15 @@ def notify_service() -> Notify:
         deliveries=deliveries,
         inbox=inbox,
         dispatcher=dispatcher,
-        relay=relay,
         bursts=FakeBursts(),
     )
-    deps = NotifyDeps.of(notifier)
+    deps = NotifyDeps.of(notifier, ContactConfirmations(NoDatabase(), {}))
     deps.loaded.set()
 
     async def flush() -> None:  # as the app's consumer does after each batch
         await events.end_of_batch(deps)
 
-    bus = InMemoryBus(events.event_handlers(deps), flush)
+    bus = InMemoryBus(events.EVENT_HANDLERS.bind(deps, ready=deps.loaded), flush)
     return Notify(deps, bus, inbox, deliveries)
 
 

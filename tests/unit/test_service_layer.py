@@ -15,6 +15,7 @@ from services.metrics.adapters.repository import Pointer
 from services.metrics.handlers import events as metrics_events
 from services.metrics.handlers.projection import Projection
 from services.metrics.settings import MetricsSettings
+from services.needs.adapters.photos import PhotoStore
 from services.needs.adapters.repository import NeedsRepository
 from services.needs.domain import need as needs_need
 from services.needs.handlers import commands as needs_commands
@@ -64,6 +65,7 @@ async def needs_service(*known_volunteers: str) -> Needs:
         directory=FakeDirectory(),
         settings=settings,
         slots=FakeClaimSlots(),
+        photos=PhotoStore(NoDatabase()),
         clock=clock,
     )
     deps.repo.lists.loaded.set()  # nothing stored yet; the fake store hands it every write

@@ -11,15 +11,13 @@ holds now (appointments, volunteers linked by the phone's keyed hash, their comm
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import random
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from services.identity.adapters.repository import IdentityRepository
@@ -32,10 +30,10 @@ from services.identity.domain.sign_in import LOCKED, WRONG_CODE, CodeRules
 from services.identity.metrics import CODES_REFUSED, CODES_SENT, SIGN_INS, TOKENS_ISSUED
 from services.identity.settings import IdentitySettings
 from shared.auth import Principal, mint_token
+from shared.clock import Clock, SystemClock
 from shared.errors import DomainError, not_found
 from shared.logging import get_logger
-from shared.mongo.outbox import Relay
-from shared.mongo.store import ConcurrencyConflict
+from shared.mongo.unit_of_work import Backoff, GaveUp, until_committed
 from shared.phones import phone_link
 from shared.privacy import mask_phone
 
@@ -47,10 +45,9 @@ MAX_ATTEMPTS = 20
 @dataclass
 class IdentityDeps:
     repo: IdentityRepository
-    relay: Relay
     settings: IdentitySettings
     sms: SmsProvider
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Clock = field(default_factory=SystemClock)
 
     @property
     def rules(self) -> CodeRules:
@@ -66,14 +63,14 @@ class IdentityDeps:
 
 
 async def decided_again(attempt: Callable[[], Awaitable[T]]) -> T:
-    for n in range(1, MAX_ATTEMPTS + 1):
-        try:
-            return await attempt()
-        except ConcurrencyConflict:
-            if n == MAX_ATTEMPTS:
-                break
-            await asyncio.sleep(random.uniform(0, min(0.2, 0.004 * 2 ** min(n, 8))))
-    raise DomainError("conflict", "并发修改过多，请重试 / too many concurrent changes; try again")
+    """`attempt` (load, decide, commit) again on newer data while another writer wins."""
+    try:
+        result, _ = await until_committed(attempt, Backoff(max_attempts=MAX_ATTEMPTS))
+    except GaveUp:
+        raise DomainError(
+            "conflict", "并发修改过多，请重试 / too many concurrent changes; try again"
+        ) from None
+    return result
 
 
 # --- sign-in codes ----------------------------------------------------------------------
@@ -82,7 +79,7 @@ async def decided_again(attempt: Callable[[], Awaitable[T]]) -> T:
 async def request_code(deps: IdentityDeps, raw_phone: str, address: str) -> dict[str, int]:
     """Sends a code to any valid phone (the answer never says whether it is known)."""
     phone = sign_in_domain.normalize_phone(raw_phone)
-    rules, now = deps.rules, deps.clock()
+    rules, now = deps.rules, deps.clock.now()
     code, salt = sign_in_domain.new_code(), secrets.token_hex(16)
     code_id = uuid.uuid4().hex
     await deps.repo.record_code(
@@ -125,7 +122,7 @@ async def request_code(deps: IdentityDeps, raw_phone: str, address: str) -> dict
 async def check_code(deps: IdentityDeps, phone: str, code: str) -> str:
     """The id of the phone's newest code if `code` is it (not yet spent); every try counts."""
     newest = await deps.repo.newest_code(phone)
-    now = deps.clock()
+    now = deps.clock.now()
     if newest is None or newest["expires_at"] <= now:
         CODES_REFUSED.labels("expired").inc()
         raise WRONG_CODE
@@ -165,7 +162,7 @@ async def _with_community(
         return person
     unit = await deps.repo.org_unit(scope)
     known = unit is not None and unit["level"] in ("community", "grid")
-    person = person_domain.choose_community(person, scope, known, deps.clock())
+    person = person_domain.choose_community(person, scope, known, deps.clock.now())
     await deps.repo.save_person(person)
     return person
 
@@ -177,7 +174,7 @@ def _grant_of(session: dict[str, Any]) -> Grant:
 async def _issue(
     deps: IdentityDeps, person: Person, grant: Grant, grants: list[Grant], sid: str | None
 ) -> dict[str, Any]:
-    s, now = deps.settings, deps.clock()
+    s, now = deps.settings, deps.clock.now()
     if sid is None:
         sid = f"sess-{uuid.uuid4().hex}"
         await deps.repo.save_session(
@@ -224,7 +221,7 @@ async def sign_in(
 ) -> dict[str, Any]:
     phone = sign_in_domain.normalize_phone(raw_phone)
     code_id = await check_code(deps, phone, code.strip())
-    person = await deps.repo.ensure_person(phone, deps.clock())
+    person = await deps.repo.ensure_person(phone, deps.clock.now())
     person = await _with_community(deps, person, role, scope)
     grants = await grants_for(deps, person)
     grant = person_domain.choose_grant(grants, role, scope)  # refused: the code stays usable
@@ -249,7 +246,7 @@ async def refresh(
         raise REFRESH_REFUSED
     refresh_id = str(stored["_id"])
     session = await deps.repo.session(stored["sid"])
-    now = deps.clock()
+    now = deps.clock.now()
     if session is None or session.get("revoked_at") is not None or stored["expires_at"] <= now:
         raise REFRESH_REFUSED
     person = await deps.repo.person(session["person_id"])
@@ -304,7 +301,7 @@ async def log_out(deps: IdentityDeps, sid: str | None, refresh_token: str | None
         stored = await _stored_refresh(deps, refresh_token)
         sid = stored["sid"] if stored else sid
     if sid:
-        await deps.repo.revoke_session(sid, deps.clock(), "logged out")
+        await deps.repo.revoke_session(sid, deps.clock.now(), "logged out")
 
 
 # --- appointments ----------------------------------------------------------------------
@@ -324,7 +321,7 @@ async def appoint(
     policy.require_appointer(actor, role, scope)  # before a person is made for the phone
     unit = await deps.repo.org_unit(scope)
     appointment.require_office_level(role, scope, unit["level"] if unit else None)
-    person = await deps.repo.ensure_person(phone, deps.clock())
+    person = await deps.repo.ensure_person(phone, deps.clock.now())
 
     async def attempt() -> tuple[Appointment, bool]:
         existing, version = await deps.repo.appointment(
@@ -338,11 +335,10 @@ async def appoint(
             role=role,
             scope=scope,
             actor=actor,
-            now=deps.clock(),
+            now=deps.clock.now(),
         )
         if events:
             await deps.repo.save_appointment(made, version, events, cid)
-            deps.relay.wake()
         return made, bool(events)
 
     return await decided_again(attempt)
@@ -355,10 +351,9 @@ async def end_appointment(
         existing, version = await deps.repo.appointment(appointment_id)
         if existing is None or not policy.may_read_appointments(actor, existing.scope):
             raise not_found("appointment", appointment_id)
-        ended, events = appointment.end_appointment(existing, actor, deps.clock())
+        ended, events = appointment.end_appointment(existing, actor, deps.clock.now())
         if events:
             await deps.repo.save_appointment(ended, version, events, cid)
-            deps.relay.wake()
         return ended
 
     return await decided_again(attempt)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.identity.handlers.commands import IdentityDeps
-from shared.events.envelope import CloudEvent, EventPayload
+from shared.events.envelope import CloudEvent
 from shared.events.volunteers import (
     OrgUnitUpdated,
     TeamFormed,
@@ -11,19 +11,19 @@ from shared.events.volunteers import (
     VolunteerRegistered,
     VolunteerUpdated,
 )
-from shared.kafka.consumer import Handler
+from shared.kafka.handlers import EventHandlers, on
 
 # --- events from the volunteers stream --------------------------------------------------
 
 
-async def org_unit_updated(deps: IdentityDeps, e: OrgUnitUpdated) -> None:
+async def org_unit_updated(deps: IdentityDeps, _: CloudEvent, e: OrgUnitUpdated) -> None:
     await deps.repo.put_org_unit(
         e.path,
         {"name": e.name, "level": e.level, "parent": e.parent, "updated_at": e.updated_at},
     )
 
 
-async def volunteer_changed(deps: IdentityDeps, e: VolunteerRegistered) -> None:
+async def volunteer_changed(deps: IdentityDeps, _: CloudEvent, e: VolunteerRegistered) -> None:
     at = e.updated_at if isinstance(e, VolunteerUpdated) else e.registered_at
     doc = {
         "community_id": e.home_community_id,
@@ -41,38 +41,20 @@ async def volunteer_changed(deps: IdentityDeps, e: VolunteerRegistered) -> None:
     await deps.repo.put_volunteer(e.volunteer_id, doc)
 
 
-async def team_formed(deps: IdentityDeps, e: TeamFormed) -> None:
+async def team_formed(deps: IdentityDeps, _: CloudEvent, e: TeamFormed) -> None:
     await deps.repo.put_team_leader(e.team_id, e.leader_id, e.formed_at)
 
 
-async def team_leader_changed(deps: IdentityDeps, e: TeamLeaderChanged) -> None:
+async def team_leader_changed(deps: IdentityDeps, _: CloudEvent, e: TeamLeaderChanged) -> None:
     await deps.repo.put_team_leader(e.team_id, e.leader_id, e.changed_at)
 
 
+EVENT_HANDLERS = EventHandlers[IdentityDeps](
+    on(OrgUnitUpdated, org_unit_updated),
+    on(VolunteerRegistered, volunteer_changed),
+    on(VolunteerUpdated, volunteer_changed),
+    on(TeamFormed, team_formed),
+    on(TeamLeaderChanged, team_leader_changed),
+)
+
 STREAMS: list[str] = ["volunteers"]
-
-
-def event_handlers(deps: IdentityDeps) -> dict[str, Handler]:
-    async def on_org_unit(event: CloudEvent, payload: EventPayload) -> None:
-        assert isinstance(payload, OrgUnitUpdated)
-        await org_unit_updated(deps, payload)
-
-    async def on_volunteer(event: CloudEvent, payload: EventPayload) -> None:
-        assert isinstance(payload, VolunteerRegistered)
-        await volunteer_changed(deps, payload)
-
-    async def on_team_formed(event: CloudEvent, payload: EventPayload) -> None:
-        assert isinstance(payload, TeamFormed)
-        await team_formed(deps, payload)
-
-    async def on_leader_changed(event: CloudEvent, payload: EventPayload) -> None:
-        assert isinstance(payload, TeamLeaderChanged)
-        await team_leader_changed(deps, payload)
-
-    return {
-        OrgUnitUpdated.type: on_org_unit,
-        VolunteerRegistered.type: on_volunteer,
-        VolunteerUpdated.type: on_volunteer,
-        TeamFormed.type: on_team_formed,
-        TeamLeaderChanged.type: on_leader_changed,
-    }

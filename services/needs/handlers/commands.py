@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.needs.adapters.claim_slots import STALE_SLOT_AFTER, ClaimSlots
+from services.needs.adapters.photos import PhotoStore
 from services.needs.adapters.read_model import Directory
 from services.needs.adapters.repository import NeedsRepository
 from services.needs.domain import attendance, completion, eligibility, reminders, verification
@@ -83,6 +84,7 @@ class NeedsDeps:
     directory: Directory
     settings: NeedsSettings
     slots: ClaimSlots  # the caps on active claims
+    photos: PhotoStore  # wish photos, re-encoded, beside the need
     clock: Clock = field(default_factory=SystemClock)
 
     def now(self) -> datetime:

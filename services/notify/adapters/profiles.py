@@ -57,18 +57,10 @@ class Profiles:
         )
         if sub.audience == "scope":
             await self._scope_index(sub.scope, sub.id, sub.recipient_id)
-        await self.update(
-            sub.recipient_id,
-            lambda p: p.model_copy(update={"subscriptions": {**p.subscriptions, sub.id: sub}}),
-        )
+        await self.update(sub.recipient_id, lambda p: p.subscribed(sub))
 
     async def remove_subscription(self, sub: Subscription) -> None:
-        await self.update(
-            sub.recipient_id,
-            lambda p: p.model_copy(
-                update={"subscriptions": {k: v for k, v in p.subscriptions.items() if k != sub.id}}
-            ),
-        )
+        await self.update(sub.recipient_id, lambda p: p.unsubscribed(sub.id))
         if sub.audience == "scope":
             await self._scope_index(sub.scope, sub.id, None)
         await self.owners.delete_one({"_id": sub.id})

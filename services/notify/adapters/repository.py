@@ -9,8 +9,6 @@ number (AppendLog) decides; never a conditional update.
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -19,11 +17,12 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.mongo.client import DUPLICATE_KEY, Database, Document, find_by_ids
-from shared.mongo.store import AggregateStore, ConcurrencyConflict
+from shared.mongo.store import AggregateStore
+from shared.mongo.unit_of_work import Backoff, until_committed
 
 M = TypeVar("M", bound=BaseModel)
 
-MAX_CONFLICT_RETRIES = 10
+CONFLICT_BACKOFF = Backoff(base_s=0.01, cap_s=1.0, max_attempts=10)
 # Documents per round trip when the in-memory state is loaded at start-up.
 LOAD_BATCH = 5_000
 
@@ -46,18 +45,18 @@ async def update_aggregate(
 ) -> M | None:
     """Load, change, commit; on a conflict reload and decide again. `change` returning the
     same state (or None) writes nothing."""
-    for attempt in range(MAX_CONFLICT_RETRIES):
+
+    async def attempt() -> M | None:
         state, version = await store.load(aggregate_id)
         current = model.model_validate(state) if state is not None else None
         changed = change(current)
         if changed is None or (current is not None and changed == current):
             return current
-        try:
-            await store.commit(aggregate_id, version, changed.model_dump(mode="json"))
-            return changed
-        except ConcurrencyConflict:
-            await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
-    raise ConcurrencyConflict(f"{store.name}/{aggregate_id}: too many concurrent writers")
+        await store.commit(aggregate_id, version, changed.model_dump(mode="json"))
+        return changed
+
+    result, _ = await until_committed(attempt, CONFLICT_BACKOFF)
+    return result
 
 
 class AppendLog:

@@ -126,6 +126,13 @@ class Profile(BaseModel):
                 cats.update(sub.categories)
         return sorted(cats)
 
+    def subscribed(self, sub: Subscription) -> Profile:
+        return self.model_copy(update={"subscriptions": {**self.subscriptions, sub.id: sub}})
+
+    def unsubscribed(self, subscription_id: str) -> Profile:
+        kept = {k: v for k, v in self.subscriptions.items() if k != subscription_id}
+        return self.model_copy(update={"subscriptions": kept})
+
 
 # --- the local read model's shapes ----------------------------------------------------------
 

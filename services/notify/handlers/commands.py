@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from services.notify.adapters.contacts import ContactConfirmations
 from services.notify.adapters.inbox import Inbox
 from services.notify.adapters.profiles import Profiles
 from services.notify.adapters.read_model import ReadModel
@@ -31,11 +32,12 @@ class NotifyDeps:
     notifier: Notifier
     inbox: Inbox
     dispatcher: Dispatcher
+    contacts: ContactConfirmations  # codes that verify an email or phone before it is used
     # Set once the in-memory state (volunteers, caps, last alerts) is loaded.
     loaded: asyncio.Event
 
     @classmethod
-    def of(cls, notifier: Notifier) -> NotifyDeps:
+    def of(cls, notifier: Notifier, contacts: ContactConfirmations) -> NotifyDeps:
         """The handlers' dependencies: the notifier and the adapters it already holds."""
         return cls(
             settings=notifier.settings,
@@ -45,6 +47,7 @@ class NotifyDeps:
             notifier=notifier,
             inbox=notifier.inbox,
             dispatcher=notifier.dispatcher,
+            contacts=contacts,
             loaded=asyncio.Event(),
         )
 

@@ -26,7 +26,6 @@ from shared.events.envelope import CONTENT_TYPE, EventPayload
 from shared.kafka.deadletter import dead_letter_headers
 from shared.kafka.producer import EventProducer
 from shared.logging import get_logger, log_context
-from shared.mongo.outbox import Relay
 from shared.mongo.store import ConcurrencyConflict
 from shared.settings import Topics
 from shared.visibility import mask_target
@@ -43,7 +42,6 @@ class Dispatcher:
         profiles: Profiles,
         channels: Mapping[str, Channel],
         producer: EventProducer,
-        relay: Relay,
     ) -> None:
         self._s = settings
         self._clock = clock
@@ -51,7 +49,6 @@ class Dispatcher:
         self._profiles = profiles
         self._channels = channels
         self._producer = producer
-        self._relay = relay
         # Each channel sends through its own slots and sweeps its own backlog: a webhook that
         # times out or an SMTP server that hangs holds back only its own channel.
         self._slots = {c: asyncio.Semaphore(settings.notify_dispatch_concurrency) for c in channels}
@@ -212,8 +209,6 @@ class Dispatcher:
         except ConcurrencyConflict:
             # Our lease ran out and another dispatcher took the next attempt: its outcome counts.
             log.warning("delivery_outcome_superseded", notification_id=delivery.id)
-            return
-        self._relay.wake()
 
     async def _notification(self, delivery: Delivery) -> Notification:
         secret = None

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 
 from services.notify.domain.audience import (
     Addressee,
@@ -41,7 +40,6 @@ from shared.events.volunteers import (
     VolunteerRegistered,
     VolunteerUpdated,
 )
-from shared.kafka.consumer import Handler
 from shared.kafka.handlers import EventHandlers, on
 
 # --- events ---------------------------------------------------------------------------------
@@ -126,21 +124,6 @@ EVENT_HANDLERS = EventHandlers[NotifyDeps](
 )
 
 STREAMS: list[str] = ["needs", "volunteers"]
-
-
-def event_handlers(deps: NotifyDeps) -> dict[str, Handler]:
-    """The registry bound to `deps`; each handler first waits for the in-memory state
-    (volunteers, caps, last alerts) to be loaded."""
-
-    def waiting(handler: Handler) -> Handler:
-        async def handle(event: CloudEvent, payload: EventPayload) -> None:
-            await deps.loaded.wait()
-            await handler(event, payload)
-
-        return handle
-
-    bound: Mapping[str, Handler] = EVENT_HANDLERS.bind(deps)
-    return {event_type: waiting(handler) for event_type, handler in bound.items()}
 
 
 async def end_of_batch(deps: NotifyDeps) -> None:

@@ -48,7 +48,6 @@ from shared.events.envelope import CloudEvent, EventPayload
 from shared.events.needs import NeedApproved
 from shared.logging import get_logger
 from shared.mongo.client import Document
-from shared.mongo.outbox import Relay
 from shared.mongo.store import ConcurrencyConflict
 
 log = get_logger(__name__)
@@ -79,7 +78,6 @@ class Notifier:
     deliveries: Deliveries
     inbox: Inbox
     dispatcher: Dispatcher
-    relay: Relay
     bursts: Bursts
 
     def __post_init__(self) -> None:
@@ -261,7 +259,6 @@ class Notifier:
         if new:
             DELIVERIES_CREATED.labels("inapp").inc(new)
             NOTIFICATIONS.labels("inapp", "delivered").inc(new)
-            self.relay.wake()
 
     def _delivery(
         self,

@@ -1,5 +1,8 @@
 """MongoDB adapter of the volunteers service: each aggregate as numbered commits.
 
+Long because the service's four aggregates (org units, volunteers, organisations and teams,
+passbooks) share one store and its unit of work; each has a short section below.
+
 Lookups go by `_id` (paths and derived ids). The volunteers list is chosen by an in-memory
 index (services/volunteers/domain/listing.py); the other lists scan the head documents, which
 is what FerretDB does for any other filter anyway (a community has a few organisations and
