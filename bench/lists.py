@@ -1,7 +1,7 @@
 """Benchmark 6: lists with 100,000 needs and 100,000 volunteers stored (issue 19).
 
-Long because its own FerretDB, the seeding, the two services and both kinds of listers
-(wrk and paced tasks) are one measurement that must be read together.
+Long because its own FerretDB, the seeding, the services and the three kinds of listers
+(wrk, paced tasks, wrk against the rate limits) are one measurement that must be read together.
 
 A FerretDB of its own (on a free port, its data in a temporary directory) so that the shared
 one is not loaded; the needs and volunteers services as `tongxin serve` processes on it.
@@ -15,7 +15,10 @@ Figures, each over the same requests in alternating rounds:
   service, against the list query the services sent before (a filtered, sorted find; FerretDB
   scans the collection) timed straight on the database;
 - a get by id alone, and while wrk (a process of its own) keeps 8 lists of the same service in
-  flight, each sent as the previous one is answered (ratio: slowed, goal < 2x).
+  flight, each sent as the previous one is answered (ratio: slowed, goal < 2x);
+- the same closed loop of one principal against a volunteers service with the production
+  rate limits on (a third process): a volunteer's get by id from another address, paced
+  within its own limits, while the listers are answered 429 beyond theirs.
 """
 
 from __future__ import annotations
