@@ -61,6 +61,8 @@ Record = Literal[
     "stats",
     "ranking",
     "list_rows",
+    "certificate",
+    "certificate_check",
 ]
 # How a reader stands to a record: the person themself (the volunteer; a need's requester; the
 # recipient of a subscription, an inbox, preferences; the signed-in person), an admin whose
@@ -122,6 +124,13 @@ FIELD_MATRIX: dict[Record, dict[Reader, dict[str, Shown]]] = {
     "ranking": {"admin_in_scope": {}, "other": {}},
     # the rows behind a count (/v1/lists/{figure}): metrics holds no whole name at all
     "list_rows": {"admin_in_scope": _LIST_ROWS, "other": _LIST_ROWS},
+    # volunteers: a certificate of service, for the volunteer and the issuing community's
+    # admins; its public check (no sign-in: anyone holding the serial) masks the name
+    "certificate": {
+        "self": {"volunteer_name": "whole", "masked_phone": "masked"},
+        "admin_in_scope": {"volunteer_name": "whole", "masked_phone": "masked"},
+    },
+    "certificate_check": {"other": {"volunteer": "masked"}},
 }
 _MASKS: dict[str, Callable[[str], str]] = {"name": mask_name, "phone": mask_phone}
 
