@@ -301,51 +301,6 @@ async def _measure(
     return list(figures.values())
 
 
-async def _list(service: HttpProcess, token: str, path: str) -> None:
-    _ok(await service.http.get(path, headers={"Authorization": f"Bearer {token}"}))
-
-
-async def _under_paced_listers(
-    get: Callable[[], Awaitable[None]], lister: Callable[[], Awaitable[None]], seconds: float
-) -> list[float]:
-    """Gets timed while 8 listers each list PACED_PER_S times a second (from the harness)."""
-    stop = asyncio.Event()
-
-    async def keep_listing(offset: float) -> None:
-        await asyncio.sleep(offset)
-        while not stop.is_set():
-            started = time.monotonic()
-            await lister()
-            await asyncio.sleep(max(0.0, 1 / PACED_PER_S - (time.monotonic() - started)))
-
-    tasks = [asyncio.create_task(keep_listing(i / PACED_PER_S / LISTERS)) for i in range(LISTERS)]
-    try:
-        await asyncio.sleep(1.0)
-        latencies: list[float] = []
-        until = time.monotonic() + seconds - 2.0
-        while time.monotonic() < until:
-            latencies.append(await _timed(get))
-        return latencies
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
-
-
-async def _under_listers(
-    get: Callable[[], Awaitable[None]], service: HttpProcess, token: str, path: str, seconds: float
-) -> tuple[list[float], WrkResult]:
-    """Gets timed while wrk (its own process, on the load CPU) keeps 8 lists in flight."""
-    load = asyncio.create_task(
-        run_wrk(service.url, "get.lua", [token, path], duration_s=seconds, connections=LISTERS)
-    )
-    await asyncio.sleep(1.0)  # all eight in flight
-    latencies: list[float] = []
-    until = time.monotonic() + seconds - 2.0
-    while time.monotonic() < until:
-        latencies.append(await _timed(get))
-    return latencies, await load
-
-
 # The listers of the rate-limited phase send as fast as they are answered, from one address
 # and one principal; the get comes from another address (127.0.0.2: the loopback answers
 # all of 127/8) at a pace its own limits admit (the per-principal read limit is 10/s).
@@ -426,6 +381,51 @@ async def _rate_limited(cfg: BenchConfig, settings: Settings, count: int) -> lis
         return [fig]
     finally:
         cfg.memory.record("lists", "volunteers-rate-limited", True, await proc.close())
+
+
+async def _list(service: HttpProcess, token: str, path: str) -> None:
+    _ok(await service.http.get(path, headers={"Authorization": f"Bearer {token}"}))
+
+
+async def _under_paced_listers(
+    get: Callable[[], Awaitable[None]], lister: Callable[[], Awaitable[None]], seconds: float
+) -> list[float]:
+    """Gets timed while 8 listers each list PACED_PER_S times a second (from the harness)."""
+    stop = asyncio.Event()
+
+    async def keep_listing(offset: float) -> None:
+        await asyncio.sleep(offset)
+        while not stop.is_set():
+            started = time.monotonic()
+            await lister()
+            await asyncio.sleep(max(0.0, 1 / PACED_PER_S - (time.monotonic() - started)))
+
+    tasks = [asyncio.create_task(keep_listing(i / PACED_PER_S / LISTERS)) for i in range(LISTERS)]
+    try:
+        await asyncio.sleep(1.0)
+        latencies: list[float] = []
+        until = time.monotonic() + seconds - 2.0
+        while time.monotonic() < until:
+            latencies.append(await _timed(get))
+        return latencies
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+async def _under_listers(
+    get: Callable[[], Awaitable[None]], service: HttpProcess, token: str, path: str, seconds: float
+) -> tuple[list[float], WrkResult]:
+    """Gets timed while wrk (its own process, on the load CPU) keeps 8 lists in flight."""
+    load = asyncio.create_task(
+        run_wrk(service.url, "get.lua", [token, path], duration_s=seconds, connections=LISTERS)
+    )
+    await asyncio.sleep(1.0)  # all eight in flight
+    latencies: list[float] = []
+    until = time.monotonic() + seconds - 2.0
+    while time.monotonic() < until:
+        latencies.append(await _timed(get))
+    return latencies, await load
 
 
 async def run(cfg: BenchConfig) -> list[Figure]:
