@@ -57,6 +57,7 @@ class Runtime:
             settings.relay_poll_s,
             settings.relay_batch_size,
             Lease(self.db, "relay", replica_id(), settings.relay_lease_s),
+            settings.relay_scan_s,
         )
         self.ledger = ProcessedEvents(self.db)
         self.consumer: ConsumerRunner | None = None

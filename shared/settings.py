@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(default=500, ge=1)
     # One replica publishes a service's outbox at a time; a dead one is replaced within 2 terms.
     relay_lease_s: float = Field(default=5.0, gt=0)
+    # perf (#12): the relay publishes what this process stored from memory; the outbox scan
+    # (start-up, dead writers, other replicas) runs at most this often while it keeps up.
+    relay_scan_s: float = Field(default=2.0, ge=0)
 
     # Tokens (#14): every service verifies with the identity provider's JWKS, issuer and
     # audience; only the identity service (and the dev CLI) holds the signing keys.
@@ -115,6 +118,10 @@ class Settings(BaseSettings):
     # notify runs the district router (one replica at a time): the public streams' events
     # copied, once each, to `<namespace>.d.<district>.v1` for per-district subscribers.
     district_streams: bool = False
+    # start (#16, #19): in-memory read models (the list indexes) are saved as a snapshot this
+    # often while they change, so that a restart loads the snapshot and the stream since
+    # instead of scanning every document. 0: never (every start loads in full).
+    read_model_snapshot_s: float = Field(default=60.0, ge=0)
 
     @model_validator(mode="after")
     def _no_defaults_outside_dev(self) -> Settings:

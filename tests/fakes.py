@@ -17,7 +17,10 @@ import asyncio
 import copy
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
+
+from pymongo.errors import AutoReconnect, DuplicateKeyError
 
 from services.metrics.adapters.repository import FactStore, Versioned
 from services.metrics.domain.facts import Fact, FactKind
@@ -65,11 +68,56 @@ from shared.orgpath import OrgPath
 from shared.rules import DEFAULT_RULES, DistrictRules, district_of
 
 
+class FakeCollection:
+    """Documents by `_id` with the calls the snapshot store makes (`shared.mongo.snapshots`):
+    a query is `_id` and other fields, each matched by equality. `fail_inserts_after` makes
+    every insert after that many raise, as a crash part-way would stop them."""
+
+    def __init__(self) -> None:
+        self.docs: dict[Any, Document] = {}
+        self.fail_inserts_after: int | None = None
+
+    def _matching(self, query: Document) -> Document | None:
+        doc = self.docs.get(query["_id"])
+        return doc if doc is not None and all(doc.get(k) == v for k, v in query.items()) else None
+
+    async def find_one(self, query: Document, projection: Any = None) -> Document | None:
+        return copy.deepcopy(self._matching(query))
+
+    async def insert_one(self, doc: Document) -> None:
+        if self.fail_inserts_after is not None:
+            if self.fail_inserts_after <= 0:
+                raise AutoReconnect("the writer crashed")
+            self.fail_inserts_after -= 1
+        if doc["_id"] in self.docs:
+            raise DuplicateKeyError(f"duplicate key: {doc['_id']}")
+        self.docs[doc["_id"]] = copy.deepcopy(doc)
+
+    async def replace_one(self, query: Document, doc: Document) -> Any:
+        found = self._matching(query) is not None
+        if found:
+            self.docs[query["_id"]] = copy.deepcopy(doc)
+        return SimpleNamespace(matched_count=int(found))
+
+    async def delete_one(self, query: Document) -> None:
+        if self._matching(query) is not None:
+            del self.docs[query["_id"]]
+
+
+class FakeDatabase:
+    def __init__(self) -> None:
+        self.collections: dict[str, FakeCollection] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        return self.collections.setdefault(name, FakeCollection())
+
+
 class FakeHeads:
     """The head documents' `find_one` by `_id`: what list pages fetch."""
 
     def __init__(self, store: FakeStore) -> None:
         self._store = store
+        self.database = FakeDatabase()  # where the list index keeps its snapshots
 
     async def find_one(self, query: Document, projection: Any = None) -> Document | None:
         version = self._store.newest.get(query["_id"], 0)
@@ -566,8 +614,8 @@ class FakeDeliveries(Deliveries):
         found = [d for d in self.queued.values() if d["due_at"] <= now and d["channel"] == channel]
         return sorted(found, key=lambda d: d["due_at"])[:limit]
 
-    async def pending_for_need(self, need_id: str) -> list[Document]:
-        return [d for d in self.queued.values() if d["need_id"] == need_id]
+    async def pending_for_needs(self, need_ids: Sequence[str]) -> list[Document]:
+        return [d for d in self.queued.values() if d["need_id"] in need_ids]
 
     async def next_due(self) -> datetime | None:
         return min((d["due_at"] for d in self.queued.values()), default=None)

@@ -23,7 +23,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     settings = settings or MetricsSettings()
 
     async def wire(app: FastAPI, runtime: Runtime) -> None:
-        projection = Projection(runtime.db, settings)
+        projection = Projection(runtime.db, settings, events.STREAMS)
         # Facts record the event ids merged into them: the shared ledger's writes per event
         # would only repeat that. A batch's facts are stored together, before its commit.
         runtime.serve(

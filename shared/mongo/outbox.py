@@ -4,14 +4,25 @@ publishes them, deletes the markers, and repairs what a writer that died left be
 A marker is marked stored by inserting its `_id` into a second collection
 (`outbox_stored`), not by updating it: FerretDB 1.x answers `update_many` over `$in` by
 scanning and rewriting the outbox (seconds for 200 markers over a few thousand), while a
-bulk insert of small documents keyed by the unique `_id` takes milliseconds."""
+bulk insert of small documents keyed by the unique `_id` takes milliseconds.
+
+The relay publishes in two ways (`Relay.publish_pending`). In steady state the markers this
+process marks stored are handed to its relay in memory (`Outbox.fresh`), in order, and
+published and deleted by `_id` without reading the outbox. The scan of the outbox (the
+oldest markers by `seq`) publishes the rest: what was there at start-up, markers of writers
+that died, of other replicas, and of aggregates whose earlier commits this process did not
+see; it runs at start-up and then at most every `scan_every_s` while the memory path keeps
+up. An aggregate's events keep their order: a marker goes the memory way only when every
+earlier commit of its aggregate was published (or had no events) as this relay knows."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
-from collections import defaultdict
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from aiokafka.errors import KafkaError
@@ -34,6 +45,27 @@ STORED = "outbox_stored"
 WRITER_GRACE = timedelta(seconds=3)
 # A marker whose commit is still missing after this long belongs to a write that lost.
 ORPHAN_GRACE = timedelta(seconds=30)
+# Stored commits held for the relay's memory path; beyond this (a relay that does not keep
+# up, or none running) the oldest are left to the scan.
+FRESH_MAX = 10_000
+# Aggregates whose last published version the relay remembers (the memory path's order).
+KNOWN_MAX = 100_000
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A commit this process stored, as handed to its relay: the aggregate (`<store>/<id>`),
+    its version and its marker (None: the commit has no events)."""
+
+    owner: str
+    version: int
+    marker: Document | None
+
+
+def owner_of(marker: Document) -> tuple[str, int]:
+    """A marker's aggregate (`<store>/<id>`) and the version of its commit."""
+    aggregate_id, _, version = marker["commit_id"].rpartition(":")
+    return f"{marker['aggregate']}/{aggregate_id}", int(version)
 
 
 class Outbox:
@@ -51,6 +83,14 @@ class Outbox:
         self.markers = db[OUTBOX]
         self._stored = db[STORED]  # `{_id: marker id, at}`: that marker's commit is stored
         self._listeners: list[Callable[[], None]] = []
+        # Commits stored by this process, oldest first, for the relay's memory path, each
+        # with whether its marker was marked in the database too.
+        self.fresh: deque[tuple[Stored, bool]] = deque(maxlen=FRESH_MAX)
+        # Set by a running relay that publishes (it holds the lease): markers are then not
+        # marked in the database, the relay has them in memory. Should it die or lose the
+        # lease first, the next relay finds them unmarked and checks them against their
+        # commits after WRITER_GRACE, as those of a writer that died.
+        self.handing_over = False
 
     @classmethod
     def of(cls, db: Database) -> Outbox:
@@ -71,14 +111,19 @@ class Outbox:
         if marker_ids:
             await self.markers.delete_many({"_id": {"$in": list(marker_ids)}})
 
-    async def mark_stored(self, marker_ids: Sequence[str]) -> None:
-        if not marker_ids:
-            return
-        now = datetime.now(UTC)
-        # a mark already there is the same fact again
-        await insert_new(self._stored, [{"_id": i, "at": now} for i in marker_ids])
-        for wake in self._listeners:
-            wake()
+    async def mark_stored(self, commits: Sequence[Stored]) -> None:
+        """Marks the markers of stored commits, then hands the commits (those without events
+        too: they keep the chain of versions) to the relay's memory path and wakes it."""
+        markers = [c.marker for c in commits if c.marker is not None]
+        marked = bool(markers) and not self.handing_over
+        if marked:
+            now = datetime.now(UTC)
+            # a mark already there is the same fact again
+            await insert_new(self._stored, [{"_id": m["_id"], "at": now} for m in markers])
+        self.fresh.extend((c, marked) for c in commits)
+        if markers:
+            for wake in self._listeners:
+                wake()
 
     async def stored(self, markers: Sequence[Document]) -> set[str]:
         """The ids among `markers` whose commits are stored (a `stored` field set by an
@@ -87,14 +132,22 @@ class Outbox:
         marked = await self._stored.find({"_id": {"$in": ids}}, {"_id": 1}).to_list() if ids else []
         return {m["_id"] for m in markers if m.get("stored")} | {m["_id"] for m in marked}
 
-    async def published(self, marker_ids: Sequence[str]) -> None:
-        """Forgets published markers: their stored mark first, so that a relay that dies in
-        between finds an unmarked marker and publishes it again (as it would had it died
-        before the delete), never a mark without its marker."""
-        # One delete by `_id` each (the `_id` index): FerretDB 1.x answers `$in` by a scan.
-        if marker_ids:
+    async def published(
+        self, marker_ids: Sequence[str], marked: Sequence[str] | None = None, few: bool = False
+    ) -> None:
+        """Forgets published markers: their stored mark first (`marked`: those that have
+        one; None: all), so that a relay that dies in between finds an unmarked marker and
+        publishes it again (as it would had it died before the delete), never a mark without
+        its marker. `few`: the outbox holds little more than these (one delete for all)."""
+        # One delete by `_id` each (the `_id` index): FerretDB 1.x answers `$in` by a scan,
+        # which is quicker only while the outbox is small (each delete by `_id` costs ~2 ms).
+        marked = marker_ids if marked is None else marked
+        if marked:
+            await self._stored.bulk_write([DeleteOne({"_id": i}) for i in marked], ordered=False)
+        if marker_ids and few:
+            await self.markers.delete_many({"_id": {"$in": list(marker_ids)}})
+        elif marker_ids:
             deletes = [DeleteOne({"_id": i}) for i in marker_ids]
-            await self._stored.bulk_write(deletes, ordered=False)
             await self.markers.bulk_write(deletes, ordered=False)
 
     async def sweep(self, older_than: datetime) -> None:
@@ -113,8 +166,11 @@ class Relay:
         poll_s: float = 0.5,
         batch_size: int = 500,
         lease: Lease | None = None,
+        scan_every_s: float = 0.0,
     ) -> None:
-        """`lease`: with several replicas, only the one holding it publishes (None: always)."""
+        """`lease`: with several replicas, only the one holding it publishes (None: always).
+        `scan_every_s`: how often the outbox is scanned while the memory path keeps up (0:
+        every pass)."""
         self._db = db
         self._lease = lease
         self._outbox = Outbox.of(db)
@@ -127,6 +183,13 @@ class Relay:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._swept = datetime.now(UTC)
+        self._scan_every_s = scan_every_s
+        self._scan_at = 0.0  # monotonic: the first pass scans
+        self._outbox_small = False  # the last scan read all of the outbox, and little
+        # Per aggregate, the last version whose events are published (or that had none).
+        self._published: OrderedDict[str, int] = OrderedDict()
+        # Markers the scan published lately: one also handed over in memory is not sent twice.
+        self._scanned: OrderedDict[str, None] = OrderedDict()
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -153,13 +216,17 @@ class Relay:
             return
         try:
             await asyncio.wait_for(asyncio.shield(self._task), 10)
+            self._scan_at = 0.0  # the last pass scans too
             if await self._owns():
-                await asyncio.wait_for(self.publish_pending(), 10)
+                async with asyncio.timeout(10):
+                    while await self.publish_pending() >= self._batch_size:
+                        pass  # a full batch: more may be in memory
             if self._lease is not None:
                 await self._lease.release()
         except (TimeoutError, KafkaError, PyMongoError, RuntimeError) as exc:
             log.warning("relay_final_pass_failed", error=repr(exc))  # the next relay publishes
         finally:
+            self._outbox.handing_over = False  # what is stored after this is marked
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
@@ -167,7 +234,12 @@ class Relay:
         failures = 0
         while not self._stopping:
             try:
-                published = await self.publish_pending() if await self._owns() else 0
+                if await self._owns():
+                    published = await self.publish_pending()
+                else:
+                    self._outbox.handing_over = False
+                    self._outbox.fresh.clear()  # the holder's scan publishes them
+                    published = 0
                 failures = 0
             except (KafkaError, PyMongoError, TimeoutError, RuntimeError) as exc:
                 failures += 1
@@ -183,7 +255,74 @@ class Relay:
         return self._lease is None or await self._lease.held()
 
     async def publish_pending(self) -> int:
-        """One pass: publishes what the outbox holds, oldest first. Returns events sent.
+        """One pass: what this process stored since the last pass (from memory), then, when
+        due, a scan of the outbox. Returns events sent."""
+        # While this relay's loop runs, what is stored here is published from memory: the
+        # markers need no mark in the database.
+        self._outbox.handing_over = self._task is not None and not self._stopping
+        sent = await self._publish_fresh()
+        if time.monotonic() >= self._scan_at:
+            scanned = await self._scan()
+            # A full batch: more may be waiting (start-up, a backlog): scan again at once.
+            wait = 0.0 if scanned >= self._batch_size else self._scan_every_s
+            self._scan_at = time.monotonic() + wait
+            sent += scanned
+        return sent
+
+    async def _publish_fresh(self) -> int:
+        """Publishes the markers handed over in memory, in order, without reading the
+        outbox, and deletes them by `_id`. A marker whose aggregate has an earlier commit
+        this relay has not seen published is left to the scan (and so are its later ones)."""
+        fresh = self._outbox.fresh
+        ready: list[Document] = []
+        marked: list[str] = []
+        chain: dict[str, int] = {}  # versions this pass publishes, remembered once sent
+        while fresh and len(ready) < self._batch_size:
+            commit, was_marked = fresh.popleft()
+            if chain.get(commit.owner, self._published.get(commit.owner, 0)) != commit.version - 1:
+                continue  # the scan publishes it once the earlier ones are
+            if commit.marker is not None and commit.marker["_id"] in self._scanned:
+                continue  # the scan read and published it as it was being handed over
+            chain[commit.owner] = commit.version
+            if commit.marker is not None:
+                ready.append(commit.marker)
+                if was_marked:
+                    marked.append(commit.marker["_id"])
+        # Should this fail, the markers stay in the outbox and the scan sends them. While the
+        # memory keeps up (the last scan read the whole outbox, little is left in memory) the
+        # outbox holds about what is being published.
+        few = self._outbox_small and len(fresh) < self._batch_size
+        await self._send(ready, marked, few)
+        for owner, version in chain.items():
+            self._remember(owner, version)
+        return sum(len(m["events"]) for m in ready)
+
+    def _remember(self, owner: str, version: int) -> None:
+        self._published[owner] = version
+        self._published.move_to_end(owner)
+        if len(self._published) > KNOWN_MAX:
+            self._published.popitem(last=False)
+
+    async def _send(
+        self, ready: Sequence[Document], marked: Sequence[str] | None = None, few: bool = False
+    ) -> None:
+        """Publishes the events of these markers (or of the commits holding them), then
+        forgets the markers."""
+        from shared.mongo.store import parse_events  # the store imports this module
+
+        by_topic: dict[str, list[CloudEvent]] = defaultdict(list)
+        for source in ready:
+            for topic, event in parse_events(source):
+                by_topic[topic].append(event)
+        for topic, events in by_topic.items():
+            await self._producer.publish(topic, events)
+            OUTBOX_PUBLISHED.labels(self._service, topic).inc(len(events))
+        # Deleting the markers records the publication. A relay that dies before this delete
+        # publishes again; consumers dedup by event id.
+        await self._outbox.published([m["_id"] for m in ready], marked, few)
+
+    async def _scan(self) -> int:
+        """One pass over the outbox: publishes what it holds, oldest first.
 
         A marker its writer set `stored` is published as it is. Any other marker, once older
         than WRITER_GRACE, is checked against its commit: its writer died after the commit
@@ -192,6 +331,7 @@ class Relay:
         their order."""
         outbox = self._outbox.markers
         markers = await outbox.find({}).sort("seq", 1).limit(self._batch_size).to_list()
+        self._outbox_small = len(markers) < self._batch_size // 2
         OUTBOX_PENDING.labels(self._service).set(len(markers))
         now = datetime.now(UTC)
         if not markers:
@@ -205,7 +345,7 @@ class Relay:
             m for m in markers if m["_id"] not in stored and now - m["created_at"] > WRITER_GRACE
         ]
         # The store imports this module: it is asked here, at run time.
-        from shared.mongo.store import AggregateStore, parse_events
+        from shared.mongo.store import AggregateStore
 
         commits: dict[str, Document] = {}
         for name in {m["aggregate"] for m in unsure}:
@@ -232,14 +372,10 @@ class Relay:
                     waiting.add(owner)
                 continue
             ready.append((marker, commit))
-        by_topic: dict[str, list[CloudEvent]] = defaultdict(list)
-        for _, source in ready:
-            for topic, event in parse_events(source):
-                by_topic[topic].append(event)
-        for topic, events in by_topic.items():
-            await self._producer.publish(topic, events)
-            OUTBOX_PUBLISHED.labels(self._service, topic).inc(len(events))
-        # Deleting the markers records the publication. A relay that dies before this delete
-        # publishes again; consumers dedup by event id.
-        await self._outbox.published([m["_id"] for m, _ in ready])
-        return sum(len(v) for v in by_topic.values())
+        await self._send([source for _, source in ready])
+        for marker, _ in ready:
+            self._remember(*owner_of(marker))
+            self._scanned[marker["_id"]] = None
+        while len(self._scanned) > 2 * FRESH_MAX:
+            self._scanned.popitem(last=False)
+        return sum(len(source["events"]) for _, source in ready)

@@ -22,7 +22,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.events.envelope import CloudEvent
 from shared.mongo.client import Database, Document, find_by_ids, insert_new
-from shared.mongo.outbox import Outbox
+from shared.mongo.outbox import Outbox, Stored
 
 
 @dataclass(frozen=True)
@@ -221,8 +221,17 @@ class AggregateStore:
                 if ok and c.expected_version > 0
             )
         )
-        lost = {batches[i] for i in taken}
-        await self.outbox.mark_stored([str(m["_id"]) for m in markers if m["_id"] not in lost])
+        # The stored commits go to the relay in memory, those without events too (they keep
+        # each aggregate's chain of versions), each with its own marker: by batch, not by
+        # commit id, which racing writers of one version share.
+        marker_of = {m["_id"]: m for m in markers}
+        await self.outbox.mark_stored(
+            [
+                Stored(f"{self.name}/{c.aggregate_id}", c.expected_version + 1, marker_of.get(b))
+                for c, b, ok in zip(commits, batches, stored, strict=True)
+                if ok
+            ]
+        )
         return stored
 
     async def first_state(self, aggregate_id: str) -> Document | None:

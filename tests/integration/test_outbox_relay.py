@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from shared.kafka.producer import EventProducer
 from shared.kafka.topics import ensure_topics
 from shared.mongo.client import Database, create_client
 from shared.mongo.outbox import WRITER_GRACE, Outbox, Relay
-from shared.mongo.store import AggregateStore, ConcurrencyConflict
+from shared.mongo.store import AggregateStore, ConcurrencyConflict, NewCommit
 from shared.settings import Settings
 from tests.helpers import events_of, org_event, read_topic
 
@@ -25,12 +26,17 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def relay(settings: Settings, db: Database) -> AsyncIterator[Relay]:
+async def producer(settings: Settings) -> AsyncIterator[EventProducer]:
     await ensure_topics(settings)
     producer = EventProducer(settings)
     await producer.start()
-    yield Relay(db, producer, "storetest")
+    yield producer
     await producer.stop()
+
+
+@pytest.fixture
+def relay(db: Database, producer: EventProducer) -> Relay:
+    return Relay(db, producer, "storetest")
 
 
 @pytest.fixture
@@ -128,3 +134,79 @@ async def test_a_stored_commit_wakes_the_relay_and_a_lost_one_does_not(
         await store.commit("t4", 0, {"v": 1}, [(topic, org_event("a.b.c"))])
     assert woken == ["woken"]
     assert await db["outbox"].count_documents({}) == 1  # the loser's marker is gone
+
+
+READS = ("find", "count", "aggregate", "distinct", "watch")
+
+
+class Counted:
+    """A collection that records which of its methods are called (then does them)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls.append(name)
+        return getattr(self.inner, name)
+
+
+async def test_a_stored_marker_is_published_from_memory_without_reading_the_outbox(
+    settings: Settings, db: Database, producer: EventProducer, store: AggregateStore, topic: str
+) -> None:
+    relay = Relay(db, producer, "storetest", scan_every_s=3600)
+    assert await relay.publish_pending() == 0  # the start-up scan
+    outbox = Outbox.of(db)
+    markers, marks = Counted(outbox.markers), Counted(outbox._stored)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(outbox, "markers", markers)
+        patch.setattr(outbox, "_stored", marks)
+        first, second = org_event("a.b.c"), org_event("a.b.c")
+        await store.commit("t5", 0, {"v": 1}, [(topic, first)])
+        await store.commit("t5", 1, {"v": 2}, [(topic, second)])
+        await store.commit("t5", 2, {"v": 3})  # no events: nothing to publish
+        assert await relay.publish_pending() == 2
+    # written (the markers, their marks) and deleted, never read
+    for calls in (markers.calls, marks.calls):
+        assert "insert_many" in calls and not [c for c in calls if c.startswith(READS)], calls
+    assert await db["outbox"].count_documents({}) == 0
+    assert await db["outbox_stored"].count_documents({}) == 0
+    assert await published(settings, topic, 2) == [first.id, second.id]
+
+
+async def test_a_marker_whose_earlier_commit_another_process_wrote_waits_for_the_scan(
+    settings: Settings, db: Database, producer: EventProducer, store: AggregateStore, topic: str
+) -> None:
+    """Another replica's commit is not in this relay's memory: the later commit of the same
+    aggregate stored here is not sent ahead of it, but by the scan, after it."""
+    other = create_client(settings)  # another process: its own outbox in memory
+    relay = Relay(db, producer, "storetest", scan_every_s=3600)
+    try:
+        assert await relay.publish_pending() == 0  # the start-up scan
+        theirs, ours = org_event("a.b.c"), org_event("a.b.c")
+        elsewhere = AggregateStore(other[settings.database_name("storetest")], "things")
+        await elsewhere.commit("t6", 0, {"v": 1}, [(topic, theirs)])
+        await store.commit("t6", 1, {"v": 2}, [(topic, ours)])
+        assert await relay.publish_pending() == 0  # no scan due: ours waits
+        relay._scan_at = 0.0  # the scan comes due
+        assert await relay.publish_pending() == 2
+        assert await published(settings, topic, 2) == [theirs.id, ours.id]
+    finally:
+        await other.close()
+
+
+async def test_of_two_writers_of_one_version_only_the_winners_events_are_published(
+    settings: Settings, db: Database, relay: Relay, store: AggregateStore, topic: str
+) -> None:
+    """Racing writers of one version share its commit id, each with its own marker: the one
+    handed to the relay in memory is the winner's."""
+    won, lost = org_event("a.b.c"), org_event("a.b.c")
+    commits = [
+        NewCommit("t7", 0, {"v": 1}, [(topic, won)]),
+        NewCommit("t7", 0, {"v": 9}, [(topic, lost)]),
+    ]
+    assert await store.commit_many(commits) == [True, False]
+    assert await relay.publish_pending() == 1
+    await age_markers(db)
+    assert await relay.publish_pending() == 0  # nothing left behind to heal
+    assert await published(settings, topic, 1) == [won.id]

@@ -12,6 +12,7 @@ active one.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from services.metrics.domain import facts as facts_domain
 from services.metrics.domain.facts import Fact, FactKind
 from shared.events.envelope import EventPayload
 from shared.mongo.client import Database, insert_new
+from shared.mongo.snapshots import SnapshotStore
 from shared.mongo.store import ConcurrencyConflict
 from shared.mongo.unit_of_work import Backoff, until_committed
 
@@ -100,6 +102,7 @@ class Generations:
         for name in await self._db.list_collection_names():
             if name.startswith(prefix):
                 await self._db.drop_collection(name)
+        await SnapshotStore(self._db, snapshot_name(number), "").drop()
         await self._generations.delete_one({"_id": number})
 
     async def stale(self) -> list[int]:
@@ -123,6 +126,11 @@ class Generations:
 
     async def unlock(self) -> None:
         await self._pointer.delete_one({"_id": LOCK_ID})
+
+
+def snapshot_name(generation: int) -> str:
+    """The name the generation's snapshot goes by (`adapters.snapshots`)."""
+    return f"facts_g{generation}"
 
 
 def version_id(key: str, version: int) -> str:
@@ -193,8 +201,9 @@ class FactStore:
         return stored
 
     async def newest(self, kind: FactKind) -> dict[str, Versioned]:
-        """The newest version of every fact (a full scan: at start and on refresh only),
-        streamed: memory holds one document per fact, not every version."""
+        """The newest version of every fact (a full scan: at a start with no snapshot, a
+        switch, a settling rebuild), streamed: memory holds one document per fact, not every
+        version; facts are made a slice at a time, so the event loop serves meanwhile."""
         newest: dict[str, dict[str, Any]] = {}
         async for doc in self._collections[kind].find({}):
             held = newest.get(doc["key"])
@@ -204,6 +213,8 @@ class FactStore:
         while newest:  # each document is let go as its fact is made
             key, doc = newest.popitem()
             facts[key] = (_fact(kind, doc), int(doc["version"]))
+            if len(facts) % 2_000 == 0:
+                await asyncio.sleep(0)
         return facts
 
 

@@ -6,7 +6,14 @@ Facts are stored in MongoDB (repository.FactStore) and mirrored in memory (FactC
 also tells whether an event was merged before; figures are computed from the mirror on
 query and kept until any fact changes. A background loop follows the generations pointer
 (a rebuild's switch reloads the mirror, and again once the rebuild has settled) and, if
-configured, reloads the mirror now and then to pick up what other instances merged.
+configured, brings the mirror up to date now and then with what other instances merged.
+
+At start the mirror comes from the active generation's snapshot and the facts that events
+committed since name (`adapters.snapshots`), else from a full read of the facts; a snapshot
+is saved every `read_model_snapshot_s` that the mirror changed. The periodic refresh reads
+only the facts named by events the group committed since the last one (`_from_streams`); a
+full read is left for a switch of generation, a settling rebuild, and when Kafka cannot say
+what was committed.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,12 +30,14 @@ from pymongo.errors import PyMongoError
 
 from services.metrics import metrics
 from services.metrics.adapters.repository import BACKOFF, FactStore, Generations, Pointer, Versioned
+from services.metrics.adapters.snapshots import SLICE, FactSnapshots, Held
 from services.metrics.domain import facts as facts_domain
 from services.metrics.domain import figures, lists
 from services.metrics.domain.facts import FACT_KINDS, Fact, FactKind, OrgUnitFact
 from services.metrics.domain.figures import Window
 from services.metrics.settings import MetricsSettings
 from shared.events.envelope import CloudEvent, EventPayload
+from shared.kafka.consumer import INFRA_ERRORS
 from shared.logging import get_logger
 from shared.mongo.client import Database
 from shared.mongo.store import ConcurrencyConflict
@@ -39,6 +48,9 @@ log = get_logger(__name__)
 
 RESULT_CACHE_SIZE = 256
 RESULT_STALE_S = 1.0
+LOAD_ERRORS: tuple[type[BaseException], ...] = (PyMongoError, *INFRA_ERRORS)
+# Facts probed by `_id` side by side when the streams say they may have changed.
+PROBES = 50
 
 
 class FactCache:
@@ -72,6 +84,14 @@ class FactCache:
     def count(self, kind: FactKind) -> int:
         return len(self._facts[kind])
 
+    def held(self) -> list[Held]:
+        """Every fact with its version, as it is now (for a snapshot)."""
+        return [
+            (kind, fact, self._versions[kind][fact_id])
+            for kind in FACT_KINDS
+            for fact_id, fact in self._facts[kind].items()
+        ]
+
     def keep_newer(self, other: FactCache) -> None:
         """Takes from `other` every fact it holds in a newer version than this cache."""
         for kind in FACT_KINDS:
@@ -103,7 +123,10 @@ class FactCache:
 
 
 class Projection:
-    def __init__(self, db: Database, settings: MetricsSettings) -> None:
+    def __init__(
+        self, db: Database, settings: MetricsSettings, streams: Sequence[str] = ()
+    ) -> None:
+        """`streams`: what the consumer reads (no snapshots without them)."""
         self.generations = Generations(db)
         self.settings = settings
         self.tz = ZoneInfo(settings.timezone)
@@ -117,6 +140,13 @@ class Projection:
         self._results: OrderedDict[tuple[Any, ...], tuple[int, float, Any]] = OrderedDict()
         # Events the consumer's current batch brought, by fact, until `flush` stores them.
         self._queued: dict[tuple[FactKind, str], dict[str, EventPayload]] = {}
+        topics = [settings.topics.for_stream(s) for s in streams]
+        on = topics and settings.read_model_snapshot_s > 0
+        self.snapshots = FactSnapshots(db, settings, topics) if on else None
+        # The group's committed offsets every event below which the mirror holds (None:
+        # unknown, so refreshes read everything); how it was loaded, for logs and tests.
+        self.offsets: dict[str, int] | None = None
+        self.source = ""
 
     @property
     def generation(self) -> int:
@@ -183,46 +213,153 @@ class Projection:
     async def run(self) -> None:
         """Loads the mirror, then follows the pointer; runs until cancelled."""
         while self.pointer is None:
+            started = time.monotonic()
             try:
                 pointer = await self.generations.pointer()
                 async with self._lock:
                     await self._load(pointer)
-            except PyMongoError as exc:
+            except LOAD_ERRORS as exc:
                 log.warning("projection_load_failed", error=repr(exc))
                 await asyncio.sleep(1)
+        log.info(
+            "projection_loaded",
+            source=self.source,
+            facts=sum(self.cache.count(k) for k in FACT_KINDS),
+            seconds=round(time.monotonic() - started, 2),
+        )
         self.ready.set()
         refresh_s = self.settings.metrics_refresh_s
         next_refresh = time.monotonic() + refresh_s if refresh_s > 0 else None
+        snapshot_s = self.settings.read_model_snapshot_s
+        next_snapshot = time.monotonic() if snapshot_s > 0 and self.snapshots else None
+        saved = -1
         while True:
             await asyncio.sleep(self.settings.metrics_pointer_poll_s)
             now = time.monotonic()
             try:
                 pointer = await self.generations.pointer()
                 assert self.pointer is not None
-                due = [t for t in (next_refresh, self._reload_at) if t is not None and now >= t]
                 if pointer.active != self.pointer.active:
                     log.info("projection_switched", generation=pointer.active)
                     async with self._lock:  # the consumer waits: it must write the new one
+                        offsets = await self._committed()
                         self._install(await self._read(pointer), pointer)
-                elif due:
-                    fresh = await self._read(pointer)  # the consumer goes on meanwhile
-                    async with self._lock:
-                        fresh.keep_newer(self.cache)
-                        self._install(fresh, pointer)
+                        self.offsets = offsets
+                elif self._reload_at is not None and now >= self._reload_at:
+                    await self._reread(pointer)  # a rebuild's last writes, not from a stream
+                elif next_refresh is not None and now >= next_refresh:
+                    await self._refresh(pointer)
                 if next_refresh is not None and now >= next_refresh:
                     next_refresh = now + refresh_s
+                if next_snapshot is not None and now >= next_snapshot:
+                    next_snapshot = now + snapshot_s
+                    if self.cache.revision != saved:
+                        saved = await self.save_snapshot(pointer)
             except Exception as exc:  # the loop must outlive any one failed poll or reload
                 log.warning("projection_pointer_poll_failed", error=repr(exc))
 
+    async def _committed(self) -> dict[str, int] | None:
+        if self.snapshots is None:
+            return None
+        try:
+            return await self.snapshots.committed()
+        except INFRA_ERRORS as exc:
+            log.warning("projection_offsets_unknown", error=repr(exc))
+            return None
+
     async def _load(self, pointer: Pointer) -> None:
+        """From the generation's snapshot and the facts named by events committed since,
+        else a full read; the committed offsets are read first, before any fact."""
+        offsets = await self._committed()
+        self.source = "facts"
+        if offsets is not None and self.snapshots is not None and not _settling(pointer):
+            loaded = await self.snapshots.load(pointer.active)
+            if loaded is not None:
+                held, since = loaded
+                cache = FactCache()
+                for n, (kind, fact, version) in enumerate(held, 1):
+                    cache.put(kind, fact, version)
+                    if n % SLICE == 0:
+                        await asyncio.sleep(0)
+                if await self._from_streams(
+                    cache, FactStore(self._db, pointer.active), since, offsets
+                ):
+                    self.source = "snapshot"
+                    self._install(cache, pointer)
+                    self.offsets = offsets
+                    return
         self._install(await self._read(pointer), pointer)
+        self.offsets = offsets
+
+    async def _from_streams(
+        self,
+        cache: FactCache,
+        store: FactStore,
+        since: dict[str, int],
+        until: dict[str, int],
+    ) -> bool:
+        """Puts in `cache` the newer stored versions of the facts that events between the two
+        offsets name; False if the streams no longer hold those events."""
+        assert self.snapshots is not None
+        touched = await self.snapshots.touched(since, until)
+        if touched is None:
+            return False
+        keys = sorted(touched)
+        for start in range(0, len(keys), PROBES):
+            chunk = keys[start : start + PROBES]
+            found = await asyncio.gather(
+                *(store.newest_after(k, i, (cache.get(k, i) or (None, 0))[1]) for k, i in chunk)
+            )
+            for (kind, fact_id), newer in zip(chunk, found, strict=True):
+                held = cache.get(kind, fact_id)
+                if newer is not None and (held is None or held[1] < newer[1]):
+                    cache.put(kind, *newer)
+        return True
+
+    async def _refresh(self, pointer: Pointer) -> None:
+        """What other instances merged: from the streams if the offsets are known."""
+        until = await self._committed() if self.offsets is not None else None
+        if self.offsets is None or until is None or self.store is None:
+            await self._reread(pointer)
+            return
+        # No lock: a fact is put only if newer than the mirror's, and a flush that meets a
+        # version put meanwhile merges again onto it (`_flush_once`).
+        if not await self._from_streams(self.cache, self.store, self.offsets, until):
+            until = None
+        if until is None:
+            await self._reread(pointer)
+        else:
+            self.offsets = until
+
+    async def _reread(self, pointer: Pointer) -> None:
+        offsets = await self._committed()
+        fresh = await self._read(pointer)  # the consumer goes on meanwhile
+        async with self._lock:
+            fresh.keep_newer(self.cache)
+            self._install(fresh, pointer)
+            self.offsets = offsets
+
+    async def save_snapshot(self, pointer: Pointer) -> int:
+        """The mirror as it is now with the offsets it reflects; the revision saved (-1: not
+        saved). Brought up to date from the streams first, so a restart has little to read."""
+        if self.snapshots is None or self.offsets is None or _settling(pointer):
+            return -1
+        if self.settings.metrics_refresh_s <= 0:
+            await self._refresh(pointer)  # no refresh of its own: the offsets move on here
+        offsets, revision, held = dict(self.offsets), self.cache.revision, self.cache.held()
+        saved = await self.snapshots.save(pointer.active, held, offsets)
+        log.info("projection_snapshot_saved", facts=len(held), saved=saved)
+        return revision if saved else -1
 
     async def _read(self, pointer: Pointer) -> FactCache:
         cache = FactCache()
         store = FactStore(self._db, pointer.active)
-        for kind in FACT_KINDS:
-            for fact, version in (await store.newest(kind)).values():
+        kinds = await asyncio.gather(*(store.newest(kind) for kind in FACT_KINDS))
+        for kind, newest in zip(FACT_KINDS, kinds, strict=True):
+            for n, (fact, version) in enumerate(newest.values(), 1):
                 cache.put(kind, fact, version)
+                if n % SLICE == 0:
+                    await asyncio.sleep(0)
         return cache
 
     def _install(self, cache: FactCache, pointer: Pointer) -> None:
@@ -312,3 +449,8 @@ class Projection:
 
     def today(self) -> date:
         return datetime.now(self.tz).date()
+
+
+def _settling(pointer: Pointer) -> bool:
+    """A rebuild may still be writing around its switch: its facts are not from a stream."""
+    return pointer.settling_until is not None and pointer.settling_until > datetime.now(UTC)

@@ -42,6 +42,7 @@ class NeedsRepository:
             settings,
             settings.topics.needs,
             listed_need,
+            entry_type=ListedNeed,
             descending=True,
             follows=lambda event: True,
             projection=PROJECTION,

@@ -104,9 +104,12 @@ class Deliveries:
             .to_list()
         )
 
-    async def pending_for_need(self, need_id: str) -> list[Document]:
-        """Queue entries of a need (the queue is small: only what is due or held)."""
-        return await self.queue.find({"need_id": need_id}).to_list()
+    async def pending_for_needs(self, need_ids: Sequence[str]) -> list[Document]:
+        """Queue entries of these needs, in one read (the queue is small: only what is due
+        or held)."""
+        if not need_ids:
+            return []
+        return await self.queue.find({"need_id": {"$in": list(need_ids)}}).to_list()
 
     async def next_due(self) -> datetime | None:
         doc = await self.queue.find({}).sort("due_at", 1).limit(1).to_list()

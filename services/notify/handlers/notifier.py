@@ -117,8 +117,8 @@ class Notifier:
         try:
             if pending:
                 await self._tell(pending)
-            for need_id in dict.fromkeys(closed):
-                await self.drop_invitations(need_id)
+            if closed:
+                await self.drop_invitations(*dict.fromkeys(closed))
         except BaseException:
             self._pending[:0] = pending
             self._closed[:0] = closed
@@ -180,7 +180,8 @@ class Notifier:
                 }
                 folds.append(self.digests.fold(rid, route.period, route.digest_due_at, line))
         await asyncio.gather(self.deliver_inapp(inapp), *(self.create(d) for d in later), *folds)
-        self.dispatcher.wake()
+        if later:  # in-app ones are delivered already: nothing for the dispatcher
+            self.dispatcher.wake()
 
     async def _decide(
         self,
@@ -301,12 +302,12 @@ class Notifier:
         if delivery.leased(now):
             self.dispatcher.submit(delivery, version)
 
-    async def drop_invitations(self, need_id: str) -> int:
-        """Pending invitations to a need that closed are dropped (those being sent this moment
-        go out); returns how many."""
+    async def drop_invitations(self, *need_ids: str) -> int:
+        """Pending invitations to needs that closed are dropped (those being sent this moment
+        go out); returns how many. One read of the queue for all of them."""
         now = self.clock.now()
         dropped = 0
-        for doc in await self.deliveries.pending_for_need(need_id):
+        for doc in await self.deliveries.pending_for_needs(need_ids):
             delivery, version = await self.deliveries.load(doc["_id"])
             if delivery is None or delivery.status != "pending" or delivery.leased(now):
                 continue

@@ -22,6 +22,7 @@ from services.volunteers.domain.certificates import Certificate
 from services.volunteers.domain.listing import (
     PROJECTION,
     VOLUNTEER_EVENTS,
+    ListedVolunteer,
     listed_volunteer,
     within,
 )
@@ -91,6 +92,7 @@ class VolunteersRepository:
             settings,
             settings.topics.volunteers,
             listed_volunteer,
+            entry_type=ListedVolunteer,
             descending=False,
             follows=lambda event: event.type in VOLUNTEER_EVENTS,
             projection=PROJECTION,
