@@ -1,7 +1,7 @@
 """Benchmark 6: lists with 100,000 needs and 100,000 volunteers stored (issue 19).
 
-Long because its own FerretDB, the seeding, the two services and both kinds of listers
-(wrk and paced tasks) are one measurement that must be read together.
+Long because its own FerretDB, the seeding, the services and the three kinds of listers
+(wrk, paced tasks, wrk against the rate limits) are one measurement that must be read together.
 
 A FerretDB of its own (on a free port, its data in a temporary directory) so that the shared
 one is not loaded; the needs and volunteers services as `tongxin serve` processes on it.
@@ -15,7 +15,10 @@ Figures, each over the same requests in alternating rounds:
   service, against the list query the services sent before (a filtered, sorted find; FerretDB
   scans the collection) timed straight on the database;
 - a get by id alone, and while wrk (a process of its own) keeps 8 lists of the same service in
-  flight, each sent as the previous one is answered (ratio: slowed, goal < 2x).
+  flight, each sent as the previous one is answered (ratio: slowed, goal < 2x);
+- the same closed loop of one principal against a volunteers service with the production
+  rate limits on (a third process): a volunteer's get by id from another address, paced
+  within its own limits, while the listers are answered 429 beyond theirs.
 """
 
 from __future__ import annotations
@@ -299,6 +302,88 @@ async def _measure(
     return list(figures.values())
 
 
+# The listers of the rate-limited phase send as fast as they are answered, from one address
+# and one principal; the get comes from another address (127.0.0.2: the loopback answers
+# all of 127/8) at a pace its own limits admit (the per-principal read limit is 10/s).
+GETS_PER_S = 5
+
+
+async def _paced_gets(get: Callable[[], Awaitable[None]], seconds: float) -> list[float]:
+    latencies: list[float] = []
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        started = time.monotonic()
+        latencies.append(await _timed(get))
+        await asyncio.sleep(max(0.0, 1 / GETS_PER_S - (time.monotonic() - started)))
+    return latencies
+
+
+async def _rate_limited(cfg: BenchConfig, settings: Settings, count: int) -> list[Figure]:
+    """Flat-out listers (wrk, 8 connections, one principal, one address) against a volunteers
+    service with the production rate limits on (`rate_limit_*` defaults): what they cost a
+    get by id of another principal from another address, against the same get alone."""
+    # bench_settings starts from the tests' settings (their read limit is 30000/minute): the
+    # production defaults of every rate limit here, from the settings class itself.
+    production = {
+        name: Settings.model_fields[name].default
+        for name in Settings.model_fields
+        if name.startswith("rate_limit_")
+    }
+    limited = settings.model_copy(update={**production, "rate_limit_enabled": True})
+    proc = service_process("volunteers", limited, cfg.log_dir / "lists-rate-limited")
+    fig = Figure(
+        "6 lists",
+        "GET /v1/volunteers/{id} p50, 8 flat-out listers, rate limits on, vs alone",
+        "ms",
+        goal=Goal("< 2x", max_ratio=2.0),
+    )
+    try:
+        await proc.wait_ready(timeout=900)
+        lister = mint_token(settings, "community_admin", TARGET, "a-lister")
+        getter = {"Authorization": f"Bearer {mint_token(settings, 'volunteer', TARGET, 'v-g')}"}
+        path = f"/v1/volunteers?{urlencode({'scope': TARGET, 'q': QUERY})}"
+        vids = [f"vol-{i:06d}" for i in range(7, count, len(COMMUNITIES))]
+        other = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+        seconds = 8.0 if cfg.quick else 15.0
+        async with httpx.AsyncClient(base_url=proc.url, transport=other, timeout=30) as client:
+
+            async def get() -> None:
+                vid = random.choice(vids)
+                _ok(await client.get(f"/v1/volunteers/{vid}", headers=getter))
+
+            for _ in range(cfg.rounds):
+                alone = await _paced_gets(get, seconds - 2.0)
+                load = asyncio.create_task(
+                    run_wrk(
+                        proc.url,
+                        "get.lua",
+                        [lister, path],
+                        duration_s=seconds,
+                        connections=LISTERS,
+                    )
+                )
+                await asyncio.sleep(1.0)
+                busy = await _paced_gets(get, seconds - 2.0)
+                listers = await load
+                fig.baseline_runs.append(percentile(alone, 50) or 0.0)
+                fig.ours_runs.append(percentile(busy, 50) or 0.0)
+                fig.extra.setdefault("p95 alone, busy", []).append(
+                    [percentile(alone, 95), percentile(busy, 95)]
+                )
+                fig.extra.setdefault("lister req/s, of them 429 (share)", []).append(
+                    [listers.requests_per_s, round(listers.non_2xx / max(1, listers.requests), 3)]
+                )
+        fig.note = (
+            "ours: while wrk keeps 8 lists of one principal in flight, answered 200 up to its "
+            "limits (600 reads a minute: the first round holds that burst) and 429 beyond; "
+            "baseline: the same paced get alone"
+        )
+        proc.sample_peak()
+        return [fig]
+    finally:
+        cfg.memory.record("lists", "volunteers-rate-limited", True, await proc.close())
+
+
 async def _list(service: HttpProcess, token: str, path: str) -> None:
     _ok(await service.http.get(path, headers={"Authorization": f"Bearer {token}"}))
 
@@ -392,6 +477,7 @@ async def run(cfg: BenchConfig) -> list[Figure]:
         procs, from_snapshot = await _start(settings, cfg)
         print(f"bench: lists: ready from the snapshots in {from_snapshot:.1f} s")
         figures = await _measure(cfg, settings, count, procs[0], procs[1])
+        figures += await _rate_limited(cfg, settings, count)
         for proc in procs:
             proc.sample_peak()
         figures.append(

@@ -118,7 +118,11 @@ async def page(
                 index.drop(candidate.id)
                 continue
             fresh = entry_of(head)
-            index.put(fresh)  # kept out if older (a head left behind; its next commit heals it)
+            if fresh != candidate:
+                # corrected; kept out if older (a head left behind; its next commit heals it).
+                # Unchanged entries are left in place: re-sorting one costs a move of its
+                # buckets' keys (the district's: every head of it).
+                index.put(fresh)
             if fresh.key == candidate.key and matches(fresh):
                 out.append(head)
         after = candidates[-1].key

@@ -29,6 +29,7 @@ from shared.auth import CurrentPrincipal, bearer, token_verifier
 from shared.http import PUBLIC, ApiError, CorrelationId, app_deps, documented
 from shared.orgpath import OrgPath
 from shared.signing import ALGORITHM, jwks
+from shared.visibility import FieldView
 
 Deps = Annotated[IdentityDeps, Depends(app_deps)]
 
@@ -202,8 +203,13 @@ async def communities(
 # --- appointments ----------------------------------------------------------------------
 
 
+# Appointments are served to admins (and services) whose scope covers them only
+# (policy.may_read_appointments, require_appointer): their row of the field matrix.
+APPOINTMENT_VIEW = FieldView("appointment", "admin_in_scope")
+
+
 def _appointment(a: Any) -> Appointment:
-    return Appointment(**a.public(whole_phone=True))
+    return Appointment(**a.public(APPOINTMENT_VIEW))
 
 
 @appointments.post(

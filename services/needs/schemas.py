@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.needs.domain.completion import resident_of
 from services.needs.domain.need import (
     Claim,
     Completion,
@@ -234,10 +235,13 @@ def history_view(commits: list[Document]) -> HistoryPage:
 
 
 def _on_behalf(commit: Document) -> tuple[OnBehalfOf, str] | None:
+    """The resident a grid worker acted for in this commit. The event names them masked (a
+    public stream); the history is for admins in scope: the name whole, from the state."""
     for stored in commit.get("events", []):
         data = json.loads(stored["body"]).get("data", {})
         if data.get("on_behalf_of") and data.get("acted_by"):
-            return OnBehalfOf.model_validate(data["on_behalf_of"]), str(data["acted_by"])
+            state = {**commit["state"], "id": commit["state"].get("id", commit.get("aggregate_id"))}
+            return resident_of(Need.model_validate(state)), str(data["acted_by"])
     return None
 
 

@@ -39,7 +39,7 @@ from shared.http import ApiError, app_deps
 from shared.inputs import SeqCursor
 from shared.outbound import OutboundRefused, UnknownHost, check_target, networks
 from shared.ratelimit import StreamSlots
-from shared.visibility import mask_target
+from shared.visibility import FieldView
 
 router = APIRouter(prefix="/v1", tags=["notify"])
 
@@ -80,6 +80,9 @@ def _check_vocabulary(deps: NotifyDeps, event_types: list[str], categories: list
 def _contacts(deps: Deps) -> ContactConfirmations:
     return deps.contacts
 
+
+# The answer to subscribing one's own contact goes to that person only (FIELD_MATRIX).
+PENDING_VIEW = FieldView("pending_confirmation", "self")
 
 Contacts = Annotated[ContactConfirmations, Depends(_contacts)]
 
@@ -122,7 +125,7 @@ async def create_subscription(
         pending = PendingConfirmation(
             pending_id=pending_id,
             channel=body.channel,
-            target=mask_target(body.channel, target),
+            target=PENDING_VIEW.contact("target", body.channel, target),
             expires_at=expires,
             message="验证码已发送，请在 15 分钟内确认 / a code was sent: confirm it in 15 minutes",
         )
@@ -155,7 +158,7 @@ async def _subscribe(
         secret=body.secret,
     )
     sub, secret = await commands.subscribe(deps, principal, new)
-    return SubscriptionPublic.of(sub, secret)
+    return SubscriptionPublic.of(principal, sub, secret)
 
 
 @router.get("/subscriptions", response_model=SubscriptionList)
@@ -167,7 +170,7 @@ async def list_subscriptions(
 ) -> SubscriptionList:
     """A recipient's subscriptions (default: the caller's), or an admin's view of a scope's."""
     found = await queries.subscriptions(deps, principal, recipient_id, scope)
-    return SubscriptionList(items=[SubscriptionPublic.of(s) for s in found])
+    return SubscriptionList(items=[SubscriptionPublic.of(principal, s) for s in found])
 
 
 @router.delete("/subscriptions/{subscription_id}", status_code=204)

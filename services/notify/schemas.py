@@ -9,11 +9,13 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from services.notify.domain.audience import Audience, Subscription
+from shared.auth import Principal
 from shared.categories import CategoryName
 from shared.events.notify import Channel as ChannelName
 from shared.events.registry import EVENT_TYPES
 from shared.inputs import EMAIL_PATTERN, HTTP_URL_PATTERN
 from shared.phones import PHONE_PATTERN
+from shared.visibility import view_for
 
 # An event type to subscribe to (shared.events.registry), or "*" for all.
 EventTypeName = Annotated[
@@ -93,8 +95,14 @@ class SubscriptionPublic(BaseModel):
     )
 
     @classmethod
-    def of(cls, sub: Subscription, secret: str | None = None) -> SubscriptionPublic:
-        return cls(**sub.model_dump(exclude={"secret"}), secret=secret)
+    def of(
+        cls, reader: Principal, sub: Subscription, secret: str | None = None
+    ) -> SubscriptionPublic:
+        """As `reader` sees it (shared.visibility.FIELD_MATRIX): its recipient or an admin of
+        its scope, the only readers it is shown to (policy.may_manage)."""
+        view = view_for(reader, "subscription", sub.scope, sub.recipient_id)
+        data = sub.model_dump(exclude={"secret", "target"})
+        return cls(**data, target=view.contact("target", sub.channel, sub.target), secret=secret)
 
 
 class SubscriptionList(BaseModel):

@@ -13,9 +13,11 @@ class NotifySettings(Settings):
     # notify: who hears an approved need, how often, and how hard we try each channel.
     notify_match_radius_km: float = Field(default=1.5, gt=0)
     notify_max_recipients_per_need: int = Field(default=50, ge=1)
-    # notify at district scale (#12): the rounding of coarse volunteer locations, added to the
-    # match radius.
-    notify_location_precision_km: float = Field(default=1.0, ge=0)
+    # notify at district scale (#12): how far the rounding of coarse locations may move a
+    # distance, added to the match radius. Needs and volunteers both reach notify rounded to
+    # 0.01° (shared.visibility): each point up to 0.79 km off, a distance up to twice that (#19):
+    # 2 × COARSE_ERROR_KM = 1.57, rounded up.
+    notify_location_precision_km: float = Field(default=1.6, ge=0)
     # A subscriber hears a burst of one event type in one scope (a bulk import) as its first
     # event, then one summary when this window after it closes.
     notify_burst_window_s: float = Field(default=60.0, gt=0)

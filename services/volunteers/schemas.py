@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.volunteers.domain.certificates import Certificate, masked_name
+from services.volunteers.domain.certificates import Certificate
 from services.volunteers.domain.org_unit import OrgUnit
 from services.volunteers.domain.organization import Organization, OrganizationKind
 from services.volunteers.domain.passbook import LedgerEntry, Passbook
@@ -22,7 +22,7 @@ from shared.events.volunteers import OrgLevel
 from shared.inputs import JSON_INTEGER, Day, GeoPoint, Ident, Name, Phone, Points
 from shared.inputs import StrictBody as Strict
 from shared.orgpath import OrgPath
-from shared.visibility import FieldView
+from shared.visibility import FieldView, mask_name
 
 
 class OrgUnitPut(Strict):
@@ -212,7 +212,7 @@ class CertificateCheck(BaseModel):
         return cls(
             serial=cert.serial,
             status=cert.status,
-            volunteer=masked_name(cert.volunteer_name),
+            volunteer=mask_name(cert.volunteer_name),  # FIELD_MATRIX: certificate_check
             total_hours=cert.total_hours,
             issuer_id=cert.issuer_id,
             issuer_name=cert.issuer_name,

@@ -502,6 +502,10 @@ def _index(schemas: dict[str, Schema]) -> str:
         "Each district's events are also on `tongxin.d.<district>.v1` (the same records, read",
         "with `read_committed`; one topic per district, for subscribers of one district).",
         "",
+        "Personal data (issue 19): no event carries an exact place, a whole name, a phone or an",
+        "email. Places (a need's, a volunteer's home) are rounded to 0.01° (about 1 km), names",
+        "masked (`王**`), contact targets in a failure masked; each such field's schema says so.",
+        "",
         "| type | 中文 | topic | key / subject | schema |",
         "|---|---|---|---|---|",
     ]

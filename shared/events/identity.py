@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from pydantic import Field
+
 from shared.events.envelope import EventPayload
 
 
@@ -30,7 +32,7 @@ class AppointmentMade(AppointmentEvent):
     """A person was appointed to an office (community secretary, grid worker …) in a scope."""
 
     type: ClassVar[str] = "org.tongxin.appointment.made"
-    name: str
+    name: str = Field(description="masked: the first character, then * (王**)")
     appointed_by: str
     appointed_at: datetime
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.envelope import EventPayload
 
@@ -33,11 +33,20 @@ class VolunteerHours(BaseModel):
 
 
 class OnBehalfOf(BaseModel):
-    """The resident a grid worker (网格员) acted for: their name and masked phone."""
+    """The resident a grid worker (网格员) acted for: their name and masked phone (on the
+    public stream the name masked too: shared.visibility.public_behalf)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
-    name: str
-    phone: str
+    name: str = Field(
+        description="masked (王**) on the public stream, and to readers the field matrix "
+        "(docs/security.md) does not show it whole"
+    )
+    phone: str = Field(description="always masked (138****5678)")
+
+
+# A need's place on the public stream (shared.visibility.coarse_location): enough for notify to
+# match volunteers by distance, never a door.
+COARSE_PLACE = "the need's place rounded to 0.01° (about 1 km); never exact"
 
 
 class NeedEvent(EventPayload):
@@ -62,7 +71,7 @@ class NeedPosted(NeedEvent):
     slots: int
     beneficiaries: int
     skills: list[str] = []
-    location: Location | None = None
+    location: Location | None = Field(default=None, description=COARSE_PLACE)
     due_at: datetime | None = None
     requester_id: str
     posted_by: str
@@ -78,7 +87,7 @@ class NeedApproved(NeedEvent):
     title: str
     slots: int
     skills: list[str] = []
-    location: Location | None = None
+    location: Location | None = Field(default=None, description=COARSE_PLACE)
     due_at: datetime | None = None
     requester_id: str
     approved_by: str

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from shared.events.envelope import EventPayload
 
 Channel = Literal["inapp", "webhook", "email", "sms"]
@@ -38,7 +40,7 @@ class NotificationDelivered(NotificationEvent):
 class NotificationFailed(NotificationEvent):
     type: ClassVar[str] = "org.tongxin.notification.failed"
     attempts: int
-    error: str
+    error: str = Field(description="why; the target (address, number or webhook) masked in it")
     failed_at: datetime
 
 

@@ -1,6 +1,7 @@
 """A grid worker (网格员), appointed by a district admin, signs in, posts a need for 王阿姨
 who is not online and later confirms its completion for her: both parties in the need's
-history and in its events (her phone only masked). Real services, broker and FerretDB."""
+history (her phone masked) and in its events (her name masked too). Real services, broker
+and FerretDB."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from tests.identity_support import DISTRICT, HEPING, identity_service, new_phone
 from tests.needs_support import PHONE, need_body, needs_service, org_unit, volunteer
 
 WANG = {"name": "王阿姨", "phone": "138****5678"}
+# The public needs stream names her masked (shared.visibility.public_behalf).
+WANG_MASKED = {"name": "王**", "phone": "138****5678"}
 
 
 async def test_a_grid_worker_posts_and_confirms_for_a_resident_and_both_are_recorded() -> None:
@@ -66,6 +69,7 @@ async def test_a_grid_worker_posts_and_confirms_for_a_resident_and_both_are_reco
         records = await read_topic(s, s.topics.needs, expect=5, timeout=20)
         events = {e.type: e for e in events_of(records) if e.subject == need_id}
         for kind in ("org.tongxin.need.posted", "org.tongxin.task.confirmed"):
-            assert events[kind].data["on_behalf_of"] == WANG
+            assert events[kind].data["on_behalf_of"] == WANG_MASKED
             assert events[kind].data["acted_by"] == worker
         assert all(PHONE not in e.model_dump_json() for e in events.values())
+        assert all("王阿姨" not in e.model_dump_json() for e in events.values())

@@ -23,6 +23,7 @@ from services.metrics.domain import catalogue
 from shared.events.envelope import CloudEvent
 from shared.events.volunteers import VolunteerRegistered
 from shared.settings import Settings
+from shared.visibility import FIELD_MATRIX, Reader
 from tests.helpers import auth, eventually, running
 from tests.integration.test_metrics_scenario import (
     DISTRICT,
@@ -163,11 +164,27 @@ async def test_lists_behind_counts_are_as_long_as_the_counts_and_hide_personal_d
             assert r.status_code == 200, r.text
             body = r.json()
             assert body["total"] == len(body["items"]) == stats[name], name
-        vols = await client.get(
-            "/v1/lists/volunteers_registered", params={"scope": COMMUNITY}, headers=operator
-        )
-        assert vols.json()["items"] and all(v["name"] == "志**" for v in vols.json()["items"])
-        assert "phone" not in vols.text
+        # the field matrix's list_rows: operators ("other") and admins in scope see names
+        # masked (metrics holds no whole name); residents and volunteers are refused
+        readers: dict[Reader, dict[str, str]] = {
+            "other": operator,
+            "admin_in_scope": auth(settings, "community_admin", COMMUNITY),
+        }
+        assert set(FIELD_MATRIX["list_rows"]) == set(readers)
+        for reader, headers in readers.items():
+            vols = await client.get(
+                "/v1/lists/volunteers_registered", params={"scope": COMMUNITY}, headers=headers
+            )
+            assert FIELD_MATRIX["list_rows"][reader]["items.name"] == "masked"
+            assert vols.json()["items"] and all(v["name"] == "志**" for v in vols.json()["items"])
+            assert "phone" not in vols.text
+        for role in ("resident", "volunteer"):
+            refused = await client.get(
+                "/v1/lists/volunteers_registered",
+                params={"scope": COMMUNITY},
+                headers=auth(settings, role, COMMUNITY),
+            )
+            assert refused.status_code == 403, refused.text
         missing = await client.get(
             "/v1/lists/claim_rate", params={"scope": COMMUNITY}, headers=operator
         )

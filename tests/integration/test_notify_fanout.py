@@ -66,7 +66,7 @@ async def test_approved_need_reaches_matching_volunteers_of_its_community_once_o
                 volunteer("a1", A, ["elderly_care", "驾驶"], NEAR),
                 volunteer("a2", A, ["legal_aid"], NEAR),  # in A, does not match
                 volunteer("a3", A, ["cooking"]),  # matches by category, location unknown
-                volunteer("a4", A, ["elderly_care"], FAR),  # matches, but 3 km away
+                volunteer("a4", A, ["elderly_care"], FAR),  # matches, but 4 km away
                 volunteer("b1", B, ["elderly_care"], NEAR),  # matches, other community
             )
             await handled(app, *registered)
@@ -77,7 +77,7 @@ async def test_approved_need_reaches_matching_volunteers_of_its_community_once_o
             assert [(i["event_id"], i["type"], i["subject"]) for i in a1_items] == [
                 (event.id, "org.tongxin.need.approved", need.need_id)
             ]
-            assert "给独居老人送年货" in a1_items[0]["body"] and "0.3公里" in a1_items[0]["body"]
+            assert "给独居老人送年货" in a1_items[0]["body"] and "1.1公里" in a1_items[0]["body"]
             assert len(await inbox_count(client, s, "a3", 1)) == 1
             await eventually(lambda: _true(len(smtp.to("a1@example.org")) == 1))
             await eventually(lambda: _true(len(receiver.ok()) == 1))

@@ -38,13 +38,24 @@ from shared.events.volunteers import VolunteerRegistered
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import ensure_topics
 from shared.settings import Settings
+from shared.visibility import coarse_location
 from tests.helpers import auth, eventually, free_port, running
 
 A = "zhongshan.hongyan.dongfeng"
 B = "zhongshan.hongyan.xiyuan"
-HOME = Location(lat=29.5630, lon=106.5516)  # the need's address in A
-NEAR = Location(lat=29.5660, lon=106.5516)  # ~0.33 km away
-FAR = Location(lat=29.5900, lon=106.5516)  # ~3 km away
+
+
+def _coarse(place: Location) -> Location:
+    rounded = coarse_location(place)
+    assert rounded is not None
+    return rounded
+
+
+# Places as the public streams carry them, rounded to 0.01° (shared.visibility): notify
+# measures between cells, its radius widened by the rounding (notify_location_precision_km).
+HOME = _coarse(Location(lat=29.5630, lon=106.5516))  # the need's address in A: 29.56
+NEAR = _coarse(Location(lat=29.5660, lon=106.5516))  # 0.33 km away; 29.57: 1.1 km as carried
+FAR = _coarse(Location(lat=29.6000, lon=106.5516))  # 4.1 km away; 29.60: 4.4 km as carried
 
 
 def notify_settings(settings: Settings, **overrides: Any) -> Settings:

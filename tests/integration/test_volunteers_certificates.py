@@ -15,6 +15,7 @@ from shared.events.envelope import CloudEvent
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import ensure_topics
 from shared.settings import Settings
+from shared.visibility import FIELD_MATRIX
 from tests.helpers import auth, eventually, running
 from tests.integration.test_district_rules import verified
 from tests.integration.test_volunteers_passbook import COMMUNITY, passbook, report_in
@@ -71,6 +72,12 @@ async def test_a_certificate_reads_back_verifies_and_is_revoked(settings: Settin
         # 谁记录谁证明: only what 东风社区 recorded
         assert cert["total_hours"] == 5.5 and len(cert["services"]) == 2
         assert cert["issuer_name"] == "东风社区" and cert["masked_phone"] == "138****5678"
+        # the volunteer themself: the name whole, the phone masked (FIELD_MATRIX: certificate)
+        assert FIELD_MATRIX["certificate"]["self"] == {
+            "volunteer_name": "whole",
+            "masked_phone": "masked",
+        }
+        assert cert["volunteer_name"] == "李红"
 
         pdf = await client.get(f"/v1/certificates/{serial}.pdf", headers=volunteer)
         assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
@@ -98,6 +105,7 @@ async def test_a_certificate_reads_back_verifies_and_is_revoked(settings: Settin
         assert check.status_code == 200, check.text
         body = check.json()
         assert (body["status"], body["volunteer"], body["total_hours"]) == ("valid", "李*", 5.5)
+        assert FIELD_MATRIX["certificate_check"] == {"other": {"volunteer": "masked"}}
         assert body["document_hash"] == cert["document_hash"] and "13812345678" not in check.text
 
         not_issuer = await client.post(

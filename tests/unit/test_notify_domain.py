@@ -29,6 +29,7 @@ from services.notify.domain.audience import (
     plan_channel,
     targets_for,
 )
+from services.notify.settings import NotifySettings
 from shared.events.needs import (
     Location,
     NeedApproved,
@@ -38,6 +39,7 @@ from shared.events.needs import (
     TaskConfirmed,
 )
 from shared.orgpath import OrgPath
+from shared.visibility import COARSE_ERROR_KM
 
 A = "zhongshan.hongyan.dongfeng"
 SH = ZoneInfo("Asia/Shanghai")
@@ -115,6 +117,13 @@ def test_over_the_cap_who_was_alerted_least_recently_goes_first_then_the_nearest
     assert all(2 <= c <= 4 for c in counts.values()), counts
     first = match_volunteers(need(location=Location(lat=29.560, lon=106.55)), roster, 1.5, 3)
     assert ids(first) == ["v0", "v1", "v2"]  # nobody alerted yet: the nearest
+
+
+def test_the_default_widening_covers_two_rounded_places() -> None:
+    """Needs and volunteers reach notify rounded to 0.01°: a distance between two rounded
+    places is off by at most twice one place's error."""
+    widened = NotifySettings.model_fields["notify_location_precision_km"].default
+    assert widened >= 2 * COARSE_ERROR_KM
 
 
 def test_coarse_locations_widen_the_radius_by_their_rounding() -> None:

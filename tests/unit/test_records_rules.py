@@ -17,6 +17,7 @@ from services.volunteers.domain.volunteer import Volunteer
 from shared.errors import DomainError
 from shared.errors import DomainError as VolunteersError
 from shared.rules import DEFAULT_RULES, DistrictRules, district_of
+from shared.visibility import mask_name
 from tests.unit.test_needs_domain import a_need, claim
 
 NOW = datetime(2026, 3, 1, 9, tzinfo=UTC)
@@ -176,7 +177,7 @@ def test_a_certificate_lists_what_its_issuer_recorded_in_the_period() -> None:
         now=NOW,
     )
     assert [s.content for s in cert.services] == ["服务a", "服务b"] and cert.total_hours == 5
-    assert cert.masked_phone == "138****5678" and certificates.masked_name("李红") == "李*"
+    assert cert.masked_phone == "138****5678" and mask_name("李红") == "李*"
     assert event.document_hash == cert.document_hash and len(cert.document_hash) == 64
     again, _ = certificates.issue(
         serial=serial,

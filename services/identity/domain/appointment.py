@@ -10,6 +10,7 @@ from services.identity.domain.sign_in import derived_id
 from shared.auth import Principal
 from shared.errors import DomainError
 from shared.events.identity import AppointmentEnded, AppointmentMade
+from shared.visibility import mask_name
 
 # --- appointments ----------------------------------------------------------------------
 
@@ -84,7 +85,7 @@ def appoint(
         person_id=person_id,
         role=role,
         scope=scope,
-        name=clean_name,
+        name=mask_name(clean_name),  # the public stream's view (shared.visibility)
         appointed_by=actor.sub,
         appointed_at=now,
     )

@@ -8,7 +8,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel
 
 from shared.errors import DomainError
-from shared.privacy import mask_phone
+from shared.visibility import FieldView
 
 # --- roles ------------------------------------------------------------------------------
 
@@ -73,10 +73,11 @@ class Appointment(BaseModel):
     ended_by: str | None = None
     ended_at: datetime | None = None
 
-    def public(self, whole_phone: bool) -> dict[str, object]:
+    def public(self, view: FieldView) -> dict[str, object]:
+        """As `view` (a row of shared.visibility.FIELD_MATRIX) shows it."""
         data = self.model_dump(mode="json")
-        if not whole_phone:
-            data["phone"] = mask_phone(self.phone)
+        data["phone"] = view.text("phone", self.phone)
+        data["name"] = view.text("name", self.name)
         return data
 
 

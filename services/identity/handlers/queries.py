@@ -9,7 +9,10 @@ from services.identity.domain.person import Appointment
 from services.identity.handlers.commands import IdentityDeps, grants_for
 from shared.auth import Principal
 from shared.errors import DomainError, not_found
-from shared.privacy import mask_phone
+from shared.visibility import FieldView
+
+# /v1/me: the signed-in person themself (shared.visibility.FIELD_MATRIX).
+ME_VIEW = FieldView("me", "self")
 
 
 async def me(deps: IdentityDeps, principal: Principal) -> dict[str, Any]:
@@ -26,7 +29,7 @@ async def me(deps: IdentityDeps, principal: Principal) -> dict[str, Any]:
     return {
         "person": {
             "id": person.id,
-            "phone": mask_phone(person.phone),
+            "phone": ME_VIEW.text("person.phone", person.phone),
             "community_id": person.community_id,
         },
         "active": active,

@@ -44,6 +44,7 @@ from shared.events.volunteers import (
     VolunteerRegistered,
     VolunteerUpdated,
 )
+from shared.visibility import mask_name
 
 FactKind = Literal["need", "volunteer", "team", "organization", "org_unit", "notification"]
 FACT_KINDS: tuple[FactKind, ...] = (
@@ -373,12 +374,6 @@ def _volunteer(fact: Fact, p: VolunteerRegistered, event_id: str) -> None:
         fact.party_org = p.party_member or bool(p.party_org)
         fact.name_masked = mask_name(p.name)
         fact.profile = Latest(at=at, event_id=event_id)
-
-
-def mask_name(name: str) -> str:
-    """张三丰 → 张**: a name as lists outside the volunteers service may show it."""
-    name = name.strip()
-    return name[:1] + "*" * max(1, len(name) - 1) if name else ""
 
 
 def _team(fact: Fact, p: TeamEvent) -> TeamFact:

@@ -30,6 +30,7 @@ from shared.events.needs import (
     VolunteerHours,
 )
 from shared.privacy import mask_phone
+from shared.visibility import public_behalf
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def confirm(
             confirmed_at=now,
             title=need.title,
             requester_id=need.requester_id,
-            on_behalf_of=behalf,
+            on_behalf_of=public_behalf(behalf),
             acted_by=by if behalf else None,
         ),
         *events,
@@ -222,7 +223,7 @@ def verify_hours(
             completed_at=done.completed_at,
             requester_id=need.requester_id,
             title=need.title,
-            on_behalf_of=behalf,
+            on_behalf_of=public_behalf(behalf),
             acted_by=by if behalf else None,
         )
     ]

@@ -31,6 +31,7 @@ from shared.events.needs import (
     VolunteerHours,
 )
 from shared.inputs import Name, Phone
+from shared.visibility import coarse_location, public_behalf
 
 NeedStatus = Literal[
     "pending_review", "open", "claimed", "completed", "confirmed", "rejected", "cancelled"
@@ -283,13 +284,14 @@ def post_need(need: Need, now: datetime) -> Change:
         slots=posted.slots,
         beneficiaries=posted.beneficiaries,
         skills=posted.skills,
-        location=posted.location,
+        # The public stream's view (shared.visibility): the place rounded, the resident masked.
+        location=coarse_location(posted.location),
         due_at=posted.due_at,
         requester_id=posted.requester_id,
         posted_by=posted.posted_by,
         status=posted.status,
         posted_at=posted.created_at,
-        on_behalf_of=posted.on_behalf_of,
+        on_behalf_of=public_behalf(posted.on_behalf_of),
         acted_by=posted.posted_by if posted.on_behalf_of else None,
     )
     return posted, [event]
@@ -309,7 +311,7 @@ def approve(need: Need, by: str, now: datetime) -> Change:
             title=need.title,
             slots=need.slots,
             skills=need.skills,
-            location=need.location,
+            location=coarse_location(need.location),
             due_at=need.due_at,
             requester_id=need.requester_id,
             approved_by=by,

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from shared.events.notify import Channel as ChannelName
 from shared.events.notify import NotificationDelivered, NotificationFailed
+from shared.visibility import mask_target
 
 DeliveryStatus = Literal["pending", "delivered", "failed", "dropped"]
 DIGEST_TYPE = "org.tongxin.notification.digest"
@@ -110,8 +111,15 @@ class Delivery(BaseModel):
             update={"status": "failed", "failed_at": now, "lease_until": None, "last_error": error}
         )
         return failed, NotificationFailed(
-            **self._event_fields(), attempts=self.attempts, error=error, failed_at=now
+            **self._event_fields(), attempts=self.attempts, error=self.public(error), failed_at=now
         )
+
+    def public(self, text: str) -> str:
+        """`text` as the public notify stream carries it: the target masked in it (an SMTP
+        refusal quotes the address, a connection error the URL)."""
+        if not self.target:
+            return text
+        return text.replace(self.target, mask_target(self.channel, self.target))
 
     def _event_fields(self) -> dict[str, Any]:
         return {

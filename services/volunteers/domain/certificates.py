@@ -64,11 +64,6 @@ def valid_serial(serial: str) -> bool:
     return SERIAL.match(serial) is not None
 
 
-def masked_name(name: str) -> str:
-    """`李志愿` → `李**`: the family name only."""
-    return name[:1] + "*" * max(1, len(name) - 1)
-
-
 def recorded_by(credit: Credit) -> str | None:
     """The community a service was recorded in (a grid's need is its community's)."""
     if credit.community_id is None:
