@@ -58,6 +58,10 @@ OUTBOX_FAILURES = Counter(
     "Relay passes that could not publish (broker or database unreachable).",
     ["service"],
 )
+PRODUCER_SESSIONS_RENEWED = Counter(
+    "tongxin_producer_sessions_renewed_total",
+    "Producers replaced because the broker gave up their idempotent session.",
+)
 TASK_RESTARTS = Counter(
     "tongxin_task_restarts_total",
     "Relay or consumer tasks that ended while the service ran, restarted by its supervisor.",

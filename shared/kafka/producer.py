@@ -5,6 +5,11 @@ own idempotent session (which retries them with their sequence numbers, so the b
 one copy), and a later `publish` of the same event waits for that delivery instead of sending
 a second copy. Events delivered recently are remembered by id, so a relay that must publish
 them again (its marker delete failed) does not send them twice.
+
+A session the broker has given up on (after a broker restart: `OutOfOrderSequenceNumber`,
+a fenced or unknown producer id) fails every later send too, so the producer is replaced by
+a new one with a new session; the relay's tail check keeps what had reached the topic from
+being sent twice.
 """
 
 from __future__ import annotations
@@ -15,17 +20,33 @@ from collections.abc import Sequence
 from functools import partial
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+)
 from aiokafka.structs import RecordMetadata
 
 from shared.events.envelope import CONTENT_TYPE, CloudEvent
 from shared.kafka.connection import client_options
+from shared.logging import get_logger
+from shared.metrics import PRODUCER_SESSIONS_RENEWED as SESSIONS_RENEWED
 from shared.settings import Settings
 
+log = get_logger(__name__)
 Headers = list[tuple[str, bytes]]
 Delivery = asyncio.Future[RecordMetadata]
 
 # Ids of events delivered by this producer that a repeated publish skips.
 REMEMBERED_DELIVERIES = 100_000
+# Errors after which the producer's idempotent session is of no further use.
+SESSION_LOST = (
+    OutOfOrderSequenceNumber,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    ProducerFenced,
+)
 
 
 class EventProducer:
@@ -37,6 +58,9 @@ class EventProducer:
         self._delivered: OrderedDict[str, None] = OrderedDict()
 
     async def start(self) -> None:
+        self._producer = await self._new()
+
+    async def _new(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(
             **client_options(self._settings),
             acks="all",
@@ -50,7 +74,16 @@ class EventProducer:
         except BaseException:
             await self._stop(producer)
             raise
-        self._producer = producer
+        return producer
+
+    async def _renew(self, lost: AIOKafkaProducer) -> None:
+        """A new producer (and session) in place of `lost`, unless another call did it."""
+        if self._producer is not lost:
+            return
+        SESSIONS_RENEWED.inc()
+        self._producer = None
+        await self._stop(lost)
+        self._producer = await self._new()
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -89,7 +122,12 @@ class EventProducer:
                 self._in_flight[event.id] = delivery
                 delivery.add_done_callback(partial(self._settle, event.id))
             deliveries.append(delivery)
-        await self._await_all(deliveries)
+        try:
+            await self._await_all(deliveries)
+        except SESSION_LOST as exc:
+            log.warning("producer_session_lost", error=repr(exc), topic=topic)
+            await self._renew(producer)
+            raise
 
     def _settle(self, event_id: str, delivery: Delivery) -> None:
         if self._in_flight.get(event_id) is delivery:
