@@ -1,6 +1,10 @@
 """The outbox: markers of commits whose events are to be published, and the relay that
 publishes them, deletes the markers, and repairs what a writer that died left behind.
 
+Long because the markers, their two ways to the topic (memory and scan), the repair of a
+writer that died and the check of the topic's tail after a crash are one correctness story:
+each event published, in order, once.
+
 A marker is marked stored by inserting its `_id` into a second collection
 (`outbox_stored`), not by updating it: FerretDB 1.x answers `update_many` over `$in` by
 scanning and rewriting the outbox (seconds for 200 markers over a few thousand), while a
