@@ -2,13 +2,16 @@
 
 One load per key at a time (callers that ask while it runs wait for the same answer); a
 key forgotten while its load runs is not stored by that load (the write that forgot it may
-be newer than what the load read). Time comes from an injected `Clock`.
+be newer than what the load read). `get_many` loads the missing keys of a batch in one call;
+what it read is not stored if anything was forgotten meanwhile. `most` bounds the entries
+held (the least recently stored go first). Time comes from an injected `Clock`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
@@ -33,17 +36,32 @@ class TtlCache(Generic[K, V]):
         *,
         clock: Clock | None = None,
         keep: Callable[[V], bool] = _always,
+        most: int | None = None,
     ) -> None:
         self._ttl = ttl
         self._load = load
         self._clock = clock or SystemClock()
         self._keep = keep
-        self._held: dict[K, tuple[datetime, V]] = {}
+        self._most = most
+        self._held: OrderedDict[K, tuple[datetime, V]] = OrderedDict()
         self._loading: dict[K, asyncio.Task[V]] = {}
+        self._forgotten = 0  # forget/clear calls: a batch read begun before one is not held
+
+    def _fresh(self, key: K) -> tuple[datetime, V] | None:
+        held = self._held.get(key)
+        return held if held is not None and self._clock.now() - held[0] < self._ttl else None
+
+    def _store(self, key: K, value: V, started: datetime) -> None:
+        if not self._keep(value):
+            return
+        self._held[key] = (started, value)
+        self._held.move_to_end(key)
+        while self._most is not None and len(self._held) > self._most:
+            self._held.popitem(last=False)
 
     async def get(self, key: K) -> V:
-        held = self._held.get(key)
-        if held is not None and self._clock.now() - held[0] < self._ttl:
+        held = self._fresh(key)
+        if held is not None:
             return held[1]
         task = self._loading.get(key)
         if task is None:
@@ -60,14 +78,34 @@ class TtlCache(Generic[K, V]):
         del self._loading[key]
         if failed:
             return
-        value = task.result()
-        if self._keep(value):
-            self._held[key] = (started, value)
+        self._store(key, task.result(), started)
+
+    async def get_many(
+        self, keys: Sequence[K], load_many: Callable[[list[K]], Awaitable[dict[K, V]]]
+    ) -> dict[K, V]:
+        """The values of `keys`: from memory where fresh, the rest by one `load_many` call
+        (which answers every key it is given)."""
+        started, forgotten = self._clock.now(), self._forgotten
+        found: dict[K, V] = {}
+        for key in keys:
+            held = self._fresh(key)
+            if held is not None:
+                found[key] = held[1]
+        missing = [k for k in dict.fromkeys(keys) if k not in found]
+        if missing:
+            loaded = await load_many(missing)
+            for key in missing:
+                found[key] = loaded[key]
+                if forgotten == self._forgotten:  # else it may be older than the change
+                    self._store(key, loaded[key], started)
+        return {key: found[key] for key in keys}
 
     def forget(self, key: K) -> None:
+        self._forgotten += 1
         self._held.pop(key, None)
         self._loading.pop(key, None)
 
     def clear(self) -> None:
+        self._forgotten += 1
         self._held.clear()
         self._loading.clear()

@@ -100,3 +100,41 @@ async def test_failed_load_is_not_held(clock: ManualClock) -> None:
     with pytest.raises(RuntimeError):
         await cache.get("k")
     assert await cache.get("k") == "k"
+
+
+async def test_get_many_loads_only_the_missing_keys_in_one_call_and_bounds_what_it_holds(
+    clock: ManualClock,
+) -> None:
+    src = Source()
+    calls: list[list[str]] = []
+
+    async def load_many(keys: list[str]) -> dict[str, str | None]:
+        calls.append(keys)
+        return {k: await src.load(k) for k in keys}
+
+    cache: TtlCache[str, str | None] = TtlCache(TTL, src.load, clock=clock, most=2)
+    assert await cache.get_many(["a", "b", "a"], load_many) == {"a": "a=a", "b": "b=a"}
+    src.value = "b"
+    assert await cache.get_many(["a", "b"], load_many) == {"a": "a=a", "b": "b=a"}
+    assert calls == [["a", "b"]]  # the second batch came from memory
+    await cache.get_many(["c"], load_many)  # holds at most 2: "a", stored first, goes
+    assert await cache.get_many(["a", "b"], load_many) == {"a": "a=b", "b": "b=a"}
+    assert calls[-1] == ["a"]
+
+
+async def test_get_many_does_not_hold_what_it_read_before_a_forget(clock: ManualClock) -> None:
+    src = Source()
+    src.gate = asyncio.Event()
+    cache: TtlCache[str, str | None] = TtlCache(TTL, src.load, clock=clock)
+
+    async def load_many(keys: list[str]) -> dict[str, str | None]:
+        return {k: await src.load(k) for k in keys}
+
+    batch = asyncio.ensure_future(cache.get_many(["k"], load_many))
+    await asyncio.sleep(0)
+    cache.forget("k")  # a change written while the batch read
+    src.gate.set()
+    assert await batch == {"k": "k=a"}
+    src.value = "b"
+    src.gate = None
+    assert await cache.get_many(["k"], load_many) == {"k": "k=b"}  # read again, not held

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from datetime import datetime
 
 from services.notify.adapters.read_model import SCOPE_TTL, _ScopeSubscribers
 from services.notify.adapters.repository import _strip_head, read_head, update_aggregate
 from services.notify.domain.audience import Profile, Subscription
 from shared.cache import TtlCache
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock
 from shared.mongo.client import Database, find_by_ids
 from shared.mongo.store import AggregateStore
 from shared.orgpath import OrgPath
@@ -32,9 +30,9 @@ class Profiles:
         self._scope_cache: TtlCache[str, list[str]] = TtlCache(
             SCOPE_TTL, self._scope_subscribers, clock=clock
         )
-        self._clock = clock or SystemClock()
-        self._held: OrderedDict[str, tuple[datetime, Profile]] = OrderedDict()
-        self._changes = 0  # profiles changed here: a read begun before one is not held
+        self._held: TtlCache[str, Profile] = TtlCache(
+            PROFILE_TTL, self.get, clock=clock, most=PROFILES_HELD
+        )
 
     async def get(self, recipient_id: str) -> Profile:
         state = await read_head(self.store, recipient_id)
@@ -43,25 +41,16 @@ class Profiles:
     async def get_many(self, recipient_ids: Sequence[str]) -> dict[str, Profile]:
         """The profiles of many recipients at once: from memory for PROFILE_TTL after a
         read, the others with one `_id` lookup each, side by side (the delivery path)."""
-        started, changes = self._clock.now(), self._changes
-        found: dict[str, Profile] = {}
-        for rid in recipient_ids:
-            held = self._held.get(rid)
-            if held is not None and started - held[0] < PROFILE_TTL:
-                found[rid] = held[1]
-        missing = [rid for rid in dict.fromkeys(recipient_ids) if rid not in found]
-        heads = await find_by_ids(self.store.heads, missing)
-        for rid in missing:
-            head = heads.get(rid)
-            found[rid] = (
-                Profile.model_validate(_strip_head(head)) if head else Profile(recipient_id=rid)
-            )
-            if changes == self._changes:  # else what was read may be older than the change
-                self._held[rid] = (started, found[rid])
-                self._held.move_to_end(rid)
-        while len(self._held) > PROFILES_HELD:
-            self._held.popitem(last=False)
-        return {rid: found[rid] for rid in recipient_ids}
+        return await self._held.get_many(recipient_ids, self._load_many)
+
+    async def _load_many(self, recipient_ids: list[str]) -> dict[str, Profile]:
+        heads = await find_by_ids(self.store.heads, recipient_ids)
+        return {
+            rid: Profile.model_validate(_strip_head(heads[rid]))
+            if rid in heads
+            else Profile(recipient_id=rid)
+            for rid in recipient_ids
+        }
 
     async def update(
         self, recipient_id: str, change: Callable[[Profile], Profile | None]
@@ -69,15 +58,13 @@ class Profiles:
         def apply(profile: Profile | None) -> Profile | None:
             return change(profile or Profile(recipient_id=recipient_id))
 
-        self._changes += 1
-        self._held.pop(recipient_id, None)
+        self._held.forget(recipient_id)
         try:
             return await update_aggregate(self.store, recipient_id, Profile, apply) or Profile(
                 recipient_id=recipient_id
             )
         finally:
-            self._changes += 1  # a read begun while this was being written is not held
-            self._held.pop(recipient_id, None)
+            self._held.forget(recipient_id)  # a read begun while this was written is not held
 
     async def add_subscription(self, sub: Subscription) -> None:
         # Index first: an index entry without its subscription is skipped, never the reverse.
