@@ -34,9 +34,14 @@ async def test_readyz_reports_mongodb_down_and_service_recovers_without_restart(
     }
     app = create_app(settings)
     async with running(app) as client:
+
+        async def is_ready() -> bool:
+            return (await client.get("/readyz")).status_code == 200
+
         # needs name communities the volunteers stream announced
         await make_known(app, settings, org_unit(COMMUNITY))
-        assert (await client.get("/readyz")).status_code == 200
+        # ready once its list index has caught up with its stream (seconds after a start)
+        await eventually(is_ready, timeout=60)
         infra("down", "ferretdb")
         try:
             ready = await client.get("/readyz")
@@ -49,10 +54,7 @@ async def test_readyz_reports_mongodb_down_and_service_recovers_without_restart(
         finally:
             infra("up", "ferretdb")
 
-        async def ready_again() -> bool:
-            return (await client.get("/readyz")).status_code == 200
-
-        await eventually(ready_again, timeout=60)
+        await eventually(is_ready, timeout=60)
         resp = await client.post("/v1/needs", json=body, headers=headers)
         assert resp.status_code == 201, resp.text
         got = await client.get(f"/v1/needs/{resp.json()['id']}", headers=headers)
